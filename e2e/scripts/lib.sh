@@ -1,0 +1,94 @@
+# shellcheck shell=bash
+# Common helpers for the e2e scripts. Source it; do not execute it.
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export E2E_DIR
+
+# shellcheck source=../versions.env
+source "$E2E_DIR/versions.env"
+
+REDCAP_CACHE="${REDCAP_CACHE:-$HOME/.cache/redcap-operator}"
+export REDCAP_CACHE
+
+log() { printf '[%s] %s\n' "${E2E_LOG_TAG:-e2e}" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Go environment: keep module + build caches inside the cache root, never
+# download a different toolchain, never use cgo.
+go_env() {
+  export GOMODCACHE="$REDCAP_CACHE/go/mod"
+  export GOCACHE="$REDCAP_CACHE/go/build-cache"
+  export GOTOOLCHAIN=local
+  export CGO_ENABLED=0
+  export GOFLAGS="-buildvcs=false"
+  export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
+  export GONOSUMDB="${GONOSUMDB:-}"
+}
+
+# Prints a free TCP port on 127.0.0.1. There is a small window between the
+# probe and the real bind; callers retry the start when that race is lost.
+free_port() {
+  python3 - <<'EOF'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+EOF
+}
+
+# wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND... : polls COMMAND until it succeeds.
+wait_for() {
+  local what=$1 timeout=$2
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      log "timed out after ${timeout}s waiting for $what"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# proc_running PID: true while PID exists and is not a zombie.
+proc_running() {
+  local pid=$1 state
+  kill -0 "$pid" 2>/dev/null || return 1
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+  [[ $state != Z ]]
+}
+
+# pid_alive PIDFILE: true when the file names a running process.
+pid_alive() {
+  local f=$1 pid
+  [[ -s $f ]] || return 1
+  pid=$(<"$f")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  proc_running "$pid"
+}
+
+# stop_pidfile NAME PIDFILE [TIMEOUT]: TERM the process named in PIDFILE, wait,
+# then KILL it if it is still there. Only ever signals that one PID.
+stop_pidfile() {
+  local name=$1 f=$2 timeout=${3:-20} pid
+  if [[ ! -s $f ]]; then
+    return 0
+  fi
+  pid=$(<"$f")
+  if [[ $pid =~ ^[0-9]+$ ]] && proc_running "$pid"; then
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + timeout))
+    while proc_running "$pid"; do
+      if ((SECONDS >= deadline)); then
+        log "$name (pid $pid) did not exit after ${timeout}s, sending KILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        sleep 0.2
+        break
+      fi
+      sleep 0.2
+    done
+  fi
+  rm -f "$f"
+}

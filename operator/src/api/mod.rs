@@ -1,0 +1,58 @@
+//! The `RedcapEnvironment` API (`redcap.dev/v1alpha1`).
+//!
+//! Types only: nothing here performs I/O. Defaults live in the schema, cross-field rules
+//! are CEL (`x-kubernetes-validations`) next to the fields they guard, and everything the
+//! operator learns from AWS goes to `.status`, never `.spec`.
+
+pub mod conditions;
+pub mod spec;
+pub mod status;
+
+pub use conditions::{ConditionReason, ConditionType};
+pub use spec::*;
+pub use status::*;
+
+use kube::CustomResourceExt;
+
+/// API group of every kind this operator serves.
+pub const GROUP: &str = "redcap.dev";
+/// Field manager used for every server-side apply the operator makes.
+pub const FIELD_MANAGER: &str = "redcap-operator";
+/// Finalizer that holds the object until its AWS resources are handled per `deletionPolicy`.
+pub const FINALIZER: &str = "redcap.dev/cleanup";
+
+/// Annotation that asks for an immediate reconcile (any new value triggers one).
+pub const ANNOTATION_RECONCILE_REQUESTED_AT: &str = "redcap.dev/reconcile-requested-at";
+
+/// Ownership tags put on every AWS resource, so it can be found again after a crash.
+pub mod tags {
+    /// `true` on everything this operator created.
+    pub const MANAGED_BY: &str = "redcap.dev/managed-by";
+    pub const MANAGED_BY_VALUE: &str = "redcap-operator";
+    /// Namespace of the owning `RedcapEnvironment`.
+    pub const NAMESPACE: &str = "redcap.dev/namespace";
+    /// Name of the owning `RedcapEnvironment`.
+    pub const NAME: &str = "redcap.dev/environment";
+    /// UID of the owning `RedcapEnvironment`: the identity that decides ownership.
+    pub const UID: &str = "redcap.dev/uid";
+    /// Which component of the environment the resource belongs to.
+    pub const COMPONENT: &str = "redcap.dev/component";
+    /// Seed parity (`deployment = <stage>-<region>`), handy in the AWS cost explorer.
+    pub const DEPLOYMENT: &str = "deployment";
+}
+
+/// Every CRD this operator serves, in apply order.
+pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
+    vec![RedcapEnvironment::crd()]
+}
+
+/// The CRDs as one multi-document YAML stream (what `redcap-operator crd` prints and
+/// what `crds/` holds).
+pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for crd in crds() {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&crd)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,17 @@
+//! The only code that talks to AWS: one module per component, each with the same shape
+//! (observe, apply, delete), plus the shared client factory, error classification, call
+//! budget and call metrics.
+
+pub mod error;
+
+pub use error::{AwsError, ErrorClass};
+
+use std::time::Duration;
+
+/// Result of one apply or delete step: done, or waiting on AWS (a typed requeue, not an
+/// error).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    Done,
+    InProgress { requeue_after: Duration, reason: String },
+}

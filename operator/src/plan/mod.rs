@@ -1,0 +1,1 @@
+//! Pure planning: values in, values out. Nothing here performs I/O.
