@@ -2,9 +2,13 @@
 //! (observe, apply, delete), plus the shared client factory, error classification, call
 //! budget and call metrics.
 
+pub mod clients;
 pub mod error;
+pub mod instrument;
 
+pub use clients::{AwsCtx, AwsFactory, AwsSettings};
 pub use error::{AwsError, ErrorClass};
+pub use instrument::AwsCallMetrics;
 
 use std::time::Duration;
 

@@ -1,3 +1,4 @@
 //! The controller.
 
+pub mod components;
 pub mod report;
