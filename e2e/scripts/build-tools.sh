@@ -16,7 +16,7 @@
 #        build-tools.sh --check-pins   only verify go.mod agrees with versions.env
 #        build-tools.sh --hash     print the pin hash and exit
 set -euo pipefail
-E2E_LOG_TAG=build-tools
+export E2E_LOG_TAG=build-tools
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 go_env
@@ -30,8 +30,8 @@ BUILD_FLAGS=(-trimpath)
 mode=build
 case "${1:-}" in
   "") ;;
-  --check-pins) mode=check ;;
-  --hash) mode=hash ;;
+  --check-pins) mode="check" ;;
+  --hash) mode="hash" ;;
   -h | --help)
     sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
@@ -159,7 +159,7 @@ fi
 
 # Serialize concurrent builds of the same pins; others wait and reuse.
 exec 9>"$BIN_ROOT/.build.lock"
-log "waiting for build lock" 
+log "taking build lock $BIN_ROOT/.build.lock"
 flock 9
 if [[ -f $dest/.complete ]]; then
   log "tools were built by a concurrent run in $dest"

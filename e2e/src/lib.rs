@@ -44,7 +44,9 @@ impl TestEnv {
     pub async fn from_env() -> anyhow::Result<Self> {
         let admin_kubeconfig = PathBuf::from(required_env("KUBECONFIG")?);
         required_env("AWS_ENDPOINT_URL")?;
-        let kube = Client::try_default().await.context("connecting to the local kube-apiserver")?;
+        let kube = Client::try_default()
+            .await
+            .context("connecting to the local kube-apiserver")?;
         let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .load()
@@ -62,7 +64,9 @@ impl TestEnv {
 
     /// S3 client for assertions (path-style: the emulator listens on 127.0.0.1).
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.aws).force_path_style(true).build();
+        let conf = aws_sdk_s3::config::Builder::from(&self.aws)
+            .force_path_style(true)
+            .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
 
@@ -76,7 +80,9 @@ impl TestEnv {
         let name = format!("{prefix}-{:08x}", rand_suffix());
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.kube.clone());
         let ns = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
-        api.create(&PostParams::default(), &ns).await.with_context(|| format!("creating namespace {name}"))?;
+        api.create(&PostParams::default(), &ns)
+            .await
+            .with_context(|| format!("creating namespace {name}"))?;
         Ok(name)
     }
 
@@ -85,16 +91,32 @@ impl TestEnv {
     }
 
     /// Creates or updates an environment from YAML (server-side apply, like `kubectl apply --server-side`).
-    pub async fn apply_yaml(&self, namespace: &str, yaml: &str) -> anyhow::Result<RedcapEnvironment> {
-        let value: serde_json::Value = serde_yaml::from_str(yaml).context("parsing test manifest")?;
-        let name = value["metadata"]["name"].as_str().context("manifest has no metadata.name")?.to_string();
+    pub async fn apply_yaml(
+        &self,
+        namespace: &str,
+        yaml: &str,
+    ) -> anyhow::Result<RedcapEnvironment> {
+        let value: serde_json::Value =
+            serde_yaml::from_str(yaml).context("parsing test manifest")?;
+        let name = value["metadata"]["name"]
+            .as_str()
+            .context("manifest has no metadata.name")?
+            .to_string();
         let api = self.environments(namespace);
         let params = PatchParams::apply("e2e-test").force();
-        Ok(api.patch(&name, &params, &Patch::Apply(&value)).await.with_context(|| format!("applying {namespace}/{name}"))?)
+        Ok(api
+            .patch(&name, &params, &Patch::Apply(&value))
+            .await
+            .with_context(|| format!("applying {namespace}/{name}"))?)
     }
 
     /// Merge-patches the spec of an environment.
-    pub async fn patch_spec(&self, namespace: &str, name: &str, spec_patch: serde_json::Value) -> anyhow::Result<()> {
+    pub async fn patch_spec(
+        &self,
+        namespace: &str,
+        name: &str,
+        spec_patch: serde_json::Value,
+    ) -> anyhow::Result<()> {
         let patch = serde_json::json!({ "spec": spec_patch });
         self.environments(namespace)
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -104,7 +126,9 @@ impl TestEnv {
     }
 
     pub async fn delete_env(&self, namespace: &str, name: &str) -> anyhow::Result<()> {
-        self.environments(namespace).delete(name, &DeleteParams::default()).await?;
+        self.environments(namespace)
+            .delete(name, &DeleteParams::default())
+            .await?;
         Ok(())
     }
 
@@ -125,25 +149,42 @@ impl TestEnv {
                 return Ok(env);
             }
             if start.elapsed() > timeout {
-                bail!("timed out after {timeout:?} waiting for {namespace}/{name} to be {what}; last status: {}", serde_json::to_string_pretty(&env.status)?);
+                bail!(
+                    "timed out after {timeout:?} waiting for {namespace}/{name} to be {what}; last status: {}",
+                    serde_json::to_string_pretty(&env.status)?
+                );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
     /// Waits until `Ready=True` for the current generation.
-    pub async fn wait_ready(&self, namespace: &str, name: &str, timeout: Duration) -> anyhow::Result<RedcapEnvironment> {
-        self.wait_env(namespace, name, timeout, "Ready", is_ready).await
+    pub async fn wait_ready(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<RedcapEnvironment> {
+        self.wait_env(namespace, name, timeout, "Ready", is_ready)
+            .await
     }
 
     /// Waits until the object is gone (finalizer released).
-    pub async fn wait_gone(&self, namespace: &str, name: &str, timeout: Duration) -> anyhow::Result<()> {
+    pub async fn wait_gone(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
         let api = self.environments(namespace);
         let start = Instant::now();
         while api.get_opt(name).await?.is_some() {
             if start.elapsed() > timeout {
                 let env = api.get(name).await?;
-                bail!("{namespace}/{name} still exists after {timeout:?}; status: {}", serde_json::to_string_pretty(&env.status)?);
+                bail!(
+                    "{namespace}/{name} still exists after {timeout:?}; status: {}",
+                    serde_json::to_string_pretty(&env.status)?
+                );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -151,9 +192,17 @@ impl TestEnv {
     }
 
     /// Runs real kubectl with the admin kubeconfig; returns (success, stdout+stderr).
-    pub async fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<(bool, String)> {
+    pub async fn kubectl(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> anyhow::Result<(bool, String)> {
         let mut cmd = Command::new(&self.kubectl);
-        cmd.args(args).env("KUBECONFIG", &self.admin_kubeconfig).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::piped());
+        cmd.args(args)
+            .env("KUBECONFIG", &self.admin_kubeconfig)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::piped());
         let mut child = cmd.spawn().context("starting kubectl")?;
         if let Some(input) = stdin {
             use tokio::io::AsyncWriteExt;
@@ -164,21 +213,31 @@ impl TestEnv {
             drop(child.stdin.take());
         }
         let out = child.wait_with_output().await?;
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         Ok((out.status.success(), text))
     }
 }
 
 /// `Ready=True` with `observedGeneration` equal to the object's generation (kstatus "Current").
 pub fn is_ready(env: &RedcapEnvironment) -> bool {
-    let Some(status) = &env.status else { return false };
-    status.observed_generation == env.metadata.generation && conditions::is_true(&status.conditions, "Ready")
+    let Some(status) = &env.status else {
+        return false;
+    };
+    status.observed_generation == env.metadata.generation
+        && conditions::is_true(&status.conditions, "Ready")
 }
 
 /// `Stalled=True` for the current generation.
 pub fn is_stalled(env: &RedcapEnvironment) -> bool {
-    let Some(status) = &env.status else { return false };
-    status.observed_generation == env.metadata.generation && conditions::is_true(&status.conditions, "Stalled")
+    let Some(status) = &env.status else {
+        return false;
+    };
+    status.observed_generation == env.metadata.generation
+        && conditions::is_true(&status.conditions, "Stalled")
 }
 
 /// The message of a condition, or "".
@@ -216,15 +275,27 @@ pub struct OperatorOptions<'a> {
 
 impl Default for OperatorOptions<'_> {
     fn default() -> Self {
-        Self { namespace: None, leader_election: false, resync_seconds: 5, extra_args: Vec::new() }
+        Self {
+            namespace: None,
+            leader_election: false,
+            resync_seconds: 5,
+            extra_args: Vec::new(),
+        }
     }
 }
 
 impl Operator {
-    pub async fn start(env: &TestEnv, label: &str, opts: OperatorOptions<'_>) -> anyhow::Result<Self> {
+    pub async fn start(
+        env: &TestEnv,
+        label: &str,
+        opts: OperatorOptions<'_>,
+    ) -> anyhow::Result<Self> {
         let metrics_port = free_port()?;
-        let log_path = env.state_dir.join(format!("operator-{label}-{metrics_port}.log"));
-        let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        let log_path = env
+            .state_dir
+            .join(format!("operator-{label}-{metrics_port}.log"));
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
         let mut cmd = Command::new(&env.operator_bin);
         cmd.arg("run")
             .arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
@@ -241,8 +312,14 @@ impl Operator {
         if let Some(ns) = opts.namespace {
             cmd.arg(format!("--namespace={ns}"));
         }
-        let child = cmd.spawn().with_context(|| format!("starting {}", env.operator_bin.display()))?;
-        let op = Self { child: Some(child), metrics_port, log_path };
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", env.operator_bin.display()))?;
+        let op = Self {
+            child: Some(child),
+            metrics_port,
+            log_path,
+        };
         op.wait_healthy(Duration::from_secs(30)).await?;
         Ok(op)
     }
@@ -256,7 +333,10 @@ impl Operator {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                bail!("operator did not answer /healthz within {timeout:?}; log: {}", self.log_path.display());
+                bail!(
+                    "operator did not answer /healthz within {timeout:?}; log: {}",
+                    self.log_path.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -269,7 +349,11 @@ impl Operator {
 
     /// Sum of AWS calls with the given `kind` label (`read` or `write`) so far.
     pub async fn aws_calls(&self, kind: &str) -> anyhow::Result<f64> {
-        Ok(sum_metric(&self.metrics().await?, "redcap_operator_aws_calls_total", &format!("kind=\"{kind}\"")))
+        Ok(sum_metric(
+            &self.metrics().await?,
+            "redcap_operator_aws_calls_total",
+            &format!("kind=\"{kind}\""),
+        ))
     }
 
     /// Graceful stop (SIGTERM), as Kubernetes does.
@@ -277,7 +361,11 @@ impl Operator {
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
                 // SAFETY-free: kill(1) is the portable way to send SIGTERM without a libc dependency.
-                let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status()
+                    .await;
             }
             match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
                 Ok(_) => {}
@@ -321,7 +409,9 @@ fn free_port() -> anyhow::Result<u16> {
 async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await?;
     let mut buf = Vec::new();
     stream.read_to_end(&mut buf).await?;
     let text = String::from_utf8_lossy(&buf).to_string();
