@@ -15,7 +15,9 @@ fn deny_insecure_transport(bucket_arn: &str) -> Value {
     json!({
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",
-        "Principal": "*",
+        // `{"AWS": "*"}` means the same as `"*"` in a resource policy (IAM reference,
+        // "All principals"); moto's log-delivery check also crashes on a bare string.
+        "Principal": {"AWS": "*"},
         "Action": "s3:*",
         "Resource": [bucket_arn, format!("{bucket_arn}/*")],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}}
@@ -105,6 +107,8 @@ fn canonical_statement(statement: &Value) -> Value {
                         .map(|(kind, v)| (kind.clone(), string_list(v)))
                         .collect(),
                 ),
+                // `"*"` and `{"AWS": "*"}` are the same principal: everyone.
+                Value::String(s) if s == "*" => json!({"AWS": ["*"]}),
                 other => other.clone(),
             },
             "Condition" => match value {
@@ -122,6 +126,8 @@ fn canonical_statement(statement: &Value) -> Value {
                         })
                         .collect(),
                 ),
+                // `"*"` and `{"AWS": "*"}` are the same principal: everyone.
+                Value::String(s) if s == "*" => json!({"AWS": ["*"]}),
                 other => other.clone(),
             },
             _ => value.clone(),
