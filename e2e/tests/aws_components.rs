@@ -755,3 +755,77 @@ async fn deletion_policy_retain_keeps_and_marks_everything() {
 async fn deletion_policy_snapshot_keeps_buckets_and_key() {
     assert_retained("Snapshot").await;
 }
+
+#[tokio::test]
+async fn crash_between_create_bucket_and_tagging_adopts_the_empty_bucket() {
+    let h = harness().await;
+    let env = environment(serde_json::json!({}));
+    let uid = env.metadata.uid.clone().expect("uid");
+    let env_id = redcap_operator::plan::naming::environment_id("e2e", "redcap", &uid);
+    let files = redcap_operator::plan::naming::file_bucket_name(&env_id);
+    // What an interrupted create leaves: the bucket under our derived name, untagged, empty.
+    h.ctx
+        .s3
+        .create_bucket()
+        .bucket(&files)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("bucket");
+
+    let pass = apply(&h, &env).await;
+    assert_eq!(pass.outputs.file_bucket.as_deref(), Some(files.as_str()));
+    assert!(
+        message(&pass, ComponentName::FileStorage).contains("adopted"),
+        "{pass:?}"
+    );
+    let tagging = h
+        .ctx
+        .s3
+        .get_bucket_tagging()
+        .bucket(&files)
+        .send()
+        .await
+        .expect("tags");
+    assert!(
+        tagging
+            .tag_set()
+            .iter()
+            .any(|t| t.key() == tags::UID && t.value() == uid)
+    );
+    assert_steady(&h, &env).await;
+}
+
+#[tokio::test]
+async fn without_access_logs_and_versioning_the_steady_state_still_writes_nothing() {
+    let h = harness().await;
+    let env = environment(serde_json::json!({
+        "storage": {"accessLogs": false, "versioning": "Suspended", "noncurrentVersionExpirationDays": 30}
+    }));
+    let first = converge(&h, &env).await;
+    assert_eq!(first.outputs.access_log_bucket, None);
+    let files = first.outputs.file_bucket.clone().expect("bucket");
+    let logging = h
+        .ctx
+        .s3
+        .get_bucket_logging()
+        .bucket(&files)
+        .send()
+        .await
+        .expect("logging");
+    assert!(logging.logging_enabled().is_none());
+    let lifecycle = h
+        .ctx
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&files)
+        .send()
+        .await
+        .expect("lifecycle");
+    assert_eq!(lifecycle.rules().len(), 3);
+    assert_steady(&h, &env).await;
+}

@@ -8,7 +8,6 @@ pub mod error;
 pub mod instrument;
 pub mod kms;
 pub mod storage;
-pub mod storage_cleanup;
 
 pub use budget::Service;
 pub use clients::{AwsCtx, AwsFactory, AwsSettings};

@@ -12,8 +12,8 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use crate::plan::naming::RETAINED_TAG;
 use crate::plan::tags::TagSet;
 
-use super::storage::{build_err, err, put_tags};
-use super::{AwsCtx, AwsError, Progress, Service};
+use super::{build_err, err, put_tags};
+use crate::aws::{AwsCtx, AwsError, ErrorClass, Progress, Service};
 
 /// Batches of up to 1,000 deletions per pass (S3's `DeleteObjects` maximum each).
 const MAX_BATCHES_PER_PASS: usize = 20;
@@ -101,14 +101,14 @@ async fn delete_one_batch(aws: &AwsCtx, name: &str) -> Result<usize, AwsError> {
         .map_err(|e| err("DeleteObjects", e))?;
     if let Some(first) = out.errors().first() {
         return Err(AwsError {
-            service: super::storage::SERVICE,
+            service: super::SERVICE,
             operation: "DeleteObjects",
             code: first.code().unwrap_or("Unknown").to_string(),
             message: format!(
                 "{} of {found} objects could not be deleted",
                 out.errors().len()
             ),
-            class: super::ErrorClass::Recoverable,
+            class: ErrorClass::Recoverable,
         });
     }
     Ok(found)
