@@ -1,7 +1,9 @@
 //! The encryption key and file storage components against a real moto server.
 //!
-//! Needs `AWS_ENDPOINT_URL` pointing at `moto_server` (moto[server]==5.2.5); the tests fail
-//! (never skip) without it. Every test uses its own environment UID, so they run in
+//! Needs `AWS_ENDPOINT_URL` pointing at moto (moto[server]==5.2.5) started through
+//! `e2e/moto/moto_server_compat.py` (moto_server plus the GetBucketVersioning fix the Rust
+//! SDK needs): `python e2e/moto/moto_server_compat.py -H 127.0.0.1 -p <port>`. The tests
+//! fail (never skip) without it. Every test uses its own environment UID, so they run in
 //! parallel on one server without a reset, and its own call metrics, so "no writes"
 //! assertions count only that test's calls.
 
@@ -28,7 +30,10 @@ struct Harness {
 
 fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!("AWS_ENDPOINT_URL is not set: start `moto_server -H 127.0.0.1 -p <port>` and export it (these tests do not skip)")
+        panic!(
+            "AWS_ENDPOINT_URL is not set: start `python e2e/moto/moto_server_compat.py -H 127.0.0.1 -p <port>` \
+             and export AWS_ENDPOINT_URL=http://127.0.0.1:<port> (these tests do not skip)"
+        )
     })
 }
 
