@@ -79,12 +79,13 @@ start() {
     port=$(free_port)
     url="http://127.0.0.1:$port"
     log "starting moto_server $MOTO_VERSION on $url (attempt $attempt)"
-    # setsid: own session, so a caller's Ctrl-C does not race our stop
+    # setsid: own session, so a caller's Ctrl-C does not race our stop.
+    # moto_server_compat.py is moto_server plus the fixes the Rust SDK needs.
     MOTO_IAM_LOAD_MANAGED_POLICIES=true \
       MOTO_ACM_VALIDATION_WAIT=0 \
       MOTO_ENABLE_AMI_VALIDATION=true \
       MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true \
-      setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" \
+      setsid "$VENV/bin/python" "$E2E_DIR/moto/moto_server_compat.py" -H 127.0.0.1 -p "$port" \
       >>"$state/moto.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$state/moto.pid"
