@@ -189,7 +189,7 @@ start_etcd() {
     rc=0
     wait_up etcd 60 etcd_healthy || rc=$?
     ((rc == 0)) && return 0
-    stop_pidfile etcd "$STATE/etcd.pid" 10
+    stop_pidfile etcd "$STATE/etcd.pid" 10 "$STATE"
     ((rc == 1)) || break
     # a lost port race leaves a half-initialised data dir behind
     rm -rf "$STATE/etcd-data"
@@ -232,7 +232,7 @@ start_apiserver() {
     rc=0
     wait_up kube-apiserver "$STARTUP_TIMEOUT" apiserver_ready || rc=$?
     ((rc == 0)) && return 0
-    stop_pidfile kube-apiserver "$STATE/kube-apiserver.pid" 20
+    stop_pidfile kube-apiserver "$STATE/kube-apiserver.pid" 20 "$STATE"
     ((rc == 1)) || break
   done
   die "kube-apiserver did not become ready (see $STATE/kube-apiserver.log)"
@@ -305,9 +305,9 @@ up() {
 }
 
 down_processes() {
-  stop_pidfile kube-controller-manager "$STATE/kube-controller-manager.pid" 20
-  stop_pidfile kube-apiserver "$STATE/kube-apiserver.pid" 30
-  stop_pidfile etcd "$STATE/etcd.pid" 20
+  stop_pidfile kube-controller-manager "$STATE/kube-controller-manager.pid" 20 "$STATE"
+  stop_pidfile kube-apiserver "$STATE/kube-apiserver.pid" 30 "$STATE"
+  stop_pidfile etcd "$STATE/etcd.pid" 20 "$STATE"
 }
 
 down() {

@@ -22,7 +22,6 @@ go_env() {
   export CGO_ENABLED=0
   export GOFLAGS="-buildvcs=false"
   export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
-  export GONOSUMDB="${GONOSUMDB:-}"
 }
 
 # Prints a free TCP port on 127.0.0.1. There is a small window between the
@@ -68,15 +67,23 @@ pid_alive() {
   proc_running "$pid"
 }
 
-# stop_pidfile NAME PIDFILE [TIMEOUT]: TERM the process named in PIDFILE, wait,
-# then KILL it if it is still there. Only ever signals that one PID.
+# stop_pidfile NAME PIDFILE [TIMEOUT] [MATCH]: TERM the process named in
+# PIDFILE, wait, then KILL it if it is still there. Only ever signals that one
+# PID, and, when MATCH is given, only if its command line contains MATCH, so a
+# stale pid file whose PID was reused by another process is left alone.
 stop_pidfile() {
-  local name=$1 f=$2 timeout=${3:-20} pid
+  local name=$1 f=$2 timeout=${3:-20} match=${4:-} pid cmdline
   if [[ ! -s $f ]]; then
     return 0
   fi
   pid=$(<"$f")
   if [[ $pid =~ ^[0-9]+$ ]] && proc_running "$pid"; then
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+    if [[ -n $match && $cmdline != *"$match"* ]]; then
+      log "pid $pid is no longer $name (stale $f); not signalling it"
+      rm -f "$f"
+      return 0
+    fi
     log "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + timeout))

@@ -104,7 +104,7 @@ start() {
     done
     log "moto did not come up on port $port; last log lines:"
     tail -n 5 "$state/moto.log" >&2 || true
-    stop_pidfile moto "$state/moto.pid" 5
+    stop_pidfile moto "$state/moto.pid" 5 moto
   done
   die "could not start moto_server (see $state/moto.log)"
 }
@@ -112,7 +112,7 @@ start() {
 stop() {
   local state=$1
   [[ -d $state ]] || return 0
-  stop_pidfile moto "$state/moto.pid" 15
+  stop_pidfile moto "$state/moto.pid" 15 moto
   rm -f "$state/moto.port" "$state/moto.url"
 }
 
