@@ -9,6 +9,8 @@ source "$E2E_DIR/versions.env"
 
 REDCAP_CACHE="${REDCAP_CACHE:-$HOME/.cache/redcap-operator}"
 export REDCAP_CACHE
+# kubectl's discovery/http cache: keep it out of ~/.kube
+export KUBECACHEDIR="${KUBECACHEDIR:-$REDCAP_CACHE/kube-cache}"
 
 log() { printf '[%s] %s\n' "${E2E_LOG_TAG:-e2e}" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -16,6 +18,7 @@ die() { log "ERROR: $*"; exit 1; }
 # Go environment: keep module + build caches inside the cache root, never
 # download a different toolchain, never use cgo.
 go_env() {
+  export GOPATH="$REDCAP_CACHE/go" # also holds pkg/sumdb
   export GOMODCACHE="$REDCAP_CACHE/go/mod"
   export GOCACHE="$REDCAP_CACHE/go/build-cache"
   export GOTOOLCHAIN=local
