@@ -12,7 +12,7 @@
 #
 # Prints one line per check and "N passed, N failed" at the end; exits 1 on any failure.
 # jq programs and `bash -c` bodies are single-quoted on purpose.
-# shellcheck disable=SC2016
+# shellcheck disable=SC2016 source-path=SCRIPTDIR
 set -uo pipefail
 E2E_LOG_TAG=test-chart
 # shellcheck source=lib.sh
@@ -164,7 +164,7 @@ check "default: Lease access only through a namespaced Role" jqcheck "$D" '
        [{"apiGroups":["coordination.k8s.io"],"resources":["leases"],"verbs":["get","create","update","patch"]}])
   and ([.[] | select(.kind == "ClusterRole") | .rules[].apiGroups[]] | index("coordination.k8s.io") == null)'
 
-for set_name in default irsa namespaced-secrets emulator external-sa; do
+for set_name in default irsa namespaced-secrets emulator external-sa single-namespace; do
   check "$set_name: no wildcard in any RBAC rule" jqcheck "$WORK/$set_name.json" '
     [.[] | select(.kind | IN("Role","ClusterRole")) | .rules[] | (.apiGroups + .resources + .verbs)[]]
     | all(. != "*" and (contains("*") | not))'
@@ -230,8 +230,9 @@ check "namespaced-secrets: no Lease Role without leader election; digest image" 
 check "emulator: endpoint override, text logs, extra env from a Secret" jqcheck "$WORK/emulator.json" "
   $DEPLOY.spec.template.spec.containers[0] as \$c |
   ([\$c.env[] | select(.name == \"AWS_ENDPOINT_URL\")][0].value == \"http://moto.redcap-system.svc:5000\")
-  and (\$c.args == [\"run\",\"--log-format=text\"])
-  and ([\$c.env[] | select(.name == \"RUST_LOG\")][0].value == \"info,redcap_operator=debug\")
+  and (\$c.args == [\"run\",\"--log-format=human\"])
+  and ([\$c.env[] | select(.name == \"REDCAP_LOG_LEVEL\")][0].value == \"info,redcap_operator=debug\")
+  and ([\$c.env[] | select(.name == \"REDCAP_S3_FORCE_PATH_STYLE\")][0].value == \"true\")
   and ([\$c.env[] | select(.name == \"AWS_SECRET_ACCESS_KEY\")][0].valueFrom.secretKeyRef.name == \"moto-credentials\")"
 
 check "external-sa: no CRD, no ServiceAccount, no Secret access, no Service" jqcheck "$WORK/external-sa.json" "
@@ -239,6 +240,19 @@ check "external-sa: no CRD, no ServiceAccount, no Secret access, no Service" jqc
                 and (index(\"Service\") == null))
   and ($DEPLOY.spec.template.spec.serviceAccountName == \"redcap-operator-platform\")
   and ([.[] | select(.kind | IN(\"Role\",\"ClusterRole\")) | .rules[].resources[]] | index(\"secrets\") == null)"
+
+check "single-namespace: RoleBinding in the watched namespace, no ClusterRoleBinding" jqcheck "$WORK/single-namespace.json" "
+  ([.[].kind] | index(\"ClusterRoleBinding\") == null)
+  and ([.[] | select(.kind == \"RoleBinding\" and .roleRef.kind == \"ClusterRole\")][0].metadata.namespace == \"redcap-prod\")
+  and ([$DEPLOY.spec.template.spec.containers[0].env[] | select(.name == \"REDCAP_NAMESPACE\")][0].value == \"redcap-prod\")"
+
+check "default: operator settings reach the REDCAP_* variables" jqcheck "$D" "
+  ($DEPLOY.spec.template.spec.containers[0].env | map({(.name): (.value // .valueFrom.fieldRef.fieldPath)}) | add) as \$e |
+  \$e.REDCAP_LOG_LEVEL == \"info\" and \$e.REDCAP_METRICS_ADDR == \"0.0.0.0:8080\"
+  and \$e.REDCAP_LEADER_ELECTION == \"true\" and \$e.REDCAP_LEASE_NAME == \"redcap-operator\"
+  and \$e.REDCAP_LEASE_NAMESPACE == \"metadata.namespace\" and \$e.REDCAP_CONCURRENCY == \"4\"
+  and \$e.REDCAP_RESYNC_SECONDS == \"300\" and \$e.REDCAP_AWS_MAX_ATTEMPTS == \"5\"
+  and \$e.REDCAP_S3_FORCE_PATH_STYLE == \"false\" and (\$e | has(\"REDCAP_NAMESPACE\") | not)"
 
 check "extraArgs are appended after run" bash -c '
   "$HELM" template r "$0" --set "operator.extraArgs={--a=1,--b}" --show-only templates/deployment.yaml \
