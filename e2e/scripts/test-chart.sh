@@ -223,11 +223,11 @@ check "namespaced-secrets: Secrets only through Roles in the listed namespaces" 
 
 check "namespaced-secrets: no Lease Role without leader election; digest image" jqcheck "$WORK/namespaced-secrets.json" "
   ([.[] | select(.kind == \"Role\") | .rules[].apiGroups[]] | index(\"coordination.k8s.io\") == null)
-  and ([$DEPLOY.spec.template.spec.containers[0].env[] | select(.name == \"REDCAP_OPERATOR_LEADER_ELECTION\")][0].value == \"false\")
+  and ([$DEPLOY.spec.template.spec.containers[0].env[] | select(.name == \"REDCAP_LEADER_ELECTION\")][0].value == \"false\")
   and ($DEPLOY.spec.template.spec.containers[0].image
        == \"ghcr.io/redcap-operator/redcap-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\")"
 
-check "emulator: endpoint override, text logs, extra env from a Secret" jqcheck "$WORK/emulator.json" "
+check "emulator: endpoint override, human logs, extra env from a Secret" jqcheck "$WORK/emulator.json" "
   $DEPLOY.spec.template.spec.containers[0] as \$c |
   ([\$c.env[] | select(.name == \"AWS_ENDPOINT_URL\")][0].value == \"http://moto.redcap-system.svc:5000\")
   and (\$c.args == [\"run\",\"--log-format=human\"])
