@@ -268,6 +268,29 @@ check "rendered CRD spec equals crds/ (no damage by the template)" bash -c '
   got=$(jq "map(select(.kind == \"CustomResourceDefinition\")) | map({name: .metadata.name, spec}) | sort_by(.name)" "$1")
   diff <(jq -S . <<<"$want") <(jq -S . <<<"$got")' "$REPO" "$D"
 
+check "chart README documents every value of values.yaml" python3 - "$CHART" <<'PY'
+"""Every leaf of values.yaml, or a parent of it, appears as `key.path` in the README."""
+import re, subprocess, sys, json
+chart = sys.argv[1]
+values = json.loads(subprocess.check_output(["yq", ".", f"{chart}/values.yaml"]))
+readme = open(f"{chart}/README.md").read()
+documented = set(re.findall(r"`([A-Za-z0-9_.]+)`", readme))
+def leaves(node, path):
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            yield from leaves(v, path + [k])
+    else:
+        yield path
+missing = []
+for path in leaves(values, []):
+    prefixes = [".".join(path[:i]) for i in range(len(path), 0, -1)]
+    if not any(p in documented for p in prefixes):
+        missing.append(".".join(path))
+for m in missing:
+    print("undocumented value:", m)
+sys.exit(1 if missing else 0)
+PY
+
 check "chart CRDs are in sync with crds/ (sync-crds.sh --check)" "$CHART/sync-crds.sh" --check
 
 # --------------------------------------------------------------------------------------
