@@ -420,6 +420,40 @@ check "Dockerfile: non-root 65532 (as the chart), entrypoint, distroless runtime
   grep -q "^ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot$" "$f"
   [[ $(yq ".podSecurityContext.runAsUser" "$0/charts/redcap-operator/values.yaml") == 65532 ]]' "$REPO"
 
+check "docs: every relative link and #anchor resolves" python3 - "$REPO" <<'PY'
+"""Checks the Markdown links of docs/, the chart README and manifests/gitops/README.md:
+the target file exists and, for `#anchor`, the heading exists (GitHub's slug rules)."""
+import glob, os, re, sys
+repo = sys.argv[1]
+pages = glob.glob(f"{repo}/docs/**/*.md", recursive=True) + [
+    f"{repo}/charts/redcap-operator/README.md", f"{repo}/manifests/gitops/README.md"]
+def slugs(path):
+    out, fence = set(), False
+    for line in open(path):
+        if line.startswith("```"):
+            fence = not fence
+        m = None if fence else re.match(r"#{1,6}\s+(.*)", line)
+        if m:
+            s = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower().replace("`", ""))
+            out.add(s.replace(" ", "-"))
+    return out
+bad = []
+for page in pages:
+    text = re.sub(r"```.*?```", "", open(page).read(), flags=re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, frag = target.partition("#")
+        dest = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+        if not os.path.exists(dest):
+            bad.append(f"{os.path.relpath(page, repo)}: {target} (no such file)")
+        elif frag and dest.endswith(".md") and frag not in slugs(dest):
+            bad.append(f"{os.path.relpath(page, repo)}: {target} (no such heading)")
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+PY
+
 if command -v shellcheck >/dev/null; then
   check "shellcheck of the packaging scripts" shellcheck -x "$E2E_DIR/scripts/test-chart.sh" \
     "$CHART/sync-crds.sh" "$REPO/manifests/install/generate.sh"
