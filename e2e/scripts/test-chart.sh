@@ -252,6 +252,7 @@ check "default: operator settings reach the REDCAP_* variables" jqcheck "$D" "
   and \$e.REDCAP_LEADER_ELECTION == \"true\" and \$e.REDCAP_LEASE_NAME == \"redcap-operator\"
   and \$e.REDCAP_LEASE_NAMESPACE == \"metadata.namespace\" and \$e.REDCAP_CONCURRENCY == \"4\"
   and \$e.REDCAP_RESYNC_SECONDS == \"300\" and \$e.REDCAP_AWS_MAX_ATTEMPTS == \"5\"
+  and \$e.REDCAP_AWS_CALLS_PER_SECOND == \"10\" and \$e.REDCAP_AWS_BURST == \"20\"
   and \$e.REDCAP_S3_FORCE_PATH_STYLE == \"false\" and (\$e | has(\"REDCAP_NAMESPACE\") | not)"
 
 check "extraArgs are appended after run" bash -c '
