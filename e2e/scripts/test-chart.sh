@@ -1,0 +1,612 @@
+#!/usr/bin/env bash
+# Tests the packaging of redcap-operator: the Helm chart, its values schema, the plain
+# manifests in manifests/install, the CRD copy in the chart, the Argo CD health check,
+# the IAM policy and the Dockerfile, and (with a cluster) validates everything the chart
+# renders against a real kube-apiserver and checks the shipped RBAC with a real install.
+#
+# Env:
+#   HELM, KUBECTL   binaries (default: from $REDCAP_CACHE/bin/current.env, else PATH)
+#   KUBECONFIG      a running API server (e2e/scripts/env.sh); without it the cluster
+#                   tests are skipped, or fail when REQUIRE_CLUSTER=1
+#   KEEP_WORK=1     keep the scratch directory with every rendered manifest
+#
+# Prints one line per check and "N passed, N failed" at the end; exits 1 on any failure.
+# jq programs and `bash -c` bodies are single-quoted on purpose.
+# shellcheck disable=SC2016 source-path=SCRIPTDIR
+set -uo pipefail
+E2E_LOG_TAG=test-chart
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+REPO="$(cd "$E2E_DIR/.." && pwd)"
+CHART="$REPO/charts/redcap-operator"
+
+if [[ -z ${HELM:-} || -z ${KUBECTL:-} ]] && [[ -f $REDCAP_CACHE/bin/current.env ]]; then
+  # shellcheck disable=SC1091
+  source "$REDCAP_CACHE/bin/current.env"
+fi
+HELM="${HELM:-helm}"
+KUBECTL="${KUBECTL:-kubectl}"
+export HELM KUBECTL
+# Go module and build caches shared with the other e2e tools (the health-check harness).
+go_env
+
+for tool in "$HELM" "$KUBECTL" jq yq python3 go; do
+  command -v "$tool" >/dev/null || die "$tool not found (set HELM/KUBECTL, see e2e/README.md)"
+done
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/test-chart.XXXXXX")"
+CLUSTER_NS=""
+RELEASE=""
+cleanup() {
+  if [[ -n $RELEASE ]]; then
+    "$HELM" uninstall "$RELEASE" --namespace "$CLUSTER_NS" >/dev/null 2>&1 || true
+  fi
+  if [[ -n $CLUSTER_NS ]]; then
+    "$KUBECTL" delete namespace "$CLUSTER_NS" --wait=false >/dev/null 2>&1 || true
+  fi
+  if [[ ${KEEP_WORK:-0} == 1 ]]; then
+    log "kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+skipped=0
+failures=()
+
+# check NAME COMMAND...: runs COMMAND, counts it, shows its output only on failure.
+check() {
+  local name=$1 out
+  shift
+  if out=$("$@" 2>&1); then
+    passed=$((passed + 1))
+    printf 'ok   %s\n' "$name"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    printf 'FAIL %s\n' "$name"
+    printf '%s\n' "$out" | tail -n 40 | sed 's/^/     /'
+  fi
+}
+
+skip() {
+  skipped=$((skipped + 1))
+  printf 'skip %s (%s)\n' "$1" "$2"
+}
+
+# render NAME [helm template args...]: renders the chart into $WORK/NAME.yaml and, as a
+# JSON array of its documents, $WORK/NAME.json.
+render() {
+  local name=$1
+  shift
+  "$HELM" template redcap-operator "$CHART" --namespace redcap-system "$@" >"$WORK/$name.yaml" &&
+    yq -s 'map(select(. != null))' "$WORK/$name.yaml" >"$WORK/$name.json"
+}
+
+# jqcheck FILE EXPR: true when the jq expression is true on FILE; prints FILE's relevant
+# part on failure through the expression's own output.
+jqcheck() {
+  local file=$1 expr=$2
+  jq -e "$expr" "$file" >/dev/null || {
+    echo "jq expression was not true: $expr"
+    return 1
+  }
+}
+
+# expect_render_error NAME PATTERN [helm args...]: the render must fail, with PATTERN in
+# the error.
+expect_render_error() {
+  local name=$1 pattern=$2 out
+  shift 2
+  if out=$("$HELM" template redcap-operator "$CHART" "$@" 2>&1); then
+    echo "rendered without error, expected: $pattern"
+    return 1
+  fi
+  grep -Eq "$pattern" <<<"$out" || {
+    echo "error did not match /$pattern/:"
+    echo "$out"
+    return 1
+  }
+}
+
+# --------------------------------------------------------------------------------------
+# Lint and render
+# --------------------------------------------------------------------------------------
+
+check "helm lint --strict (default values)" "$HELM" lint --strict "$CHART"
+for values in "$CHART"/ci/*-values.yaml; do
+  set_name=$(basename "$values" -values.yaml)
+  check "helm lint --strict ($set_name)" "$HELM" lint --strict "$CHART" -f "$values"
+  check "helm template ($set_name)" render "$set_name" -f "$values"
+done
+check "helm template (default values)" render default
+
+D="$WORK/default.json"
+
+check "default: renders exactly the expected kinds" jqcheck "$D" '
+  [.[].kind] | unique ==
+  ["ClusterRole","ClusterRoleBinding","CustomResourceDefinition","Deployment","Role",
+   "RoleBinding","Service","ServiceAccount"]'
+
+check "default: every namespaced object is in the release namespace" jqcheck "$D" '
+  [.[] | select(.kind | IN("ClusterRole","ClusterRoleBinding","CustomResourceDefinition") | not)
+       | .metadata.namespace] | all(. == "redcap-system")'
+
+check "default: CRD is kept on uninstall (helm.sh/resource-policy: keep)" jqcheck "$D" '
+  [.[] | select(.kind == "CustomResourceDefinition")] as $c
+  | ($c | length) >= 1
+    and ($c | all(.metadata.annotations["helm.sh/resource-policy"] == "keep"))
+    and ($c | all(.metadata.labels["app.kubernetes.io/name"] == "redcap-operator"))'
+
+check "crds.keep=false: no keep annotation" bash -c '
+  set -o pipefail
+  out=$("$HELM" template r "$0" --set crds.keep=false --show-only templates/crds.yaml) &&
+    grep -q "kind: CustomResourceDefinition" <<<"$out" && ! grep -q "helm.sh/resource-policy" <<<"$out"' "$CHART"
+
+# The ClusterRole must be exactly this: least privilege, reviewed rule by rule.
+check "default: ClusterRole rules are exactly the least-privilege set" jqcheck "$D" '
+  [.[] | select(.kind == "ClusterRole")][0].rules ==
+  [
+    {"apiGroups":["redcap.dev"],"resources":["redcapenvironments"],"verbs":["get","list","watch","patch","update"]},
+    {"apiGroups":["redcap.dev"],"resources":["redcapenvironments/status"],"verbs":["get","patch","update"]},
+    {"apiGroups":["redcap.dev"],"resources":["redcapenvironments/finalizers"],"verbs":["update"]},
+    {"apiGroups":["events.k8s.io"],"resources":["events"],"verbs":["create","patch"]},
+    {"apiGroups":[""],"resources":["events"],"verbs":["create","patch"]},
+    {"apiGroups":[""],"resources":["secrets"],"verbs":["get","list","watch"]}
+  ]'
+
+check "default: Lease access only through a namespaced Role" jqcheck "$D" '
+  ([.[] | select(.kind == "Role")] | length == 1)
+  and ([.[] | select(.kind == "Role")][0].rules ==
+       [{"apiGroups":["coordination.k8s.io"],"resources":["leases"],"verbs":["get","create","update","patch"]}])
+  and ([.[] | select(.kind == "ClusterRole") | .rules[].apiGroups[]] | index("coordination.k8s.io") == null)'
+
+for set_name in default irsa namespaced-secrets emulator external-sa single-namespace; do
+  check "$set_name: no wildcard in any RBAC rule" jqcheck "$WORK/$set_name.json" '
+    [.[] | select(.kind | IN("Role","ClusterRole")) | .rules[] | (.apiGroups + .resources + .verbs)[]]
+    | all(. != "*" and (contains("*") | not))'
+done
+
+check "default: bindings point at the chart ServiceAccount" jqcheck "$D" '
+  [.[] | select(.kind | IN("RoleBinding","ClusterRoleBinding")) | .subjects]
+  | all(. == [{"kind":"ServiceAccount","name":"redcap-operator","namespace":"redcap-system"}])'
+
+DEPLOY='[.[] | select(.kind == "Deployment")][0]'
+check "default: Deployment pod is hardened (non-root 65532, read-only root, no caps, seccomp)" jqcheck "$D" "
+  $DEPLOY.spec.template.spec as \$p | \$p.containers[0].securityContext as \$c |
+  \$p.securityContext.runAsNonRoot == true and \$p.securityContext.runAsUser == 65532
+  and \$p.securityContext.seccompProfile.type == \"RuntimeDefault\"
+  and \$c.runAsNonRoot == true and \$c.runAsUser == 65532
+  and \$c.readOnlyRootFilesystem == true and \$c.allowPrivilegeEscalation == false
+  and \$c.capabilities.drop == [\"ALL\"] and \$c.seccompProfile.type == \"RuntimeDefault\"
+  and (\$c | has(\"privileged\") | not)"
+
+check "default: probes, port, resources, replicas" jqcheck "$D" "
+  $DEPLOY as \$d | \$d.spec.template.spec.containers[0] as \$c |
+  \$d.spec.replicas == 1
+  and \$c.ports == [{\"name\":\"http-metrics\",\"containerPort\":8080,\"protocol\":\"TCP\"}]
+  and \$c.livenessProbe.httpGet == {\"path\":\"/healthz\",\"port\":\"http-metrics\"}
+  and \$c.readinessProbe.httpGet == {\"path\":\"/readyz\",\"port\":\"http-metrics\"}
+  and \$c.resources == {\"requests\":{\"cpu\":\"50m\",\"memory\":\"64Mi\"},\"limits\":{\"cpu\":\"200m\",\"memory\":\"128Mi\"}}"
+
+check "default: args, downward-API env, image" jqcheck "$D" "
+  $DEPLOY.spec.template.spec.containers[0] as \$c |
+  \$c.args == [\"run\",\"--log-format=json\"]
+  and \$c.image == \"ghcr.io/redcap-operator/redcap-operator:0.1.0\"
+  and ([\$c.env[] | select(.name == \"POD_NAME\")][0].valueFrom.fieldRef.fieldPath == \"metadata.name\")
+  and ([\$c.env[] | select(.name == \"POD_NAMESPACE\")][0].valueFrom.fieldRef.fieldPath == \"metadata.namespace\")
+  and ([\$c.env[].name] | index(\"AWS_ENDPOINT_URL\") == null)
+  and ([\$c.env[].name] | index(\"AWS_REGION\") == null)"
+
+check "default: metrics Service selects the operator pod" jqcheck "$D" "
+  [.[] | select(.kind == \"Service\")][0].spec as \$s | $DEPLOY.spec.template.metadata.labels as \$l |
+  (\$s.selector | to_entries | all(\$l[.key] == .value))
+  and \$s.ports == [{\"name\":\"http-metrics\",\"port\":8080,\"targetPort\":\"http-metrics\",\"protocol\":\"TCP\"}]"
+
+check "irsa: role ARN on the ServiceAccount, region env, ServiceMonitor, PDB" jqcheck "$WORK/irsa.json" "
+  ([.[] | select(.kind == \"ServiceAccount\")][0].metadata.annotations[\"eks.amazonaws.com/role-arn\"]
+     == \"arn:aws:iam::111122223333:role/redcap-operator\")
+  and ($DEPLOY.spec.replicas == 2)
+  and ([$DEPLOY.spec.template.spec.containers[0].env[] | select(.name == \"AWS_REGION\")][0].value == \"us-east-1\")
+  and ([.[] | select(.kind == \"ServiceMonitor\")][0].metadata.labels.release == \"kube-prometheus-stack\")
+  and ([.[] | select(.kind == \"PodDisruptionBudget\")][0].spec.minAvailable == 1)
+  and ([.[] | .metadata.labels.team] | all(. == \"research-it\"))"
+
+check "namespaced-secrets: Secrets only through Roles in the listed namespaces" jqcheck "$WORK/namespaced-secrets.json" '
+  ([.[] | select(.kind == "ClusterRole") | .rules[].resources[]] | index("secrets") == null)
+  and ([.[] | select(.kind == "Role" and (.rules[0].resources == ["secrets"])) | .metadata.namespace] | sort
+       == ["redcap-dev","redcap-prod"])
+  and ([.[] | select(.kind == "RoleBinding") | .metadata.namespace] | sort == ["redcap-dev","redcap-prod"])'
+
+check "namespaced-secrets: no Lease Role without leader election; digest image" jqcheck "$WORK/namespaced-secrets.json" "
+  ([.[] | select(.kind == \"Role\") | .rules[].apiGroups[]] | index(\"coordination.k8s.io\") == null)
+  and ([$DEPLOY.spec.template.spec.containers[0].env[] | select(.name == \"REDCAP_LEADER_ELECTION\")][0].value == \"false\")
+  and ($DEPLOY.spec.template.spec.containers[0].image
+       == \"ghcr.io/redcap-operator/redcap-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\")"
+
+check "emulator: endpoint override, human logs, extra env from a Secret" jqcheck "$WORK/emulator.json" "
+  $DEPLOY.spec.template.spec.containers[0] as \$c |
+  ([\$c.env[] | select(.name == \"AWS_ENDPOINT_URL\")][0].value == \"http://moto.redcap-system.svc:5000\")
+  and (\$c.args == [\"run\",\"--log-format=human\"])
+  and ([\$c.env[] | select(.name == \"REDCAP_LOG_LEVEL\")][0].value == \"info,redcap_operator=debug\")
+  and ([\$c.env[] | select(.name == \"REDCAP_S3_FORCE_PATH_STYLE\")][0].value == \"true\")
+  and ([\$c.env[] | select(.name == \"AWS_SECRET_ACCESS_KEY\")][0].valueFrom.secretKeyRef.name == \"moto-credentials\")"
+
+check "external-sa: no CRD, no ServiceAccount, no Secret access, no Service" jqcheck "$WORK/external-sa.json" "
+  ([.[].kind] | (index(\"CustomResourceDefinition\") == null) and (index(\"ServiceAccount\") == null)
+                and (index(\"Service\") == null))
+  and ($DEPLOY.spec.template.spec.serviceAccountName == \"redcap-operator-platform\")
+  and ([.[] | select(.kind | IN(\"Role\",\"ClusterRole\")) | .rules[].resources[]] | index(\"secrets\") == null)"
+
+check "single-namespace: RoleBinding in the watched namespace, no ClusterRoleBinding" jqcheck "$WORK/single-namespace.json" "
+  ([.[].kind] | index(\"ClusterRoleBinding\") == null)
+  and ([.[] | select(.kind == \"RoleBinding\" and .roleRef.kind == \"ClusterRole\")][0].metadata.namespace == \"redcap-prod\")
+  and ([$DEPLOY.spec.template.spec.containers[0].env[] | select(.name == \"REDCAP_NAMESPACE\")][0].value == \"redcap-prod\")"
+
+check "default: operator settings reach the REDCAP_* variables" jqcheck "$D" "
+  ($DEPLOY.spec.template.spec.containers[0].env | map({(.name): (.value // .valueFrom.fieldRef.fieldPath)}) | add) as \$e |
+  \$e.REDCAP_LOG_LEVEL == \"info\" and \$e.REDCAP_METRICS_ADDR == \"0.0.0.0:8080\"
+  and \$e.REDCAP_LEADER_ELECTION == \"true\" and \$e.REDCAP_LEASE_NAME == \"redcap-operator\"
+  and \$e.REDCAP_LEASE_NAMESPACE == \"metadata.namespace\" and \$e.REDCAP_CONCURRENCY == \"4\"
+  and \$e.REDCAP_RESYNC_SECONDS == \"300\" and \$e.REDCAP_AWS_MAX_ATTEMPTS == \"5\"
+  and \$e.REDCAP_AWS_CALLS_PER_SECOND == \"10\" and \$e.REDCAP_AWS_BURST == \"20\"
+  and \$e.REDCAP_S3_FORCE_PATH_STYLE == \"false\" and (\$e | has(\"REDCAP_NAMESPACE\") | not)"
+
+check "extraArgs are appended after run" bash -c '
+  "$HELM" template r "$0" --set "operator.extraArgs={--a=1,--b}" --show-only templates/deployment.yaml \
+    | yq -e ".spec.template.spec.containers[0].args == [\"run\",\"--log-format=json\",\"--a=1\",\"--b\"]" >/dev/null' "$CHART"
+
+# The CRD the chart installs is the generated one, unchanged apart from labels/annotations.
+check "rendered CRD spec equals crds/ (no damage by the template)" bash -c '
+  set -euo pipefail
+  shopt -s nullglob
+  files=("$0"/crds/*.yaml)
+  (( ${#files[@]} > 0 )) || { echo "no CRDs in crds/"; exit 1; }
+  want=$(yq -s "map(select(. != null)) | map({name: .metadata.name, spec}) | sort_by(.name)" "${files[@]}")
+  got=$(jq "map(select(.kind == \"CustomResourceDefinition\")) | map({name: .metadata.name, spec}) | sort_by(.name)" "$1")
+  diff <(jq -S . <<<"$want") <(jq -S . <<<"$got")' "$REPO" "$D"
+
+check "chart README documents every value of values.yaml" python3 - "$CHART" <<'PY'
+"""Every leaf of values.yaml, or a parent of it, appears as `key.path` in the README."""
+import re, subprocess, sys, json
+chart = sys.argv[1]
+values = json.loads(subprocess.check_output(["yq", ".", f"{chart}/values.yaml"]))
+readme = open(f"{chart}/README.md").read()
+documented = set(re.findall(r"`([A-Za-z0-9_.]+)`", readme))
+def leaves(node, path):
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            yield from leaves(v, path + [k])
+    else:
+        yield path
+missing = []
+for path in leaves(values, []):
+    prefixes = [".".join(path[:i]) for i in range(len(path), 0, -1)]
+    if not any(p in documented for p in prefixes):
+        missing.append(".".join(path))
+for m in missing:
+    print("undocumented value:", m)
+sys.exit(1 if missing else 0)
+PY
+
+check "chart CRDs are in sync with crds/ (sync-crds.sh --check)" "$CHART/sync-crds.sh" --check
+
+# --------------------------------------------------------------------------------------
+# Values schema and template guards reject bad input
+# --------------------------------------------------------------------------------------
+
+bad_values() {
+  local name=$1 yaml=$2 pattern=$3
+  printf '%s\n' "$yaml" >"$WORK/bad-$name.yaml"
+  check "schema rejects: $name" expect_render_error "$name" "$pattern" -f "$WORK/bad-$name.yaml"
+}
+SCHEMA_ERR='values don.t meet the specifications of the schema'
+bad_values "unknown top-level key" 'replicas: 2' "$SCHEMA_ERR"
+bad_values "unknown nested key" $'metrics:\n  serviceMonitor:\n    enable: true' "$SCHEMA_ERR"
+bad_values "replicaCount as a string" 'replicaCount: "2"' "$SCHEMA_ERR"
+bad_values "unknown log format" $'operator:\n  logFormat: xml' "$SCHEMA_ERR"
+bad_values "unknown secrets scope" $'rbac:\n  secrets:\n    scope: all' "$SCHEMA_ERR"
+bad_values "malformed role ARN" $'aws:\n  roleArn: my-role' "$SCHEMA_ERR"
+bad_values "malformed digest" $'image:\n  digest: latest' "$SCHEMA_ERR"
+bad_values "resource quantity typo" $'resources:\n  limits:\n    memory: 128MB' "$SCHEMA_ERR"
+bad_values "privileged metrics port" $'metrics:\n  port: 80' "$SCHEMA_ERR"
+
+check "guard: scope namespaces needs namespaces" expect_render_error "empty-namespaces" \
+  'rbac.secrets.namespaces is empty' --set rbac.secrets.scope=namespaces
+check "guard: PDB must not block drains" expect_render_error "pdb" \
+  'must be lower than replicaCount' --set podDisruptionBudget.enabled=true
+check "guard: ServiceMonitor needs the Service" expect_render_error "sm" \
+  'needs metrics.service.enabled' --set metrics.serviceMonitor.enabled=true --set metrics.service.enabled=false
+
+# --------------------------------------------------------------------------------------
+# Plain manifests, GitOps, IAM, image
+# --------------------------------------------------------------------------------------
+
+check "manifests/install is in sync with the chart (generate.sh --check)" \
+  "$REPO/manifests/install/generate.sh" --check
+
+check "manifests/install builds with kustomize and matches the chart's objects" bash -c '
+  set -euo pipefail
+  "$KUBECTL" kustomize "$0/manifests/install" >"$2/kustomize.yaml"
+  yq -s "map(select(. != null))" "$2/kustomize.yaml" >"$2/kustomize.json"
+  jq -e "(map(select(.kind == \"Namespace\")) | length == 1 and .[0].metadata.name == \"redcap-system\")
+    and (map(select(.kind != \"Namespace\") | [.kind, .metadata.name, (.metadata.namespace // \"\")]) | sort)
+        == (\$chart[0] | map([.kind, .metadata.name, (.metadata.namespace // \"\")]) | sort)
+    and (map(.metadata.labels // {} | has(\"helm.sh/chart\")) | any | not)" \
+    --slurpfile chart "$1" "$2/kustomize.json" >/dev/null' "$REPO" "$D" "$WORK"
+
+check "Argo CD health check passes its test cases (gopher-lua)" bash -c '
+  cd "$0/manifests/gitops/health-test" && go run . ../argocd-health.lua ../argocd-health_test.yaml' "$REPO"
+
+check "argocd-cm-patch.yaml embeds argocd-health.lua verbatim" bash -c '
+  diff <(yq . "$0/manifests/gitops/argocd-cm-patch.yaml" \
+           | jq -j ".data[\"resource.customizations.health.redcap.dev_RedcapEnvironment\"]") \
+       "$0/manifests/gitops/argocd-health.lua"' "$REPO"
+
+check "IAM policy: valid, no wildcard actions, no Allow without a resource scope" jqcheck "$REPO/docs/iam-policy.json" '
+  .Version == "2012-10-17"
+  and ([.Statement[].Action[]] | all(test("^[a-z0-9]+:[A-Za-z]+$")))
+  and ([.Statement[] | select(.Effect == "Allow" and .Resource == "*")
+        | select((.Action - ["kms:ListAliases","kms:ListKeys"]) != [] and (has("Condition") | not))] | length == 0)
+  and ([.Statement[].Sid] | length == (unique | length))'
+
+check "IAM policy allows every AWS operation the operator source calls" python3 - "$REPO" <<'PY'
+"""Maps each AWS SDK call in operator/src to its IAM action and checks docs/iam-policy.json
+allows it. Operations come from the SDK crates pinned in Cargo.lock."""
+import glob, json, os, re, sys
+repo = sys.argv[1]
+lock = open(os.path.join(repo, "Cargo.lock")).read()
+registry = glob.glob(os.path.expanduser(os.environ.get("CARGO_HOME", "~/.cargo")) + "/registry/src/*/")
+ops = {}  # snake_case operation -> service prefix
+for crate, prefix in (("aws-sdk-kms", "kms"), ("aws-sdk-s3", "s3"), ("aws-sdk-sts", "sts")):
+    m = re.search(r'name = "%s"\nversion = "([^"]+)"' % crate, lock)
+    if not m:
+        continue
+    dirs = [d for r in registry for d in glob.glob(f"{r}{crate}-{m.group(1)}/src/operation")]
+    if not dirs:
+        sys.exit(f"{crate} {m.group(1)} sources not found in the cargo registry")
+    for name in os.listdir(dirs[0]):
+        if not name.endswith(".rs"):
+            ops[name] = prefix
+# IAM action names that differ from the operation name.
+special = {
+    "head_bucket": ["s3:ListBucket"],
+    "list_objects_v2": ["s3:ListBucket"],
+    "list_objects": ["s3:ListBucket"],
+    "list_object_versions": ["s3:ListBucketVersions"],
+    "list_multipart_uploads": ["s3:ListBucketMultipartUploads"],
+    "delete_objects": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+    "get_bucket_encryption": ["s3:GetEncryptionConfiguration"],
+    "put_bucket_encryption": ["s3:PutEncryptionConfiguration"],
+    "delete_bucket_encryption": ["s3:PutEncryptionConfiguration"],
+    "get_public_access_block": ["s3:GetBucketPublicAccessBlock"],
+    "put_public_access_block": ["s3:PutBucketPublicAccessBlock"],
+    "delete_public_access_block": ["s3:PutBucketPublicAccessBlock"],
+    "get_bucket_lifecycle_configuration": ["s3:GetLifecycleConfiguration"],
+    "put_bucket_lifecycle_configuration": ["s3:PutLifecycleConfiguration"],
+    "delete_bucket_lifecycle": ["s3:PutLifecycleConfiguration"],
+    "delete_bucket_tagging": ["s3:PutBucketTagging"],
+    "delete_bucket_ownership_controls": ["s3:PutBucketOwnershipControls"],
+    "get_caller_identity": [],  # needs no permission
+}
+def action(op):
+    if op in special:
+        return special[op]
+    return [ops[op] + ":" + "".join(p.capitalize() for p in op.split("_"))]
+policy = json.load(open(os.path.join(repo, "docs/iam-policy.json")))
+allowed = {a for s in policy["Statement"] if s["Effect"] == "Allow" for a in s["Action"]}
+called = {}
+for path in glob.glob(os.path.join(repo, "operator/src/**/*.rs"), recursive=True):
+    text = open(path).read()
+    if "aws_sdk_" not in text:
+        continue
+    for op in re.findall(r"\.([a-z][a-z0-9_]*)\(\)", text):
+        if op in ops:
+            called.setdefault(op, set()).add(os.path.relpath(path, repo))
+# Role assumption goes through aws-config's AssumeRoleProvider, not a visible call.
+for path in glob.glob(os.path.join(repo, "operator/src/**/*.rs"), recursive=True):
+    if "AssumeRoleProvider" in open(path).read():
+        called.setdefault("assume_role", set()).add(os.path.relpath(path, repo))
+missing = [(op, a, sorted(called[op])) for op in sorted(called) for a in action(op) if a not in allowed]
+print(f"{len(called)} AWS operations called in operator/src: {', '.join(sorted(called)) or 'none'}")
+for op, a, files in missing:
+    print(f"missing {a} (for {op} in {', '.join(files)})")
+sys.exit(1 if missing else 0)
+PY
+
+check "Dockerfile: non-root 65532 (as the chart), entrypoint, distroless runtime" bash -c '
+  set -euo pipefail
+  f="$0/containers/operator/Dockerfile"
+  grep -qx "USER 65532:65532" "$f"
+  grep -qx "ENTRYPOINT \[\"/redcap-operator\"\]" "$f"
+  grep -qx "CMD \[\"run\"\]" "$f"
+  grep -q "^ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot$" "$f"
+  [[ $(yq ".podSecurityContext.runAsUser" "$0/charts/redcap-operator/values.yaml") == 65532 ]]' "$REPO"
+
+check "docs: every relative link and #anchor resolves" python3 - "$REPO" <<'PY'
+"""Checks the Markdown links of docs/, the chart README and manifests/gitops/README.md:
+the target file exists and, for `#anchor`, the heading exists (GitHub's slug rules)."""
+import glob, os, re, sys
+repo = sys.argv[1]
+pages = glob.glob(f"{repo}/docs/**/*.md", recursive=True) + [
+    f"{repo}/charts/redcap-operator/README.md", f"{repo}/manifests/gitops/README.md"]
+def slugs(path):
+    out, fence = set(), False
+    for line in open(path):
+        if line.startswith("```"):
+            fence = not fence
+        m = None if fence else re.match(r"#{1,6}\s+(.*)", line)
+        if m:
+            s = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower().replace("`", ""))
+            out.add(s.replace(" ", "-"))
+    return out
+bad = []
+for page in pages:
+    text = re.sub(r"```.*?```", "", open(page).read(), flags=re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, frag = target.partition("#")
+        dest = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+        if not os.path.exists(dest):
+            bad.append(f"{os.path.relpath(page, repo)}: {target} (no such file)")
+        elif frag and dest.endswith(".md") and frag not in slugs(dest):
+            bad.append(f"{os.path.relpath(page, repo)}: {target} (no such heading)")
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+PY
+
+if command -v shellcheck >/dev/null; then
+  check "shellcheck of the packaging scripts" shellcheck -x "$E2E_DIR/scripts/test-chart.sh" \
+    "$CHART/sync-crds.sh" "$REPO/manifests/install/generate.sh"
+else
+  skip "shellcheck of the packaging scripts" "shellcheck not installed"
+fi
+
+# --------------------------------------------------------------------------------------
+# Against a real API server
+# --------------------------------------------------------------------------------------
+
+cluster_tests() {
+  CLUSTER_NS="chart-test-$(date +%s)-$$"
+  check "create scratch namespace $CLUSTER_NS (Pod Security warn=restricted)" bash -c '
+    "$KUBECTL" create namespace "$0" &&
+    "$KUBECTL" label namespace "$0" pod-security.kubernetes.io/warn=restricted \
+      pod-security.kubernetes.io/warn-version=latest' "$CLUSTER_NS"
+
+  # dryrun NAME FILE: server-side dry-run apply; warnings (Pod Security, deprecations)
+  # count as failures.
+  dryrun() {
+    local file=$1 out
+    out=$("$KUBECTL" apply --server-side --dry-run=server --force-conflicts \
+      --field-manager=redcap-chart-test -f "$file" 2>&1) || {
+      echo "$out"
+      return 1
+    }
+    if grep -qi 'warning' <<<"$out"; then
+      echo "$out"
+      return 1
+    fi
+  }
+
+  local values set_name has_sm
+  has_sm=0
+  if "$KUBECTL" get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1; then
+    has_sm=1
+  fi
+  for values in "" "$CHART"/ci/*-values.yaml; do
+    set_name=default
+    local args=(--namespace "$CLUSTER_NS")
+    if [[ -n $values ]]; then
+      set_name=$(basename "$values" -values.yaml)
+      args+=(-f "$values")
+    fi
+    # Namespaced RBAC goes to namespaces that exist in this cluster.
+    case $set_name in
+      namespaced-secrets) args+=(--set "rbac.secrets.namespaces={$CLUSTER_NS}") ;;
+      single-namespace) args+=(--set "operator.watchNamespace=$CLUSTER_NS") ;;
+    esac
+    "$HELM" template "rct-$set_name" "$CHART" "${args[@]}" >"$WORK/cluster-$set_name.yaml" 2>&1
+    if ((has_sm == 0)); then
+      # The ServiceMonitor kind needs the Prometheus Operator CRDs, absent here.
+      yq -s -y 'map(select(. != null and .kind != "ServiceMonitor")) | .[]' "$WORK/cluster-$set_name.yaml" \
+        | sed 's/^\.\.\.$/---/' >"$WORK/cluster-$set_name.filtered.yaml"
+    else
+      cp "$WORK/cluster-$set_name.yaml" "$WORK/cluster-$set_name.filtered.yaml"
+    fi
+    check "server-side dry-run apply ($set_name), no warnings" dryrun "$WORK/cluster-$set_name.filtered.yaml"
+  done
+
+  # manifests/install, moved to the scratch namespace (redcap-system may not exist).
+  check "server-side dry-run apply (manifests/install via kustomize)" bash -c '
+    set -euo pipefail
+    "$KUBECTL" kustomize "$0/manifests/install" \
+      | yq -s -y --arg ns "$1" "map(select(. != null and .kind != \"Namespace\")
+          | if .metadata.namespace then .metadata.namespace = \$ns else . end
+          | if .subjects then .subjects |= map(.namespace = \$ns) else . end
+          | if .kind == \"CustomResourceDefinition\" then . else .metadata.name |= \"kz-\" + . end
+          | if .roleRef then .roleRef.name |= \"kz-\" + . else . end) | .[]" \
+      | sed "s/^\.\.\.$/---/" >"$2/cluster-kustomize.yaml"
+    "$KUBECTL" apply --server-side --dry-run=server --force-conflicts \
+      --field-manager=redcap-chart-test -f "$2/cluster-kustomize.yaml"
+    "$KUBECTL" apply --server-side --dry-run=server -f "$0/manifests/install/namespace.yaml"' \
+    "$REPO" "$CLUSTER_NS" "$WORK"
+
+  # A real install (CRD left out: the cluster may already have one from crds/) and the
+  # shipped RBAC checked through SubjectAccessReviews as the operator's ServiceAccount.
+  RELEASE="rct-$$"
+  check "helm install (crds.install=false) into $CLUSTER_NS" \
+    "$HELM" install "$RELEASE" "$CHART" --namespace "$CLUSTER_NS" --set crds.install=false
+  # SubjectAccessReviews name the API group explicitly, so they answer correctly even
+  # when the CRD is not installed in this cluster (kubectl auth can-i would need it for
+  # discovery).
+  cat >"$WORK/sar.sh" <<'SAR'
+# sar ALLOW|DENY VERB GROUP RESOURCE[/SUBRESOURCE] [NAMESPACE]: asks the API server
+# whether the operator's ServiceAccount ($SA_NS/$SA_NAME) may do VERB.
+sar() {
+  local want=$1 verb=$2 group=$3 resource=${4%%/*} sub="" ns=${5:-} got
+  [[ $4 == */* ]] && sub=${4#*/}
+  got=$(jq -n --arg user "system:serviceaccount:$SA_NS:$SA_NAME" --arg sans "system:serviceaccounts:$SA_NS" \
+      --arg verb "$verb" --arg group "$group" --arg res "$resource" --arg sub "$sub" --arg ns "$ns" '{
+        apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview",
+        spec: {user: $user, groups: ["system:serviceaccounts", $sans, "system:authenticated"],
+               resourceAttributes: {verb: $verb, group: $group, resource: $res, subresource: $sub, namespace: $ns}}}' |
+    "$KUBECTL" create -f - -o jsonpath='{.status.allowed}') || return 1
+  [[ $got == true ]] || got=false
+  if [[ $want == ALLOW && $got != true ]]; then echo "denied, should be allowed: $verb $group/$4 ns=${ns:-<all>}"; return 1; fi
+  if [[ $want == DENY && $got == true ]]; then echo "allowed, should be denied: $verb $group/$4 ns=${ns:-<all>}"; return 1; fi
+}
+SAR
+  export SA_NS="$CLUSTER_NS" SA_NAME="$RELEASE-redcap-operator" WORK
+  check "RBAC allows what the operator needs (SubjectAccessReview)" bash -c '
+    set -e; source "$WORK/sar.sh"
+    for verb in get list watch patch update; do sar ALLOW "$verb" redcap.dev redcapenvironments; done
+    for verb in get patch update; do sar ALLOW "$verb" redcap.dev redcapenvironments/status default; done
+    sar ALLOW update redcap.dev redcapenvironments/finalizers default
+    sar ALLOW create events.k8s.io events default
+    sar ALLOW patch events.k8s.io events default
+    sar ALLOW create "" events default
+    for verb in get list watch; do sar ALLOW "$verb" "" secrets; done
+    for verb in get create update patch; do sar ALLOW "$verb" coordination.k8s.io leases "$SA_NS"; done'
+  check "RBAC denies everything else (SubjectAccessReview)" bash -c '
+    set -e; source "$WORK/sar.sh"
+    for verb in create delete deletecollection; do sar DENY "$verb" redcap.dev redcapenvironments default; done
+    sar DENY delete redcap.dev redcapenvironments/status default
+    for verb in create update patch delete; do sar DENY "$verb" "" secrets default; done
+    sar DENY get coordination.k8s.io leases default
+    sar DENY list coordination.k8s.io leases "$SA_NS"
+    sar DENY delete coordination.k8s.io leases "$SA_NS"
+    sar DENY delete events.k8s.io events default
+    sar DENY list "" pods default
+    sar DENY get "" configmaps default
+    sar DENY list "" namespaces
+    sar DENY create apiextensions.k8s.io customresourcedefinitions
+    sar DENY "*" "*" "*"'
+  check "helm uninstall" "$HELM" uninstall "$RELEASE" --namespace "$CLUSTER_NS"
+  RELEASE=""
+}
+
+if [[ -n ${KUBECONFIG:-} ]] && "$KUBECTL" version >/dev/null 2>&1; then
+  log "API server: $("$KUBECTL" config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
+  cluster_tests
+elif [[ ${REQUIRE_CLUSTER:-0} == 1 ]]; then
+  failed=$((failed + 1))
+  failures+=("cluster tests: no reachable API server (KUBECONFIG=${KUBECONFIG:-unset})")
+  echo "FAIL cluster tests: no reachable API server (KUBECONFIG=${KUBECONFIG:-unset})"
+else
+  skip "cluster tests" "KUBECONFIG unset or API server unreachable; set REQUIRE_CLUSTER=1 to fail instead"
+fi
+
+echo
+if ((skipped > 0)); then
+  echo "$skipped skipped"
+fi
+echo "$passed passed, $failed failed"
+if ((failed > 0)); then
+  printf '  failed: %s\n' "${failures[@]}"
+  exit 1
+fi
