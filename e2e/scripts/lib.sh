@@ -102,3 +102,23 @@ stop_pidfile() {
   fi
   rm -f "$f"
 }
+
+# ensure_commands CMD...: installs the Debian packages that provide missing commands, so
+# the README's two commands work on a fresh machine.
+ensure_commands() {
+  local missing=() cmd pkg
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null && continue
+    case $cmd in
+      flock) pkg=util-linux ;;
+      *) pkg=$cmd ;;
+    esac
+    missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]} (Debian packages)"
+  local sudo=()
+  [[ $(id -u) == 0 ]] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}

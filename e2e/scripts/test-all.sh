@@ -39,12 +39,7 @@ suite() {
 install_prerequisites() {
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
-  if ! command -v shellcheck >/dev/null; then
-    log "installing shellcheck (Debian package)"
-    if [[ $(id -u) == 0 ]]; then
-      (apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null) || log "shellcheck could not be installed"
-    fi
-  fi
+  ensure_commands shellcheck jq yq curl flock openssl
 }
 
 lint() {
