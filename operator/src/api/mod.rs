@@ -5,6 +5,7 @@
 //! operator learns from AWS goes to `.status`, never `.spec`.
 
 pub mod conditions;
+pub(crate) mod schema;
 pub mod spec;
 pub mod status;
 
@@ -24,6 +25,10 @@ pub const FINALIZER: &str = "redcap.dev/cleanup";
 /// Annotation that asks for an immediate reconcile (any new value triggers one).
 pub const ANNOTATION_RECONCILE_REQUESTED_AT: &str = "redcap.dev/reconcile-requested-at";
 
+/// Annotation that asks for a new image build and rollout of the same version (any new
+/// value triggers one); the GitOps-free twin of `spec.redcap.rebuildToken`.
+pub const ANNOTATION_REBUILD_REQUESTED_AT: &str = "redcap.dev/rebuild-requested-at";
+
 /// Ownership tags put on every AWS resource, so it can be found again after a crash.
 pub mod tags {
     /// `true` on everything this operator created.
@@ -42,7 +47,9 @@ pub mod tags {
 }
 
 /// Every CRD this operator serves, in apply order.
-pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
+pub fn crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+{
     vec![RedcapEnvironment::crd()]
 }
 

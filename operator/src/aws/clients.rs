@@ -32,7 +32,9 @@ impl AwsFactory {
 
     /// Clients for one environment's region and optional role.
     pub async fn context_for(&self, spec: &AwsSpec) -> Result<AwsCtx, AwsError> {
-        Ok(AwsCtx { region: spec.region.clone() })
+        Ok(AwsCtx {
+            region: spec.region.clone(),
+        })
     }
 }
 

@@ -17,5 +17,8 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Progress {
     Done,
-    InProgress { requeue_after: Duration, reason: String },
+    InProgress {
+        requeue_after: Duration,
+        reason: String,
+    },
 }

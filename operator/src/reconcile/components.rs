@@ -27,16 +27,26 @@ pub enum ComponentError {
     },
     /// The spec asks for something impossible for this component (terminal).
     #[error("{component}: {message}")]
-    Invalid { component: crate::api::ComponentName, message: String },
+    Invalid {
+        component: crate::api::ComponentName,
+        message: String,
+    },
 }
 
 /// Observes every component and, in `Apply` mode, creates/updates/corrects it.
-pub async fn apply_components(_aws: &AwsCtx, _env: &RedcapEnvironment, _mode: WriteMode) -> Result<PassReport, ComponentError> {
+pub async fn apply_components(
+    _aws: &AwsCtx,
+    _env: &RedcapEnvironment,
+    _mode: WriteMode,
+) -> Result<PassReport, ComponentError> {
     Ok(PassReport::default())
 }
 
 /// Handles every component per `deletionPolicy`, in reverse dependency order.
 /// Returns a report whose `requeue_after` is set while deletions are still in progress.
-pub async fn cleanup_components(_aws: &AwsCtx, _env: &RedcapEnvironment) -> Result<PassReport, ComponentError> {
+pub async fn cleanup_components(
+    _aws: &AwsCtx,
+    _env: &RedcapEnvironment,
+) -> Result<PassReport, ComponentError> {
     Ok(PassReport::default())
 }
