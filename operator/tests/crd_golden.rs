@@ -25,10 +25,7 @@ fn crd_yaml_matches_golden_file() {
             .lines()
             .zip(generated.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || committed.lines().count().min(generated.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
         panic!(
             "{} is stale (first difference at line {}).\n\
              Regenerate it with:\n    \

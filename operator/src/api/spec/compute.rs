@@ -74,7 +74,6 @@ pub struct ComputeSpec {
 
     /// Number of tasks or instances and the targets that scale them.
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub scaling: ScalingSpec,
 
     /// Settings only used with kind `EcsFargate`.

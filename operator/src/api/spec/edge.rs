@@ -34,7 +34,6 @@ pub struct DomainSpec {
     /// Which Route 53 hosted zone holds the site's records (seed: `hostInRoute53`).
     /// Default: create a zone for the site.
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub hosted_zone: HostedZone,
 
     /// Also write NS records for the new zone `subdomain.name` into the existing public

@@ -46,6 +46,8 @@ pub const APP_RUNNER_CUSTOM_DOMAIN_REGIONS: [&str; 8] = [
 ];
 
 /// Desired state of one REDCap stage on AWS.
+// The printer columns repeat `type_ = "string"`, which this lint mistakes for a copy-paste slip.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "redcap.dev",
@@ -120,22 +122,18 @@ pub struct RedcapEnvironmentSpec {
     /// behind a load balancer, or App Runner. Replaces the seed's App Runner settings
     /// and its `ecs` block.
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub compute: ComputeSpec,
 
     /// Aurora Serverless v2 MySQL. Replaces the seed's `db` block.
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub database: DatabaseSpec,
 
     /// The VPC every component lives in.
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub network: NetworkSpec,
 
     /// The file bucket REDCap stores uploads in (and its access-log bucket).
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub storage: StorageSpec,
 
     /// DNS name, hosted zone and certificate. Without it REDCap is served on the
@@ -150,12 +148,10 @@ pub struct RedcapEnvironmentSpec {
     /// AWS WAF in front of the application (seed: `allowedIps`, `allowedCountries`,
     /// `externalResources.wafWebAcl` and the fixed rules of its `Waf` construct).
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub firewall: FirewallSpec,
 
     /// The scheduled call of REDCap's `cron.php` (seed: `cronMinutes`, `cronSecret`).
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub cron: CronSpec,
 
     /// A temporary EC2 REDCap server for requests longer than the compute service allows
@@ -166,13 +162,11 @@ pub struct RedcapEnvironmentSpec {
     /// CloudWatch log retention for every log group the operator owns
     /// (seed: `generalLogRetention`).
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub logs: LogsSpec,
 
     /// Amazon GuardDuty threat detection for the account and region
     /// (seed: the unwired `Security` stack).
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub guard_duty: GuardDutySpec,
 
     /// What happens to the environment's data when this object is deleted. Default

@@ -50,7 +50,6 @@ pub struct RedcapSpec {
     /// REDCap's initial settings, written to `redcap_config` when REDCap is installed and
     /// again whenever this block changes (seed: `yarn gen redcap config`).
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub settings: RedcapSettings,
 
     /// Further `redcap_config` entries, applied like `settings`. Names the operator
@@ -195,7 +194,6 @@ pub struct RedcapSettings {
 
     /// The first administrator account, created at installation.
     #[serde(default)]
-    #[schemars(extend("default" = {}))]
     pub site_admin: SiteAdmin,
 }
 
