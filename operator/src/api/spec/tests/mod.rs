@@ -6,6 +6,7 @@
 mod cel_app;
 mod cel_data;
 mod cel_edge;
+mod corpus;
 mod schema_shape;
 
 use std::sync::OnceLock;
