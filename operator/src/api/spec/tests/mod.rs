@@ -7,6 +7,7 @@ mod cel_app;
 mod cel_data;
 mod cel_edge;
 mod corpus;
+mod reference_doc;
 mod schema_shape;
 
 use std::sync::OnceLock;
