@@ -5,6 +5,7 @@
 //! operator learns from AWS goes to `.status`, never `.spec`.
 
 pub mod conditions;
+mod crd;
 pub(crate) mod schema;
 pub mod spec;
 pub mod status;
@@ -50,7 +51,7 @@ pub mod tags {
 pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
-    vec![RedcapEnvironment::crd()]
+    vec![crd::normalise(RedcapEnvironment::crd())]
 }
 
 /// The CRDs as one multi-document YAML stream (what `redcap-operator crd` prints and

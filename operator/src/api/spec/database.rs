@@ -34,14 +34,18 @@ pub struct DatabaseSpec {
     /// Lowest capacity in Aurora capacity units, in steps of 0.5. 0 lets the cluster
     /// pause when idle (needs engine 3.08 or later, and `spec.cron.intervalMinutes: 0`
     /// to ever happen). Default 0.5 (seed: `db.scaling.minCapacityAcu`).
+    // CEL rather than `multipleOf: 0.5`: the API server checks a whole number (`2`)
+    // against the factor truncated to an integer (0) and refuses the CRD.
     #[serde(default = "default_min_acu")]
-    #[schemars(range(min = 0.0, max = 256.0), extend("multipleOf" = 0.5))]
+    #[x_kube(validation = Rule::new("double(int(double(self) * 2.0)) == double(self) * 2.0").message("spec.database.minCapacityAcu must be a multiple of 0.5"))]
+    #[schemars(range(min = 0.0, max = 256.0))]
     pub min_capacity_acu: f64,
 
     /// Highest capacity in Aurora capacity units, in steps of 0.5. Default 2
     /// (seed: `db.scaling.maxCapacityAcu`).
     #[serde(default = "default_max_acu")]
-    #[schemars(range(min = 1.0, max = 256.0), extend("multipleOf" = 0.5))]
+    #[x_kube(validation = Rule::new("double(int(double(self) * 2.0)) == double(self) * 2.0").message("spec.database.maxCapacityAcu must be a multiple of 0.5"))]
+    #[schemars(range(min = 1.0, max = 256.0))]
     pub max_capacity_acu: f64,
 
     /// Reader instances besides the writer (0..15); REDCap sends reads to them.

@@ -20,6 +20,20 @@ fn capacity_range() {
 }
 
 #[test]
+fn capacity_in_half_steps() {
+    accepts(json!({ "database": { "minCapacityAcu": 1.5, "maxCapacityAcu": 2 } }));
+    accepts(json!({ "database": { "minCapacityAcu": 0, "maxCapacityAcu": 128 } }));
+    rejects(
+        json!({ "database": { "minCapacityAcu": 0.7 } }),
+        "spec.database.minCapacityAcu must be a multiple of 0.5",
+    );
+    rejects(
+        json!({ "database": { "maxCapacityAcu": 2.25 } }),
+        "spec.database.maxCapacityAcu must be a multiple of 0.5",
+    );
+}
+
+#[test]
 fn max_allowed_packet_has_its_own_field() {
     accepts(
         json!({ "database": { "parameters": [{ "name": "sort_buffer_size", "value": "2097152" }] } }),

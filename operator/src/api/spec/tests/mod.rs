@@ -12,17 +12,14 @@ mod schema_shape;
 
 use std::sync::OnceLock;
 
-use kube::CustomResourceExt;
 use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 use serde_json::{Value, json};
-
-use crate::api::RedcapEnvironment;
 
 /// The `openAPIV3Schema` of the generated CRD.
 pub(super) fn schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let crd = RedcapEnvironment::crd();
+        let crd = crate::api::crds().remove(0);
         let schema = crd.spec.versions[0]
             .schema
             .as_ref()
