@@ -55,8 +55,6 @@ fn walk(node: &mut JSONSchemaProps) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn unknown_integer_formats_are_dropped_and_known_ones_kept() {
         let yaml = crate::api::crds_yaml().expect("serialises");
