@@ -46,6 +46,18 @@ pub struct AwsSpec {
     pub tags: Vec<Tag>,
 }
 
+impl AwsSpec {
+    /// Access through the operator's own credentials, no extra tags.
+    pub fn new(region: impl Into<String>) -> Self {
+        Self {
+            region: region.into(),
+            role_arn: None,
+            external_id: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
 /// One AWS tag.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[x_kube(

@@ -182,6 +182,31 @@ pub struct RedcapEnvironmentSpec {
     pub suspend: bool,
 }
 
+impl RedcapEnvironmentSpec {
+    /// A spec with every optional section absent and every other one at its default: what
+    /// the API server stores for an object that sets only `aws` and `redcap`. (A valid
+    /// object also needs `domain` or `email.fromAddress`.)
+    pub fn new(aws: AwsSpec, redcap: RedcapSpec) -> Self {
+        Self {
+            aws,
+            redcap,
+            compute: ComputeSpec::default(),
+            database: DatabaseSpec::default(),
+            network: NetworkSpec::default(),
+            storage: StorageSpec::default(),
+            domain: None,
+            email: None,
+            firewall: FirewallSpec::default(),
+            cron: CronSpec::default(),
+            maintenance_server: None,
+            logs: LogsSpec::default(),
+            guard_duty: GuardDutySpec::default(),
+            deletion_policy: DeletionPolicy::default(),
+            suspend: false,
+        }
+    }
+}
+
 /// What happens to AWS resources that hold data when the `RedcapEnvironment` is deleted.
 #[derive(
     Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,

@@ -77,6 +77,23 @@ pub struct RedcapSpec {
     pub rebuild_token: Option<String>,
 }
 
+impl RedcapSpec {
+    /// `version` from `source`, everything else at its default.
+    pub fn new(version: impl Into<String>, source: RedcapSource) -> Self {
+        Self {
+            version: version.into(),
+            source,
+            languages: Vec::new(),
+            languages_source: None,
+            timezone: default_timezone(),
+            settings: RedcapSettings::default(),
+            extra_config: Vec::new(),
+            deploy_tag: None,
+            rebuild_token: None,
+        }
+    }
+}
+
 fn default_timezone() -> String {
     "UTC".to_owned()
 }
@@ -104,6 +121,19 @@ pub struct RedcapSource {
     /// Download from the REDCap consortium with your institution's credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub community: Option<CommunitySource>,
+}
+
+impl RedcapSource {
+    /// A release zip in S3.
+    pub fn s3(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            s3: Some(S3Location {
+                bucket: bucket.into(),
+                key: key.into(),
+            }),
+            ..Self::default()
+        }
+    }
 }
 
 /// A release zip served over HTTPS.

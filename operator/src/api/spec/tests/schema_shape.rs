@@ -150,6 +150,26 @@ fn schema_defaults_match_rust_defaults() {
 }
 
 #[test]
+fn constructors_build_what_the_api_server_stores() {
+    use crate::api::{AwsSpec, EmailSpec, RedcapSource, RedcapSpec};
+    let object = env(json!({}));
+    let stored: RedcapEnvironmentSpec =
+        serde_json::from_value(apply_defaults(schema(), &object)["spec"].clone()).expect("parses");
+    let mut built = RedcapEnvironmentSpec::new(
+        AwsSpec::new("us-east-1"),
+        RedcapSpec::new(
+            "15.8.0",
+            RedcapSource::s3("redcap-binaries", "redcap15.8.0.zip"),
+        ),
+    );
+    built.email = Some(EmailSpec {
+        from_address: Some("redcap@example.org".to_owned()),
+        ..EmailSpec::default()
+    });
+    assert_eq!(built, stored);
+}
+
+#[test]
 fn the_api_server_fills_in_the_seed_defaults() {
     let spec = apply_defaults(schema(), &with_every_block())["spec"].clone();
     let expect = [
