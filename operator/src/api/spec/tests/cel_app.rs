@@ -244,7 +244,10 @@ fn app_runner_custom_domains_only_in_supported_regions() {
             "domain": { "name": "example.org", "hostedZone": { "mode": mode } }
         })
     };
-    accepts(app_runner("eu-west-1", "Create"));
+    // The rule and the constant plan/ reads must agree.
+    for region in crate::api::APP_RUNNER_CUSTOM_DOMAIN_REGIONS {
+        accepts(app_runner(region, "Create"));
+    }
     accepts(app_runner("sa-east-1", "None"));
     rejects(
         app_runner("sa-east-1", "Create"),

@@ -226,3 +226,11 @@ fn the_api_server_fills_in_the_seed_defaults() {
         );
     }
 }
+
+#[test]
+fn log_retention_enum_matches_the_constant() {
+    let values =
+        schema()["properties"]["spec"]["properties"]["logs"]["properties"]["retentionDays"]["enum"]
+            .clone();
+    assert_eq!(values, json!(crate::api::LOG_RETENTION_DAYS));
+}
