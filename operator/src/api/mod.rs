@@ -5,6 +5,8 @@
 //! operator learns from AWS goes to `.status`, never `.spec`.
 
 pub mod conditions;
+mod crd;
+pub(crate) mod schema;
 pub mod spec;
 pub mod status;
 
@@ -23,6 +25,10 @@ pub const FINALIZER: &str = "redcap.dev/cleanup";
 
 /// Annotation that asks for an immediate reconcile (any new value triggers one).
 pub const ANNOTATION_RECONCILE_REQUESTED_AT: &str = "redcap.dev/reconcile-requested-at";
+
+/// Annotation that asks for a new image build and rollout of the same version (any new
+/// value triggers one); the GitOps-free twin of `spec.redcap.rebuildToken`.
+pub const ANNOTATION_REBUILD_REQUESTED_AT: &str = "redcap.dev/rebuild-requested-at";
 
 /// Ownership tags put on every AWS resource, so it can be found again after a crash.
 pub mod tags {
@@ -45,7 +51,7 @@ pub mod tags {
 pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
-    vec![RedcapEnvironment::crd()]
+    vec![crd::normalise(RedcapEnvironment::crd())]
 }
 
 /// The CRDs as one multi-document YAML stream (what `redcap-operator crd` prints and

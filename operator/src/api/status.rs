@@ -192,6 +192,50 @@ pub struct Outputs {
     /// Name of the bucket that receives the file bucket's server access logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_log_bucket: Option<String>,
+    /// The compute service's own HTTPS URL (App Runner, ECS Express or load balancer
+    /// name), also when a custom domain is served (seed: `AppRunnerServiceUrl`,
+    /// `EcsServiceUrl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_url: Option<String>,
+    /// Name servers of the hosted zone the operator created, to delegate the site from
+    /// its parent zone (seed: `NameServers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub name_servers: Vec<String>,
+    /// DNS records you must create yourself (`spec.domain.hostedZone.mode: None`, or
+    /// records outside the managed zone): certificate validation, SES DKIM and MAIL FROM,
+    /// the site's own name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_records: Vec<DnsRecord>,
+    /// Writer endpoint of the Aurora cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_endpoint: Option<String>,
+    /// Reader endpoint of the Aurora cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_reader_endpoint: Option<String>,
+    /// Command that opens a tunnel to the maintenance server on https://localhost:8081
+    /// (seed: `ssmPortForward`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_forward_command: Option<String>,
+    /// When the maintenance server is removed (`spec.maintenanceServer.ttl` after it was
+    /// created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_server_expires_at: Option<Time>,
+}
+
+/// A DNS record to create at your DNS provider.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsRecord {
+    /// Fully qualified record name.
+    pub name: String,
+    /// Record type: `CNAME`, `MX`, `TXT`, `NS`, ...
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Record value, as the DNS provider expects it.
+    pub value: String,
+    /// What the record is for, e.g. `certificate validation`, `SES DKIM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
 }
 
 impl Outputs {
