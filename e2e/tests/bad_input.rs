@@ -1,7 +1,7 @@
 //! The bad-input corpus: every manifest under `e2e/testdata/invalid/` is a mistake a user
 //! could make; the real API server must reject each one (schema or CEL) with a message
-//! that names the field. `invalid-updates/` holds `<case>.base.yaml` + `<case>.update.yaml`
-//! pairs for rules on changes (immutable fields).
+//! that names the field. `invalid-updates/` holds update
+//! files, each naming its valid `# base:`, for rules on changes (immutable fields).
 
 use std::path::Path;
 
@@ -87,41 +87,58 @@ async fn every_invalid_manifest_is_rejected_naming_the_field() -> anyhow::Result
 async fn forbidden_changes_to_a_live_environment_are_rejected() -> anyhow::Result<()> {
     let env = TestEnv::from_env().await?;
     let ns = env.namespace("badupdate").await?;
-    let files = corpus("invalid-updates")?;
-    let bases: Vec<_> = files
-        .iter()
-        .filter(|p| p.to_string_lossy().ends_with(".base.yaml"))
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/invalid-updates");
+    let cases: Vec<_> = corpus("invalid-updates")?
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n != "base.yaml"))
         .collect();
     assert!(
-        bases.len() >= 2,
+        cases.len() >= 2,
         "expected at least 2 update cases, found {}",
-        bases.len()
+        cases.len()
     );
-    for base in bases {
-        let update =
-            std::path::PathBuf::from(base.to_string_lossy().replace(".base.yaml", ".update.yaml"));
-        let base_yaml = std::fs::read_to_string(base)?;
-        let update_yaml = std::fs::read_to_string(&update)
-            .with_context(|| format!("missing {}", update.display()))?;
-        let expect = expectation(&update_yaml, &update)?;
+    for case in &cases {
+        let update_yaml = std::fs::read_to_string(case)?;
+        let expect = expectation(&update_yaml, case)?;
+        let base_name = update_yaml
+            .lines()
+            .find_map(|l| l.strip_prefix("# base:"))
+            .map(str::trim)
+            .with_context(|| format!("{} has no `# base:` header", case.display()))?;
+        let base_yaml = std::fs::read_to_string(dir.join(base_name))?;
+        // A fresh object per case: each starts from the valid base.
+        let _ = env
+            .kubectl(
+                &[
+                    "delete",
+                    "-n",
+                    &ns,
+                    "-f",
+                    "-",
+                    "--ignore-not-found",
+                    "--wait",
+                ],
+                Some(&base_yaml),
+            )
+            .await?;
         let (ok, out) = env
             .kubectl(
                 &["apply", "--server-side", "-n", &ns, "-f", "-"],
                 Some(&base_yaml),
             )
             .await?;
-        assert!(ok, "{} should be accepted: {out}", base.display());
+        assert!(ok, "{base_name} should be accepted: {out}");
         let (ok, out) = env
             .kubectl(
                 &["apply", "--server-side", "-n", &ns, "-f", "-"],
                 Some(&update_yaml),
             )
             .await?;
-        assert!(!ok, "{} should be rejected", update.display());
+        assert!(!ok, "{} should be rejected", case.display());
         assert!(
             out.contains(&expect),
             "{}: message does not mention {expect:?}:\n{out}",
-            update.display()
+            case.display()
         );
     }
     Ok(())
