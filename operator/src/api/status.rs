@@ -99,18 +99,26 @@ impl std::fmt::Display for Phase {
 pub enum ComponentName {
     /// Customer-managed KMS key (with rotation) and its alias.
     EncryptionKey,
+    /// The VPC, subnets, NAT and internet gateways, endpoints, flow logs and security
+    /// groups (one CloudFormation stack).
+    Network,
     /// The REDCap file bucket and its server-access-log bucket.
     FileStorage,
 }
 
 impl ComponentName {
     /// Every component in dependency order (creation order; deletion is the reverse).
-    pub const ALL: [ComponentName; 2] = [ComponentName::EncryptionKey, ComponentName::FileStorage];
+    pub const ALL: [ComponentName; 3] = [
+        ComponentName::EncryptionKey,
+        ComponentName::Network,
+        ComponentName::FileStorage,
+    ];
 
     /// Name as written in status and tags (`encryptionKey`).
     pub fn as_str(self) -> &'static str {
         match self {
             ComponentName::EncryptionKey => "encryptionKey",
+            ComponentName::Network => "network",
             ComponentName::FileStorage => "fileStorage",
         }
     }
@@ -119,6 +127,7 @@ impl ComponentName {
     pub fn condition_type(self) -> &'static str {
         match self {
             ComponentName::EncryptionKey => "EncryptionKeyReady",
+            ComponentName::Network => "NetworkReady",
             ComponentName::FileStorage => "FileStorageReady",
         }
     }
@@ -186,6 +195,13 @@ pub struct Outputs {
     /// Alias of the environment's KMS key (`alias/...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_alias: Option<String>,
+    /// Id of the environment's VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// Public IPs every outbound connection of the environment comes from (its NAT
+    /// gateways): add them to allow-lists of the services REDCap calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nat_egress_ips: Vec<String>,
     /// Name of the REDCap file (edocs) bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_bucket: Option<String>,

@@ -4,8 +4,11 @@
 //! the ownership tags; each component module turns the spec (and what AWS returned) into
 //! desired state and a list of changes.
 
+pub mod cfn;
+pub mod cidr;
 pub mod kms;
 pub mod naming;
+pub mod network;
 pub mod policy;
 pub mod storage;
 pub mod tags;
@@ -134,7 +137,7 @@ mod tests {
             "apiVersion": "redcap.dev/v1alpha1",
             "kind": "RedcapEnvironment",
             "metadata": {"name": "redcap", "namespace": "prod", "uid": "uid-1"},
-            "spec": {"aws": {"region": "eu-west-1"}, "redcap": {"version": "15.0.0"}}
+            "spec": {"aws": {"region": "eu-west-1"}, "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}}}
         })
     }
 
