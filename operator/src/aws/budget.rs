@@ -18,10 +18,16 @@ pub enum Service {
     Kms,
     S3,
     Sts,
+    CloudFormation,
 }
 
 impl Service {
-    pub const ALL: [Service; 3] = [Service::Kms, Service::S3, Service::Sts];
+    pub const ALL: [Service; 4] = [
+        Service::Kms,
+        Service::S3,
+        Service::Sts,
+        Service::CloudFormation,
+    ];
 
     /// The label used in metrics and errors.
     pub fn as_str(self) -> &'static str {
@@ -29,6 +35,7 @@ impl Service {
             Service::Kms => "kms",
             Service::S3 => "s3",
             Service::Sts => "sts",
+            Service::CloudFormation => "cloudformation",
         }
     }
 
@@ -37,6 +44,7 @@ impl Service {
             Service::Kms => 0,
             Service::S3 => 1,
             Service::Sts => 2,
+            Service::CloudFormation => 3,
         }
     }
 }

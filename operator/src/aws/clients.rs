@@ -154,6 +154,11 @@ impl AwsFactory {
                 .interceptor(self.metrics.interceptor())
                 .build(),
         );
+        let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+            aws_sdk_cloudformation::config::Builder::from(&conf)
+                .interceptor(self.metrics.interceptor())
+                .build(),
+        );
         let budget = Budget::new(BudgetSettings {
             calls_per_second: self.settings.calls_per_second,
             burst: self.settings.burst,
@@ -161,6 +166,7 @@ impl AwsFactory {
         AwsCtx {
             kms,
             s3,
+            cloudformation,
             region: key.region.clone(),
             budget: Arc::new(budget),
         }
@@ -172,6 +178,7 @@ impl AwsFactory {
 pub struct AwsCtx {
     pub kms: aws_sdk_kms::Client,
     pub s3: aws_sdk_s3::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
     pub region: String,
     pub budget: Arc<Budget>,
 }

@@ -4,9 +4,11 @@
 
 pub mod budget;
 pub mod clients;
+pub mod cloudformation;
 pub mod error;
 pub mod instrument;
 pub mod kms;
+pub mod network;
 pub mod storage;
 
 pub use budget::Service;

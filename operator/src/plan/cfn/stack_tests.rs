@@ -205,7 +205,8 @@ fn apply_table() {
             .to_string()
     };
     // (status, deployed hash, last token, expected step name)
-    let cases: Vec<(Option<&str>, Option<&str>, Option<&str>, &str)> = vec![
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, &'a str);
+    let cases: Vec<Case> = vec![
         (None, None, None, "Create"),
         (Some("DELETE_COMPLETE"), None, None, "Create"),
         (

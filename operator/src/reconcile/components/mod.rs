@@ -1,9 +1,12 @@
 //! Walks the components in dependency order (step: reconcile; the only place that
 //! sequences `plan` and `aws` calls for one pass).
 //!
-//! Order: the encryption key, then file storage (its buckets are encrypted with the key);
-//! deletion runs in reverse and never deletes the key while a bucket is kept or still
-//! being emptied. A component is `Creating`/`Updating` in the pass that wrote to it and
+//! Order: the encryption key, then the network (its flow-log group is encrypted with the
+//! key), then file storage (its buckets are encrypted with the key). Components that live
+//! in the VPC (database, compute, maintenance server) come after the network and get its
+//! outputs as a [`NetworkOutputs`] value, never by reading AWS again. Deletion runs in
+//! reverse: the network only after everything that lives in it, and the key only after
+//! the buckets and the network are gone. A component is `Creating`/`Updating` in the pass that wrote to it and
 //! `Ready` once a pass finds it in sync without writing, so convergence is verified by a
 //! quick second pass. In `ObserveOnly` mode nothing is written; drift is only reported.
 //! This module holds no AWS client code and writes no status.
@@ -23,8 +26,12 @@ use crate::plan::{EnvIdentity, PlanError};
 use super::report::{ComponentReport, PassReport};
 
 mod cleanup;
+mod network;
 
 pub use cleanup::cleanup_components;
+pub use network::NetworkStep;
+
+use crate::plan::network::NetworkOutputs;
 
 /// Look again this soon after a pass that wrote, to confirm the writes stuck.
 const VERIFY_AFTER_WRITE: Duration = Duration::from_secs(5);
@@ -121,14 +128,23 @@ pub async fn apply_components(
                 .alias,
         );
     }
+    let network =
+        network::apply_network(aws, env, &id, mode, key_arn.as_deref(), &mut pass.outputs).await?;
+    // The components that live in the VPC (database, compute, maintenance server) take
+    // `network_outputs.as_ref()` and wait while it is `None`.
+    let _network_outputs: Option<NetworkOutputs> = network.outputs;
     let storage = apply_storage(aws, env, &id, mode, key_arn.as_deref(), &mut pass.outputs).await?;
 
-    let wrote = key.wrote || storage.wrote;
-    pass.components = vec![key, storage];
-    pass.requeue_after = [key_requeue, wrote.then_some(VERIFY_AFTER_WRITE)]
-        .into_iter()
-        .flatten()
-        .min();
+    let wrote = key.wrote || network.report.wrote || storage.wrote;
+    pass.components = vec![key, network.report, storage];
+    pass.requeue_after = [
+        key_requeue,
+        network.requeue,
+        wrote.then_some(VERIFY_AFTER_WRITE),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     Ok(pass)
 }
 
