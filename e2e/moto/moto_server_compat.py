@@ -24,6 +24,7 @@ Everything else is moto as is.
 
 import contextvars
 import sys
+import threading
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
@@ -108,14 +109,21 @@ for _op in ("create_stack", "update_stack", "delete_stack"):
 
 # --- 2. A failed create rolls back -------------------------------------------------------
 
-_creating: list = []
+# The resources being created, innermost last, per request thread (moto_server is threaded).
+_local = threading.local()
 _parse_and_create = cfn_parsing.parse_and_create_resource
 
 
+def _creating() -> list:  # type: ignore[type-arg]
+    if not hasattr(_local, "creating"):
+        _local.creating = []
+    return _local.creating
+
+
 def _parse_and_create_tracked(logical_id, resource_json, *args, **kwargs):  # type: ignore[no-untyped-def]
-    _creating.append((logical_id, resource_json.get("Type", "")))
+    _creating().append((logical_id, resource_json.get("Type", "")))
     result = _parse_and_create(logical_id, resource_json, *args, **kwargs)
-    _creating.pop()
+    _creating().pop()
     return result
 
 
@@ -124,12 +132,13 @@ _create_resources = cfn_models.Stack.create_resources
 
 
 def _create_resources_rolling_back(self):  # type: ignore[no-untyped-def]
-    _creating.clear()
+    creating = _creating()
+    creating.clear()
     try:
         _create_resources(self)
     except Exception as e:  # noqa: BLE001 - any resource error fails the stack, as in AWS
-        logical_id, resource_type = _creating[-1] if _creating else (self.name, "")
-        _creating.clear()
+        logical_id, resource_type = creating[-1] if creating else (self.name, "")
+        creating.clear()
         reason = getattr(e, "message", None) or str(e)
         self.status = "CREATE_FAILED"
         self.events.append(

@@ -47,6 +47,18 @@ fn blocked(operation: &'static str, code: &str, message: String) -> ComponentErr
     }
 }
 
+/// Adds what a failure most likely means for the spec, when the cause is recognisable.
+fn with_hint(message: String, spec: &crate::api::RedcapEnvironmentSpec) -> String {
+    if message.contains("Fn::Select cannot select nonexistent value") {
+        format!(
+            "{message} (spec.network.availabilityZones is {}, more than the availability zones CloudFormation offers in {} to this account: Fn::GetAZs lists only zones with a default subnet when the account has a default VPC)",
+            spec.network.availability_zones, spec.aws.region
+        )
+    } else {
+        message
+    }
+}
+
 /// Publishes the outputs users need (the VPC and the egress IPs they allow-list).
 fn publish(outputs: &mut Outputs, network: &NetworkOutputs) {
     outputs.vpc_id = Some(network.vpc_id.clone());
@@ -121,7 +133,7 @@ pub async fn apply_network(
             } else {
                 "UpdateStack"
             };
-            return Err(blocked(operation, code, message));
+            return Err(blocked(operation, code, with_hint(message, &env.spec)));
         }
         ApplyStep::Create if !apply => (
             ComponentState::Pending,
