@@ -361,7 +361,8 @@ repo = sys.argv[1]
 lock = open(os.path.join(repo, "Cargo.lock")).read()
 registry = glob.glob(os.path.expanduser(os.environ.get("CARGO_HOME", "~/.cargo")) + "/registry/src/*/")
 ops = {}  # snake_case operation -> service prefix
-for crate, prefix in (("aws-sdk-kms", "kms"), ("aws-sdk-s3", "s3"), ("aws-sdk-sts", "sts")):
+for crate, prefix in (("aws-sdk-kms", "kms"), ("aws-sdk-s3", "s3"), ("aws-sdk-sts", "sts"),
+                      ("aws-sdk-cloudformation", "cloudformation")):
     m = re.search(r'name = "%s"\nversion = "([^"]+)"' % crate, lock)
     if not m:
         continue
