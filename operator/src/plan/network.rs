@@ -14,7 +14,10 @@ use crate::plan::cfn::network::{NetworkTemplateInput, network_template, outputs}
 use crate::plan::cfn::{DesiredStack, MAX_TEMPLATE_BODY};
 use crate::plan::cidr::{Ipv4Cidr, SubnetLayout};
 
-use super::{EnvIdentity, PlanError};
+use super::{EnvIdentity, MAX_TAGS, PlanError};
+
+/// Tags the template itself puts on a resource (`Name`, `redcap.dev/subnet-tier`).
+const TEMPLATE_TAGS: usize = 2;
 
 /// The network the spec asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,6 +122,17 @@ pub fn desired_network(
         app_port: spec.compute.port,
     });
     let tags = id.ownership_tags(ComponentName::Network, extra_tags)?;
+    // CloudFormation copies the stack tags onto every resource, where the template adds
+    // up to two of its own (`Name`, the subnet tier); EC2 allows 50 per resource.
+    if tags.len() + TEMPLATE_TAGS > MAX_TAGS {
+        return Err(invalid(
+            "spec.aws.tags",
+            format!(
+                "the network's resources take at most {} tags from spec.aws.tags",
+                MAX_TAGS - TEMPLATE_TAGS - (tags.len() - extra_tags.len())
+            ),
+        ));
+    }
     let stack = DesiredStack::new(stack_name(&environment_id), template, tags, salt);
     if stack.body.len() > MAX_TEMPLATE_BODY {
         return Err(invalid(

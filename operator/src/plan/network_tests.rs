@@ -175,3 +175,24 @@ fn a_missing_output_is_named() {
         Err("the network stack has no DatabaseSecurityGroupId output".to_string())
     );
 }
+
+#[test]
+fn user_tags_leave_room_for_the_template_tags() {
+    let tag = |i: usize| crate::api::Tag {
+        key: format!("k{i}"),
+        value: "v".into(),
+    };
+    let fits: Vec<Tag> = (0..42).map(tag).collect();
+    assert!(desired_network(&identity(), &spec(serde_json::json!({})), &fits, KEY, "0").is_ok());
+    let too_many: Vec<Tag> = (0..43).map(tag).collect();
+    let err = desired_network(
+        &identity(),
+        &spec(serde_json::json!({})),
+        &too_many,
+        KEY,
+        "0",
+    )
+    .expect_err("refused");
+    assert!(err.to_string().contains("at most 42 tags"), "{err}");
+    assert_eq!(field_of(err), "spec.aws.tags");
+}
