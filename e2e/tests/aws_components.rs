@@ -626,9 +626,15 @@ async fn deletion_policy_delete_empties_and_removes_everything() {
     fill_bucket(&h, &files).await;
 
     let pass = cleanup_until_done(&h, &env).await;
+    let order: Vec<ComponentName> = pass.components.iter().map(|c| c.name).collect();
     assert_eq!(
-        pass.components[0].name,
-        ComponentName::FileStorage,
+        order,
+        [
+            ComponentName::GuardDuty,
+            ComponentName::FileStorage,
+            ComponentName::Network,
+            ComponentName::EncryptionKey
+        ],
         "reverse order"
     );
     assert_eq!(

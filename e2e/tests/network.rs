@@ -428,6 +428,7 @@ async fn deletion_removes_the_stack_even_when_data_is_retained() {
     assert_eq!(
         names,
         [
+            ComponentName::GuardDuty,
             ComponentName::FileStorage,
             ComponentName::Network,
             ComponentName::EncryptionKey

@@ -104,14 +104,18 @@ pub enum ComponentName {
     Network,
     /// The REDCap file bucket and its server-access-log bucket.
     FileStorage,
+    /// The region's Amazon GuardDuty detector (`spec.guardDuty`; adopted when one
+    /// exists, never deleted).
+    GuardDuty,
 }
 
 impl ComponentName {
     /// Every component in dependency order (creation order; deletion is the reverse).
-    pub const ALL: [ComponentName; 3] = [
+    pub const ALL: [ComponentName; 4] = [
         ComponentName::EncryptionKey,
         ComponentName::Network,
         ComponentName::FileStorage,
+        ComponentName::GuardDuty,
     ];
 
     /// Name as written in status and tags (`encryptionKey`).
@@ -120,6 +124,7 @@ impl ComponentName {
             ComponentName::EncryptionKey => "encryptionKey",
             ComponentName::Network => "network",
             ComponentName::FileStorage => "fileStorage",
+            ComponentName::GuardDuty => "guardDuty",
         }
     }
 
@@ -129,6 +134,7 @@ impl ComponentName {
             ComponentName::EncryptionKey => "EncryptionKeyReady",
             ComponentName::Network => "NetworkReady",
             ComponentName::FileStorage => "FileStorageReady",
+            ComponentName::GuardDuty => "GuardDutyReady",
         }
     }
 }

@@ -19,14 +19,16 @@ pub enum Service {
     S3,
     Sts,
     CloudFormation,
+    GuardDuty,
 }
 
 impl Service {
-    pub const ALL: [Service; 4] = [
+    pub const ALL: [Service; 5] = [
         Service::Kms,
         Service::S3,
         Service::Sts,
         Service::CloudFormation,
+        Service::GuardDuty,
     ];
 
     /// The label used in metrics and errors.
@@ -36,6 +38,7 @@ impl Service {
             Service::S3 => "s3",
             Service::Sts => "sts",
             Service::CloudFormation => "cloudformation",
+            Service::GuardDuty => "guardduty",
         }
     }
 
@@ -45,6 +48,7 @@ impl Service {
             Service::S3 => 1,
             Service::Sts => 2,
             Service::CloudFormation => 3,
+            Service::GuardDuty => 4,
         }
     }
 }

@@ -159,6 +159,11 @@ impl AwsFactory {
                 .interceptor(self.metrics.interceptor())
                 .build(),
         );
+        let guardduty = aws_sdk_guardduty::Client::from_conf(
+            aws_sdk_guardduty::config::Builder::from(&conf)
+                .interceptor(self.metrics.interceptor())
+                .build(),
+        );
         let budget = Budget::new(BudgetSettings {
             calls_per_second: self.settings.calls_per_second,
             burst: self.settings.burst,
@@ -167,6 +172,7 @@ impl AwsFactory {
             kms,
             s3,
             cloudformation,
+            guardduty,
             region: key.region.clone(),
             budget: Arc::new(budget),
         }
@@ -179,6 +185,7 @@ pub struct AwsCtx {
     pub kms: aws_sdk_kms::Client,
     pub s3: aws_sdk_s3::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
+    pub guardduty: aws_sdk_guardduty::Client,
     pub region: String,
     pub budget: Arc<Budget>,
 }

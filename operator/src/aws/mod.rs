@@ -6,6 +6,7 @@ pub mod budget;
 pub mod clients;
 pub mod cloudformation;
 pub mod error;
+pub mod guardduty;
 pub mod instrument;
 pub mod kms;
 pub mod network;

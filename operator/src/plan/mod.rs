@@ -6,6 +6,7 @@
 
 pub mod cfn;
 pub mod cidr;
+pub mod guardduty;
 pub mod kms;
 pub mod naming;
 pub mod network;

@@ -20,6 +20,7 @@ use crate::plan::storage::file_bucket;
 use crate::plan::{EnvIdentity, TagSet};
 
 use super::super::report::{ComponentReport, PassReport};
+use super::guardduty::cleanup_guardduty;
 use super::network::cleanup_network;
 use super::{ComponentError, aws_err, invalid, report};
 
@@ -38,10 +39,11 @@ pub async fn cleanup_components(
     let policy = env.spec.deletion_policy;
     let mut pass = PassReport::default();
 
+    let guard_duty = cleanup_guardduty(env);
     let (storage, storage_requeue) =
         cleanup_storage(aws, env, &id, policy, &mut pass.outputs).await?;
     let buckets_gone = storage.state == ComponentState::Deleted;
-    let mut components = vec![storage];
+    let mut components = vec![guard_duty, storage];
     let (network, network_requeue) =
         cleanup_network(aws, &id, network_blocker(&components)).await?;
     let network_gone = network.state == ComponentState::Deleted;

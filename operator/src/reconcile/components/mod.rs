@@ -6,7 +6,8 @@
 //! in the VPC (database, compute, maintenance server) come after the network and get its
 //! outputs as a [`NetworkOutputs`] value, never by reading AWS again. Deletion runs in
 //! reverse: the network only after everything that lives in it, and the key only after
-//! the buckets and the network are gone. A component is `Creating`/`Updating` in the pass that wrote to it and
+//! the buckets and the network are gone. GuardDuty (optional) comes last and is never
+//! deleted. A component is `Creating`/`Updating` in the pass that wrote to it and
 //! `Ready` once a pass finds it in sync without writing, so convergence is verified by a
 //! quick second pass. In `ObserveOnly` mode nothing is written; drift is only reported.
 //! This module holds no AWS client code and writes no status.
@@ -26,6 +27,7 @@ use crate::plan::{EnvIdentity, PlanError};
 use super::report::{ComponentReport, PassReport};
 
 mod cleanup;
+mod guardduty;
 mod network;
 
 pub use cleanup::cleanup_components;
@@ -134,9 +136,10 @@ pub async fn apply_components(
     // `network_outputs.as_ref()` and wait while it is `None`.
     let _network_outputs: Option<NetworkOutputs> = network.outputs;
     let storage = apply_storage(aws, env, &id, mode, key_arn.as_deref(), &mut pass.outputs).await?;
+    let guard_duty = guardduty::apply_guardduty(aws, env, &id, mode).await?;
 
-    let wrote = key.wrote || network.report.wrote || storage.wrote;
-    pass.components = vec![key, network.report, storage];
+    let wrote = key.wrote || network.report.wrote || storage.wrote || guard_duty.wrote;
+    pass.components = vec![key, network.report, storage, guard_duty];
     pass.requeue_after = [
         key_requeue,
         network.requeue,
