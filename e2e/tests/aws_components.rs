@@ -126,7 +126,23 @@ async fn converge(h: &Harness, env: &RedcapEnvironment) -> PassReport {
         first.requeue_after.is_some(),
         "a pass that wrote asks to be verified"
     );
+    settle(h, env).await;
     first
+}
+
+/// Passes until every component is Ready: the network stack is created in the pass after
+/// the key's (the key policy settles first) and found complete in the next.
+async fn settle(h: &Harness, env: &RedcapEnvironment) {
+    for _ in 0..3 {
+        let pass = apply(h, env).await;
+        if pass
+            .components
+            .iter()
+            .all(|c| c.state == ComponentState::Ready)
+        {
+            return;
+        }
+    }
 }
 
 /// Runs one pass and asserts it wrote nothing and found everything Ready.
@@ -487,6 +503,7 @@ async fn crash_between_create_key_and_alias_adopts_the_tagged_key() {
         resolved.key_metadata().map(|m| m.key_id()),
         Some(orphan_id.as_str())
     );
+    settle(&h, &env).await;
     assert_steady(&h, &env).await;
 }
 
@@ -816,6 +833,7 @@ async fn crash_between_create_bucket_and_tagging_adopts_the_empty_bucket() {
             .iter()
             .any(|t| t.key() == tags::UID && t.value() == uid)
     );
+    settle(&h, &env).await;
     assert_steady(&h, &env).await;
 }
 

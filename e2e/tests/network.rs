@@ -126,8 +126,13 @@ fn cfn_writes(h: &Harness, before: &redcap_operator::aws::CallCounts) -> Vec<Str
         .collect()
 }
 
-/// First pass creates the stack; the second finds it complete.
+/// The first pass creates the key, and the stack waits for the key's policy; the second
+/// creates the stack; the third finds it complete.
 async fn converge(h: &Harness, env: &RedcapEnvironment) -> PassReport {
+    let first = apply(h, env).await;
+    assert_eq!(network(&first).state, ComponentState::Pending, "{first:?}");
+    assert!(!network(&first).wrote);
+    assert!(first.requeue_after.is_some());
     let before = h.metrics.snapshot();
     let first = apply(h, env).await;
     assert_eq!(network(&first).state, ComponentState::Creating, "{first:?}");
@@ -470,6 +475,7 @@ async fn more_zones_than_the_region_has_stalls_then_recovers_after_a_fix() {
         TWO_ZONE_REGION,
         serde_json::json!({"network": {"availabilityZones": 3}}),
     );
+    apply(&h, &env).await;
     let first = apply(&h, &env).await;
     assert_eq!(network(&first).state, ComponentState::Creating);
 

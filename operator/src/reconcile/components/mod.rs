@@ -130,8 +130,14 @@ pub async fn apply_components(
                 .alias,
         );
     }
+    let key_for_network = network::KeyForNetwork {
+        arn: key_arn.as_deref(),
+        // The key's policy (CloudWatch Logs may use it) takes a moment to apply: a stack
+        // written in the same pass could fail to create its encrypted log group.
+        just_changed: key.wrote,
+    };
     let network =
-        network::apply_network(aws, env, &id, mode, key_arn.as_deref(), &mut pass.outputs).await?;
+        network::apply_network(aws, env, &id, mode, key_for_network, &mut pass.outputs).await?;
     // The components that live in the VPC (database, compute, maintenance server) take
     // `network_outputs.as_ref()` and wait while it is `None`.
     let _network_outputs: Option<NetworkOutputs> = network.outputs;

@@ -23,6 +23,19 @@ use super::{ComponentError, WriteMode, aws_err, invalid, report};
 
 const C: ComponentName = ComponentName::Network;
 
+/// The encryption key as the network needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyForNetwork<'a> {
+    /// `None` until the key exists.
+    pub arn: Option<&'a str>,
+    /// The key (or its policy) was written in this pass: wait one pass before writing
+    /// the stack, whose log group uses the key.
+    pub just_changed: bool,
+}
+
+/// Look again this soon when the stack waits for the key's policy to apply.
+const KEY_SETTLE: Duration = Duration::from_secs(5);
+
 /// What the network step produced for the rest of the walk.
 #[derive(Debug)]
 pub struct NetworkStep {
@@ -71,10 +84,10 @@ pub async fn apply_network(
     env: &RedcapEnvironment,
     id: &EnvIdentity,
     mode: WriteMode,
-    key_arn: Option<&str>,
+    key: KeyForNetwork<'_>,
     outputs: &mut Outputs,
 ) -> Result<NetworkStep, ComponentError> {
-    let Some(key_arn) = key_arn else {
+    let Some(key_arn) = key.arn else {
         return Ok(NetworkStep {
             report: report(C, ComponentState::Pending, "waiting for the encryption key"),
             outputs: None,
@@ -155,6 +168,16 @@ pub async fn apply_network(
             format!("{reason} (not done while suspended)"),
             false,
             None,
+        ),
+        ApplyStep::Create | ApplyStep::Update if key.just_changed => (
+            if seen.stack.is_some() {
+                ComponentState::Updating
+            } else {
+                ComponentState::Pending
+            },
+            "waiting a moment for the encryption key's policy to apply".to_string(),
+            false,
+            Some(KEY_SETTLE),
         ),
         ApplyStep::Create => {
             network::create(aws, &want.stack)
