@@ -265,6 +265,38 @@ mod tests {
     }
 
     #[test]
+    fn environments_are_counted_from_the_controller_cache() {
+        use crate::api::RedcapEnvironmentStatus;
+        use kube::runtime::{reflector, watcher};
+
+        let metrics = Metrics::new();
+        let (store, mut writer) = reflector::store::<RedcapEnvironment>();
+        metrics.watch_environments(store);
+        let mut ready = RedcapEnvironment::test().with_status(RedcapEnvironmentStatus {
+            phase: Some(Phase::Ready),
+            ..Default::default()
+        });
+        ready.metadata.name = Some("a".into());
+        let mut fresh = RedcapEnvironment::test();
+        fresh.metadata.name = Some("b".into());
+        writer.apply_watcher_event(&watcher::Event::Apply(ready));
+        writer.apply_watcher_event(&watcher::Event::Apply(fresh));
+        let text = metrics.render().unwrap();
+        assert!(
+            text.contains("redcap_operator_environments{phase=\"Ready\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("redcap_operator_environments{phase=\"Unknown\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("redcap_operator_environments{phase=\"Stalled\"} 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn phases_are_counted_with_zeroes_for_stable_series() {
         let counts = count_phases(
             [
