@@ -19,6 +19,7 @@ use std::time::Duration;
 use kube::Client;
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder, LeaseManagerError};
 
+use crate::api::FIELD_MANAGER;
 use crate::config::LeaseConfig;
 use crate::http::Readiness;
 use crate::metrics::Metrics;
@@ -65,6 +66,9 @@ where
     let manager = LeaseManagerBuilder::new(client, &lease.name)
         .with_namespace(&lease.namespace)
         .with_identity(&lease.holder_id)
+        // Set explicitly: the builder derives the default from a random identity, not
+        // from the one given above.
+        .with_field_manager(format!("{FIELD_MANAGER}-{}", lease.holder_id))
         .with_duration(LEASE_DURATION_SECONDS)
         .with_grace(LEASE_GRACE_SECONDS)
         .build()

@@ -114,9 +114,20 @@ pub async fn run(
     let store = controller.store();
     ctx.metrics.watch_environments(store.clone());
     tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            tracing::info!("initial list of RedcapEnvironments received");
-            readiness.set_watching(true);
+        // The store wakes only one waiter when it becomes ready (kube-runtime's
+        // DelayedInit keeps a single waker), and the controller's own applier waits on
+        // it too; polling again each second sees the memoized result instead.
+        loop {
+            match tokio::time::timeout(Duration::from_secs(1), store.wait_until_ready()).await {
+                Ok(Ok(())) => {
+                    tracing::info!("initial list of RedcapEnvironments received");
+                    readiness.set_watching(true);
+                    return;
+                }
+                // The controller was dropped before its first list.
+                Ok(Err(_)) => return,
+                Err(_) => continue,
+            }
         }
     });
 
