@@ -16,7 +16,7 @@
 #        build-tools.sh --check-pins   only verify go.mod agrees with versions.env
 #        build-tools.sh --hash     print the pin hash and exit
 set -euo pipefail
-E2E_LOG_TAG=build-tools
+export E2E_LOG_TAG=build-tools
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 go_env
@@ -25,13 +25,14 @@ TOOLS_DIR="$E2E_DIR/tools"
 HELM_DIR="$TOOLS_DIR/helm"
 BIN_ROOT="$REDCAP_CACHE/bin"
 LDFLAGS_BASE="-s -w"
+RECIPE_VERSION=1 # part of the pin hash: bump when build() changes its outputs
 BUILD_FLAGS=(-trimpath)
 
 mode=build
 case "${1:-}" in
   "") ;;
-  --check-pins) mode=check ;;
-  --hash) mode=hash ;;
+  --check-pins) mode="check" ;;
+  --hash) mode="hash" ;;
   -h | --help)
     sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
@@ -72,8 +73,8 @@ pin_hash() {
     go version
     echo "CGO_ENABLED=$CGO_ENABLED ${BUILD_FLAGS[*]} $LDFLAGS_BASE"
     cat "$TOOLS_DIR/go.mod" "$TOOLS_DIR/go.sum" "$HELM_DIR/go.mod" "$HELM_DIR/go.sum"
-    # the build recipe itself (ldflags, renames) is part of the pin
-    cat "$0"
+    # bump when the build recipe (ldflags, renames, outputs) changes
+    echo "recipe=$RECIPE_VERSION"
   } | sha256sum | cut -c1-16
 }
 
@@ -159,7 +160,7 @@ fi
 
 # Serialize concurrent builds of the same pins; others wait and reuse.
 exec 9>"$BIN_ROOT/.build.lock"
-log "waiting for build lock" 
+log "taking build lock $BIN_ROOT/.build.lock"
 flock 9
 if [[ -f $dest/.complete ]]; then
   log "tools were built by a concurrent run in $dest"

@@ -9,7 +9,7 @@
 # We therefore replace each of those modules with its published
 # $KUBERNETES_STAGING_VERSION release (the same source, tagged separately).
 set -euo pipefail
-E2E_LOG_TAG=update-tools-gomod
+export E2E_LOG_TAG=update-tools-gomod
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 go_env

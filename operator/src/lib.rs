@@ -7,20 +7,20 @@
 
 /// The `RedcapEnvironment` API: spec, status, conditions. No I/O.
 pub mod api;
-/// Pure planning: validated spec (+ observations) -> desired AWS state. No I/O.
-pub mod plan;
 /// One module per AWS component; the only code that calls AWS.
 pub mod aws;
-/// The controller: ordering, finalizer, status writer, events, backoff.
-pub mod reconcile;
 /// Operator-wide settings from flags and environment.
 pub mod config;
-/// Prometheus metrics for reconciles and AWS calls.
-pub mod metrics;
 /// `/metrics`, `/healthz` and `/readyz`.
 pub mod http;
 /// Leader election on a coordination.k8s.io Lease.
 pub mod leader;
+/// Prometheus metrics for reconciles and AWS calls.
+pub mod metrics;
+/// Pure planning: validated spec (+ observations) -> desired AWS state. No I/O.
+pub mod plan;
+/// The controller: ordering, finalizer, status writer, events, backoff.
+pub mod reconcile;
 /// Logging setup (JSON or human) through tracing.
 pub mod telemetry;
 

@@ -138,12 +138,36 @@ mod tests {
     #[test]
     fn transition_time_moves_only_when_status_flips() {
         let mut conds = Vec::new();
-        assert!(set_condition(&mut conds, "Ready", FALSE, "Progressing", "creating", Some(1), &time(10)));
-        assert!(!set_condition(&mut conds, "Ready", FALSE, "WaitingForAws", "still creating", Some(2), &time(20)));
+        assert!(set_condition(
+            &mut conds,
+            "Ready",
+            FALSE,
+            "Progressing",
+            "creating",
+            Some(1),
+            &time(10)
+        ));
+        assert!(!set_condition(
+            &mut conds,
+            "Ready",
+            FALSE,
+            "WaitingForAws",
+            "still creating",
+            Some(2),
+            &time(20)
+        ));
         assert_eq!(conds[0].last_transition_time, time(10));
         assert_eq!(conds[0].reason, "WaitingForAws");
         assert_eq!(conds[0].observed_generation, Some(2));
-        assert!(set_condition(&mut conds, "Ready", TRUE, "Reconciled", "ready", Some(2), &time(30)));
+        assert!(set_condition(
+            &mut conds,
+            "Ready",
+            TRUE,
+            "Reconciled",
+            "ready",
+            Some(2),
+            &time(30)
+        ));
         assert_eq!(conds[0].last_transition_time, time(30));
         assert!(is_true(&conds, "Ready"));
         assert!(!is_true(&conds, "Stalled"));

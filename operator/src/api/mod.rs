@@ -42,7 +42,9 @@ pub mod tags {
 }
 
 /// Every CRD this operator serves, in apply order.
-pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
+pub fn crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+{
     vec![RedcapEnvironment::crd()]
 }
 

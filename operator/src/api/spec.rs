@@ -22,12 +22,25 @@ use super::status::RedcapEnvironmentStatus;
     namespaced,
     status = "RedcapEnvironmentStatus",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(name = "Compute", type_ = "string", json_path = ".spec.compute.kind"),
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.redcap.version"),
     printcolumn(name = "URL", type_ = "string", json_path = ".status.outputs.url"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.phaseReason", priority = 1)
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.phaseReason",
+        priority = 1
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RedcapEnvironmentSpec {
@@ -92,7 +105,9 @@ pub struct RedcapEnvironmentSpec {
 }
 
 /// What happens to AWS resources that hold data when the `RedcapEnvironment` is deleted.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum DeletionPolicy {
     /// Take a final Aurora snapshot, keep the file buckets, the KMS key and the salt
     /// secret; delete everything else.
@@ -137,7 +152,9 @@ pub struct Tag {
 }
 
 /// Versioning of the file bucket.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum BucketVersioning {
     /// Keep every version of every object (recommended; the seed enabled it for prod).
     #[default]
@@ -213,7 +230,9 @@ pub struct RedcapSpec {
 }
 
 /// The kind of compute service that runs REDCap.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum ComputeKind {
     /// Amazon ECS Express Mode (default; AWS's successor to App Runner).
     #[default]

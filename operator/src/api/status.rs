@@ -92,7 +92,9 @@ impl std::fmt::Display for Phase {
 
 /// The AWS components of an environment. The same noun is used in `plan/`, `aws/`,
 /// `status.components[].name` and the `<Component>Ready` condition.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum ComponentName {
     /// Customer-managed KMS key (with rotation) and its alias.
@@ -209,7 +211,10 @@ fn components_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Sch
 }
 
 /// An array schema with `x-kubernetes-list-type: map` keyed by `key`.
-pub(crate) fn list_map_schema<T: JsonSchema>(generator: &mut schemars::SchemaGenerator, key: &str) -> schemars::Schema {
+pub(crate) fn list_map_schema<T: JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+    key: &str,
+) -> schemars::Schema {
     let items = generator.subschema_for::<T>();
     schemars::json_schema!({
         "type": "array",

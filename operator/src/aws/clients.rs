@@ -1,43 +1,250 @@
-//! AWS clients per environment (CONTRACT STUB: the AWS work replaces the bodies; the
-//! public API stays).
+//! AWS clients per environment (step: built once per (region, role) and shared by every
+//! reconcile of the environments that use them).
+//!
+//! The base configuration is loaded once with `aws_config::defaults`, which already
+//! honours `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_<SERVICE>` (the
+//! service config builders read them through `EnvServiceConfig`), the usual credential
+//! chain, IRSA and EKS Pod Identity. Every client gets the call-metrics interceptor; every
+//! context gets its own call budget. This module makes no AWS calls itself: credentials
+//! from `AssumeRole` are fetched lazily by the SDK on the first call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::BehaviorVersion;
+use aws_config::sts::AssumeRoleProvider;
+use aws_smithy_types::retry::RetryConfig;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
 
 use crate::api::AwsSpec;
 
+use super::budget::{Budget, BudgetSettings, Service};
 use super::{AwsCallMetrics, AwsError};
 
+/// Session name of every role the operator assumes (shows up in CloudTrail).
+pub const SESSION_NAME: &str = "redcap-operator";
+
 /// Operator-wide AWS settings (from flags / environment).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AwsSettings {
     /// Use path-style S3 addressing (needed by local emulators on 127.0.0.1).
     pub s3_force_path_style: bool,
-    /// Maximum attempts per AWS call (adaptive retry mode).
+    /// Maximum attempts per AWS call (adaptive retry mode). 0 is treated as 1.
     pub max_attempts: u32,
+    /// Steady rate of the per-service call budget of one (region, role); 0 disables it.
+    pub calls_per_second: f64,
+    /// How many calls of one service may go out at once before the rate applies.
+    pub burst: u32,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            s3_force_path_style: false,
+            max_attempts: 3,
+            calls_per_second: 10.0,
+            burst: 20,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct CtxKey {
+    region: String,
+    role_arn: Option<String>,
+    external_id: Option<String>,
 }
 
 /// Builds (and caches) one [`AwsCtx`] per (region, role).
 #[derive(Clone)]
 pub struct AwsFactory {
-    #[allow(dead_code)]
     settings: AwsSettings,
-    #[allow(dead_code)]
     metrics: AwsCallMetrics,
+    base: SdkConfig,
+    cache: Arc<Mutex<HashMap<CtxKey, AwsCtx>>>,
 }
 
 impl AwsFactory {
     /// Loads the base configuration (credentials chain, endpoint overrides such as
     /// `AWS_ENDPOINT_URL`) once.
     pub async fn new(settings: AwsSettings, metrics: AwsCallMetrics) -> Self {
-        Self { settings, metrics }
+        let base = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self::from_base_config(base, settings, metrics)
+    }
+
+    /// Uses an already loaded base configuration (tests pass static credentials here).
+    /// It must come from an `aws_config` loader, which sets the time source and sleep
+    /// implementation that `AssumeRole` needs. The retry mode and attempts of `settings`
+    /// replace the base's.
+    pub fn from_base_config(
+        base: SdkConfig,
+        settings: AwsSettings,
+        metrics: AwsCallMetrics,
+    ) -> Self {
+        let retry = RetryConfig::adaptive().with_max_attempts(settings.max_attempts.max(1));
+        let base = base.to_builder().retry_config(retry).build();
+        Self {
+            settings,
+            metrics,
+            base,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The metrics every client of this factory reports to.
+    pub fn metrics(&self) -> &AwsCallMetrics {
+        &self.metrics
     }
 
     /// Clients for one environment's region and optional role.
     pub async fn context_for(&self, spec: &AwsSpec) -> Result<AwsCtx, AwsError> {
-        Ok(AwsCtx { region: spec.region.clone() })
+        let key = CtxKey {
+            region: spec.region.trim().to_string(),
+            role_arn: spec.role_arn.clone().filter(|r| !r.is_empty()),
+            external_id: spec.external_id.clone().filter(|e| !e.is_empty()),
+        };
+        if key.region.is_empty() {
+            return Err(AwsError::terminal(
+                "sts",
+                "Configure",
+                "InvalidRegion",
+                "spec.aws.region is empty",
+            ));
+        }
+        if let Some(ctx) = self.lock_cache().get(&key) {
+            return Ok(ctx.clone());
+        }
+        let ctx = self.build(&key).await;
+        // Two reconciles may race to build the same context; the first one stored wins so
+        // both share one budget.
+        Ok(self.lock_cache().entry(key).or_insert(ctx).clone())
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<CtxKey, AwsCtx>> {
+        // The map is only ever inserted into; a poisoned lock still holds a usable map.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn build(&self, key: &CtxKey) -> AwsCtx {
+        let region = Region::new(key.region.clone());
+        let mut builder = self.base.to_builder().region(region.clone());
+        if let Some(role) = &key.role_arn {
+            let mut provider = AssumeRoleProvider::builder(role.clone())
+                .session_name(SESSION_NAME)
+                .region(region)
+                .configure(&self.base);
+            if let Some(external_id) = &key.external_id {
+                provider = provider.external_id(external_id.clone());
+            }
+            let provider = provider.build().await;
+            builder = builder.credentials_provider(
+                aws_types::sdk_config::SharedCredentialsProvider::new(provider),
+            );
+        }
+        let conf = builder.build();
+        let kms = aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&conf)
+                .interceptor(self.metrics.interceptor())
+                .build(),
+        );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(self.settings.s3_force_path_style)
+                .interceptor(self.metrics.interceptor())
+                .build(),
+        );
+        let budget = Budget::new(BudgetSettings {
+            calls_per_second: self.settings.calls_per_second,
+            burst: self.settings.burst,
+        });
+        AwsCtx {
+            kms,
+            s3,
+            region: key.region.clone(),
+            budget: Arc::new(budget),
+        }
     }
 }
 
 /// The AWS clients of one environment, plus its call budget.
 #[derive(Clone, Debug)]
 pub struct AwsCtx {
+    pub kms: aws_sdk_kms::Client,
+    pub s3: aws_sdk_s3::Client,
     pub region: String,
+    pub budget: Arc<Budget>,
+}
+
+impl AwsCtx {
+    /// Waits for the service's call budget. Call before every AWS call.
+    pub async fn permit(&self, service: Service) {
+        self.budget.permit(service).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::Credentials;
+
+    fn spec(region: &str, role: Option<&str>) -> AwsSpec {
+        AwsSpec {
+            region: region.to_string(),
+            role_arn: role.map(str::to_string),
+            external_id: None,
+            tags: Vec::new(),
+        }
+    }
+
+    async fn factory() -> AwsFactory {
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .region(Region::new("us-east-1"))
+            .load()
+            .await;
+        AwsFactory::from_base_config(base, AwsSettings::default(), AwsCallMetrics::default())
+    }
+
+    #[tokio::test]
+    async fn contexts_are_cached_per_region_and_role() {
+        let f = factory().await;
+        let a = f.context_for(&spec("eu-west-1", None)).await.expect("ctx");
+        let b = f.context_for(&spec("eu-west-1", None)).await.expect("ctx");
+        let c = f
+            .context_for(&spec("eu-west-1", Some("arn:aws:iam::1:role/x")))
+            .await
+            .expect("ctx");
+        let d = f.context_for(&spec("us-east-1", None)).await.expect("ctx");
+        assert!(
+            Arc::ptr_eq(&a.budget, &b.budget),
+            "same key shares one budget"
+        );
+        assert!(!Arc::ptr_eq(&a.budget, &c.budget));
+        assert!(!Arc::ptr_eq(&a.budget, &d.budget));
+        assert_eq!(d.region, "us-east-1");
+        assert_eq!(
+            a.s3.config().region().map(|r| r.as_ref()),
+            Some("eu-west-1")
+        );
+    }
+
+    #[tokio::test]
+    async fn empty_region_is_terminal() {
+        let err = factory()
+            .await
+            .context_for(&spec(" ", None))
+            .await
+            .expect_err("no region");
+        assert!(err.is_terminal());
+    }
+
+    #[tokio::test]
+    async fn retry_config_is_adaptive_with_the_configured_attempts() {
+        let f = factory().await;
+        let ctx = f.context_for(&spec("eu-west-1", None)).await.expect("ctx");
+        let retry = ctx.kms.config().retry_config().expect("retry config");
+        assert_eq!(retry.max_attempts(), 3);
+        assert_eq!(retry.mode(), aws_smithy_types::retry::RetryMode::Adaptive);
+    }
 }

@@ -2,13 +2,17 @@
 //! (observe, apply, delete), plus the shared client factory, error classification, call
 //! budget and call metrics.
 
+pub mod budget;
 pub mod clients;
 pub mod error;
 pub mod instrument;
+pub mod kms;
+pub mod storage;
 
+pub use budget::Service;
 pub use clients::{AwsCtx, AwsFactory, AwsSettings};
 pub use error::{AwsError, ErrorClass};
-pub use instrument::AwsCallMetrics;
+pub use instrument::{AwsCallMetrics, CallCounts, CallResult};
 
 use std::time::Duration;
 
@@ -17,5 +21,8 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Progress {
     Done,
-    InProgress { requeue_after: Duration, reason: String },
+    InProgress {
+        requeue_after: Duration,
+        reason: String,
+    },
 }

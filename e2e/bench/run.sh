@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Benchmark: 50 environments against the local control plane and moto, with a release
+# build of the operator. Prints figures (peak RSS, apply-to-Ready median/p95, AWS calls
+# per environment per steady-state resync); never fails on a figure.
+#
+#   BENCH_ENVIRONMENTS=50 BENCH_RESYNC_SECONDS=30 BENCH_RESYNCS=2 make bench
+set -euo pipefail
+export E2E_LOG_TAG=bench
+# shellcheck source=../scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+REPO_DIR="$(cd "$E2E_DIR/.." && pwd)"
+cd "$REPO_DIR"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REDCAP_CACHE/target}"
+export BENCH_ENVIRONMENTS="${BENCH_ENVIRONMENTS:-50}"
+export BENCH_RESYNC_SECONDS="${BENCH_RESYNC_SECONDS:-30}"
+export BENCH_RESYNCS="${BENCH_RESYNCS:-2}"
+
+log "building the operator (release) and the benchmark driver"
+cargo build --release -p redcap-operator --locked
+cargo build --release -p redcap-e2e --bin redcap-bench --locked
+
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/redcap-bench.XXXXXX")
+cleanup() {
+  bash e2e/scripts/operator.sh stop "$STATE" || true
+  bash e2e/scripts/env.sh down "$STATE" || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+bash e2e/scripts/env.sh up "$STATE"
+# shellcheck source=/dev/null
+source "$STATE/env.sh"
+bash e2e/scripts/operator.sh install "$STATE"
+export REDCAP_OPERATOR_BIN="$CARGO_TARGET_DIR/release/redcap-operator"
+export REDCAP_OPERATOR_KUBECONFIG="$STATE/operator.kubeconfig"
+bash e2e/scripts/operator.sh start "$STATE" --resync-seconds="$BENCH_RESYNC_SECONDS" --leader-election=false
+BENCH_OPERATOR_PID=$(<"$STATE/operator.pid")
+BENCH_METRICS_PORT=$(<"$STATE/operator.port")
+export BENCH_OPERATOR_PID BENCH_METRICS_PORT
+"$CARGO_TARGET_DIR/release/redcap-bench"

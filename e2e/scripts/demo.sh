@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The main job end to end on the local embedded default: builds the operator, starts a
+# real kube-apiserver (+ etcd, kube-controller-manager) and the moto AWS emulator,
+# installs the chart's CRD and RBAC, runs the operator under the chart's
+# ServiceAccount, applies manifests/examples/redcap-dev.yaml, shows progress until the
+# implemented components are Ready and prints `kubectl get redcapenvironments -o wide`.
+#
+#   DEMO_KEEP=1 make demo     leave everything running afterwards (prints how to use it)
+#   DEMO_TIMEOUT=600          seconds to wait for Ready (default 300)
+set -euo pipefail
+export E2E_LOG_TAG=demo
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+REPO_DIR="$(cd "$E2E_DIR/.." && pwd)"
+cd "$REPO_DIR"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REDCAP_CACHE/target}"
+EXAMPLE=manifests/examples/redcap-dev.yaml
+TIMEOUT=${DEMO_TIMEOUT:-300}
+
+log "building the operator (first run compiles the dependencies: several minutes)"
+cargo build -p redcap-operator --locked
+
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/redcap-demo.XXXXXX")
+cleanup() {
+  if [[ ${DEMO_KEEP:-0} == 1 ]]; then
+    cat >&2 <<MSG
+
+Everything is still running (DEMO_KEEP=1). To use it:
+  source $STATE/env.sh
+  kubectl get redcapenvironments -A -o wide
+  tail -f $STATE/operator.log
+To stop it:
+  bash e2e/scripts/operator.sh stop $STATE; bash e2e/scripts/env.sh down $STATE
+MSG
+    return
+  fi
+  if [[ -f $STATE/env.sh ]]; then
+    bash e2e/scripts/operator.sh stop "$STATE" || true
+  fi
+  bash e2e/scripts/env.sh down "$STATE" || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "starting the local control plane and the AWS emulator (state in $STATE)"
+bash e2e/scripts/env.sh up "$STATE"
+# shellcheck source=/dev/null
+source "$STATE/env.sh"
+bash e2e/scripts/operator.sh install "$STATE"
+bash e2e/scripts/operator.sh start "$STATE" --log-format=json
+
+log "applying $EXAMPLE"
+"$KUBECTL" apply --server-side -f "$EXAMPLE"
+ns=$("$KUBECTL" apply --dry-run=client -f "$EXAMPLE" -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' 2>/dev/null |
+  awk -F/ '$1=="RedcapEnvironment"{print $2"/"$3}' | head -n1)
+if [[ -z $ns ]]; then
+  ns=$("$KUBECTL" get -f "$EXAMPLE" -o jsonpath='{.metadata.namespace}/{.metadata.name}' 2>/dev/null | head -n1)
+fi
+namespace=${ns%%/*}
+name=${ns##*/}
+[[ -n $namespace && -n $name ]] || die "could not find the RedcapEnvironment in $EXAMPLE"
+
+log "waiting up to ${TIMEOUT}s for $namespace/$name to be Ready"
+last=""
+deadline=$((SECONDS + TIMEOUT))
+while :; do
+  line=$("$KUBECTL" get redcapenvironment "$name" -n "$namespace" --no-headers \
+    -o custom-columns='PHASE:.status.phase,READY:.status.conditions[?(@.type=="Ready")].status,REASON:.status.phaseReason' 2>/dev/null || true)
+  if [[ $line != "$last" ]]; then
+    log "  $line"
+    last=$line
+  fi
+  ready=$("$KUBECTL" get redcapenvironment "$name" -n "$namespace" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
+  gen=$("$KUBECTL" get redcapenvironment "$name" -n "$namespace" -o jsonpath='{.metadata.generation}/{.status.observedGeneration}' 2>/dev/null || true)
+  if [[ $ready == True && ${gen%/*} == "${gen#*/}" ]]; then
+    break
+  fi
+  if ((SECONDS >= deadline)); then
+    "$KUBECTL" get redcapenvironment "$name" -n "$namespace" -o yaml >&2 || true
+    tail -n 40 "$STATE/operator.log" >&2 || true
+    die "$namespace/$name did not become Ready within ${TIMEOUT}s"
+  fi
+  sleep 1
+done
+
+echo
+echo "\$ kubectl get redcapenvironments -A -o wide"
+"$KUBECTL" get redcapenvironments -A -o wide
+echo
+echo "Components:"
+"$KUBECTL" get redcapenvironment "$name" -n "$namespace" \
+  -o jsonpath='{range .status.components[*]}  {.name}: {.state} {.id}{"\n"}{end}'
+echo "Outputs:"
+"$KUBECTL" get redcapenvironment "$name" -n "$namespace" -o jsonpath='{.status.outputs}' | python3 -m json.tool | sed 's/^/  /'
+echo "Events:"
+"$KUBECTL" get events -n "$namespace" --field-selector "involvedObject.name=$name" \
+  -o custom-columns='REASON:.reason,MESSAGE:.message' 2>/dev/null | sed 's/^/  /' || true

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The whole test suite: what `make test` and CI (.ci/run) run.
+#
+#   lint    cargo fmt --check, clippy -D warnings, shellcheck
+#   unit    unit tests of the operator crate, CRD golden file
+#   e2e     a real kube-apiserver + etcd + kube-controller-manager and the moto AWS
+#           emulator; the operator runs as a process with the chart's RBAC
+#   chart   helm lint/template + server-side dry-run against the real API server
+#
+# Installs what it needs (rustfmt/clippy components, shellcheck, Kubernetes and helm
+# built from their Go modules, moto in a virtualenv) into $REDCAP_CACHE.
+set -euo pipefail
+export E2E_LOG_TAG=test
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+REPO_DIR="$(cd "$E2E_DIR/.." && pwd)"
+cd "$REPO_DIR"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REDCAP_CACHE/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+passed=0
+failed=0
+failures=()
+suite() {
+  local name=$1
+  shift
+  log "=== $name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    log "=== $name: ok ($((SECONDS - start))s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    log "=== $name: FAILED ($((SECONDS - start))s)"
+  fi
+}
+
+install_prerequisites() {
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  if ! command -v shellcheck >/dev/null; then
+    log "installing shellcheck (Debian package)"
+    if [[ $(id -u) == 0 ]]; then
+      (apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null) || log "shellcheck could not be installed"
+    fi
+  fi
+}
+
+lint() {
+  cargo fmt --all -- --check &&
+    cargo clippy --workspace --all-targets --locked -- -D warnings &&
+    shellcheck_all
+}
+
+shellcheck_all() {
+  if ! command -v shellcheck >/dev/null; then
+    log "shellcheck is not available: cannot lint shell scripts"
+    return 1
+  fi
+  shellcheck -x e2e/scripts/*.sh e2e/bench/*.sh charts/redcap-operator/*.sh .ci/run
+}
+
+unit() {
+  cargo test -p redcap-operator --locked
+}
+
+e2e() {
+  cargo build -p redcap-operator --locked &&
+    cargo test -p redcap-e2e --locked --no-run &&
+    REDCAP_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/redcap-operator" \
+      REDCAP_OPERATOR_KUBECONFIG="$STATE/operator.kubeconfig" \
+      cargo test -p redcap-e2e --locked -- --test-threads=4
+}
+
+chart() {
+  bash e2e/scripts/test-chart.sh
+}
+
+install_prerequisites
+suite lint lint
+suite unit unit
+
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/redcap-test.XXXXXX")
+trap 'e2e/scripts/env.sh down "$STATE" || true' EXIT
+trap 'exit 130' INT TERM
+if e2e/scripts/env.sh up "$STATE"; then
+  # shellcheck source=/dev/null
+  source "$STATE/env.sh"
+  if e2e/scripts/operator.sh install "$STATE"; then
+    suite e2e e2e
+  else
+    failed=$((failed + 1))
+    failures+=("e2e (install)")
+  fi
+  suite chart chart
+else
+  failed=$((failed + 2))
+  failures+=("e2e (environment)" "chart (environment)")
+  log "the local control plane did not start; logs in $STATE"
+fi
+
+if ((failed > 0)); then
+  log "failed suites: ${failures[*]} (logs: $STATE)"
+fi
+echo "suites: $passed passed, $failed failed"
+((failed == 0))
