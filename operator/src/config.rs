@@ -80,6 +80,14 @@ pub struct RunArgs {
     #[arg(long, env = "REDCAP_AWS_MAX_ATTEMPTS", default_value_t = 5)]
     pub aws_max_attempts: u32,
 
+    /// Steady rate of AWS calls per service, per (region, role); 0 disables the budget.
+    #[arg(long, env = "REDCAP_AWS_CALLS_PER_SECOND", default_value_t = 10.0)]
+    pub aws_calls_per_second: f64,
+
+    /// AWS calls of one service that may go out at once before the rate applies.
+    #[arg(long, env = "REDCAP_AWS_BURST", default_value_t = 20)]
+    pub aws_burst: u32,
+
     /// Use path-style S3 addressing (needed by local emulators such as moto).
     #[arg(
         long,
@@ -109,6 +117,10 @@ pub enum ConfigError {
     ZeroResync,
     #[error("--aws-max-attempts must be at least 1")]
     ZeroAwsAttempts,
+    #[error("--aws-calls-per-second must be a finite number >= 0")]
+    InvalidAwsRate,
+    #[error("--aws-burst must be at least 1")]
+    ZeroAwsBurst,
     #[error("--backoff-base-seconds must be at least 1")]
     ZeroBackoffBase,
     #[error("--backoff-base-seconds ({base}) must not exceed --backoff-max-seconds ({max})")]
@@ -190,6 +202,12 @@ impl RunArgs {
         if self.aws_max_attempts == 0 {
             return Err(ConfigError::ZeroAwsAttempts);
         }
+        if !self.aws_calls_per_second.is_finite() || self.aws_calls_per_second < 0.0 {
+            return Err(ConfigError::InvalidAwsRate);
+        }
+        if self.aws_burst == 0 {
+            return Err(ConfigError::ZeroAwsBurst);
+        }
         if self.backoff_base_seconds == 0 {
             return Err(ConfigError::ZeroBackoffBase);
         }
@@ -240,6 +258,8 @@ impl RunArgs {
             aws: AwsSettings {
                 s3_force_path_style: self.s3_force_path_style,
                 max_attempts: self.aws_max_attempts,
+                calls_per_second: self.aws_calls_per_second,
+                burst: self.aws_burst,
             },
             backoff_base: Duration::from_secs(self.backoff_base_seconds),
             backoff_max: Duration::from_secs(self.backoff_max_seconds),
@@ -284,6 +304,8 @@ mod tests {
         assert_eq!(cfg.log_format, LogFormat::Json);
         assert_eq!(cfg.log_level, "info");
         assert_eq!(cfg.aws.max_attempts, 5);
+        assert_eq!(cfg.aws.calls_per_second, 10.0);
+        assert_eq!(cfg.aws.burst, 20);
         assert!(!cfg.aws.s3_force_path_style);
         assert_eq!(cfg.backoff_base, Duration::from_secs(5));
         assert_eq!(cfg.backoff_max, Duration::from_secs(300));
@@ -363,6 +385,10 @@ mod tests {
             "redcap_operator=debug",
             "--aws-max-attempts",
             "3",
+            "--aws-calls-per-second",
+            "2.5",
+            "--aws-burst",
+            "4",
             "--backoff-base-seconds",
             "1",
             "--backoff-max-seconds",
@@ -377,6 +403,8 @@ mod tests {
         assert_eq!(cfg.log_format, LogFormat::Human);
         assert_eq!(cfg.log_level, "redcap_operator=debug");
         assert_eq!(cfg.aws.max_attempts, 3);
+        assert_eq!(cfg.aws.calls_per_second, 2.5);
+        assert_eq!(cfg.aws.burst, 4);
         assert_eq!(cfg.backoff_base, Duration::from_secs(1));
         assert_eq!(cfg.backoff_max, Duration::from_secs(10));
     }
@@ -403,6 +431,15 @@ mod tests {
             ]),
             ConfigError::BackoffBaseAboveMax { base: 60, max: 30 }
         );
+        assert_eq!(
+            err(&["--aws-calls-per-second=-1"]),
+            ConfigError::InvalidAwsRate
+        );
+        assert_eq!(
+            err(&["--aws-calls-per-second", "NaN"]),
+            ConfigError::InvalidAwsRate
+        );
+        assert_eq!(err(&["--aws-burst", "0"]), ConfigError::ZeroAwsBurst);
         assert_eq!(err(&["--namespace", ""]), ConfigError::EmptyNamespace);
         assert_eq!(err(&["--lease-name", " "]), ConfigError::EmptyLeaseName);
         assert!(Cli::try_parse_from(["x", "--log-format", "xml"]).is_err());
