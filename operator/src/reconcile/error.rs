@@ -128,6 +128,23 @@ impl Error {
             _ => None,
         }
     }
+
+    /// Text for conditions and Events: the root cause, without the finalizer's
+    /// "failed to apply object" wrapper.
+    pub fn message(&self) -> String {
+        self.root().to_string()
+    }
+
+    /// Text for the failed component's own entry, without the component-name prefix.
+    pub fn component_message(&self) -> Option<String> {
+        match self.root() {
+            Error::Component { source } => Some(match source {
+                ComponentError::Aws { source, .. } => source.to_string(),
+                ComponentError::Invalid { message, .. } => message.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +250,15 @@ mod tests {
         assert_eq!(wrapped.class(), ErrorClass::Terminal);
         assert_eq!(wrapped.category(), "aws_call");
         assert_eq!(wrapped.component(), Some(ComponentName::FileStorage));
+        assert!(wrapped.to_string().starts_with("failed to apply object: "));
+        assert_eq!(
+            wrapped.message(),
+            "fileStorage: s3.CreateBucket failed (SomeCode): something"
+        );
+        assert_eq!(
+            wrapped.component_message().as_deref(),
+            Some("s3.CreateBucket failed (SomeCode): something")
+        );
         let cleanup = Error::Finalizer(Box::new(finalizer::Error::CleanupFailed(component(
             ErrorClass::Recoverable,
         ))));

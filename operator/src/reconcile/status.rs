@@ -66,7 +66,7 @@ pub fn compute_status(
                     state: ComponentState::Failed,
                     id: None,
                     arn: None,
-                    message: Some(err.to_string()),
+                    message: err.component_message(),
                     wrote: false,
                 };
                 merge_components(&mut status.components, &[report], now);
@@ -172,7 +172,7 @@ fn summarize(
 
     match outcome {
         Outcome::Failed(err) if err.class() == ErrorClass::Terminal => {
-            let message = err.to_string();
+            let message = err.message();
             let reason = err.reason();
             Summary {
                 phase: Phase::Stalled,
@@ -187,7 +187,7 @@ fn summarize(
             }
         }
         Outcome::Failed(err) => {
-            let message = err.to_string();
+            let message = err.message();
             // A transient error says nothing about the components: a Ready environment
             // stays Ready (and keeps its phase) for the generation it was Ready for.
             let still_ready = !deleting

@@ -232,7 +232,10 @@ fn changes_after_ready_are_updates() {
 #[test]
 fn terminal_errors_stall_with_the_error_text() {
     let env = RedcapEnvironment::test();
-    let err = terminal_error();
+    // As the finalizer helper returns it.
+    let err = Error::Finalizer(Box::new(kube::runtime::finalizer::Error::ApplyFailed(
+        terminal_error(),
+    )));
     let status = compute_status(None, &env, Outcome::Failed(&err), &time(10));
     assert_eq!(status.phase, Some(Phase::Stalled));
     assert_eq!(sr(&status, "Stalled"), pair("True", "AwsRejected"));
@@ -249,6 +252,24 @@ fn terminal_errors_stall_with_the_error_text() {
         .find(|c| c.name == ComponentName::FileStorage)
         .unwrap();
     assert_eq!(storage.state, S::Failed);
+    // The wrapper and the component prefix are noise in status.
+    assert!(
+        !cond(&status, "Stalled")
+            .message
+            .contains("failed to apply object")
+    );
+    assert!(
+        cond(&status, "Stalled")
+            .message
+            .starts_with("fileStorage: s3.CreateBucket")
+    );
+    assert!(
+        storage
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("s3.CreateBucket failed (BucketAlreadyExists)")
+    );
     assert_eq!(
         sr(&status, "FileStorageReady"),
         pair("False", "AwsRejected")
