@@ -104,10 +104,9 @@ impl TestEnv {
             .to_string();
         let api = self.environments(namespace);
         let params = PatchParams::apply("e2e-test").force();
-        Ok(api
-            .patch(&name, &params, &Patch::Apply(&value))
+        api.patch(&name, &params, &Patch::Apply(&value))
             .await
-            .with_context(|| format!("applying {namespace}/{name}"))?)
+            .with_context(|| format!("applying {namespace}/{name}"))
     }
 
     /// Merge-patches the spec of an environment.
