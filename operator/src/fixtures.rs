@@ -20,6 +20,12 @@ aws:
   region: us-east-1
 redcap:
   version: 15.8.0
+  source:
+    s3:
+      bucket: redcap-releases
+      key: redcap15.8.0.zip
+email:
+  fromAddress: redcap@example.org
 "#;
 
 /// UID of [`RedcapEnvironment::test`].

@@ -53,6 +53,11 @@ pub fn compute_status(
     let generation = env.meta().generation;
     let mut status = old.cloned().unwrap_or_default();
     status.observed_generation = generation;
+    // Derived from namespace, name and UID, so it is fixed for the object's life; shown
+    // so users can find the environment's AWS resources by name.
+    if let Ok(identity) = crate::plan::EnvIdentity::from_env(env) {
+        status.environment_id = Some(identity.environment_id());
+    }
 
     match outcome {
         Outcome::Applied(report) | Outcome::CleaningUp(report) => {

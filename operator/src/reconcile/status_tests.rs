@@ -449,3 +449,21 @@ fn long_messages_are_truncated_on_a_char_boundary() {
 fn now_has_whole_second_precision() {
     assert_eq!(now().0.subsec_nanosecond(), 0);
 }
+
+#[test]
+fn environment_id_is_derived_from_the_object_and_stable() {
+    let env = RedcapEnvironment::test();
+    let first = compute_status(None, &env, Outcome::Started, &time(1));
+    let id = first
+        .environment_id
+        .clone()
+        .expect("environmentId from the first reconcile");
+    assert!(id.starts_with("rc-"), "{id}");
+    let later = compute_status(
+        Some(&first),
+        &env,
+        Outcome::Applied(&all(S::Ready)),
+        &time(2),
+    );
+    assert_eq!(later.environment_id.as_deref(), Some(id.as_str()));
+}
