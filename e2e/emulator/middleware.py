@@ -42,11 +42,23 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return data
 
 
+_current: Emulator | None = None
+
+
+def current_emulator() -> Emulator:
+    """The running emulator, for extensions that must call moto internally."""
+    if _current is None:
+        raise RuntimeError("emulator not started")
+    return _current
+
+
 class Emulator:
     def __init__(self, inner: Any) -> None:
+        global _current
         self.inner = inner
         self.faults = Faults()
         control.install(self)
+        _current = self
 
     # ------------------------------------------------------------------ WSGI entry
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -199,7 +199,7 @@ def validate(params: Any, shape: Shape | None, patterns: bool = True) -> list[st
     if not isinstance(params, dict):
         return [f"expected a JSON object for {shape.name}"]
     report = ParamValidator().validate(params, shape)
-    errors = [line.strip() for line in report.generate_report().splitlines()[1:] if line.strip()] if report.has_errors() else []
+    errors = [line.strip() for line in report.generate_report().splitlines() if line.strip()] if report.has_errors() else []
     _constraint_errors(params, shape, shape.name, errors, patterns)
     return errors
 
@@ -214,11 +214,20 @@ def parse_input(op: OperationModel, raw: Any) -> dict[str, Any]:
     return params or {}
 
 
+def _strip_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip_none(v) for v in value]
+    return value
+
+
 def build_output(op: OperationModel, result: dict[str, Any]) -> dict[str, Any]:
     """Validate our result against the output shape, then serialise it for the wire."""
     shape = op.output_shape
     if shape is None:
         return {}
+    result = _strip_none(result)
     # Output patterns are not checked: some models contradict themselves there (App Runner's
     # ServiceId is 32 characters long but carries a 36-character UUID pattern).
     errors = validate(result, shape, patterns=False)

@@ -1,4 +1,84 @@
-"""placeholder."""
+"""moto patched where its semantics would let a broken operator pass (moto 5.2.5 only).
+
+* create_db_cluster with an existing identifier fails with DBClusterAlreadyExistsFault
+  (moto silently replaced the cluster); restores go through the same check.
+* create_service with the name of an ACTIVE/DRAINING service fails with
+  InvalidParameterException "Creation of service was not idempotent." (moto replaced it).
+* restore_db_cluster_from_snapshot of a cluster created with ManageMasterUserPassword
+  works (moto crashed with KeyError '_master_user_password'). We decided that the restored
+  cluster does NOT manage its password (no MasterUserSecret): the conservative choice, so an
+  operator must enable management itself (ModifyDBCluster) rather than rely on it.
+* S3 bucket policies are evaluated with conditions (s3policy.py).
+
+Each patch is applied once by `apply()`, wraps moto's function and keeps its signature.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+_applied = False
+
+
+def _rds() -> None:
+    from moto.rds import models as rds
+    from moto.rds.exceptions import RDSClientError
+
+    class DBClusterAlreadyExistsFault(RDSClientError):
+        def __init__(self) -> None:
+            super().__init__("DBClusterAlreadyExistsFault", "DB Cluster already exists")
+
+    original_create = rds.RDSBackend.create_db_cluster
+
+    def create_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
+        if kwargs.get("db_cluster_identifier") in self.clusters:
+            raise DBClusterAlreadyExistsFault()
+        return original_create(self, kwargs)
+
+    rds.RDSBackend.create_db_cluster = create_db_cluster
+
+    original_cfg = rds.DBCluster.get_cfg
+
+    def get_cfg(self: Any) -> dict[str, Any]:
+        if "_master_user_password" in self.__dict__:
+            return original_cfg(self)
+        # Created with ManageMasterUserPassword: there is no plain password to copy.
+        self.__dict__["_master_user_password"] = "restored-" + secrets.token_hex(8)
+        try:
+            cfg = original_cfg(self)
+        finally:
+            del self.__dict__["_master_user_password"]
+        cfg["manage_master_user_password"] = False
+        cfg.pop("master_user_secret", None)
+        return cfg
+
+    rds.DBCluster.get_cfg = get_cfg
+
+
+def _ecs() -> None:
+    from moto.ecs import models as ecs
+    from moto.ecs.exceptions import InvalidParameterException
+
+    original = ecs.EC2ContainerServiceBackend.create_service
+
+    def create_service(self: Any, cluster_str: str, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        cluster = self._get_cluster(cluster_str)
+        existing = self.services.get(f"{cluster.name}:{service_name}")
+        if existing is not None and existing.status in ("ACTIVE", "DRAINING"):
+            raise InvalidParameterException("Creation of service was not idempotent.")
+        return original(self, cluster_str, service_name, *args, **kwargs)
+
+    ecs.EC2ContainerServiceBackend.create_service = create_service
+
 
 def apply() -> None:
-    pass
+    global _applied
+    if _applied:
+        return
+    _applied = True
+    _rds()
+    _ecs()
+    from . import s3policy
+
+    s3policy.apply()
