@@ -107,7 +107,7 @@ def aws(endpoint: str, control: Control) -> Any:
     """aws("rds") -> boto3 client; validate=False sends malformed requests unchecked."""
 
     def make(service: str, validate: bool = True, region: str = "us-east-1") -> Any:
-        cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=validate, s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=30)
+        cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=validate, s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=30)
         return boto3.client(service, endpoint_url=endpoint, region_name=region, aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="secret", config=cfg)
 
     return make
