@@ -88,6 +88,10 @@ def handle(call: wire.Call) -> wire.Response | None:
         params = cbor2.loads(call.body) if call.body else {}
     except Exception:
         raise ApiError("SerializationException", "request body is not valid CBOR") from None
+    # The Rust SDK only sends model-valid input; anything else is a bug worth a clear error.
+    errors = model.validate(params, op.input_shape, patterns=False)
+    if errors:
+        raise ApiError(model.validation_error_code(op), "; ".join(errors))
     body = json.dumps(_to_json(params, op.input_shape) or {}).encode()
     from .middleware import current_emulator
 

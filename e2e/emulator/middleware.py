@@ -104,6 +104,8 @@ class Emulator:
             resp = hooks.run_after(call, resp)
         except ApiError as e:
             resp = wire.error_response(call, e.status, e.code, e.message)
+        except NotImplementedError as e:  # moto's way of saying "no handler"
+            resp = wire.error_response(call, 501, "NotImplemented", f"the emulator (moto 5.2.5 + extensions) does not implement {call.service}:{call.operation}: {e}")
         except Exception as e:  # an emulator bug: answer like AWS would, log the traceback
             log.error("emulator error on %s %s:\n%s", call.service, call.operation, traceback.format_exc())
             resp = wire.error_response(call, 500, wire.SERVER_ERROR_DEFAULTS[wire.protocol_key(call)], f"emulator error: {type(e).__name__}: {e}")
