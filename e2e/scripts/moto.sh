@@ -84,7 +84,7 @@ start() {
     log "starting moto_server $MOTO_VERSION on $url (attempt $attempt)"
     # setsid: own session, so a caller's Ctrl-C does not race our stop.
     # moto_server_compat.py is moto_server plus the fixes the Rust SDK needs.
-    MOTO_IAM_LOAD_MANAGED_POLICIES=true \
+    MOTO_IAM_LOAD_MANAGED_POLICIES=${MOTO_IAM_LOAD_MANAGED_POLICIES:-true} \
       MOTO_ACM_VALIDATION_WAIT=0 \
       MOTO_ENABLE_AMI_VALIDATION=true \
       MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true \
