@@ -51,6 +51,7 @@ OUTCOME_VALUES = {
     "ecs.deployment": ("COMPLETED", "FAILED"),
     "apprunner": ("SUCCEEDED", "FAILED"),
     "apprunner.customdomain": ("route53", "auto", "FAILED"),
+    "ses.verification": ("route53", "auto"),
 }
 OUTCOME_DEFAULTS = {
     "codebuild": "SUCCEEDED",
@@ -58,6 +59,7 @@ OUTCOME_DEFAULTS = {
     "ecs.deployment": "COMPLETED",
     "apprunner": "SUCCEEDED",
     "apprunner.customdomain": "route53",
+    "ses.verification": "route53",
 }
 
 

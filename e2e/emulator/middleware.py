@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 from . import control, hooks, wire
 from .faults import Faults
-from .model import ApiError
+from .model import ApiError, error_status
 
 log = logging.getLogger("emulator")
 
@@ -103,7 +103,8 @@ class Emulator:
                 resp = self._fix_unimplemented(call, resp)
             resp = hooks.run_after(call, resp)
         except ApiError as e:
-            resp = wire.error_response(call, e.status, e.code, e.message)
+            status = e.status if e.status != 400 else error_status(call.service, e.code, 400)
+            resp = wire.error_response(call, status, e.code, e.message)
         except NotImplementedError as e:  # moto's way of saying "no handler"
             resp = wire.error_response(call, 501, "NotImplemented", f"the emulator (moto 5.2.5 + extensions) does not implement {call.service}:{call.operation}: {e}")
         except Exception as e:  # an emulator bug: answer like AWS would, log the traceback

@@ -67,7 +67,7 @@ def validation_error_code(op: OperationModel) -> str:
     InvalidRequestException, ECS InvalidParameterException.
     """
     names = [e.name for e in op.error_shapes]
-    for code in ("ValidationException", "InvalidParameterException", "InvalidRequestException"):
+    for code in ("ValidationException", "InvalidParameterException", "InvalidRequestException", "InvalidInputException", "BadRequestException", "WAFInvalidParameterException"):
         if code in names:
             return code
     return "ValidationException"
@@ -247,3 +247,14 @@ def error_message_member(model: ServiceModel, code: str) -> str:
         if name.lower() == "message":
             return name
     return "message"
+
+
+def error_status(service: str | None, code: str, default: int) -> int:
+    """The HTTP status the model gives an error shape (e.g. RDS DBClusterNotFoundFault 404)."""
+    if not service or not has_model(service):
+        return default
+    try:
+        shape = service_model(service).shape_for(code)
+    except Exception:
+        return default
+    return int(shape.metadata.get("error", {}).get("httpStatusCode", default))
