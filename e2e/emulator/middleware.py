@@ -66,6 +66,9 @@ class Emulator:
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("wsgi.input_terminated", None)
+        # The body is de-chunked now; werkzeug would otherwise ignore CONTENT_LENGTH.
+        if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            del environ["HTTP_TRANSFER_ENCODING"]
         path = environ.get("PATH_INFO", "") or "/"
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
@@ -171,8 +174,8 @@ class Emulator:
         """moto answers unknown operations with an HTML page (500 or 404); the SDK would retry
         it and then fail to parse it. Say clearly that moto lacks the operation instead."""
         status, headers, body = resp
-        ctype = next((v for k, v in headers if k.lower() == "content-type"), "")
-        if status in (404, 500) and "text/html" in ctype and call.service:
+        page = body.lstrip()[:15].lower()
+        if status in (404, 500) and call.method != "HEAD" and call.service and page.startswith((b"<!doctype html", b"<html")):
             what = f"{call.service}:{call.operation or call.method + ' ' + call.path}"
             return wire.error_response(call, 501, "NotImplemented", f"the emulator (moto 5.2.5 + extensions) does not implement {what}")
         return resp

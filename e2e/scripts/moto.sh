@@ -65,7 +65,7 @@ ensure_venv() {
 }
 
 moto_answers() {
-  curl -fsS -o /dev/null --max-time 2 "$1/moto-api/data.json" 2>/dev/null
+  curl -fsS -o /dev/null --max-time 2 "$1/_emulator/health" 2>/dev/null
 }
 
 start() {

@@ -166,6 +166,16 @@ def test_cloudwatch_cbor_faults_are_cbor(endpoint, control):
     assert status == 400 and body["__type"] == "ThrottlingException" and headers["smithy-protocol"] == "rpc-v2-cbor"
 
 
+def test_moto_404s_pass_through(aws):
+    s3 = aws("s3")
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket="missing-bucket")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="missing-bucket", Key="k")
+    assert code(e) == "NoSuchBucket"
+
+
 def test_unimplemented_operation_is_a_clean_501(aws):
     logs = aws("logs")
     logs.create_log_group(logGroupName="g")
