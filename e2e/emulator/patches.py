@@ -3,7 +3,8 @@
 * create_db_cluster with an existing identifier fails with DBClusterAlreadyExistsFault
   (moto silently replaced the cluster); restores go through the same check.
 * create_service with the name of an ACTIVE/DRAINING service fails with
-  InvalidParameterException "Creation of service was not idempotent." (moto replaced it).
+  InvalidParameterException "Creation of service was not idempotent." (moto replaced it);
+  awsvpcConfiguration without securityGroups uses the VPC's default group (moto crashed).
 * restore_db_cluster_from_snapshot of a cluster created with ManageMasterUserPassword
   works (moto crashed with KeyError '_master_user_password'). We decided that the restored
   cluster does NOT manage its password (no MasterUserSecret): the conservative choice, so an
@@ -70,6 +71,29 @@ def _ecs() -> None:
         return original(self, cluster_str, service_name, *args, **kwargs)
 
     ecs.EC2ContainerServiceBackend.create_service = create_service
+
+    original_validate = ecs.Service._validate_network
+
+    def _validate_network(self: Any, nc: dict[str, Any]) -> dict[str, Any]:
+        c = nc.get("awsvpcConfiguration") or {}
+        if c.get("subnets") and "securityGroups" not in c:
+            # AWS uses the VPC's default security group; moto crashed (KeyError).
+            c["securityGroups"] = _default_security_group(self._account_id, self.region_name, c["subnets"][0])
+        return original_validate(self, nc)
+
+    ecs.Service._validate_network = _validate_network
+
+
+def _default_security_group(account: str, region: str, subnet_id: str) -> list[str]:
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[account][region]
+    try:
+        vpc_id = ec2.get_subnet(subnet_id).vpc_id
+        groups = ec2.describe_security_groups(filters={"vpc-id": [vpc_id], "group-name": ["default"]})
+    except Exception:  # an unknown subnet is reported by moto's own validation next
+        return []
+    return [g.id for g in groups][:1]
 
 
 def apply() -> None:

@@ -39,6 +39,17 @@ def test_duplicate_ecs_service_fails_until_deleted(aws):
     ecs.create_service(cluster="redcap", serviceName="web", taskDefinition=td, desiredCount=1)
 
 
+def test_ecs_service_without_security_groups_uses_the_default(aws):
+    ecs, ec2 = aws("ecs"), aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    default = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
+    ecs.create_cluster(clusterName="redcap")
+    td = ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+    svc = ecs.create_service(cluster="redcap", serviceName="web", taskDefinition=td, desiredCount=1, networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}})["service"]
+    assert svc["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"] == [default]
+
+
 TLS_ONLY = {
     "Version": "2012-10-17",
     "Statement": [
