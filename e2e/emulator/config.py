@@ -30,6 +30,7 @@ DURATION_KEYS = (
     "cloudformation.delete",
     "codebuild.build",
     "ecs.deployment",
+    "ecs.service.delete",
     "acm.issue",
     "apprunner.operation",
     "apprunner.customdomain",

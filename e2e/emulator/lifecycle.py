@@ -43,6 +43,7 @@ class Spec:
     not_found: str = ""
     namespace: str = ""
     only_if: tuple[str, str] | None = None  # (tag, value) the item must have, e.g. Interface endpoints
+    modify_word: str = "modify"  # duration key suffix: CloudFormation calls it "update"
 
 
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
@@ -65,7 +66,8 @@ SPECS = [
          {"CreateVpcEndpoint": ""}, {}, {"DeleteVpcEndpoints": "VpcEndpointId"}, "VpcEndpointId.1", "InvalidVpcEndpointId.NotFound", "http://ec2.amazonaws.com/doc/2016-11-15/",
          only_if=("vpcEndpointType", "Interface")),
     Spec("cloudformation", "cloudformation", "DescribeStacks", "Stacks", ("member",), "StackName", "StackStatus", "CREATE_COMPLETE", "CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_COMPLETE", "DELETE_IN_PROGRESS",
-         {"CreateStack": "StackName"}, {"UpdateStack": "StackName"}, {"DeleteStack": "StackName"}, "StackName", "ValidationError", "http://cloudformation.amazonaws.com/doc/2010-05-15/"),
+         {"CreateStack": "StackName"}, {"UpdateStack": "StackName"}, {"DeleteStack": "StackName"}, "StackName", "ValidationError", "http://cloudformation.amazonaws.com/doc/2010-05-15/",
+         modify_word="update"),
 ]
 # CloudFormation reports UPDATE_COMPLETE after an update, not the create's final state.
 UPDATED_READY = {"cloudformation": "UPDATE_COMPLETE"}
@@ -167,7 +169,7 @@ def _on_mutation(spec: Spec, call: wire.Call, resp: wire.Response) -> wire.Respo
             continue
         if op in spec.creates:
             _set_text(el, spec.status_tag, spec.creating)
-        elif op in spec.modifies and spec.modifying and CONFIG.duration(spec.kind + ".modify") > 0:
+        elif op in spec.modifies and spec.modifying and _duration(spec, spec.modify_word) > 0:
             _set_text(el, spec.status_tag, spec.modifying)
         elif op in spec.deletes:
             _set_text(el, spec.status_tag, spec.deleting)
@@ -182,7 +184,7 @@ def _duration(spec: Spec, what: str) -> float:
 def _on_describe(spec: Spec, call: wire.Call, resp: wire.Response) -> wire.Response:
     status, headers, body = resp
     wanted = _ids_from_request(call, spec.filter_param)
-    d_create, d_modify, d_delete = _duration(spec, "create"), _duration(spec, "modify"), _duration(spec, "delete")
+    d_create, d_modify, d_delete = _duration(spec, "create"), _duration(spec, spec.modify_word), _duration(spec, "delete")
     if not (d_create or d_modify or d_delete):
         return resp
     try:

@@ -9,6 +9,7 @@ ECS: moto keeps every deployment IN_PROGRESS with runningCount 0 forever and nev
 creates a second deployment on update. We track deployments from CreateService/
 UpdateService and report PRIMARY (+ the draining ACTIVE one) with running/pending counts
 rising over `ecs.deployment` seconds, then COMPLETED (or FAILED, `ecs.deployment` outcome).
+A deleted service is DRAINING for `ecs.service.delete` seconds before INACTIVE.
 Only responses are rewritten; moto's state is left alone. No task ever runs.
 """
 
@@ -29,6 +30,7 @@ PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "
 _lock = threading.Lock()
 _builds: dict[str, dict[str, Any]] = {}
 _deployments: dict[str, list[dict[str, Any]]] = {}
+_deleted_services: dict[str, dt.datetime] = {}
 
 
 @hooks.on_reset
@@ -36,6 +38,7 @@ def _reset() -> None:
     with _lock:
         _builds.clear()
         _deployments.clear()
+        _deleted_services.clear()
 
 
 def _ts(t: dt.datetime) -> float:
@@ -137,6 +140,11 @@ def record_ecs_deployment(service_arn: str, task_definition: str, desired: int, 
 
 
 def _service_view(s: dict[str, Any]) -> None:
+    gone = _deleted_services.get(s.get("serviceArn", ""))
+    if s.get("status") == "INACTIVE" and gone is not None and elapsed(gone) < CONFIG.duration("ecs.service.delete"):
+        # AWS drains a deleted service before it turns INACTIVE; moto skips DRAINING.
+        s["status"] = "DRAINING"
+        return
     deps = _deployments.get(s.get("serviceArn", ""))
     if not deps or s.get("status") != "ACTIVE":
         return
@@ -185,7 +193,10 @@ def _ecs(call: wire.Call, resp: wire.Response) -> wire.Response:
             return
         s = doc.get("service") or {}
         arn = s.get("serviceArn", "")
-        if call.operation == "CreateService":
+        if call.operation == "DeleteService":
+            with _lock:
+                _deleted_services[arn] = now()
+        elif call.operation == "CreateService":
             record_ecs_deployment(arn, s.get("taskDefinition", ""), s.get("desiredCount", 0))
         elif call.operation == "UpdateService":
             with _lock:

@@ -86,6 +86,15 @@ def test_cloudformation_in_progress(aws, control):
     assert cfn.describe_stacks(StackName="redcap-net")["Stacks"][0]["StackStatus"] == "CREATE_IN_PROGRESS"
     time.sleep(1.1)
     assert cfn.describe_stacks(StackName="redcap-net")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    control.config(durations={"cloudformation.update": 30.0, "cloudformation.delete": 1.0})
+    cfn.update_stack(StackName="redcap-net", TemplateBody=body.replace("10.3.0.0/16", "10.4.0.0/16"))
+    assert cfn.describe_stacks(StackName="redcap-net")["Stacks"][0]["StackStatus"] == "UPDATE_IN_PROGRESS"
+    cfn.delete_stack(StackName="redcap-net")
+    assert cfn.describe_stacks(StackName="redcap-net")["Stacks"][0]["StackStatus"] == "DELETE_IN_PROGRESS"
+    time.sleep(1.1)
+    with pytest.raises(ClientError) as e:
+        cfn.describe_stacks(StackName="redcap-net")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
 
 
 def codebuild_project(cb):
@@ -152,6 +161,16 @@ def test_ecs_update_creates_second_deployment_and_can_fail(aws, control):
     ecs.update_service(cluster="redcap", service="web", forceNewDeployment=True)
     dep = ecs.describe_services(cluster="redcap", services=["web"])["services"][0]["deployments"][0]
     assert dep["rolloutState"] == "FAILED" and dep["failedTasks"] > 0
+
+
+def test_ecs_deleted_service_drains(aws, control):
+    control.config(durations={"ecs.service.delete": 1.0})
+    ecs = aws("ecs")
+    ecs_service(ecs, desired=0)
+    assert ecs.delete_service(cluster="redcap", service="web")["service"]["status"] == "DRAINING"
+    assert ecs.describe_services(cluster="redcap", services=["web"])["services"][0]["status"] == "DRAINING"
+    time.sleep(1.1)
+    assert ecs.describe_services(cluster="redcap", services=["web"])["services"][0]["status"] == "INACTIVE"
 
 
 def test_acm_issuance_time(aws, control):
