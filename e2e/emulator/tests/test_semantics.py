@@ -193,3 +193,27 @@ def test_unimplemented_operation_is_a_clean_501(aws):
     with pytest.raises(ClientError) as e:
         logs.associate_kms_key(logGroupName="g", kmsKeyId="arn:aws:kms:us-east-1:123456789012:key/x")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501 and code(e) == "NotImplemented"
+
+
+def test_iam_denials_use_each_protocols_code(aws, control, endpoint):
+    iam = aws("iam")
+    iam.create_user(UserName="narrow")
+    iam.put_user_policy(UserName="narrow", PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="narrow")["AccessKey"]
+    import boto3
+    from botocore.config import Config
+
+    def client(service):
+        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], config=Config(retries={"total_max_attempts": 1}))
+
+    status, _ = control.request("POST", "/moto-api/reset-auth", 0)
+    assert status == 200
+    try:
+        with pytest.raises(ClientError) as e:
+            client("ec2").describe_vpcs()
+        assert code(e) == "UnauthorizedOperation"
+        with pytest.raises(ClientError) as e:
+            client("ecs").list_clusters()
+        assert code(e) == "AccessDeniedException" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    finally:
+        control.request("POST", "/moto-api/reset-auth", "inf")
