@@ -51,7 +51,8 @@ def _from_json(value: Any, shape: Any) -> Any:
         return value
     t = shape.type_name
     if t == "structure" and isinstance(value, dict):
-        return {k: _from_json(v, shape.members.get(k)) for k, v in value.items() if k in shape.members}
+        # Unknown members and nulls are left out: strict CBOR clients reject them.
+        return {k: _from_json(v, shape.members.get(k)) for k, v in value.items() if k in shape.members and v is not None}
     if t == "list" and isinstance(value, list):
         return [_from_json(v, shape.member) for v in value]
     if t == "map" and isinstance(value, dict):
