@@ -19,10 +19,14 @@ CloudFormation (the network stack). Each fix makes moto do what AWS does, nothin
 5. Deleting a stack deletes the EC2 resources moto cannot delete by itself (NAT gateways,
    EIPs, gateways, routes, route tables and associations, endpoints, flow logs), so the
    VPC can go and DeleteStack ends in DELETE_COMPLETE instead of DependencyViolation.
-Everything else is moto as is.
+
+The server itself is moto wrapped in our extensions (App Runner, ECS Express Mode,
+lifecycle durations, fault injection, AWS-accurate semantics, CloudWatch over CBOR): see
+e2e/emulator/README.md. Patches in this file are applied before the server starts.
 """
 
 import contextvars
+import os
 import sys
 import threading
 
@@ -33,7 +37,9 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.ec2.models import ec2_backends
 from moto.logs.models import LogGroup, logs_backends
 from moto.s3 import responses as s3_responses
-from moto.server import main
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from emulator.server import main  # noqa: E402
 
 _NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 

@@ -16,6 +16,9 @@ use kube::{Client, ResourceExt};
 use redcap_operator::api::{RedcapEnvironment, conditions};
 use tokio::process::{Child, Command};
 
+/// Namespace the chart is installed into (`e2e/scripts/operator.sh install`).
+pub const OPERATOR_NAMESPACE: &str = "redcap-system";
+
 /// Where the running parts are, read from the environment `test-all.sh` exports.
 pub struct TestEnv {
     /// Admin client (system:masters), for setting up and asserting.
@@ -304,6 +307,8 @@ impl Operator {
             .arg("--s3-force-path-style=true")
             .args(&opts.extra_args)
             .env("KUBECONFIG", &env.operator_kubeconfig)
+            // Where the chart grants the leader-election Lease (as in a pod of the chart).
+            .env("POD_NAMESPACE", OPERATOR_NAMESPACE)
             .env("REDCAP_LOG_LEVEL", "info,redcap_operator=debug")
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -73,7 +73,8 @@ fn unique() -> String {
 fn environment(spec_extra: serde_json::Value) -> RedcapEnvironment {
     let mut spec = serde_json::json!({
         "aws": {"region": REGION},
-        "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}}
+        "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "releases", "key": "redcap15.0.0.zip"}}},
+        "email": {"fromAddress": "redcap@example.org"},
     });
     if let (Some(s), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
         s.extend(extra.clone());

@@ -138,7 +138,11 @@ mod tests {
             "apiVersion": "redcap.dev/v1alpha1",
             "kind": "RedcapEnvironment",
             "metadata": {"name": "redcap", "namespace": "prod", "uid": "uid-1"},
-            "spec": {"aws": {"region": "eu-west-1"}, "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}}}
+            "spec": {
+                "aws": {"region": "eu-west-1"},
+                "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "b", "key": "redcap15.0.0.zip"}}},
+                "email": {"fromAddress": "redcap@example.org"}
+            }
         })
     }
 
