@@ -174,14 +174,14 @@ pub async fn update(aws: &AwsCtx, want: &DesiredStack) -> Result<(), AwsError> {
     }
 }
 
-/// Starts the deletion of a stack (by id, so a name reused meanwhile is never hit).
-/// A stack already gone is fine.
-pub async fn delete(aws: &AwsCtx, stack_id: &str, token: &str) -> Result<(), AwsError> {
+/// Starts the deletion of the stack `name` (names are unique per environment, and the
+/// caller checked the stack is this environment's). A stack already gone is fine.
+pub async fn delete(aws: &AwsCtx, name: &str, token: &str) -> Result<(), AwsError> {
     aws.permit(Service::CloudFormation).await;
     match aws
         .cloudformation
         .delete_stack()
-        .stack_name(stack_id)
+        .stack_name(name)
         .client_request_token(token)
         .send()
         .await

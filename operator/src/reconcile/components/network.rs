@@ -202,9 +202,8 @@ pub async fn apply_network(
             )
         }
         ApplyStep::DeleteFailedCreate { reason } | ApplyStep::RetryDelete { reason } => {
-            let stack_id = stack_id.clone().unwrap_or_else(|| want.stack.name.clone());
             let token = format!("redcap-delete-{}-{salt}", seen.history.delete_failures);
-            network::delete(aws, &stack_id, &token)
+            network::delete(aws, &want.stack.name, &token)
                 .await
                 .map_err(aws_err(C))?;
             (ComponentState::Creating, reason, true, requeue)
@@ -260,9 +259,8 @@ pub async fn cleanup_network(
             r.message = Some(reason);
         }
         DeleteStep::Delete => {
-            let stack_id = r.arn.clone().unwrap_or_else(|| name.clone());
             let token = format!("redcap-delete-{}", seen.history.delete_failures);
-            network::delete(aws, &stack_id, &token)
+            network::delete(aws, &name, &token)
                 .await
                 .map_err(aws_err(C))?;
             r.state = ComponentState::Deleting;
