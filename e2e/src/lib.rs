@@ -273,6 +273,8 @@ pub struct OperatorOptions<'a> {
     /// Steady-state resync period.
     pub resync_seconds: u64,
     pub extra_args: Vec<String>,
+    /// Extra environment variables (e.g. `AWS_ENDPOINT_URL` of a private emulator).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for OperatorOptions<'_> {
@@ -282,6 +284,7 @@ impl Default for OperatorOptions<'_> {
             leader_election: false,
             resync_seconds: 5,
             extra_args: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -316,6 +319,7 @@ impl Operator {
         if let Some(ns) = opts.namespace {
             cmd.arg(format!("--namespace={ns}"));
         }
+        cmd.envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let child = cmd
             .spawn()
             .with_context(|| format!("starting {}", env.operator_bin.display()))?;
@@ -435,4 +439,98 @@ pub fn repo_file(rel: &str) -> anyhow::Result<String> {
 /// The name of an environment object.
 pub fn name_of(env: &RedcapEnvironment) -> String {
     env.name_any()
+}
+
+/// A private AWS emulator (same launcher as the suite's), for tests that change its global
+/// settings (faults, durations) and must not disturb tests running beside them.
+pub struct PrivateEmulator {
+    state_dir: PathBuf,
+    pub url: String,
+}
+
+impl PrivateEmulator {
+    pub async fn start(env: &TestEnv, label: &str) -> anyhow::Result<Self> {
+        let state_dir = env
+            .state_dir
+            .join(format!("emulator-{label}-{:08x}", rand_suffix()));
+        std::fs::create_dir_all(&state_dir)?;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .arg(&state_dir)
+            .status()
+            .await?;
+        anyhow::ensure!(
+            status.success(),
+            "moto.sh start {} failed",
+            state_dir.display()
+        );
+        let url = std::fs::read_to_string(state_dir.join("moto.url"))?
+            .trim()
+            .to_string();
+        Ok(Self { state_dir, url })
+    }
+
+    /// POSTs a JSON body to the emulator's control API (`/_emulator/<path>`).
+    pub async fn control(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<String> {
+        let port: u16 = self
+            .url
+            .rsplit(':')
+            .next()
+            .context("emulator url has no port")?
+            .parse()?;
+        http_post(port, &format!("/_emulator/{path}"), &body.to_string()).await
+    }
+
+    /// GETs the emulator's control API.
+    pub async fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let port: u16 = self
+            .url
+            .rsplit(':')
+            .next()
+            .context("emulator url has no port")?
+            .parse()?;
+        Ok(serde_json::from_str(
+            &http_get(port, &format!("/_emulator/{path}")).await?,
+        )?)
+    }
+
+    /// AWS configuration pointing at this emulator.
+    pub async fn aws(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .load()
+            .await
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto.sh");
+        Command::new("bash")
+            .arg(&script)
+            .arg("stop")
+            .arg(&self.state_dir)
+            .status()
+            .await?;
+        Ok(())
+    }
+}
+
+async fn http_post(port: u16, path: &str, body: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let req = format!(
+        "POST {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await?;
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await?;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        bail!("POST {path}: {}", head.lines().next().unwrap_or_default());
+    }
+    Ok(body.to_string())
 }

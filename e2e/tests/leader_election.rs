@@ -64,6 +64,7 @@ fn options<'a>(ns: &'a str, lease: &str, holder: &str) -> OperatorOptions<'a> {
             format!("--lease-name={lease}"),
             format!("--holder-id={holder}"),
         ],
+        ..Default::default()
     }
 }
 

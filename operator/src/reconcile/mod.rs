@@ -230,7 +230,24 @@ async fn steps(
     {
         return Ok(wait);
     }
-    finalizer(api, FINALIZER, env.clone(), |event| async move {
+    // The finalizer helper adds the finalizer with a JSON patch that first tests the
+    // cached object's finalizer list. A cache that lags behind the API server (a busy
+    // watch) makes that test fail (422) on every retry until the watch catches up, so
+    // the first add works from a fresh read instead. Once the finalizer is in the cache
+    // this costs nothing.
+    let env = if deleting || env.finalizers().iter().any(|f| f == FINALIZER) {
+        env.clone()
+    } else {
+        Arc::new(
+            api.get(&env.name_any())
+                .await
+                .map_err(|source| Error::Kube {
+                    action: "reading the latest object before adding the finalizer",
+                    source,
+                })?,
+        )
+    };
+    finalizer(api, FINALIZER, env, |event| async move {
         match event {
             finalizer::Event::Apply(env) => apply(&env, ctx, writer).await,
             finalizer::Event::Cleanup(_) => Ok(Action::await_change()),
