@@ -4,9 +4,15 @@
 //! the ownership tags; each component module turns the spec (and what AWS returned) into
 //! desired state and a list of changes.
 
+pub mod credentials;
+pub mod cron;
+pub mod email;
 pub mod kms;
 pub mod naming;
 pub mod policy;
+pub mod secret;
+pub mod secrets;
+pub mod smtp;
 pub mod storage;
 pub mod tags;
 
