@@ -18,10 +18,24 @@ pub enum Service {
     Kms,
     S3,
     Sts,
+    Iam,
+    Route53,
+    SecretsManager,
+    Ses,
+    Sns,
 }
 
 impl Service {
-    pub const ALL: [Service; 3] = [Service::Kms, Service::S3, Service::Sts];
+    pub const ALL: [Service; 8] = [
+        Service::Kms,
+        Service::S3,
+        Service::Sts,
+        Service::Iam,
+        Service::Route53,
+        Service::SecretsManager,
+        Service::Ses,
+        Service::Sns,
+    ];
 
     /// The label used in metrics and errors.
     pub fn as_str(self) -> &'static str {
@@ -29,6 +43,11 @@ impl Service {
             Service::Kms => "kms",
             Service::S3 => "s3",
             Service::Sts => "sts",
+            Service::Iam => "iam",
+            Service::Route53 => "route53",
+            Service::SecretsManager => "secretsmanager",
+            Service::Ses => "ses",
+            Service::Sns => "sns",
         }
     }
 
@@ -37,6 +56,11 @@ impl Service {
             Service::Kms => 0,
             Service::S3 => 1,
             Service::Sts => 2,
+            Service::Iam => 3,
+            Service::Route53 => 4,
+            Service::SecretsManager => 5,
+            Service::Ses => 6,
+            Service::Sns => 7,
         }
     }
 }

@@ -4,9 +4,13 @@
 
 pub mod budget;
 pub mod clients;
+pub mod dns;
+pub mod email;
 pub mod error;
+pub mod iam;
 pub mod instrument;
 pub mod kms;
+pub mod secrets;
 pub mod storage;
 
 pub use budget::Service;

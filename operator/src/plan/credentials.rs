@@ -175,6 +175,30 @@ pub fn secret_payload(
     SecretString::new(value.to_string())
 }
 
+/// A policy document as `GetUserPolicy` returns it: URL-encoded (RFC 3986) JSON. Text
+/// that is not valid afterwards stays a string, which never equals a desired policy.
+pub fn decode_policy_document(text: &str) -> Value {
+    let bytes = text.as_bytes();
+    let hex = |i: usize| bytes.get(i).and_then(|b| (*b as char).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                // Two hex digits are at most 0xff.
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    let decoded = String::from_utf8_lossy(&out);
+    super::policy::parse_policy(&decoded)
+}
+
 /// An access key as `ListAccessKeys` reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObservedAccessKey {

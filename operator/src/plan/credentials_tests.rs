@@ -254,3 +254,26 @@ fn users_are_named_tagged_and_pathed() {
     assert_eq!(rotation_tag_value(Some(90)), "90d");
     assert_eq!(rotation_tag_value(None), "never");
 }
+
+#[test]
+fn iam_policy_documents_are_url_decoded() {
+    let policy = smtp_user_policy("aws", "eu-west-1", "123456789012", "a@b.org", "cs");
+    let encoded: String = policy
+        .to_string()
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    assert!(super::super::policy::same_policy(
+        &decode_policy_document(&encoded),
+        &policy
+    ));
+    // Plain JSON (what some emulators return) decodes to itself.
+    assert_eq!(decode_policy_document(&policy.to_string()), policy);
+    assert!(decode_policy_document("%ZZnot json").is_string());
+}

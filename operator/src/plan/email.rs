@@ -16,6 +16,12 @@ use crate::api::{self, DomainSpec, EmailSpec, HostedZoneMode, RedcapEnvironmentS
 use super::tags::TagSet;
 use super::{EnvIdentity, PlanError};
 
+/// Tag on the environment's SNS topic naming the SES identity the environment created
+/// (SES v1 identities take no tags). Only an identity named here is ever deleted.
+pub const IDENTITY_MARKER_TAG: &str = "redcap.dev/ses-identity";
+/// SES events forwarded to the notification topic.
+pub const NOTIFICATION_EVENTS: [&str; 2] = ["bounce", "complaint"];
+
 /// TTL of the records the operator writes.
 pub const RECORD_TTL: i64 = 1800;
 /// MX preference of the MAIL FROM record (the value SES documents).
@@ -43,12 +49,13 @@ pub enum DnsTarget {
     Manual,
 }
 
-/// Bounce and complaint forwarding.
+/// Bounce and complaint forwarding: a topic (always, so other subscribers can be added),
+/// and an email subscription when an address is given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notifications {
     pub topic_name: String,
     pub event_destination: String,
-    pub address: String,
+    pub address: Option<String>,
     pub tags: TagSet,
 }
 
@@ -60,9 +67,14 @@ pub struct DesiredEmail {
     pub from_address: String,
     pub mail_from_domain: Option<String>,
     pub configuration_set: String,
-    pub notifications: Option<Notifications>,
+    pub notifications: Notifications,
     pub dns: DnsTarget,
     pub rotation_days: u32,
+}
+
+/// `arn:<partition>:sns:<region>:<account>:<name>`.
+pub fn topic_arn(partition: &str, region: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:sns:{region}:{account}:{name}")
 }
 
 /// The site's DNS name: `subdomain.name`, or `name`.
@@ -189,14 +201,11 @@ pub fn desired_email(
             )
         }
     };
-    let notifications = match &email.bounce_notification_address {
-        Some(address) => Some(Notifications {
-            topic_name: format!("{environment_id}-ses-notifications"),
-            event_destination: format!("{environment_id}-notifications"),
-            address: address.clone(),
-            tags: id.ownership_tags(api::ComponentName::Email, &spec.aws.tags)?,
-        }),
-        None => None,
+    let notifications = Notifications {
+        topic_name: format!("{environment_id}-ses-notifications"),
+        event_destination: format!("{environment_id}-notifications"),
+        address: email.bounce_notification_address.clone(),
+        tags: id.ownership_tags(api::ComponentName::Email, &spec.aws.tags)?,
     };
     Ok(DesiredEmail {
         identity,
@@ -353,6 +362,7 @@ pub fn output_record(record: &SesRecord) -> api::DnsRecord {
 pub struct ObservedRecordSet {
     pub name: String,
     pub type_: String,
+    pub ttl: i64,
     pub values: Vec<String>,
 }
 
@@ -369,6 +379,15 @@ fn normalize_value(type_: &str, value: &str) -> String {
     }
 }
 
+/// The record sets that hold exactly the operator's value for a wanted record: what may
+/// be deleted when the identity goes (anything else is someone's edit, left alone).
+pub fn owned_record_sets(want: &[SesRecord], seen: &[ObservedRecordSet]) -> Vec<ObservedRecordSet> {
+    seen.iter()
+        .filter(|s| records_to_write(want, std::slice::from_ref(s)).len() < want.len())
+        .cloned()
+        .collect()
+}
+
 /// The records that are missing or hold another value, to UPSERT.
 pub fn records_to_write(want: &[SesRecord], seen: &[ObservedRecordSet]) -> Vec<SesRecord> {
     want.iter()
@@ -382,6 +401,82 @@ pub fn records_to_write(want: &[SesRecord], seen: &[ObservedRecordSet]) -> Vec<S
         })
         .cloned()
         .collect()
+}
+
+/// An event destination of the configuration set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedEventDestination {
+    pub name: String,
+    pub enabled: bool,
+    /// Lower-case event types (`bounce`, `complaint`, ...).
+    pub event_types: Vec<String>,
+    pub topic_arn: Option<String>,
+}
+
+/// Whether the configuration set forwards exactly bounces and complaints to the topic.
+pub fn event_destination_in_sync(
+    want: &Notifications,
+    topic_arn: &str,
+    seen: &[ObservedEventDestination],
+) -> bool {
+    seen.iter().any(|d| {
+        let mut types: Vec<String> = d
+            .event_types
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect();
+        types.sort();
+        types.dedup();
+        d.name == want.event_destination
+            && d.enabled
+            && types == NOTIFICATION_EVENTS
+            && d.topic_arn.as_deref() == Some(topic_arn)
+    })
+}
+
+/// A subscription of the notification topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedSubscription {
+    /// `PendingConfirmation` until the recipient confirms.
+    pub arn: String,
+    pub protocol: String,
+    pub endpoint: String,
+}
+
+/// Tag on the topic naming the address the operator subscribed, so a changed address
+/// unsubscribes only that one and never a subscription someone else added.
+pub const SUBSCRIBED_TAG: &str = "redcap.dev/notification-address";
+
+/// What to change in the topic's email subscriptions: the address to subscribe, and the
+/// confirmed subscriptions of the address the operator subscribed before (`previous`,
+/// from [`SUBSCRIBED_TAG`]) when it is no longer wanted. Pending subscriptions cannot be
+/// removed; SNS drops them after three days.
+pub fn subscription_changes(
+    want: &Notifications,
+    seen: &[ObservedSubscription],
+    previous: Option<&str>,
+) -> (Option<String>, Vec<String>) {
+    let emails: Vec<&ObservedSubscription> =
+        seen.iter().filter(|s| s.protocol == "email").collect();
+    let subscribe = want
+        .address
+        .as_ref()
+        .filter(|a| !emails.iter().any(|s| s.endpoint.eq_ignore_ascii_case(a)))
+        .cloned();
+    let stale = previous.filter(|p| {
+        want.address
+            .as_deref()
+            .is_none_or(|a| !a.eq_ignore_ascii_case(p))
+    });
+    let unsubscribe = match stale {
+        Some(old) => emails
+            .iter()
+            .filter(|s| s.arn.starts_with("arn:") && s.endpoint.eq_ignore_ascii_case(old))
+            .map(|s| s.arn.clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    (subscribe, unsubscribe)
 }
 
 /// Status view of the identity.

@@ -43,7 +43,12 @@ fn without_a_domain_the_address_is_the_identity() {
     assert_eq!(want.kind, IdentityKind::EmailAddress);
     assert_eq!(want.dns, DnsTarget::NotNeeded);
     assert_eq!(want.mail_from_domain, None);
-    assert_eq!(want.notifications, None);
+    assert_eq!(want.notifications.address, None);
+    assert!(
+        want.notifications
+            .topic_name
+            .ends_with("-ses-notifications")
+    );
     assert!(want.configuration_set.ends_with("-mail"));
     assert_eq!(want.rotation_days, 90);
 }
@@ -77,8 +82,8 @@ fn with_a_domain_the_site_is_the_identity_and_the_zone_decides_the_dns() {
             Some("mail.redcap.example.org")
         );
         assert_eq!(want.dns, dns, "{mode}");
-        let n = want.notifications.expect("notifications");
-        assert_eq!(n.address, "it@example.org");
+        let n = want.notifications;
+        assert_eq!(n.address.as_deref(), Some("it@example.org"));
         assert!(n.tags.is_owned_by("uid-1"));
     }
 }
@@ -268,6 +273,7 @@ fn route53_answers_are_normalised_before_comparing() {
         .map(|r| ObservedRecordSet {
             name: format!("{}.", r.name.to_uppercase()),
             type_: r.type_.to_string(),
+            ttl: 300,
             values: vec![if r.type_ == "TXT" {
                 r.value.clone()
             } else {
@@ -284,6 +290,14 @@ fn route53_answers_are_normalised_before_comparing() {
         .map(|r| r.purpose)
         .collect();
     assert_eq!(write, vec!["SES DKIM", "SES MAIL FROM"]);
+    // Only the sets holding the operator's values may be deleted.
+    let owned = owned_record_sets(&records, &changed);
+    assert_eq!(
+        owned.len(),
+        changed.len() - 1,
+        "the edited MX is not ours any more"
+    );
+    assert!(owned.iter().all(|s| s.type_ != "MX"));
 }
 
 #[test]
@@ -299,4 +313,81 @@ fn outputs_show_verification_state_and_endpoints() {
         Some("email-smtp.eu-west-1.amazonaws.com")
     );
     assert_eq!(out.notification_topic_arn.as_deref(), Some("arn:topic"));
+}
+
+#[test]
+fn event_destination_must_forward_bounces_and_complaints_to_the_topic() {
+    let want = desired_email(&identity(), &domain_spec("Create")).expect("plan");
+    let n = &want.notifications;
+    let good = ObservedEventDestination {
+        name: n.event_destination.clone(),
+        enabled: true,
+        event_types: vec!["Complaint".into(), "bounce".into()],
+        topic_arn: Some("arn:t".into()),
+    };
+    assert!(event_destination_in_sync(
+        n,
+        "arn:t",
+        std::slice::from_ref(&good)
+    ));
+    assert!(!event_destination_in_sync(
+        n,
+        "arn:other",
+        std::slice::from_ref(&good)
+    ));
+    let disabled = ObservedEventDestination {
+        enabled: false,
+        ..good.clone()
+    };
+    assert!(!event_destination_in_sync(n, "arn:t", &[disabled]));
+    let bounce_only = ObservedEventDestination {
+        event_types: vec!["bounce".into()],
+        ..good
+    };
+    assert!(!event_destination_in_sync(n, "arn:t", &[bounce_only]));
+    assert!(!event_destination_in_sync(n, "arn:t", &[]));
+}
+
+#[test]
+fn subscriptions_follow_the_address() {
+    let want = desired_email(&identity(), &domain_spec("Create")).expect("plan");
+    let n = &want.notifications;
+    let sub = |arn: &str, endpoint: &str| ObservedSubscription {
+        arn: arn.into(),
+        protocol: "email".into(),
+        endpoint: endpoint.into(),
+    };
+    assert_eq!(
+        subscription_changes(n, &[], None),
+        (Some("it@example.org".into()), vec![])
+    );
+    assert_eq!(
+        subscription_changes(
+            n,
+            &[sub("PendingConfirmation", "IT@example.org")],
+            Some("it@example.org")
+        ),
+        (None, vec![])
+    );
+    // The address changed from old@: only the operator's old subscription goes; one a
+    // person added (ops@) stays.
+    assert_eq!(
+        subscription_changes(
+            n,
+            &[
+                sub("arn:aws:sns:x:1:t:old", "old@example.org"),
+                sub("arn:aws:sns:x:1:t:ops", "ops@example.org"),
+                sub("PendingConfirmation", "older@example.org")
+            ],
+            Some("old@example.org")
+        ),
+        (
+            Some("it@example.org".into()),
+            vec!["arn:aws:sns:x:1:t:old".into()]
+        )
+    );
+    assert_eq!(
+        topic_arn("aws", "eu-west-1", "1", "t"),
+        "arn:aws:sns:eu-west-1:1:t"
+    );
 }
