@@ -120,7 +120,8 @@ fn a_deactivated_or_deleted_current_key_is_replaced() {
 #[test]
 fn never_more_than_two_keys_at_any_step() {
     // Walk every plan through its steps and count the keys IAM would hold.
-    let cases: Vec<(Vec<ObservedAccessKey>, Option<String>, Option<String>, i64)> = vec![
+    type Case = (Vec<ObservedAccessKey>, Option<String>, Option<String>, i64);
+    let cases: Vec<Case> = vec![
         (vec![], None, None, 0),
         (vec![key("A", 0)], Some(token("A")), None, 100),
         (vec![key("A", 0), key("B", 5)], Some(token("A")), None, 100),

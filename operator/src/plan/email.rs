@@ -11,7 +11,7 @@
 //! API the local emulator (moto 5.2.5) implements for DKIM tokens, MAIL FROM and event
 //! destinations, so what the operator does is tested end to end.
 
-use crate::api::{self, DomainSpec, EmailSpec, HostedZoneMode, RedcapEnvironmentSpec};
+use crate::api::{self, DomainSpec, HostedZoneMode, RedcapEnvironmentSpec};
 
 use super::tags::TagSet;
 use super::{EnvIdentity, PlanError};
@@ -139,7 +139,7 @@ pub fn desired_email(
     id: &EnvIdentity,
     spec: &RedcapEnvironmentSpec,
 ) -> Result<DesiredEmail, PlanError> {
-    let email = spec.email.clone().unwrap_or_else(EmailSpec::default);
+    let email = spec.email.clone().unwrap_or_default();
     let environment_id = id.environment_id();
     if let Some(address) = &email.bounce_notification_address {
         validate_email_address("spec.email.bounceNotificationAddress", address)?;

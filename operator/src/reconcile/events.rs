@@ -158,7 +158,14 @@ mod tests {
         );
         assert_eq!(
             reasons(&transitions(Some(&provisioning), &ready)),
-            ["FileStorageReady", "Ready"]
+            [
+                "FileStorageReady",
+                "SecretsReady",
+                "StorageCredentialsReady",
+                "EmailReady",
+                "SmtpCredentialsReady",
+                "Ready"
+            ]
         );
     }
 

@@ -419,16 +419,31 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
             .contains("fileStorage (emptying bucket)")
     );
 
-    let done = report(vec![
+    let mut done = report(vec![
         component(ComponentName::EncryptionKey, S::Retained),
         component(ComponentName::FileStorage, S::Deleted),
     ]);
+    done.components.extend(
+        ComponentName::ALL[2..]
+            .iter()
+            .map(|n| component(*n, S::Deleted)),
+    );
     let status = compute_status(Some(&status), &env, Outcome::CleaningUp(&done), &time(300));
     assert_eq!(status.phase, Some(Phase::Deleting));
     assert_eq!(sr(&status, "Reconciling"), pair("False", "Deleting"));
     assert_eq!(sr(&status, "EncryptionKeyReady"), pair("False", "Deleting"));
     let states: Vec<_> = status.components.iter().map(|c| c.state).collect();
-    assert_eq!(states, vec![S::Retained, S::Deleted]);
+    assert_eq!(
+        states,
+        vec![
+            S::Retained,
+            S::Deleted,
+            S::Deleted,
+            S::Deleted,
+            S::Deleted,
+            S::Deleted
+        ]
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The finalizer path of the component walk (step: reconcile cleanup): every component
-//! handled per `deletionPolicy`, in reverse dependency order.
+//! handled per `deletionPolicy`, in reverse dependency order (the secrets, credentials
+//! and email components first, see `cleanup_credentials`).
 //!
 //! `Delete` empties and deletes the buckets, then schedules the key's deletion (never
 //! before every bucket is gone, since a kept bucket would become unreadable); `Snapshot`
@@ -29,12 +30,16 @@ pub async fn cleanup_components(
     let policy = env.spec.deletion_policy;
     let mut pass = PassReport::default();
 
+    let access =
+        super::cleanup_credentials::cleanup_access(aws, env, &id, policy, &mut pass.outputs)
+            .await?;
     let (storage, storage_requeue) =
         cleanup_storage(aws, env, &id, policy, &mut pass.outputs).await?;
     let buckets_gone = storage.state == ComponentState::Deleted;
     let key = cleanup_key(aws, &id, policy, buckets_gone, &mut pass.outputs).await?;
     pass.requeue_after = storage_requeue;
-    pass.components = vec![storage, key];
+    pass.components = access;
+    pass.components.extend([storage, key]);
     Ok(pass)
 }
 

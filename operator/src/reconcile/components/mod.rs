@@ -1,30 +1,45 @@
 //! Walks the components in dependency order (step: reconcile; the only place that
 //! sequences `plan` and `aws` calls for one pass).
 //!
-//! Order: the encryption key, then file storage (its buckets are encrypted with the key);
-//! deletion runs in reverse and never deletes the key while a bucket is kept or still
-//! being emptied. A component is `Creating`/`Updating` in the pass that wrote to it and
+//! Order: Kubernetes references first (a missing one stalls the pass before any AWS
+//! call), the encryption key, file storage (its buckets are encrypted with the key), the
+//! secrets (encrypted with the key), the storage credentials (scoped to the bucket), the
+//! email identity, and the SMTP credentials (scoped to the identity); deletion runs in
+//! reverse and never deletes the key while a bucket is kept or still being emptied. A component is `Creating`/`Updating` in the pass that wrote to it and
 //! `Ready` once a pass finds it in sync without writing, so convergence is verified by a
 //! quick second pass. In `ObserveOnly` mode nothing is written; drift is only reported.
 //! This module holds no AWS client code and writes no status.
 
 use std::time::Duration;
 
+use jiff::Timestamp;
+
 use crate::api::{ComponentName, ComponentState, Outputs, RedcapEnvironment};
 use crate::aws::storage::BucketPresence;
 use crate::aws::{AwsCtx, AwsError, ErrorClass, kms, storage};
+use crate::plan::credentials::{
+    CredentialKind, desired_user, smtp_user_policy, storage_user_policy,
+};
 use crate::plan::kms::{KeyPlan, desired_key, key_plan};
 use crate::plan::naming::{account_of_arn, bucket_arn, file_bucket_name};
+use crate::plan::secrets::{RuntimeAccess, SecretPurpose, desired_secret, runtime_policy};
 use crate::plan::storage::{
-    DesiredBucket, ObservedBucket, bucket_changes, describe_changes, desired_storage,
+    DesiredBucket, ObservedBucket, bucket_changes, describe_changes, desired_storage, file_bucket,
 };
 use crate::plan::{EnvIdentity, PlanError};
 
 use super::report::{ComponentReport, PassReport};
 
 mod cleanup;
+mod cleanup_credentials;
+pub mod credentials;
+pub mod email;
+pub mod references;
+mod secrets;
+mod steps;
 
 pub use cleanup::cleanup_components;
+pub use references::{KubeSecrets, MemorySecrets, SecretStore};
 
 /// Look again this soon after a pass that wrote, to confirm the writes stuck.
 const VERIFY_AFTER_WRITE: Duration = Duration::from_secs(5);
@@ -56,14 +71,22 @@ pub enum ComponentError {
         component: crate::api::ComponentName,
         message: String,
     },
+    /// A Kubernetes Secret the spec refers to is missing or lacks the key (terminal,
+    /// reason `SecretReferenceMissing`), or could not be read (recoverable).
+    #[error("{component}: {message}")]
+    SecretReference {
+        component: crate::api::ComponentName,
+        message: String,
+        class: ErrorClass,
+    },
 }
 
 impl ComponentError {
     pub fn component(&self) -> ComponentName {
         match self {
-            ComponentError::Aws { component, .. } | ComponentError::Invalid { component, .. } => {
-                *component
-            }
+            ComponentError::Aws { component, .. }
+            | ComponentError::Invalid { component, .. }
+            | ComponentError::SecretReference { component, .. } => *component,
         }
     }
 
@@ -72,6 +95,16 @@ impl ComponentError {
         match self {
             ComponentError::Aws { source, .. } => source.class,
             ComponentError::Invalid { .. } => ErrorClass::Terminal,
+            ComponentError::SecretReference { class, .. } => *class,
+        }
+    }
+
+    /// The message without the component prefix (for the component's own entry).
+    pub fn detail(&self) -> String {
+        match self {
+            ComponentError::Aws { source, .. } => source.to_string(),
+            ComponentError::Invalid { message, .. }
+            | ComponentError::SecretReference { message, .. } => message.clone(),
         }
     }
 }
@@ -106,11 +139,26 @@ fn report(
 /// Observes every component and, in `Apply` mode, creates/updates/corrects it.
 pub async fn apply_components(
     aws: &AwsCtx,
+    store: &impl SecretStore,
     env: &RedcapEnvironment,
     mode: WriteMode,
 ) -> Result<PassReport, ComponentError> {
+    apply_components_at(aws, store, env, mode, Timestamp::now()).await
+}
+
+/// [`apply_components`] as if the time were `now` (rotation schedules; tests).
+pub async fn apply_components_at(
+    aws: &AwsCtx,
+    store: &impl SecretStore,
+    env: &RedcapEnvironment,
+    mode: WriteMode,
+    now: Timestamp,
+) -> Result<PassReport, ComponentError> {
     let id = EnvIdentity::from_env(env).map_err(invalid(ComponentName::EncryptionKey))?;
     let mut pass = PassReport::default();
+
+    let cron = references::resolve_cron(store, env, &id.namespace, &id.name, &id.uid, mode).await?;
+    pass.runtime.cron_token = cron.token.clone();
 
     let (key, key_arn, key_requeue) = apply_key(aws, env, &id, mode).await?;
     if key_arn.is_some() {
@@ -122,14 +170,139 @@ pub async fn apply_components(
         );
     }
     let storage = apply_storage(aws, env, &id, mode, key_arn.as_deref(), &mut pass.outputs).await?;
+    let (secrets, salt_arn) = secrets::apply_secrets(
+        aws,
+        env,
+        &id,
+        mode,
+        key_arn.as_deref(),
+        &cron,
+        &mut pass.outputs,
+    )
+    .await?;
+    let access = apply_access(aws, env, &id, mode, key_arn.as_deref(), now, &mut pass).await?;
 
-    let wrote = key.wrote || storage.wrote;
-    pass.components = vec![key, storage];
+    pass.components = vec![key, storage, secrets];
+    pass.components.extend(access);
+    let wrote = pass.components.iter().any(|c| c.wrote);
+    if let (Some(key_arn), Some(account)) = (
+        key_arn.as_deref(),
+        key_arn.as_deref().and_then(account_of_arn),
+    ) {
+        let mut secret_arns: Vec<String> = salt_arn.into_iter().collect();
+        secret_arns.extend(
+            pass.outputs
+                .secrets
+                .iter()
+                .filter(|s| s.name != SecretPurpose::Salt.as_str())
+                .map(|s| s.arn.clone()),
+        );
+        pass.runtime.runtime_policy = Some(runtime_policy(&RuntimeAccess {
+            partition: id.partition().to_string(),
+            region: id.region.clone(),
+            account: account.to_string(),
+            secret_arns: secret_arns.clone(),
+            kms_key_arn: key_arn.to_string(),
+            database: None,
+        }));
+        pass.runtime.secret_arns = secret_arns;
+    }
     pass.requeue_after = [key_requeue, wrote.then_some(VERIFY_AFTER_WRITE)]
         .into_iter()
         .flatten()
         .min();
     Ok(pass)
+}
+
+/// The identities REDCap uses: storage credentials, the email identity, and the SMTP
+/// credentials. All need the account id (from the key ARN) and the key.
+async fn apply_access(
+    aws: &AwsCtx,
+    env: &RedcapEnvironment,
+    id: &EnvIdentity,
+    mode: WriteMode,
+    key_arn: Option<&str>,
+    now: Timestamp,
+    pass: &mut PassReport,
+) -> Result<Vec<ComponentReport>, ComponentError> {
+    let names = [
+        ComponentName::StorageCredentials,
+        ComponentName::Email,
+        ComponentName::SmtpCredentials,
+    ];
+    let (Some(key_arn), Some(account)) = (key_arn, key_arn.and_then(account_of_arn)) else {
+        return Ok(names
+            .iter()
+            .map(|n| {
+                report(
+                    *n,
+                    ComponentState::Pending,
+                    "waiting for the encryption key",
+                )
+            })
+            .collect());
+    };
+    let tags = &env.spec.aws.tags;
+    let region = id.region.clone();
+
+    let bucket = file_bucket(id, &env.spec.storage).map_err(invalid(names[0]))?;
+    let days = env.spec.storage.access_key_rotation_days;
+    let input = credentials::CredentialsInput {
+        kind: CredentialKind::Storage,
+        user: desired_user(
+            id,
+            CredentialKind::Storage,
+            tags,
+            storage_user_policy(id.partition(), &region, &bucket, key_arn),
+        )
+        .map_err(invalid(names[0]))?,
+        secret: desired_secret(
+            id,
+            SecretPurpose::StorageCredentials,
+            key_arn,
+            Some(days),
+            tags,
+        )
+        .map_err(invalid(names[0]))?,
+        rotation_days: days,
+        region: region.clone(),
+        uid: id.uid.clone(),
+    };
+    let storage = credentials::converge_credentials(aws, &input, mode, now).await?;
+    pass.outputs.secrets.extend(storage.output);
+
+    let mail = email::apply_email(aws, env, id, mode, account, &mut pass.outputs).await?;
+    let days = mail.want.rotation_days;
+    let input = credentials::CredentialsInput {
+        kind: CredentialKind::Smtp,
+        user: desired_user(
+            id,
+            CredentialKind::Smtp,
+            tags,
+            smtp_user_policy(
+                id.partition(),
+                &region,
+                account,
+                &mail.want.identity,
+                &mail.want.configuration_set,
+            ),
+        )
+        .map_err(invalid(names[2]))?,
+        secret: desired_secret(
+            id,
+            SecretPurpose::SmtpCredentials,
+            key_arn,
+            Some(days),
+            tags,
+        )
+        .map_err(invalid(names[2]))?,
+        rotation_days: days,
+        region,
+        uid: id.uid.clone(),
+    };
+    let smtp = credentials::converge_credentials(aws, &input, mode, now).await?;
+    pass.outputs.secrets.extend(smtp.output);
+    Ok(vec![storage.report, mail.report, smtp.report])
 }
 
 /// The key: observe by alias; create (or adopt an orphan) when missing; correct drift.
