@@ -209,8 +209,12 @@ pub async fn put_policy(aws: &AwsCtx, want: &DesiredUser) -> Result<(), AwsError
     Ok(())
 }
 
-/// A new access key: its id and its secret (returned by IAM this once only).
-pub async fn create_key(aws: &AwsCtx, user: &str) -> Result<(String, SecretString), AwsError> {
+/// A new access key: its id, its secret (returned by IAM this once only) and when IAM
+/// created it.
+pub async fn create_key(
+    aws: &AwsCtx,
+    user: &str,
+) -> Result<(String, SecretString, Option<Timestamp>), AwsError> {
     aws.permit(Service::Iam).await;
     let out = aws
         .iam
@@ -230,6 +234,7 @@ pub async fn create_key(aws: &AwsCtx, user: &str) -> Result<(String, SecretStrin
     Ok((
         key.access_key_id().to_string(),
         SecretString::new(key.secret_access_key()),
+        key.create_date().map(timestamp),
     ))
 }
 

@@ -220,7 +220,7 @@ async fn execute_key_plan(
     let mut created_secret = None;
     let mut created_at = None;
     if let Some(reason) = plan.create {
-        let (key_id, secret_key) = iam::create_key(aws, user).await.map_err(&err)?;
+        let (key_id, secret_key, key_created) = iam::create_key(aws, user).await.map_err(&err)?;
         let secret = match input.kind {
             CredentialKind::Storage => secret_key,
             CredentialKind::Smtp => {
@@ -243,7 +243,10 @@ async fn execute_key_plan(
                 created_secret = Some(arn);
             }
         }
-        created_at = Some(now);
+        // IAM's own time, as ListAccessKeys will report it (whole seconds).
+        created_at = Some(
+            key_created.unwrap_or_else(|| Timestamp::from_second(now.as_second()).unwrap_or(now)),
+        );
         match (reason, seen.is_some()) {
             (NewKeyReason::RotationDue, _) => steps.changed(format!(
                 "rotated the access key ({}-day schedule) and stored it in secret {}",
