@@ -154,10 +154,12 @@ pub async fn list_keys(aws: &AwsCtx, user: &str) -> Result<Vec<ObservedAccessKey
             keys.push(ObservedAccessKey {
                 id: id.to_string(),
                 active: k.status() == Some(&StatusType::Active),
+                // IAM always sends the date. Without it the key counts as new: a late
+                // rotation is better than rotating on every pass.
                 created: k
                     .create_date()
                     .map(timestamp)
-                    .unwrap_or(Timestamp::UNIX_EPOCH),
+                    .unwrap_or_else(Timestamp::now),
             });
         }
         match out.marker() {
