@@ -155,7 +155,7 @@ check "default: ClusterRole rules are exactly the least-privilege set" jqcheck "
     {"apiGroups":["redcap.dev"],"resources":["redcapenvironments/finalizers"],"verbs":["update"]},
     {"apiGroups":["events.k8s.io"],"resources":["events"],"verbs":["create","patch"]},
     {"apiGroups":[""],"resources":["events"],"verbs":["create","patch"]},
-    {"apiGroups":[""],"resources":["secrets"],"verbs":["get","list","watch"]}
+    {"apiGroups":[""],"resources":["secrets"],"verbs":["get","create"]}
   ]'
 
 check "default: Lease access only through a namespaced Role" jqcheck "$D" '
@@ -572,13 +572,13 @@ SAR
     sar ALLOW create events.k8s.io events default
     sar ALLOW patch events.k8s.io events default
     sar ALLOW create "" events default
-    for verb in get list watch; do sar ALLOW "$verb" "" secrets; done
+    for verb in get create; do sar ALLOW "$verb" "" secrets default; done
     for verb in get create update patch; do sar ALLOW "$verb" coordination.k8s.io leases "$SA_NS"; done'
   check "RBAC denies everything else (SubjectAccessReview)" bash -c '
     set -e; source "$WORK/sar.sh"
     for verb in create delete deletecollection; do sar DENY "$verb" redcap.dev redcapenvironments default; done
     sar DENY delete redcap.dev redcapenvironments/status default
-    for verb in create update patch delete; do sar DENY "$verb" "" secrets default; done
+    for verb in list watch update patch delete; do sar DENY "$verb" "" secrets default; done
     sar DENY get coordination.k8s.io leases default
     sar DENY list coordination.k8s.io leases "$SA_NS"
     sar DENY delete coordination.k8s.io leases "$SA_NS"

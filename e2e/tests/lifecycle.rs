@@ -27,7 +27,7 @@ spec:
         bucket: redcap-releases
         key: redcap15.8.0.zip
   email:
-    fromAddress: redcap@example.org
+    fromAddress: redcap-{name}@example.org
   deletionPolicy: {policy}
 {extra_spec}
 "#
