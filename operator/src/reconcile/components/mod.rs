@@ -17,19 +17,16 @@ use jiff::Timestamp;
 use crate::api::{ComponentName, ComponentState, Outputs, RedcapEnvironment};
 use crate::aws::storage::BucketPresence;
 use crate::aws::{AwsCtx, AwsError, ErrorClass, kms, storage};
-use crate::plan::credentials::{
-    CredentialKind, desired_user, smtp_user_policy, storage_user_policy,
-};
 use crate::plan::kms::{KeyPlan, desired_key, key_plan};
 use crate::plan::naming::{account_of_arn, bucket_arn, file_bucket_name};
-use crate::plan::secrets::{RuntimeAccess, SecretPurpose, desired_secret, runtime_policy};
 use crate::plan::storage::{
-    DesiredBucket, ObservedBucket, bucket_changes, describe_changes, desired_storage, file_bucket,
+    DesiredBucket, ObservedBucket, bucket_changes, describe_changes, desired_storage,
 };
 use crate::plan::{EnvIdentity, PlanError};
 
 use super::report::{ComponentReport, PassReport};
 
+mod access;
 mod cleanup;
 mod cleanup_credentials;
 pub mod credentials;
@@ -170,7 +167,7 @@ pub async fn apply_components_at(
         );
     }
     let storage = apply_storage(aws, env, &id, mode, key_arn.as_deref(), &mut pass.outputs).await?;
-    let (secrets, salt_arn) = secrets::apply_secrets(
+    let secrets = secrets::apply_secrets(
         aws,
         env,
         &id,
@@ -180,129 +177,18 @@ pub async fn apply_components_at(
         &mut pass.outputs,
     )
     .await?;
-    let access = apply_access(aws, env, &id, mode, key_arn.as_deref(), now, &mut pass).await?;
+    let access =
+        access::apply_access(aws, env, &id, mode, key_arn.as_deref(), now, &mut pass).await?;
 
     pass.components = vec![key, storage, secrets];
     pass.components.extend(access);
     let wrote = pass.components.iter().any(|c| c.wrote);
-    if let (Some(key_arn), Some(account)) = (
-        key_arn.as_deref(),
-        key_arn.as_deref().and_then(account_of_arn),
-    ) {
-        let mut secret_arns: Vec<String> = salt_arn.into_iter().collect();
-        secret_arns.extend(
-            pass.outputs
-                .secrets
-                .iter()
-                .filter(|s| s.name != SecretPurpose::Salt.as_str())
-                .map(|s| s.arn.clone()),
-        );
-        pass.runtime.runtime_policy = Some(runtime_policy(&RuntimeAccess {
-            partition: id.partition().to_string(),
-            region: id.region.clone(),
-            account: account.to_string(),
-            secret_arns: secret_arns.clone(),
-            kms_key_arn: key_arn.to_string(),
-            database: None,
-        }));
-        pass.runtime.secret_arns = secret_arns;
-    }
+    access::runtime_handoff(&id, key_arn.as_deref(), &mut pass);
     pass.requeue_after = [key_requeue, wrote.then_some(VERIFY_AFTER_WRITE)]
         .into_iter()
         .flatten()
         .min();
     Ok(pass)
-}
-
-/// The identities REDCap uses: storage credentials, the email identity, and the SMTP
-/// credentials. All need the account id (from the key ARN) and the key.
-async fn apply_access(
-    aws: &AwsCtx,
-    env: &RedcapEnvironment,
-    id: &EnvIdentity,
-    mode: WriteMode,
-    key_arn: Option<&str>,
-    now: Timestamp,
-    pass: &mut PassReport,
-) -> Result<Vec<ComponentReport>, ComponentError> {
-    let names = [
-        ComponentName::StorageCredentials,
-        ComponentName::Email,
-        ComponentName::SmtpCredentials,
-    ];
-    let (Some(key_arn), Some(account)) = (key_arn, key_arn.and_then(account_of_arn)) else {
-        return Ok(names
-            .iter()
-            .map(|n| {
-                report(
-                    *n,
-                    ComponentState::Pending,
-                    "waiting for the encryption key",
-                )
-            })
-            .collect());
-    };
-    let tags = &env.spec.aws.tags;
-    let region = id.region.clone();
-
-    let bucket = file_bucket(id, &env.spec.storage).map_err(invalid(names[0]))?;
-    let days = env.spec.storage.access_key_rotation_days;
-    let input = credentials::CredentialsInput {
-        kind: CredentialKind::Storage,
-        user: desired_user(
-            id,
-            CredentialKind::Storage,
-            tags,
-            storage_user_policy(id.partition(), &region, &bucket, key_arn),
-        )
-        .map_err(invalid(names[0]))?,
-        secret: desired_secret(
-            id,
-            SecretPurpose::StorageCredentials,
-            key_arn,
-            Some(days),
-            tags,
-        )
-        .map_err(invalid(names[0]))?,
-        rotation_days: days,
-        region: region.clone(),
-        uid: id.uid.clone(),
-    };
-    let storage = credentials::converge_credentials(aws, &input, mode, now).await?;
-    pass.outputs.secrets.extend(storage.output);
-
-    let mail = email::apply_email(aws, env, id, mode, account, &mut pass.outputs).await?;
-    let days = mail.want.rotation_days;
-    let input = credentials::CredentialsInput {
-        kind: CredentialKind::Smtp,
-        user: desired_user(
-            id,
-            CredentialKind::Smtp,
-            tags,
-            smtp_user_policy(
-                id.partition(),
-                &region,
-                account,
-                &mail.want.identity,
-                &mail.want.configuration_set,
-            ),
-        )
-        .map_err(invalid(names[2]))?,
-        secret: desired_secret(
-            id,
-            SecretPurpose::SmtpCredentials,
-            key_arn,
-            Some(days),
-            tags,
-        )
-        .map_err(invalid(names[2]))?,
-        rotation_days: days,
-        region,
-        uid: id.uid.clone(),
-    };
-    let smtp = credentials::converge_credentials(aws, &input, mode, now).await?;
-    pass.outputs.secrets.extend(smtp.output);
-    Ok(vec![storage.report, mail.report, smtp.report])
 }
 
 /// The key: observe by alias; create (or adopt an orphan) when missing; correct drift.

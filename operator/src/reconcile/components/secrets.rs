@@ -17,8 +17,8 @@ use super::steps::Steps;
 use super::{ComponentError, WriteMode, aws_err, invalid, report};
 use crate::reconcile::report::ComponentReport;
 
-/// Converges the salt secret and reports it with the cron seed. Returns the report and
-/// the salt's ARN once it exists.
+/// Converges the salt secret and reports it with the cron seed; the salt's ARN goes to
+/// `outputs.secrets` once it exists.
 pub async fn apply_secrets(
     aws: &AwsCtx,
     env: &RedcapEnvironment,
@@ -27,7 +27,7 @@ pub async fn apply_secrets(
     key_arn: Option<&str>,
     cron: &CronSecret,
     outputs: &mut Outputs,
-) -> Result<(ComponentReport, Option<String>), ComponentError> {
+) -> Result<ComponentReport, ComponentError> {
     const C: ComponentName = ComponentName::Secrets;
     let err = aws_err(C);
     let mut steps = Steps::new(mode);
@@ -42,12 +42,11 @@ pub async fn apply_secrets(
         steps.created(format!("created the cron Secret {}", cron.reference.name));
     }
     let Some(key_arn) = key_arn else {
-        let r = report(
+        return Ok(report(
             C,
             crate::api::ComponentState::Pending,
             "waiting for the encryption key",
-        );
-        return Ok((r, None));
+        ));
     };
     let want = desired_secret(id, SecretPurpose::Salt, key_arn, None, &env.spec.aws.tags)
         .map_err(invalid(C))?;
@@ -95,5 +94,5 @@ pub async fn apply_secrets(
             rotation_days: None,
         });
     }
-    Ok((steps.report(C, Some(want.name), arn.clone()), arn))
+    Ok(steps.report(C, Some(want.name), arn))
 }
