@@ -482,3 +482,31 @@ fn environment_id_is_derived_from_the_object_and_stable() {
     );
     assert_eq!(later.environment_id.as_deref(), Some(id.as_str()));
 }
+
+#[test]
+fn a_missing_secret_reference_is_the_reason_on_stalled_and_on_the_component() {
+    let env = RedcapEnvironment::test();
+    let err = Error::Component {
+        source: ComponentError::SecretReference {
+            component: ComponentName::Secrets,
+            message: "spec.cron.secretRef: Secret default/x does not exist".into(),
+            class: crate::aws::ErrorClass::Terminal,
+        },
+    };
+    let status = compute_status(None, &env, Outcome::Failed(&err), &time(10));
+    assert_eq!(status.phase, Some(Phase::Stalled));
+    assert_eq!(
+        sr(&status, "Stalled"),
+        pair("True", "SecretReferenceMissing")
+    );
+    assert_eq!(
+        sr(&status, "SecretsReady"),
+        pair("False", "SecretReferenceMissing")
+    );
+    assert!(
+        status
+            .phase_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("default/x"))
+    );
+}
