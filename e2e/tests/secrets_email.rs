@@ -899,3 +899,24 @@ async fn without_a_managed_zone_the_records_are_listed_in_status() {
     assert!(records.iter().all(|r| !r.value.starts_with('"')));
     assert_steady(&h, &env, Timestamp::now()).await;
 }
+
+#[tokio::test]
+async fn a_malformed_address_stalls_with_the_field_named_then_recovers() {
+    let h = harness().await;
+    let mut env = environment(serde_json::json!({"email": {"fromAddress": "redcap@exa_mple.org"}}));
+    let err = apply_components_at(&h.ctx, &h.store, &env, WriteMode::Apply, Timestamp::now())
+        .await
+        .expect_err("malformed address");
+    assert_eq!(err.component(), ComponentName::Email);
+    assert_eq!(err.class(), redcap_operator::aws::ErrorClass::Terminal);
+    assert!(err.to_string().contains("spec.email.fromAddress"), "{err}");
+    assert!(!identity_exists(&h, "redcap@exa_mple.org").await);
+
+    // Fixing the spec is all it takes.
+    let address = format!("redcap-{}@example.org", unique());
+    env.spec.email.as_mut().expect("email").from_address = Some(address.clone());
+    let pass = pass_at(&h, &env, Timestamp::now()).await;
+    assert_eq!(state(&pass, ComponentName::Email), ComponentState::Creating);
+    assert!(identity_exists(&h, &address).await);
+    assert_steady(&h, &env, Timestamp::now()).await;
+}
