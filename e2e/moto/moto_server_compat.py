@@ -4,13 +4,20 @@ Usage: python moto_server_compat.py -H 127.0.0.1 -p <port>   (same arguments as 
 
 moto answers GetBucketVersioning with the root element <GetBucketVersioningResponse>;
 S3 (and so the strict aws-sdk-s3 parser) uses <VersioningConfiguration>. boto3 ignores
-the root name, which is why moto's own tests never noticed. Everything else is moto as is.
+the root name, which is why moto's own tests never noticed.
+
+The server itself is moto wrapped in our extensions (App Runner, ECS Express Mode,
+lifecycle durations, fault injection, AWS-accurate semantics, CloudWatch over CBOR): see
+e2e/emulator/README.md. Patches in this file are applied before the server starts.
 """
 
+import os
 import sys
 
 from moto.s3 import responses as s3_responses
-from moto.server import main
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from emulator.server import main  # noqa: E402
 
 _NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 

@@ -8,30 +8,33 @@
 #   moto.sh url   <statedir>   print the endpoint URL of a started server
 #
 # start writes <statedir>/moto.pid, moto.port, moto.url and logs to
-# <statedir>/moto.log. The venv lives in $REDCAP_CACHE/venv-moto-<version>
-# (pins: e2e/versions.env MOTO_VERSION + e2e/moto/requirements.txt) and is
-# rebuilt only when requirements.txt changes.
+# <statedir>/moto.log. The venv lives in $REDCAP_CACHE/venv-moto-<version>-<hash>
+# (pins: e2e/versions.env MOTO_VERSION + e2e/moto/requirements.txt; <hash> covers
+# requirements.txt and the python version, so worktrees with different pins never
+# rebuild each other's venv under a running server).
+# The server is e2e/moto/moto_server_compat.py: moto plus the extensions in
+# e2e/emulator (control API at <url>/_emulator, see e2e/emulator/README.md).
 set -euo pipefail
 export E2E_LOG_TAG=moto
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REQS="$E2E_DIR/moto/requirements.txt"
-VENV="$REDCAP_CACHE/venv-moto-$MOTO_VERSION"
+REQS_HASH=$({
+  python3 --version
+  cat "$REQS"
+} | sha256sum | cut -c1-16)
+VENV="$REDCAP_CACHE/venv-moto-$MOTO_VERSION-${REQS_HASH:0:8}"
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
 ensure_venv() {
   grep -qxF "moto[server]==$MOTO_VERSION" "$REQS" ||
     die "$REQS does not pin moto[server]==$MOTO_VERSION (versions.env)"
-  local want
-  want=$({
-    python3 --version
-    cat "$REQS"
-  } | sha256sum | cut -c1-16)
+  local want=$REQS_HASH
   if [[ -x $VENV/bin/moto_server && -f $VENV/.stamp && $(<"$VENV/.stamp") == "$want" ]]; then
     return 0
   fi
@@ -50,7 +53,7 @@ ensure_venv() {
   if ! {
     python3 -m venv "$VENV" &&
       PIP_CACHE_DIR="$REDCAP_CACHE/pip-cache" "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS" >&2 &&
-      "$VENV/bin/python" -c 'import moto, moto.server' 2>/dev/null
+      "$VENV/bin/python" -c 'import moto, moto.server, cbor2, pytest' 2>/dev/null
   }; then
     rm -rf "$VENV"
     [[ -d $tmp ]] && mv "$tmp" "$VENV"
@@ -62,7 +65,7 @@ ensure_venv() {
 }
 
 moto_answers() {
-  curl -fsS -o /dev/null --max-time 2 "$1/moto-api/data.json" 2>/dev/null
+  curl -fsS -o /dev/null --max-time 2 "$1/_emulator/health" 2>/dev/null
 }
 
 start() {
@@ -81,7 +84,7 @@ start() {
     log "starting moto_server $MOTO_VERSION on $url (attempt $attempt)"
     # setsid: own session, so a caller's Ctrl-C does not race our stop.
     # moto_server_compat.py is moto_server plus the fixes the Rust SDK needs.
-    MOTO_IAM_LOAD_MANAGED_POLICIES=true \
+    MOTO_IAM_LOAD_MANAGED_POLICIES=${MOTO_IAM_LOAD_MANAGED_POLICIES:-true} \
       MOTO_ACM_VALIDATION_WAIT=0 \
       MOTO_ENABLE_AMI_VALIDATION=true \
       MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true \

@@ -3,6 +3,7 @@
 #
 #   lint    cargo fmt --check, clippy -D warnings, shellcheck
 #   unit    unit tests of the operator crate, CRD golden file
+#   emulator the AWS emulator's own suite (moto + our extensions, pytest + boto3)
 #   e2e     a real kube-apiserver + etcd + kube-controller-manager and the moto AWS
 #           emulator; the operator runs as a process with the chart's RBAC
 #   chart   helm lint/template + server-side dry-run against the real API server
@@ -75,6 +76,7 @@ chart() {
 install_prerequisites
 suite lint lint
 suite unit unit
+suite emulator bash e2e/scripts/test-emulator.sh
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/redcap-test.XXXXXX")
 trap 'e2e/scripts/env.sh down "$STATE" || true' EXIT

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use aws_config::BehaviorVersion;
 use aws_config::sts::AssumeRoleProvider;
 use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
@@ -56,6 +57,13 @@ struct CtxKey {
     external_id: Option<String>,
 }
 
+/// Time to open a connection to an AWS endpoint.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Time for one attempt of one call (AWS control-plane calls answer in well under this).
+const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Time for one call including its retries.
+const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Builds (and caches) one [`AwsCtx`] per (region, role).
 #[derive(Clone)]
 pub struct AwsFactory {
@@ -83,7 +91,18 @@ impl AwsFactory {
         metrics: AwsCallMetrics,
     ) -> Self {
         let retry = RetryConfig::adaptive().with_max_attempts(settings.max_attempts.max(1));
-        let base = base.to_builder().retry_config(retry).build();
+        // Without timeouts a request the endpoint accepts but never answers would hold a
+        // reconcile worker forever; a timed-out attempt is retried like any transient error.
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
+        let base = base
+            .to_builder()
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .build();
         Self {
             settings,
             metrics,

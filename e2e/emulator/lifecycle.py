@@ -1,0 +1,266 @@
+"""Lifecycle time for XML-protocol resources moto makes final at once.
+
+moto creates, modifies and deletes RDS clusters/instances/snapshots, NAT gateways,
+interface endpoints and CloudFormation stacks instantly. We rewrite moto's *responses*
+(never its state): a resource created less than `<kind>.create` seconds ago is reported
+as creating/pending/CREATE_IN_PROGRESS, one modified less than `<kind>.modify` ago as
+modifying, and one deleted less than `<kind>.delete` ago is still listed (from the last
+XML moto showed us) as deleting/DELETE_IN_PROGRESS. Zero durations (the default) leave
+moto's answers as they are, except that create responses say "creating" like AWS does.
+Honest limits: other calls (e.g. ModifyDBCluster during "creating") are not refused.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from xml.dom import minidom
+
+from . import hooks, wire
+from .config import CONFIG
+from .util import account_id, elapsed, now
+
+
+@dataclass
+class Spec:
+    service: str
+    kind: str  # duration prefix, e.g. rds.cluster
+    describe: str
+    list_tag: str  # container of the items in describe responses
+    item_tags: tuple[str, ...]  # item element names (describe, create responses)
+    id_tag: str
+    status_tag: str
+    ready: str  # the final status moto reports
+    creating: str
+    modifying: str | None
+    deleted: str | None  # the status moto reports after a delete (None: it vanishes)
+    deleting: str
+    creates: dict[str, str]  # op -> request parameter with the id (fallback to the response)
+    modifies: dict[str, str] = field(default_factory=dict)
+    deletes: dict[str, str] = field(default_factory=dict)
+    filter_param: str = ""  # describe's id filter (".1" suffix for EC2 lists)
+    not_found: str = ""
+    namespace: str = ""
+    only_if: tuple[str, str] | None = None  # (tag, value) the item must have, e.g. Interface endpoints
+    modify_word: str = "modify"  # duration key suffix: CloudFormation calls it "update"
+
+
+RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
+SPECS = [
+    Spec("rds", "rds.cluster", "DescribeDBClusters", "DBClusters", ("DBCluster",), "DBClusterIdentifier", "Status", "available", "creating", "modifying", None, "deleting",
+         {"CreateDBCluster": "DBClusterIdentifier", "RestoreDBClusterFromSnapshot": "DBClusterIdentifier", "RestoreDBClusterToPointInTime": "DBClusterIdentifier"},
+         {"ModifyDBCluster": "DBClusterIdentifier"}, {"DeleteDBCluster": "DBClusterIdentifier"}, "DBClusterIdentifier", "DBClusterNotFoundFault", RDS_NS),
+    Spec("rds", "rds.instance", "DescribeDBInstances", "DBInstances", ("DBInstance",), "DBInstanceIdentifier", "DBInstanceStatus", "available", "creating", "modifying", None, "deleting",
+         {"CreateDBInstance": "DBInstanceIdentifier", "CreateDBInstanceReadReplica": "DBInstanceIdentifier"},
+         {"ModifyDBInstance": "DBInstanceIdentifier"}, {"DeleteDBInstance": "DBInstanceIdentifier"}, "DBInstanceIdentifier", "DBInstanceNotFound", RDS_NS),
+    Spec("rds", "rds.snapshot", "DescribeDBClusterSnapshots", "DBClusterSnapshots", ("DBClusterSnapshot",), "DBClusterSnapshotIdentifier", "Status", "available", "creating", None, None, "deleting",
+         {"CreateDBClusterSnapshot": "DBClusterSnapshotIdentifier", "CopyDBClusterSnapshot": "TargetDBClusterSnapshotIdentifier"},
+         {}, {}, "DBClusterSnapshotIdentifier", "DBClusterSnapshotNotFoundFault", RDS_NS),
+    Spec("rds", "rds.snapshot", "DescribeDBSnapshots", "DBSnapshots", ("DBSnapshot",), "DBSnapshotIdentifier", "Status", "available", "creating", None, None, "deleting",
+         {"CreateDBSnapshot": "DBSnapshotIdentifier", "CopyDBSnapshot": "TargetDBSnapshotIdentifier"},
+         {}, {}, "DBSnapshotIdentifier", "DBSnapshotNotFound", RDS_NS),
+    Spec("ec2", "ec2.natgateway", "DescribeNatGateways", "natGatewaySet", ("item", "natGateway"), "natGatewayId", "state", "available", "pending", None, "deleted", "deleting",
+         {"CreateNatGateway": ""}, {}, {"DeleteNatGateway": "NatGatewayId"}, "NatGatewayId.1", "NatGatewayNotFound", "http://ec2.amazonaws.com/doc/2016-11-15/"),
+    Spec("ec2", "ec2.vpcendpoint", "DescribeVpcEndpoints", "vpcEndpointSet", ("item", "vpcEndpoint"), "vpcEndpointId", "state", "available", "pending", None, "deleted", "deleting",
+         {"CreateVpcEndpoint": ""}, {}, {"DeleteVpcEndpoints": "VpcEndpointId"}, "VpcEndpointId.1", "InvalidVpcEndpointId.NotFound", "http://ec2.amazonaws.com/doc/2016-11-15/",
+         only_if=("vpcEndpointType", "Interface")),
+    Spec("cloudformation", "cloudformation", "DescribeStacks", "Stacks", ("member",), "StackName", "StackStatus", "CREATE_COMPLETE", "CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_COMPLETE", "DELETE_IN_PROGRESS",
+         {"CreateStack": "StackName"}, {"UpdateStack": "StackName"}, {"DeleteStack": "StackName"}, "StackName", "ValidationError", "http://cloudformation.amazonaws.com/doc/2010-05-15/",
+         modify_word="update"),
+]
+# CloudFormation reports UPDATE_COMPLETE after an update, not the create's final state.
+UPDATED_READY = {"cloudformation": "UPDATE_COMPLETE"}
+
+_lock = threading.Lock()
+_created: dict[tuple[str, ...], Any] = {}
+_modified: dict[tuple[str, ...], Any] = {}
+_deleted: dict[tuple[str, ...], Any] = {}
+_last_xml: dict[tuple[str, ...], str] = {}
+
+
+@hooks.on_reset
+def _reset() -> None:
+    with _lock:
+        for d in (_created, _modified, _deleted, _last_xml):
+            d.clear()
+
+
+# --------------------------------------------------------------------------- XML helpers
+def _child(el: Any, tag: str) -> Any | None:
+    for c in el.childNodes:
+        if c.nodeType == c.ELEMENT_NODE and (c.localName or c.tagName) == tag:
+            return c
+    return None
+
+
+def _text(el: Any, tag: str) -> str | None:
+    c = _child(el, tag)
+    return "".join(t.data for t in c.childNodes if t.nodeType == t.TEXT_NODE) if c is not None else None
+
+
+def _set_text(el: Any, tag: str, value: str) -> None:
+    c = _child(el, tag)
+    if c is None:
+        return
+    for t in list(c.childNodes):
+        c.removeChild(t)
+    c.appendChild(c.ownerDocument.createTextNode(value))
+
+
+def _items(doc: Any, spec: Spec) -> list[Any]:
+    out = []
+    for tag in spec.item_tags:
+        for el in doc.getElementsByTagName(tag):
+            if _child(el, spec.id_tag) is not None:
+                out.append(el)
+    return out
+
+
+def _key(call: wire.Call, spec: Spec, rid: str) -> tuple[str, ...]:
+    return (account_id(call), call.region, spec.kind + ":" + spec.describe, rid)
+
+
+def _within(table: dict[tuple[str, ...], Any], key: tuple[str, ...], seconds: float) -> bool:
+    at = table.get(key)
+    return at is not None and seconds > 0 and elapsed(at) < seconds
+
+
+def _ids_from_request(call: wire.Call, param: str) -> list[str]:
+    if not param:
+        return []
+    form = call.form() or call.query
+    if param in form:
+        return [form[param][0]]
+    return [v[0] for k, v in sorted(form.items()) if k.startswith(param + ".")]
+
+
+# --------------------------------------------------------------------------- hooks
+def _on_mutation(spec: Spec, call: wire.Call, resp: wire.Response) -> wire.Response:
+    status, headers, body = resp
+    if status != 200:
+        return resp
+    op = call.operation or ""
+    try:
+        doc = minidom.parseString(body)
+    except Exception:
+        doc = None
+    items = _items(doc, spec) if doc is not None else []
+    with _lock:
+        if op in spec.creates:
+            ids = [_text(el, spec.id_tag) or "" for el in items] or _ids_from_request(call, spec.creates[op])
+            for rid in ids:
+                k = _key(call, spec, rid)
+                _created[k] = now()
+                _modified.pop(k, None)
+                _deleted.pop(k, None)
+        elif op in spec.modifies:
+            for rid in _ids_from_request(call, spec.modifies[op]):
+                _modified[_key(call, spec, rid)] = now()
+        elif op in spec.deletes:
+            for rid in _ids_from_request(call, spec.deletes[op]) or [_text(el, spec.id_tag) or "" for el in items]:
+                _deleted[_key(call, spec, rid)] = now()
+        for el in items:
+            _last_xml[_key(call, spec, _text(el, spec.id_tag) or "")] = el.toxml()
+    if doc is None or not items:
+        return resp
+    for el in items:
+        if spec.only_if and _text(el, spec.only_if[0]) != spec.only_if[1]:
+            continue
+        if op in spec.creates:
+            _set_text(el, spec.status_tag, spec.creating)
+        elif op in spec.modifies and spec.modifying and _duration(spec, spec.modify_word) > 0:
+            _set_text(el, spec.status_tag, spec.modifying)
+        elif op in spec.deletes:
+            _set_text(el, spec.status_tag, spec.deleting)
+    return status, headers, doc.toxml(encoding="utf-8")
+
+
+def _duration(spec: Spec, what: str) -> float:
+    key = spec.kind + "." + what
+    return CONFIG.duration(key) if key in CONFIG.snapshot()["durations"] else 0.0
+
+
+def _on_describe(spec: Spec, call: wire.Call, resp: wire.Response) -> wire.Response:
+    status, headers, body = resp
+    wanted = _ids_from_request(call, spec.filter_param)
+    d_create, d_modify, d_delete = _duration(spec, "create"), _duration(spec, spec.modify_word), _duration(spec, "delete")
+    if not (d_create or d_modify or d_delete):
+        return resp
+    try:
+        doc = minidom.parseString(body) if status == 200 else None
+    except Exception:
+        return resp
+    with _lock:
+        if doc is None:
+            if not wanted:
+                return resp
+            doc = minidom.parseString(_empty_describe(spec, call))
+        container = doc.getElementsByTagName(spec.list_tag)
+        if not container:
+            return resp
+        present = set()
+        for el in _items(doc, spec):
+            rid = _text(el, spec.id_tag) or ""
+            present.add(rid)
+            k = _key(call, spec, rid)
+            _last_xml[k] = el.toxml()
+            state = _text(el, spec.status_tag)
+            if spec.only_if and _text(el, spec.only_if[0]) != spec.only_if[1]:
+                continue
+            if _within(_deleted, k, d_delete) and state in (spec.deleted, spec.ready):
+                _set_text(el, spec.status_tag, spec.deleting)
+            elif state == spec.ready and _within(_created, k, d_create):
+                _set_text(el, spec.status_tag, spec.creating)
+            elif state in (spec.ready, UPDATED_READY.get(spec.service)) and spec.modifying and _within(_modified, k, d_modify):
+                _set_text(el, spec.status_tag, spec.modifying)
+        # Deleted resources moto already forgot: show the last XML we saw, as deleting.
+        for k, at in list(_deleted.items()):
+            rid = k[3]
+            if k[:3] != _key(call, spec, "")[:3] or rid in present or not _within(_deleted, k, d_delete):
+                continue
+            if wanted and rid not in wanted and not any(w.endswith("/" + rid) or rid in w for w in wanted):
+                continue
+            xml = _last_xml.get(k)
+            if not xml:
+                continue
+            el = minidom.parseString(xml).documentElement
+            el = doc.importNode(el, True)
+            _set_text(el, spec.status_tag, spec.deleting)
+            container[0].appendChild(el)
+            present.add(rid)
+        if wanted and not (present & set(wanted)) and status != 200:
+            return resp
+    return 200, [(k, v) for k, v in headers if k.lower() != "content-type"] + [("Content-Type", "text/xml")], doc.toxml(encoding="utf-8")
+
+
+def _empty_describe(spec: Spec, call: wire.Call) -> str:
+    op = spec.describe
+    if spec.service == "ec2":
+        return f'<{op}Response xmlns="{spec.namespace}"><requestId>{call.request_id}</requestId><{spec.list_tag}/></{op}Response>'
+    return (
+        f'<{op}Response xmlns="{spec.namespace}"><{op}Result><{spec.list_tag}/></{op}Result>'
+        f"<ResponseMetadata><RequestId>{call.request_id}</RequestId></ResponseMetadata></{op}Response>"
+    )
+
+
+def _register(spec: Spec) -> None:
+    mutations = set(spec.creates) | set(spec.modifies) | set(spec.deletes)
+    hooks.after(spec.service, mutations)(lambda call, resp: _on_mutation(spec, call, resp))
+    hooks.after(spec.service, {spec.describe})(lambda call, resp: _on_describe(spec, call, resp))
+
+
+for _spec in SPECS:
+    _register(_spec)
+
+
+@hooks.after("rds", {"DeleteDBCluster", "DeleteDBInstance"})
+def _final_snapshot(call: wire.Call, resp: wire.Response) -> wire.Response:
+    """A final snapshot taken on delete is 'creating' like any other snapshot."""
+    if resp[0] == 200:
+        sid = call.param("FinalDBSnapshotIdentifier")
+        if sid:
+            spec = SPECS[2] if call.operation == "DeleteDBCluster" else SPECS[3]
+            with _lock:
+                _created[_key(call, spec, sid)] = now()
+    return resp
