@@ -18,9 +18,10 @@ export BENCH_RESYNC_SECONDS="${BENCH_RESYNC_SECONDS:-60}"
 BENCH_AWS_CALLS_PER_SECOND="${BENCH_AWS_CALLS_PER_SECOND:-40}"
 export BENCH_RESYNCS="${BENCH_RESYNCS:-2}"
 
-log "building the operator (release) and the benchmark driver"
-cargo build --release -p redcap-operator --locked
-cargo build --release -p redcap-e2e --bin redcap-bench --locked
+if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
+  log "building the operator (release) and the benchmark driver"
+  cargo build --release --locked -p redcap-operator -p redcap-e2e --bin redcap-operator --bin redcap-bench
+fi
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/redcap-bench.XXXXXX")
 cleanup() {

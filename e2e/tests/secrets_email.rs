@@ -141,6 +141,23 @@ fn secret_arn(pass: &PassReport, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} secret in {:?}", pass.outputs.secrets))
 }
 
+/// Passes until every component is Ready: the network stack is created in the pass after
+/// the key's (the key policy settles first) and found complete in the next.
+async fn settle(h: &Harness, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
+    let mut pass = pass_at(h, env, now).await;
+    for _ in 0..2 {
+        if pass
+            .components
+            .iter()
+            .all(|c| c.state == ComponentState::Ready)
+        {
+            break;
+        }
+        pass = pass_at(h, env, now).await;
+    }
+    pass
+}
+
 /// One pass that must find everything Ready and make no AWS write.
 async fn assert_steady(h: &Harness, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
     let before = h.metrics.snapshot();
@@ -467,9 +484,17 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
     assert_eq!(readable, ours);
     assert_eq!(first.runtime.cron_token.as_ref().map(|t| t.len()), Some(64));
 
-    // Resyncs with nothing changed write nothing, and report the same outputs.
+    // Resyncs with nothing changed write nothing, and report the same outputs (the
+    // network's appear once its stack is complete, a pass or two later).
+    let settled = settle(&h, &env, now + SignedDuration::from_mins(1)).await;
+    assert_eq!(settled.outputs.secrets, first.outputs.secrets);
+    assert_eq!(settled.outputs.email, first.outputs.email);
+    assert_eq!(
+        settled.outputs.cron_secret_ref,
+        first.outputs.cron_secret_ref
+    );
     let steady = assert_steady(&h, &env, now + SignedDuration::from_mins(5)).await;
-    assert_eq!(steady.outputs, first.outputs, "outputs are stable");
+    assert_eq!(steady.outputs, settled.outputs, "outputs are stable");
     assert_steady(&h, &env, now + SignedDuration::from_hours(48)).await;
 }
 
@@ -497,6 +522,7 @@ async fn a_rotation_run_replaces_keys_with_no_gap() {
         let key = stored_key_is_valid(&h, &secret_arn(&first, secret), field, &user).await;
         old.push((user, key));
     }
+    settle(&h, &env, t0).await;
     assert_steady(&h, &env, t0 + SignedDuration::from_hours(24 * 29)).await;
 
     // Day 31: the storage key (30 days) is due, the SMTP key (90 days) is not.
@@ -897,6 +923,7 @@ async fn without_a_managed_zone_the_records_are_listed_in_status() {
     let types: Vec<&str> = records.iter().map(|r| r.type_.as_str()).collect();
     assert_eq!(types, ["TXT", "CNAME", "CNAME", "CNAME", "MX", "TXT"]);
     assert!(records.iter().all(|r| !r.value.starts_with('"')));
+    settle(&h, &env, Timestamp::now()).await;
     assert_steady(&h, &env, Timestamp::now()).await;
 }
 

@@ -99,6 +99,9 @@ impl std::fmt::Display for Phase {
 pub enum ComponentName {
     /// Customer-managed KMS key (with rotation) and its alias.
     EncryptionKey,
+    /// The VPC, subnets, NAT and internet gateways, endpoints, flow logs and security
+    /// groups (one CloudFormation stack).
+    Network,
     /// The REDCap file bucket and its server-access-log bucket.
     FileStorage,
     /// The database salt (Secrets Manager) and the shared secret of `cron.php`
@@ -113,28 +116,35 @@ pub enum ComponentName {
     /// The IAM user allowed to send from the SES identity, its SMTP credentials in
     /// Secrets Manager, and their rotation.
     SmtpCredentials,
+    /// The region's Amazon GuardDuty detector (`spec.guardDuty`; adopted when one
+    /// exists, never deleted).
+    GuardDuty,
 }
 
 impl ComponentName {
     /// Every component in dependency order (creation order; deletion is the reverse).
-    pub const ALL: [ComponentName; 6] = [
+    pub const ALL: [ComponentName; 8] = [
         ComponentName::EncryptionKey,
+        ComponentName::Network,
         ComponentName::FileStorage,
         ComponentName::Secrets,
         ComponentName::StorageCredentials,
         ComponentName::Email,
         ComponentName::SmtpCredentials,
+        ComponentName::GuardDuty,
     ];
 
     /// Name as written in status and tags (`encryptionKey`).
     pub fn as_str(self) -> &'static str {
         match self {
             ComponentName::EncryptionKey => "encryptionKey",
+            ComponentName::Network => "network",
             ComponentName::FileStorage => "fileStorage",
             ComponentName::Secrets => "secrets",
             ComponentName::StorageCredentials => "storageCredentials",
             ComponentName::Email => "email",
             ComponentName::SmtpCredentials => "smtpCredentials",
+            ComponentName::GuardDuty => "guardDuty",
         }
     }
 
@@ -142,11 +152,13 @@ impl ComponentName {
     pub fn condition_type(self) -> &'static str {
         match self {
             ComponentName::EncryptionKey => "EncryptionKeyReady",
+            ComponentName::Network => "NetworkReady",
             ComponentName::FileStorage => "FileStorageReady",
             ComponentName::Secrets => "SecretsReady",
             ComponentName::StorageCredentials => "StorageCredentialsReady",
             ComponentName::Email => "EmailReady",
             ComponentName::SmtpCredentials => "SmtpCredentialsReady",
+            ComponentName::GuardDuty => "GuardDutyReady",
         }
     }
 }
@@ -213,6 +225,13 @@ pub struct Outputs {
     /// Alias of the environment's KMS key (`alias/...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_alias: Option<String>,
+    /// Id of the environment's VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// Public IPs every outbound connection of the environment comes from (its NAT
+    /// gateways): add them to allow-lists of the services REDCap calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nat_egress_ips: Vec<String>,
     /// Name of the REDCap file (edocs) bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_bucket: Option<String>,

@@ -23,10 +23,12 @@ pub enum Service {
     SecretsManager,
     Ses,
     Sns,
+    CloudFormation,
+    GuardDuty,
 }
 
 impl Service {
-    pub const ALL: [Service; 8] = [
+    pub const ALL: [Service; 10] = [
         Service::Kms,
         Service::S3,
         Service::Sts,
@@ -35,6 +37,8 @@ impl Service {
         Service::SecretsManager,
         Service::Ses,
         Service::Sns,
+        Service::CloudFormation,
+        Service::GuardDuty,
     ];
 
     /// The label used in metrics and errors.
@@ -48,6 +52,8 @@ impl Service {
             Service::SecretsManager => "secretsmanager",
             Service::Ses => "ses",
             Service::Sns => "sns",
+            Service::CloudFormation => "cloudformation",
+            Service::GuardDuty => "guardduty",
         }
     }
 
@@ -61,6 +67,8 @@ impl Service {
             Service::SecretsManager => 5,
             Service::Ses => 6,
             Service::Sns => 7,
+            Service::CloudFormation => 8,
+            Service::GuardDuty => 9,
         }
     }
 }

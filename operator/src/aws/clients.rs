@@ -199,6 +199,16 @@ impl AwsFactory {
                 .interceptor(interceptor())
                 .build(),
         );
+        let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+            aws_sdk_cloudformation::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
+        let guardduty = aws_sdk_guardduty::Client::from_conf(
+            aws_sdk_guardduty::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
         let budget = Budget::new(BudgetSettings {
             calls_per_second: self.settings.calls_per_second,
             burst: self.settings.burst,
@@ -211,6 +221,8 @@ impl AwsFactory {
             secretsmanager,
             ses,
             sns,
+            cloudformation,
+            guardduty,
             region: key.region.clone(),
             budget: Arc::new(budget),
         }
@@ -229,6 +241,8 @@ pub struct AwsCtx {
     /// SES v1 (see `plan::email` for why not SESv2).
     pub ses: aws_sdk_ses::Client,
     pub sns: aws_sdk_sns::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub guardduty: aws_sdk_guardduty::Client,
     pub region: String,
     pub budget: Arc<Budget>,
 }

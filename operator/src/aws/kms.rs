@@ -12,6 +12,7 @@ use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::plan::kms::{DesiredKey, KeyChange, KeyState, ObservedKey};
+use crate::plan::policy::parse_policy;
 use crate::plan::tags::TagSet;
 
 use super::error::classify;
@@ -73,12 +74,29 @@ pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, Aws
     } else {
         None
     };
+    // The policy cannot be changed while deletion is pending; it is read again once the
+    // key is back.
+    let policy = if state == KeyState::PendingDeletion {
+        None
+    } else {
+        aws.permit(Service::Kms).await;
+        let out = aws
+            .kms
+            .get_key_policy()
+            .key_id(&key_id)
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(|e| err("GetKeyPolicy", e))?;
+        out.policy().map(parse_policy)
+    };
     Ok(Some(ObservedKey {
         arn: meta.arn().unwrap_or_default().to_string(),
         state,
         description: meta.description().unwrap_or_default().to_string(),
         rotation_enabled,
         customer_managed: meta.key_manager().map(|m| m.as_str()) == Some("CUSTOMER"),
+        policy,
         tags: tags_of(aws, &key_id).await?,
         key_id,
     }))
@@ -231,6 +249,16 @@ pub async fn apply(aws: &AwsCtx, key_id: &str, changes: &[KeyChange]) -> Result<
                     .map_err(|e| err("EnableKeyRotation", e))?;
             }
             KeyChange::Tag(tags) => tag(aws, key_id, tags).await?,
+            KeyChange::PutPolicy(policy) => {
+                aws.kms
+                    .put_key_policy()
+                    .key_id(key_id)
+                    .policy_name("default")
+                    .policy(policy)
+                    .send()
+                    .await
+                    .map_err(|e| err("PutKeyPolicy", e))?;
+            }
         }
     }
     Ok(())

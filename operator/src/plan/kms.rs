@@ -4,13 +4,22 @@
 //! `alias/redcap/<environment_id>`, with automatic rotation. The default key policy is
 //! kept: it delegates to IAM in this account, which is what the operator's and REDCap's
 //! roles are granted through; a custom policy would risk locking the account out of its
-//! own key.
+//! own key. One statement is added to it: CloudWatch Logs of the key's region may use the
+//! key for the environment's own log groups (`/redcap/<environment_id>/…`, the VPC flow
+//! logs first), which IAM cannot grant to a service. Other statements are left alone.
+
+use serde_json::{Value, json};
 
 use crate::api::ComponentName;
 
-use super::naming::key_alias;
+use super::naming::{account_of_arn, key_alias};
+use super::network::log_group_prefix;
+use super::policy::same_policy;
 use super::tags::TagSet;
 use super::{EnvIdentity, PlanError};
+
+/// `Sid` of the statement that lets CloudWatch Logs use the key.
+pub const LOGS_STATEMENT_SID: &str = "AllowCloudWatchLogsForEnvironmentLogGroups";
 
 /// The key the environment should have.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +28,80 @@ pub struct DesiredKey {
     pub description: String,
     pub rotation: bool,
     pub tags: TagSet,
+    /// Region, partition and log-group prefix of the CloudWatch Logs grant.
+    pub logs: LogsGrant,
+}
+
+/// Who may use the key through CloudWatch Logs (the account comes from the key's ARN).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogsGrant {
+    pub partition: String,
+    pub region: String,
+    pub log_group_prefix: String,
+}
+
+impl LogsGrant {
+    /// The key policy statement for the account `account`.
+    pub fn statement(&self, account: &str) -> Value {
+        let suffix = if self.partition == "aws-cn" {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        json!({
+            "Sid": LOGS_STATEMENT_SID,
+            "Effect": "Allow",
+            "Principal": {"Service": format!("logs.{}.{suffix}", self.region)},
+            "Action": [
+                "kms:Decrypt*",
+                "kms:Describe*",
+                "kms:Encrypt*",
+                "kms:GenerateDataKey*",
+                "kms:ReEncrypt*"
+            ],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": format!(
+                "arn:{}:logs:{}:{account}:log-group:{}*",
+                self.partition, self.region, self.log_group_prefix
+            )}}
+        })
+    }
+}
+
+/// `policy` with `statement` in it: a statement with the same `Sid` is replaced, the
+/// others are kept as they are. `None` when the policy already holds it.
+pub fn policy_with(policy: &Value, statement: &Value) -> Option<Value> {
+    let sid = statement.get("Sid");
+    let statements = match policy.get("Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    let present = statements.iter().any(|s| {
+        s.get("Sid") == sid
+            && same_policy(
+                &json!({"Statement": [s]}),
+                &json!({"Statement": [statement]}),
+            )
+    });
+    if present {
+        return None;
+    }
+    let mut merged: Vec<Value> = statements
+        .into_iter()
+        .filter(|s| s.get("Sid") != sid)
+        .collect();
+    merged.push(statement.clone());
+    let mut out = match policy {
+        Value::Object(m) => Value::Object(m.clone()),
+        _ => json!({}),
+    };
+    out["Version"] = policy
+        .get("Version")
+        .cloned()
+        .unwrap_or_else(|| json!("2012-10-17"));
+    out["Statement"] = Value::Array(merged);
+    Some(out)
 }
 
 /// Key states as far as the plan cares.
@@ -58,6 +141,8 @@ pub struct ObservedKey {
     pub rotation_enabled: Option<bool>,
     pub customer_managed: bool,
     pub tags: TagSet,
+    /// The key policy; `None` when the key's state did not allow reading it.
+    pub policy: Option<Value>,
 }
 
 /// One correction, applied in the order [`key_plan`] returns them.
@@ -70,6 +155,8 @@ pub enum KeyChange {
     EnableRotation,
     /// Tags to add or overwrite (tags the operator did not set are left alone).
     Tag(TagSet),
+    /// The whole key policy to put (the CloudWatch Logs statement was missing or stale).
+    PutPolicy(String),
 }
 
 impl KeyChange {
@@ -81,6 +168,7 @@ impl KeyChange {
             KeyChange::UpdateDescription(_) => "description",
             KeyChange::EnableRotation => "rotation",
             KeyChange::Tag(_) => "tags",
+            KeyChange::PutPolicy(_) => "key policy",
         }
     }
 }
@@ -109,6 +197,11 @@ pub fn desired_key(
         ),
         rotation: true,
         tags: id.ownership_tags(ComponentName::EncryptionKey, extra_tags)?,
+        logs: LogsGrant {
+            partition: id.partition().to_string(),
+            region: id.region.clone(),
+            log_group_prefix: log_group_prefix(&id.environment_id()),
+        },
     })
 }
 
@@ -147,6 +240,11 @@ pub fn key_plan(want: &DesiredKey, seen: &ObservedKey, uid: &str) -> KeyPlan {
     if !missing.is_empty() {
         changes.push(KeyChange::Tag(missing));
     }
+    if let (Some(policy), Some(account)) = (&seen.policy, account_of_arn(&seen.arn))
+        && let Some(merged) = policy_with(policy, &want.logs.statement(account))
+    {
+        changes.push(KeyChange::PutPolicy(merged.to_string()));
+    }
     KeyPlan::Changes(changes)
 }
 
@@ -173,7 +271,84 @@ mod tests {
             rotation_enabled: Some(true),
             customer_managed: true,
             tags: want.tags.clone(),
+            policy: Some(json!({
+                "Version": "2012-10-17",
+                "Id": "key-default-1",
+                "Statement": [root(), want.logs.statement("123456789012")]
+            })),
         }
+    }
+
+    fn root() -> Value {
+        json!({
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "kms:*",
+            "Resource": "*"
+        })
+    }
+
+    #[test]
+    fn logs_statement_is_added_to_the_default_policy_and_nothing_else_changes() {
+        let want = desired_key(&identity(), &[]).expect("plan");
+        let mut seen = in_sync(&want);
+        let default =
+            json!({"Version": "2012-10-17", "Id": "key-default-1", "Statement": [root()]});
+        seen.policy = Some(default.clone());
+        let KeyPlan::Changes(changes) = key_plan(&want, &seen, "uid-1") else {
+            panic!("changes expected")
+        };
+        let [KeyChange::PutPolicy(text)] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        let put: Value = serde_json::from_str(text).expect("json");
+        assert_eq!(put["Id"], "key-default-1");
+        assert_eq!(put["Statement"][0], root(), "the root statement is kept");
+        let logs = &put["Statement"][1];
+        assert_eq!(logs["Principal"]["Service"], "logs.eu-west-1.amazonaws.com");
+        assert_eq!(
+            logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"],
+            format!(
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/redcap/{}/*",
+                identity().environment_id()
+            )
+        );
+        // Reserialised by AWS (one-element lists, other order): no drift.
+        let mut reordered = put.clone();
+        if let Some(Value::Array(list)) = reordered.get_mut("Statement") {
+            list.reverse();
+        }
+        seen.policy = Some(reordered);
+        assert_eq!(key_plan(&want, &seen, "uid-1"), KeyPlan::Changes(vec![]));
+        // A stale statement with our Sid is replaced; someone else's statement is kept.
+        let mut stale = put.clone();
+        stale["Statement"][1]["Resource"] = json!("arn:aws:kms:*:*:key/other");
+        stale["Statement"]
+            .as_array_mut()
+            .expect("list")
+            .push(json!({"Sid": "Theirs", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/x"}, "Action": "kms:Decrypt", "Resource": "*"}));
+        seen.policy = Some(stale);
+        let KeyPlan::Changes(changes) = key_plan(&want, &seen, "uid-1") else {
+            panic!("changes expected")
+        };
+        let [KeyChange::PutPolicy(text)] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        let put: Value = serde_json::from_str(text).expect("json");
+        let sids: Vec<&str> = put["Statement"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|s| s["Sid"].as_str())
+            .collect();
+        assert_eq!(
+            sids,
+            ["Enable IAM User Permissions", "Theirs", LOGS_STATEMENT_SID]
+        );
+        // Unknown policy (key not readable in its state): nothing is put.
+        seen.policy = None;
+        assert_eq!(key_plan(&want, &seen, "uid-1"), KeyPlan::Changes(vec![]));
     }
 
     #[test]

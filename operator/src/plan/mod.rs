@@ -4,11 +4,15 @@
 //! the ownership tags; each component module turns the spec (and what AWS returned) into
 //! desired state and a list of changes.
 
+pub mod cfn;
+pub mod cidr;
 pub mod credentials;
 pub mod cron;
 pub mod email;
+pub mod guardduty;
 pub mod kms;
 pub mod naming;
+pub mod network;
 pub mod policy;
 pub mod secret;
 pub mod secrets;

@@ -159,11 +159,13 @@ mod tests {
         assert_eq!(
             reasons(&transitions(Some(&provisioning), &ready)),
             [
+                "NetworkReady",
                 "FileStorageReady",
                 "SecretsReady",
                 "StorageCredentialsReady",
                 "EmailReady",
                 "SmtpCredentialsReady",
+                "GuardDutyReady",
                 "Ready"
             ]
         );

@@ -419,12 +419,9 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
             .contains("fileStorage (emptying bucket)")
     );
 
-    let mut done = report(vec![
-        component(ComponentName::EncryptionKey, S::Retained),
-        component(ComponentName::FileStorage, S::Deleted),
-    ]);
+    let mut done = report(vec![component(ComponentName::EncryptionKey, S::Retained)]);
     done.components.extend(
-        ComponentName::ALL[2..]
+        ComponentName::ALL[1..]
             .iter()
             .map(|n| component(*n, S::Deleted)),
     );
@@ -437,6 +434,8 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
         states,
         vec![
             S::Retained,
+            S::Deleted,
+            S::Deleted,
             S::Deleted,
             S::Deleted,
             S::Deleted,

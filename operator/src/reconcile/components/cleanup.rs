@@ -1,11 +1,14 @@
 //! The finalizer path of the component walk (step: reconcile cleanup): every component
-//! handled per `deletionPolicy`, in reverse dependency order (the secrets, credentials
-//! and email components first, see `cleanup_credentials`).
+//! handled per `deletionPolicy`, in reverse dependency order (GuardDuty, then the secrets,
+//! credentials and email components, see `cleanup_credentials`).
 //!
 //! `Delete` empties and deletes the buckets, then schedules the key's deletion (never
 //! before every bucket is gone, since a kept bucket would become unreadable); `Snapshot`
 //! and `Retain` keep both and tag them `redcap.dev/retained=true`. A bucket without this
-//! environment's UID tag is never touched. No AWS client code and no status writes here.
+//! environment's UID tag is never touched. The network holds no data and is deleted for
+//! every policy, after everything that lives in it (see [`LIVES_IN_NETWORK`]) is gone,
+//! and before the key (its flow-log group is encrypted with it). No AWS client code and
+//! no status writes here.
 
 use std::time::Duration;
 
@@ -18,7 +21,14 @@ use crate::plan::storage::file_bucket;
 use crate::plan::{EnvIdentity, TagSet};
 
 use super::super::report::{ComponentReport, PassReport};
+use super::guardduty::cleanup_guardduty;
+use super::network::cleanup_network;
 use super::{ComponentError, aws_err, invalid, report};
+
+/// Components whose resources sit in the VPC (network interfaces in its subnets, its
+/// security groups): the network stack is deleted only after all of them, and kept when
+/// one of them is kept. The database, compute and maintenance server join this list.
+pub const LIVES_IN_NETWORK: &[ComponentName] = &[];
 
 /// Handles every component per `deletionPolicy`, in reverse dependency order.
 /// Returns a report whose `requeue_after` is set while deletions are still in progress.
@@ -30,17 +40,43 @@ pub async fn cleanup_components(
     let policy = env.spec.deletion_policy;
     let mut pass = PassReport::default();
 
+    let guard_duty = cleanup_guardduty(env);
     let access =
         super::cleanup_credentials::cleanup_access(aws, env, &id, policy, &mut pass.outputs)
             .await?;
     let (storage, storage_requeue) =
         cleanup_storage(aws, env, &id, policy, &mut pass.outputs).await?;
     let buckets_gone = storage.state == ComponentState::Deleted;
-    let key = cleanup_key(aws, &id, policy, buckets_gone, &mut pass.outputs).await?;
-    pass.requeue_after = storage_requeue;
-    pass.components = access;
-    pass.components.extend([storage, key]);
+    let mut components = vec![guard_duty];
+    components.extend(access);
+    components.push(storage);
+    let (network, network_requeue) =
+        cleanup_network(aws, &id, network_blocker(&components)).await?;
+    let network_gone = network.state == ComponentState::Deleted;
+    components.push(network);
+    let key = cleanup_key(
+        aws,
+        &id,
+        policy,
+        buckets_gone && network_gone,
+        &mut pass.outputs,
+    )
+    .await?;
+    components.push(key);
+    pass.requeue_after = [storage_requeue, network_requeue]
+        .into_iter()
+        .flatten()
+        .min();
+    pass.components = components;
     Ok(pass)
+}
+
+/// The first component that lives in the network and is not deleted yet, with its state.
+fn network_blocker(done: &[ComponentReport]) -> Option<(ComponentName, ComponentState)> {
+    done.iter()
+        .filter(|c| LIVES_IN_NETWORK.contains(&c.name) && c.state != ComponentState::Deleted)
+        .map(|c| (c.name, c.state))
+        .next()
 }
 
 async fn cleanup_storage(
@@ -121,13 +157,13 @@ async fn cleanup_key(
     aws: &AwsCtx,
     id: &EnvIdentity,
     policy: DeletionPolicy,
-    buckets_gone: bool,
+    dependents_gone: bool,
     outputs: &mut Outputs,
 ) -> Result<ComponentReport, ComponentError> {
     const C: ComponentName = ComponentName::EncryptionKey;
     let alias = desired_key(id, &[]).map_err(invalid(C))?.alias;
     let mut seen = kms::observe(aws, &alias).await.map_err(aws_err(C))?;
-    if seen.is_none() && policy == DeletionPolicy::Delete && buckets_gone {
+    if seen.is_none() && policy == DeletionPolicy::Delete && dependents_gone {
         seen = kms::find_orphan(aws, &id.uid).await.map_err(aws_err(C))?;
     }
     let Some(key) = seen.filter(|k| k.tags.is_owned_by(&id.uid)) else {
@@ -155,10 +191,10 @@ async fn cleanup_key(
         outputs.kms_key_alias = Some(alias);
         return Ok(r);
     }
-    // Never while a bucket that may be encrypted with the key is still there.
-    if !buckets_gone {
+    // Never while a bucket or the flow-log group encrypted with the key is still there.
+    if !dependents_gone {
         r.state = ComponentState::Deleting;
-        r.message = Some("waiting for the buckets to be deleted first".into());
+        r.message = Some("waiting for the buckets and the network to be deleted first".into());
         return Ok(r);
     }
     if key.state != KeyState::PendingDeletion {

@@ -2,10 +2,15 @@
 //! sequences `plan` and `aws` calls for one pass).
 //!
 //! Order: Kubernetes references first (a missing one stalls the pass before any AWS
-//! call), the encryption key, file storage (its buckets are encrypted with the key), the
-//! secrets (encrypted with the key), the storage credentials (scoped to the bucket), the
-//! email identity, and the SMTP credentials (scoped to the identity); deletion runs in
-//! reverse and never deletes the key while a bucket is kept or still being emptied. A component is `Creating`/`Updating` in the pass that wrote to it and
+//! call), the encryption key, the network (its flow-log group is encrypted with the
+//! key), file storage (its buckets are encrypted with the key), the secrets (encrypted
+//! with the key), the storage credentials (scoped to the bucket), the email identity, the
+//! SMTP credentials (scoped to the identity), and GuardDuty (optional, never deleted).
+//! Components that live in the VPC (database, compute, maintenance server) come after the
+//! network and get its outputs as a [`NetworkOutputs`] value, never by reading AWS again.
+//! Deletion runs in reverse: the network only after everything that lives in it, and the
+//! key only after the buckets and the network are gone (never while a bucket is kept or
+//! still being emptied). A component is `Creating`/`Updating` in the pass that wrote to it and
 //! `Ready` once a pass finds it in sync without writing, so convergence is verified by a
 //! quick second pass. In `ObserveOnly` mode nothing is written; drift is only reported.
 //! This module holds no AWS client code and writes no status.
@@ -31,12 +36,17 @@ mod cleanup;
 mod cleanup_credentials;
 pub mod credentials;
 pub mod email;
+mod guardduty;
+mod network;
 pub mod references;
 mod secrets;
 mod steps;
 
 pub use cleanup::cleanup_components;
+pub use network::NetworkStep;
 pub use references::{KubeSecrets, MemorySecrets, SecretStore};
+
+use crate::plan::network::NetworkOutputs;
 
 /// Look again this soon after a pass that wrote, to confirm the writes stuck.
 const VERIFY_AFTER_WRITE: Duration = Duration::from_secs(5);
@@ -166,6 +176,17 @@ pub async fn apply_components_at(
                 .alias,
         );
     }
+    let key_for_network = network::KeyForNetwork {
+        arn: key_arn.as_deref(),
+        // The key's policy (CloudWatch Logs may use it) takes a moment to apply: a stack
+        // written in the same pass could fail to create its encrypted log group.
+        just_changed: key.wrote,
+    };
+    let network =
+        network::apply_network(aws, env, &id, mode, key_for_network, &mut pass.outputs).await?;
+    // The components that live in the VPC (database, compute, maintenance server) take
+    // `network_outputs.as_ref()` and wait while it is `None`.
+    let _network_outputs: Option<NetworkOutputs> = network.outputs;
     let storage = apply_storage(aws, env, &id, mode, key_arn.as_deref(), &mut pass.outputs).await?;
     let secrets = secrets::apply_secrets(
         aws,
@@ -179,15 +200,21 @@ pub async fn apply_components_at(
     .await?;
     let access =
         access::apply_access(aws, env, &id, mode, key_arn.as_deref(), now, &mut pass).await?;
+    let guard_duty = guardduty::apply_guardduty(aws, env, &id, mode).await?;
 
-    pass.components = vec![key, storage, secrets];
+    pass.components = vec![key, network.report, storage, secrets];
     pass.components.extend(access);
+    pass.components.push(guard_duty);
     let wrote = pass.components.iter().any(|c| c.wrote);
     access::runtime_handoff(&id, key_arn.as_deref(), &mut pass);
-    pass.requeue_after = [key_requeue, wrote.then_some(VERIFY_AFTER_WRITE)]
-        .into_iter()
-        .flatten()
-        .min();
+    pass.requeue_after = [
+        key_requeue,
+        network.requeue,
+        wrote.then_some(VERIFY_AFTER_WRITE),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     Ok(pass)
 }
 

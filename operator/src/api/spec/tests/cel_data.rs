@@ -162,6 +162,18 @@ fn network_cidr_shape() {
 }
 
 #[test]
+fn a_slash_24_holds_two_zones_only() {
+    let net = |c: &str, zones: u32| json!({ "network": { "cidr": c, "availabilityZones": zones } });
+    accepts(net("10.0.0.0/24", 2));
+    accepts(net("10.0.0.0/23", 3));
+    accepts(net("10.0.0.0/16", 3));
+    rejects(
+        net("10.0.0.0/24", 3),
+        "a /24 VPC holds two availability zones",
+    );
+}
+
+#[test]
 fn network_cidr_is_immutable() {
     update_accepts(cidr("10.1.0.0/16"), cidr("10.1.0.0/16"));
     update_rejects(

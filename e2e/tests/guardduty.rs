@@ -1,0 +1,238 @@
+//! The optional GuardDuty component against a real moto server.
+//!
+//! Needs `AWS_ENDPOINT_URL` pointing at moto started by `bash e2e/scripts/moto.sh start
+//! <dir>`; fails (never skips) without it. GuardDuty has one detector per account and
+//! region, so this file uses a region of its own and one sequential test: create, steady
+//! state, drift, adoption by a second environment, deletion that keeps the detector.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::BehaviorVersion;
+use aws_config::Region;
+use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, FeatureStatus};
+use aws_sdk_s3::config::Credentials;
+use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
+use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings};
+use redcap_operator::reconcile::components::{
+    MemorySecrets, WriteMode, apply_components, cleanup_components,
+};
+use redcap_operator::reconcile::report::{ComponentReport, PassReport};
+
+/// No other test file uses this region, so the account's one detector here is ours.
+const REGION: &str = "ap-southeast-2";
+
+async fn context() -> (AwsCtx, AwsCallMetrics) {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL is not set: run `bash e2e/scripts/moto.sh start /tmp/moto` (these tests do not skip)")
+    });
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .region(Region::new(REGION))
+        .load()
+        .await;
+    let metrics = AwsCallMetrics::default();
+    let settings = AwsSettings {
+        s3_force_path_style: true,
+        max_attempts: 2,
+        calls_per_second: 0.0,
+        burst: 1,
+    };
+    let factory = AwsFactory::from_base_config(base, settings, metrics.clone());
+    let spec: redcap_operator::api::AwsSpec =
+        serde_json::from_value(serde_json::json!({"region": REGION})).expect("aws spec");
+    (factory.context_for(&spec).await.expect("context"), metrics)
+}
+
+fn environment(guard_duty: serde_json::Value) -> RedcapEnvironment {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "redcap.dev/v1alpha1",
+        "kind": "RedcapEnvironment",
+        "metadata": {"name": "redcap", "namespace": "e2e", "uid": format!("uid-{nanos:x}"), "generation": 1},
+        "spec": {
+            "aws": {"region": REGION},
+            "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}},
+            // The email component needs an identity; every environment gets its own.
+            "email": {"fromAddress": format!("redcap-{nanos:x}@example.org")},
+            "guardDuty": guard_duty,
+        },
+    }))
+    .expect("environment")
+}
+
+fn guard_duty(pass: &PassReport) -> &ComponentReport {
+    pass.components
+        .iter()
+        .find(|c| c.name == ComponentName::GuardDuty)
+        .expect("guardDuty reported")
+}
+
+/// Where the generated cron Secret lives (these tests exercise only AWS). Every
+/// environment here is `e2e/redcap`, so they share that Secret: it only seeds a token.
+static STORE: std::sync::LazyLock<MemorySecrets> = std::sync::LazyLock::new(MemorySecrets::default);
+
+async fn apply(ctx: &AwsCtx, env: &RedcapEnvironment) -> PassReport {
+    apply_components(ctx, &*STORE, env, WriteMode::Apply)
+        .await
+        .expect("apply pass")
+}
+
+async fn features(ctx: &AwsCtx, id: &str) -> Vec<(String, String)> {
+    let d = ctx
+        .guardduty
+        .get_detector()
+        .detector_id(id)
+        .send()
+        .await
+        .expect("detector");
+    let mut out: Vec<(String, String)> = d
+        .features()
+        .iter()
+        .filter_map(|f| {
+            Some((
+                f.name()?.as_str().to_string(),
+                f.status()?.as_str().to_string(),
+            ))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn detector_is_created_corrected_adopted_and_never_deleted() {
+    let (ctx, metrics) = context().await;
+    // A server reused from an earlier run still has that run's detector: start clean.
+    let left = ctx.guardduty.list_detectors().send().await.expect("list");
+    for id in left.detector_ids() {
+        ctx.guardduty
+            .delete_detector()
+            .detector_id(id)
+            .send()
+            .await
+            .expect("delete a previous run's detector");
+    }
+
+    // Off by default: not a single GuardDuty call.
+    let off = environment(serde_json::json!({}));
+    let before = metrics.snapshot();
+    let pass = apply(&ctx, &off).await;
+    assert_eq!(guard_duty(&pass).state, ComponentState::Ready);
+    let calls = metrics.snapshot().since(&before);
+    assert_eq!(
+        calls.of("guardduty", "ListDetectors") + calls.of("guardduty", "CreateDetector"),
+        0
+    );
+
+    // Enabled with no detector in the region: created, enabled, tagged as ours.
+    let env = environment(serde_json::json!({"enabled": true}));
+    let first = apply(&ctx, &env).await;
+    let created = guard_duty(&first);
+    assert_eq!(created.state, ComponentState::Creating, "{created:?}");
+    let id = created.id.clone().expect("detector id");
+    let detector = ctx
+        .guardduty
+        .get_detector()
+        .detector_id(&id)
+        .send()
+        .await
+        .expect("detector");
+    assert_eq!(detector.status().map(|s| s.as_str()), Some("ENABLED"));
+    let uid = env.metadata.uid.clone().expect("uid");
+    assert_eq!(
+        detector
+            .tags()
+            .and_then(|t| t.get(tags::UID))
+            .map(String::as_str),
+        Some(uid.as_str())
+    );
+    let enabled = |f: &str| (f.to_string(), "ENABLED".to_string());
+    assert_eq!(
+        features(&ctx, &id).await,
+        [
+            enabled("LAMBDA_NETWORK_LOGS"),
+            enabled("RDS_LOGIN_EVENTS"),
+            enabled("S3_DATA_EVENTS")
+        ]
+    );
+
+    // Steady: two reads, no write.
+    apply(&ctx, &env).await;
+    let before = metrics.snapshot();
+    let pass = apply(&ctx, &env).await;
+    assert_eq!(guard_duty(&pass).state, ComponentState::Ready, "{pass:?}");
+    let calls = metrics.snapshot().since(&before);
+    assert_eq!(
+        calls
+            .write_operations()
+            .iter()
+            .filter(|o| o.starts_with("guardduty."))
+            .count(),
+        0
+    );
+    assert_eq!(calls.of("guardduty", "ListDetectors"), 1);
+    assert_eq!(calls.of("guardduty", "GetDetector"), 1);
+
+    // Someone turns S3 protection off: it is turned on again.
+    ctx.guardduty
+        .update_detector()
+        .detector_id(&id)
+        .features(
+            DetectorFeatureConfiguration::builder()
+                .name(DetectorFeature::S3DataEvents)
+                .status(FeatureStatus::Disabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("disable a plan");
+    let fixed = apply(&ctx, &env).await;
+    let report = guard_duty(&fixed);
+    assert_eq!(report.state, ComponentState::Updating, "{report:?}");
+    assert!(
+        report
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("S3_DATA_EVENTS"),
+        "{report:?}"
+    );
+    assert!(
+        features(&ctx, &id)
+            .await
+            .contains(&enabled("S3_DATA_EVENTS"))
+    );
+
+    // A second environment in the region adopts the detector instead of creating one.
+    let second = environment(serde_json::json!({"enabled": true}));
+    let before = metrics.snapshot();
+    let pass = apply(&ctx, &second).await;
+    let adopted = guard_duty(&pass);
+    assert_eq!(adopted.id.as_deref(), Some(id.as_str()));
+    assert!(
+        adopted
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not created by this environment"),
+        "{adopted:?}"
+    );
+    assert_eq!(
+        metrics
+            .snapshot()
+            .since(&before)
+            .of("guardduty", "CreateDetector"),
+        0
+    );
+
+    // Deleting either environment keeps the detector.
+    for e in [&second, &env] {
+        let pass = cleanup_components(&ctx, e).await.expect("cleanup");
+        assert_eq!(guard_duty(&pass).state, ComponentState::Retained);
+    }
+    let list = ctx.guardduty.list_detectors().send().await.expect("list");
+    assert_eq!(list.detector_ids(), [id]);
+}

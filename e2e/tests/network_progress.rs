@@ -1,0 +1,230 @@
+//! The network component follows a stack that takes time (`*_IN_PROGRESS`) without
+//! writing again: create, update and delete each report their in-progress state, ask to be
+//! looked at again, and finish on a later pass.
+//!
+//! Uses the emulator's CloudFormation durations (`/_emulator/config`), which are global:
+//! this file holds one test, so nothing else runs against the server while they are set
+//! (cargo runs test binaries one after another), and a guard resets them even when an
+//! assertion fails. Needs `AWS_ENDPOINT_URL` pointing at the emulator started by
+//! `e2e/scripts/moto.sh` (fails, never skips, without it).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::config::Credentials;
+use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment};
+use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings, CallCounts};
+use redcap_operator::reconcile::components::{
+    MemorySecrets, WriteMode, apply_components, cleanup_components,
+};
+use redcap_operator::reconcile::report::{ComponentReport, PassReport};
+use serde_json::{Value, json};
+
+const REGION: &str = "eu-west-1";
+/// Seconds each stack operation stays in progress.
+const BUSY: u64 = 2;
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL is not set: start the emulator with e2e/scripts/moto.sh start <dir> (these tests do not skip)")
+    })
+}
+
+/// One plain HTTP/1.1 request to the emulator's control API; returns the status code.
+fn control(method: &str, path: &str, body: &Value) -> u16 {
+    let url = endpoint();
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let payload = body.to_string();
+    let mut stream = TcpStream::connect(host).expect("connect to the emulator");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    )
+    .expect("write request");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read answer");
+    raw.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line")
+}
+
+struct ResetDurations;
+
+impl Drop for ResetDurations {
+    fn drop(&mut self) {
+        control("DELETE", "/_emulator/config", &Value::Null);
+    }
+}
+
+async fn context() -> (AwsCtx, AwsCallMetrics) {
+    let _ = endpoint();
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .region(Region::new(REGION))
+        .load()
+        .await;
+    let metrics = AwsCallMetrics::default();
+    let settings = AwsSettings {
+        s3_force_path_style: true,
+        max_attempts: 2,
+        calls_per_second: 0.0,
+        burst: 1,
+    };
+    let factory = AwsFactory::from_base_config(base, settings, metrics.clone());
+    let spec: redcap_operator::api::AwsSpec =
+        serde_json::from_value(json!({"region": REGION})).expect("aws spec");
+    (factory.context_for(&spec).await.expect("context"), metrics)
+}
+
+fn environment() -> RedcapEnvironment {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    serde_json::from_value(json!({
+        "apiVersion": "redcap.dev/v1alpha1",
+        "kind": "RedcapEnvironment",
+        "metadata": {"name": "redcap", "namespace": "e2e", "uid": format!("uid-{nanos:x}"), "generation": 1},
+        "spec": {
+            "aws": {"region": REGION},
+            "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}},
+            // The email component needs an identity; every environment gets its own.
+            "email": {"fromAddress": format!("redcap-{nanos:x}@example.org")},
+        },
+    }))
+    .expect("environment")
+}
+
+fn network(pass: &PassReport) -> &ComponentReport {
+    pass.components
+        .iter()
+        .find(|c| c.name == ComponentName::Network)
+        .expect("network reported")
+}
+
+fn stack_writes(metrics: &AwsCallMetrics, before: &CallCounts) -> Vec<String> {
+    metrics
+        .snapshot()
+        .since(before)
+        .write_operations()
+        .into_iter()
+        .filter(|op| op.starts_with("cloudformation."))
+        .collect()
+}
+
+/// Where the generated cron Secret lives (these tests exercise only AWS). Every
+/// environment here is `e2e/redcap`, so they share that Secret: it only seeds a token.
+static STORE: std::sync::LazyLock<MemorySecrets> = std::sync::LazyLock::new(MemorySecrets::default);
+
+async fn apply(ctx: &AwsCtx, env: &RedcapEnvironment) -> PassReport {
+    apply_components(ctx, &*STORE, env, WriteMode::Apply)
+        .await
+        .expect("apply pass")
+}
+
+/// A pass during the operation: the state given, a requeue, and no stack write since
+/// `before`.
+fn assert_busy(
+    metrics: &AwsCallMetrics,
+    before: &CallCounts,
+    pass: &PassReport,
+    state: ComponentState,
+    status_word: &str,
+) {
+    assert_eq!(network(pass).state, state, "{pass:?}");
+    assert!(
+        network(pass)
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains(status_word),
+        "{pass:?}"
+    );
+    assert!(pass.requeue_after.is_some(), "{pass:?}");
+    assert!(
+        stack_writes(metrics, before).is_empty(),
+        "no write while CloudFormation works"
+    );
+}
+
+#[tokio::test]
+async fn create_update_and_delete_are_followed_without_writing_twice() {
+    let (ctx, metrics) = context().await;
+    let durations = json!({"durations": {
+        "cloudformation.create": BUSY,
+        "cloudformation.update": BUSY,
+        "cloudformation.delete": BUSY,
+    }});
+    assert_eq!(control("POST", "/_emulator/config", &durations), 200);
+    let _reset = ResetDurations;
+    let wait = || tokio::time::sleep(Duration::from_secs(BUSY + 1));
+
+    let env = environment();
+    apply(&ctx, &env).await; // the key; the stack waits for its policy
+    let created = apply(&ctx, &env).await;
+    assert_eq!(network(&created).state, ComponentState::Creating);
+    let before = metrics.snapshot();
+    let busy = apply(&ctx, &env).await;
+    assert_busy(
+        &metrics,
+        &before,
+        &busy,
+        ComponentState::Creating,
+        "create in progress",
+    );
+    wait().await;
+    let ready = apply(&ctx, &env).await;
+    assert_eq!(network(&ready).state, ComponentState::Ready, "{ready:?}");
+    assert!(ready.outputs.vpc_id.is_some());
+
+    let mut changed = env.clone();
+    changed.spec.logs.retention_days = 90;
+    changed.metadata.generation = Some(2);
+    let before = metrics.snapshot();
+    let updating = apply(&ctx, &changed).await;
+    assert_eq!(network(&updating).state, ComponentState::Updating);
+    assert_eq!(
+        stack_writes(&metrics, &before),
+        ["cloudformation.UpdateStack"]
+    );
+    let before = metrics.snapshot();
+    let busy = apply(&ctx, &changed).await;
+    assert_busy(
+        &metrics,
+        &before,
+        &busy,
+        ComponentState::Updating,
+        "update in progress",
+    );
+    wait().await;
+    let ready = apply(&ctx, &changed).await;
+    assert_eq!(network(&ready).state, ComponentState::Ready, "{ready:?}");
+
+    let deleting = cleanup_components(&ctx, &changed).await.expect("cleanup");
+    assert_eq!(network(&deleting).state, ComponentState::Deleting);
+    let before = metrics.snapshot();
+    let busy = cleanup_components(&ctx, &changed).await.expect("cleanup");
+    assert_busy(
+        &metrics,
+        &before,
+        &busy,
+        ComponentState::Deleting,
+        "being deleted",
+    );
+    wait().await;
+    let mut done = cleanup_components(&ctx, &changed).await.expect("cleanup");
+    for _ in 0..3 {
+        if done.requeue_after.is_none() {
+            break;
+        }
+        done = cleanup_components(&ctx, &changed).await.expect("cleanup");
+    }
+    assert_eq!(network(&done).state, ComponentState::Deleted, "{done:?}");
+}
