@@ -17,7 +17,7 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings, ErrorClass};
 use redcap_operator::reconcile::components::{
-    ComponentError, WriteMode, apply_components, cleanup_components,
+    ComponentError, MemorySecrets, WriteMode, apply_components, cleanup_components,
 };
 use redcap_operator::reconcile::report::PassReport;
 
@@ -26,6 +26,9 @@ const REGION: &str = "eu-west-1";
 struct Harness {
     ctx: AwsCtx,
     metrics: AwsCallMetrics,
+    /// Kubernetes Secrets (the generated cron Secret) kept in memory: these tests are
+    /// about AWS; `lifecycle.rs` runs the same walk against a real API server.
+    store: MemorySecrets,
 }
 
 fn endpoint() -> String {
@@ -58,7 +61,11 @@ async fn harness() -> Harness {
     let spec: redcap_operator::api::AwsSpec =
         serde_json::from_value(serde_json::json!({"region": REGION})).expect("aws spec");
     let ctx = factory.context_for(&spec).await.expect("context");
-    Harness { ctx, metrics }
+    Harness {
+        ctx,
+        metrics,
+        store: MemorySecrets::default(),
+    }
 }
 
 fn unique() -> String {
@@ -71,10 +78,11 @@ fn unique() -> String {
 
 /// A `RedcapEnvironment` as the API server would hand it over, with extra spec fields.
 fn environment(spec_extra: serde_json::Value) -> RedcapEnvironment {
+    // One SES identity per test: identities are account-wide, and tests run in parallel.
     let mut spec = serde_json::json!({
         "aws": {"region": REGION},
         "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "releases", "key": "redcap15.0.0.zip"}}},
-        "email": {"fromAddress": "redcap@example.org"},
+        "email": {"fromAddress": format!("redcap-{}@example.org", unique())},
     });
     if let (Some(s), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
         s.extend(extra.clone());
@@ -105,7 +113,7 @@ fn message(pass: &PassReport, name: ComponentName) -> String {
 }
 
 async fn apply(h: &Harness, env: &RedcapEnvironment) -> PassReport {
-    apply_components(&h.ctx, env, WriteMode::Apply)
+    apply_components(&h.ctx, &h.store, env, WriteMode::Apply)
         .await
         .expect("apply pass")
 }
@@ -281,11 +289,15 @@ async fn create_from_nothing_then_steady_state_writes_nothing() {
     // The network's outputs appear once its stack is complete (the pass after the create).
     assert_eq!(steady.outputs.kms_key_arn, first.outputs.kms_key_arn);
     assert_eq!(steady.outputs.file_bucket, first.outputs.file_bucket);
+    assert_eq!(steady.outputs.secrets, first.outputs.secrets);
+    assert_eq!(steady.outputs.email, first.outputs.email);
     assert!(steady.outputs.vpc_id.is_some(), "{:?}", steady.outputs);
     // The resync budget: 4 KMS reads for the key (with its policy), 9 S3 reads per
-    // bucket, one DescribeStacks for the network.
+    // bucket, one DescribeStacks for the network, 1 for the salt, 4 per credential set
+    // (user, policy, secret, keys) and 4 for email (identity, topic tags, configuration
+    // set, subscriptions).
     let reads = h.metrics.snapshot().since(&before).reads();
-    assert!(reads <= 23, "a steady-state pass made {reads} reads");
+    assert!(reads <= 36, "a steady-state pass made {reads} reads");
     let again = assert_steady(&h, &env).await;
     assert_eq!(again.outputs, steady.outputs, "outputs are stable");
 }
@@ -388,7 +400,7 @@ async fn observe_only_reports_drift_without_writing() {
     let h = harness().await;
     let fresh = environment(serde_json::json!({}));
     let before = h.metrics.snapshot();
-    let pass = apply_components(&h.ctx, &fresh, WriteMode::ObserveOnly)
+    let pass = apply_components(&h.ctx, &h.store, &fresh, WriteMode::ObserveOnly)
         .await
         .expect("observe");
     assert_eq!(h.metrics.snapshot().since(&before).writes(), 0);
@@ -417,7 +429,7 @@ async fn observe_only_reports_drift_without_writing() {
         .expect("suspend");
 
     let before = h.metrics.snapshot();
-    let pass = apply_components(&h.ctx, &env, WriteMode::ObserveOnly)
+    let pass = apply_components(&h.ctx, &h.store, &env, WriteMode::ObserveOnly)
         .await
         .expect("observe");
     assert_eq!(h.metrics.snapshot().since(&before).writes(), 0);
@@ -535,7 +547,7 @@ async fn bucket_name_held_by_someone_else_is_terminal_and_untouched() {
         .expect("object");
 
     let env = environment(serde_json::json!({"storage": {"bucketName": taken}}));
-    let err = apply_components(&h.ctx, &env, WriteMode::Apply)
+    let err = apply_components(&h.ctx, &h.store, &env, WriteMode::Apply)
         .await
         .expect_err("name taken");
     assert_eq!(err.class(), ErrorClass::Terminal, "{err}");
@@ -645,16 +657,9 @@ async fn deletion_policy_delete_empties_and_removes_everything() {
 
     let pass = cleanup_until_done(&h, &env).await;
     let order: Vec<ComponentName> = pass.components.iter().map(|c| c.name).collect();
-    assert_eq!(
-        order,
-        [
-            ComponentName::GuardDuty,
-            ComponentName::FileStorage,
-            ComponentName::Network,
-            ComponentName::EncryptionKey
-        ],
-        "reverse order"
-    );
+    let mut reverse = ComponentName::ALL.to_vec();
+    reverse.reverse();
+    assert_eq!(order, reverse, "reverse order");
     assert_eq!(
         state(&pass, ComponentName::FileStorage),
         ComponentState::Deleted,

@@ -13,7 +13,9 @@ use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, Fe
 use aws_sdk_s3::config::Credentials;
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings};
-use redcap_operator::reconcile::components::{WriteMode, apply_components, cleanup_components};
+use redcap_operator::reconcile::components::{
+    MemorySecrets, WriteMode, apply_components, cleanup_components,
+};
 use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 
 /// No other test file uses this region, so the account's one detector here is ours.
@@ -53,6 +55,8 @@ fn environment(guard_duty: serde_json::Value) -> RedcapEnvironment {
         "spec": {
             "aws": {"region": REGION},
             "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}},
+            // The email component needs an identity; every environment gets its own.
+            "email": {"fromAddress": format!("redcap-{nanos:x}@example.org")},
             "guardDuty": guard_duty,
         },
     }))
@@ -66,8 +70,12 @@ fn guard_duty(pass: &PassReport) -> &ComponentReport {
         .expect("guardDuty reported")
 }
 
+/// Where the generated cron Secret lives (these tests exercise only AWS). Every
+/// environment here is `e2e/redcap`, so they share that Secret: it only seeds a token.
+static STORE: std::sync::LazyLock<MemorySecrets> = std::sync::LazyLock::new(MemorySecrets::default);
+
 async fn apply(ctx: &AwsCtx, env: &RedcapEnvironment) -> PassReport {
-    apply_components(ctx, env, WriteMode::Apply)
+    apply_components(ctx, &*STORE, env, WriteMode::Apply)
         .await
         .expect("apply pass")
 }

@@ -27,7 +27,7 @@ spec:
         bucket: redcap-releases
         key: redcap15.8.0.zip
   email:
-    fromAddress: redcap@example.org
+    fromAddress: redcap-{name}@example.org
   deletionPolicy: {policy}
 {extra_spec}
 "#
@@ -157,21 +157,27 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
     );
     let (key_arn, bucket, log_bucket) = outputs(&ready)?;
 
-    // Every phase change is an Event on the object.
+    // Every phase change is an Event on the object. Events are published after the status
+    // write that caused them, one API call each, so look for a little while.
     let events: kube::Api<k8s_openapi::api::events::v1::Event> =
         kube::Api::namespaced(env.kube.clone(), &ns);
-    let reasons: Vec<String> = events
-        .list(&Default::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("dev"))
-        .filter_map(|e| e.reason)
-        .collect();
-    assert!(
-        reasons.iter().any(|r| r == "Ready"),
-        "no Ready event among {reasons:?}"
-    );
+    let reasons = || async {
+        Ok::<_, anyhow::Error>(
+            events
+                .list(&Default::default())
+                .await?
+                .items
+                .into_iter()
+                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("dev"))
+                .filter_map(|e| e.reason)
+                .collect::<Vec<String>>(),
+        )
+    };
+    let seen = wait_until("a Ready event", Duration::from_secs(10), || async {
+        Ok(reasons().await?.iter().any(|r| r == "Ready"))
+    })
+    .await;
+    assert!(seen.is_ok(), "no Ready event among {:?}", reasons().await?);
 
     // What AWS holds matches the spec.
     assert_eq!(versioning(&env, &bucket).await?, "Enabled");

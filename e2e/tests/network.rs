@@ -21,7 +21,7 @@ use aws_sdk_s3::config::Credentials;
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings, ErrorClass};
 use redcap_operator::reconcile::components::{
-    ComponentError, WriteMode, apply_components, cleanup_components,
+    ComponentError, MemorySecrets, WriteMode, apply_components, cleanup_components,
 };
 use redcap_operator::reconcile::report::PassReport;
 
@@ -31,6 +31,8 @@ const TWO_ZONE_REGION: &str = "us-west-1";
 
 struct Harness {
     ctx: AwsCtx,
+    /// Where the generated cron Secret lives (these tests exercise only AWS).
+    store: MemorySecrets,
     metrics: AwsCallMetrics,
     region: &'static str,
 }
@@ -64,6 +66,7 @@ async fn harness(region: &'static str) -> Harness {
     let ctx = factory.context_for(&spec).await.expect("context");
     Harness {
         ctx,
+        store: MemorySecrets::default(),
         metrics,
         region,
     }
@@ -81,7 +84,9 @@ fn unique() -> String {
 fn environment(region: &str, spec_extra: serde_json::Value) -> RedcapEnvironment {
     let mut spec = serde_json::json!({
         "aws": {"region": region},
-        "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}}
+        "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}},
+        // The email component needs an identity; every environment gets its own.
+        "email": {"fromAddress": format!("redcap-{}@example.org", unique())},
     });
     if let (Some(s), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
         s.extend(extra.clone());
@@ -111,7 +116,7 @@ fn network(pass: &PassReport) -> &redcap_operator::reconcile::report::ComponentR
 }
 
 async fn apply(h: &Harness, env: &RedcapEnvironment) -> PassReport {
-    apply_components(&h.ctx, env, WriteMode::Apply)
+    apply_components(&h.ctx, &h.store, env, WriteMode::Apply)
         .await
         .expect("apply pass")
 }
@@ -434,6 +439,10 @@ async fn deletion_removes_the_stack_even_when_data_is_retained() {
         names,
         [
             ComponentName::GuardDuty,
+            ComponentName::SmtpCredentials,
+            ComponentName::Email,
+            ComponentName::StorageCredentials,
+            ComponentName::Secrets,
             ComponentName::FileStorage,
             ComponentName::Network,
             ComponentName::EncryptionKey
@@ -483,7 +492,7 @@ async fn more_zones_than_the_region_has_stalls_then_recovers_after_a_fix() {
     // often it is retried.
     let before = h.metrics.snapshot();
     for _ in 0..3 {
-        let err = apply_components(&h.ctx, &env, WriteMode::Apply)
+        let err = apply_components(&h.ctx, &h.store, &env, WriteMode::Apply)
             .await
             .expect_err("stalled");
         assert_eq!(err.class(), ErrorClass::Terminal, "{err}");
@@ -541,7 +550,7 @@ async fn bad_cidr_and_fewer_zones_on_a_live_network_are_refused_without_a_stack_
         serde_json::json!({"network": {"cidr": "10.1.0.0/24", "availabilityZones": 3}}),
     );
     let before = h.metrics.snapshot();
-    let err = apply_components(&h.ctx, &env, WriteMode::Apply)
+    let err = apply_components(&h.ctx, &h.store, &env, WriteMode::Apply)
         .await
         .expect_err("too small");
     assert_eq!(err.class(), ErrorClass::Terminal);
@@ -560,7 +569,7 @@ async fn bad_cidr_and_fewer_zones_on_a_live_network_are_refused_without_a_stack_
     assert_eq!(ready.outputs.nat_egress_ips.len(), 3);
     let fewer = edited(&three, |e| e.spec.network.availability_zones = 2);
     let before = h.metrics.snapshot();
-    let err = apply_components(&h.ctx, &fewer, WriteMode::Apply)
+    let err = apply_components(&h.ctx, &h.store, &fewer, WriteMode::Apply)
         .await
         .expect_err("refused");
     assert!(err.to_string().contains("cannot shrink to 2"), "{err}");
@@ -581,7 +590,7 @@ async fn suspended_environments_get_no_stack_writes() {
     let h = harness(REGION).await;
     let fresh = environment(REGION, serde_json::json!({}));
     let before = h.metrics.snapshot();
-    let pass = apply_components(&h.ctx, &fresh, WriteMode::ObserveOnly)
+    let pass = apply_components(&h.ctx, &h.store, &fresh, WriteMode::ObserveOnly)
         .await
         .expect("observe");
     assert_eq!(network(&pass).state, ComponentState::Pending, "{pass:?}");
@@ -591,7 +600,7 @@ async fn suspended_environments_get_no_stack_writes() {
     converge(&h, &env).await;
     let changed = edited(&env, |e| e.spec.logs.retention_days = 7);
     let before = h.metrics.snapshot();
-    let pass = apply_components(&h.ctx, &changed, WriteMode::ObserveOnly)
+    let pass = apply_components(&h.ctx, &h.store, &changed, WriteMode::ObserveOnly)
         .await
         .expect("observe");
     assert_eq!(network(&pass).state, ComponentState::Updating);

@@ -16,7 +16,9 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment};
 use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings, CallCounts};
-use redcap_operator::reconcile::components::{WriteMode, apply_components, cleanup_components};
+use redcap_operator::reconcile::components::{
+    MemorySecrets, WriteMode, apply_components, cleanup_components,
+};
 use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 use serde_json::{Value, json};
 
@@ -93,6 +95,8 @@ fn environment() -> RedcapEnvironment {
         "spec": {
             "aws": {"region": REGION},
             "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}},
+            // The email component needs an identity; every environment gets its own.
+            "email": {"fromAddress": format!("redcap-{nanos:x}@example.org")},
         },
     }))
     .expect("environment")
@@ -115,8 +119,12 @@ fn stack_writes(metrics: &AwsCallMetrics, before: &CallCounts) -> Vec<String> {
         .collect()
 }
 
+/// Where the generated cron Secret lives (these tests exercise only AWS). Every
+/// environment here is `e2e/redcap`, so they share that Secret: it only seeds a token.
+static STORE: std::sync::LazyLock<MemorySecrets> = std::sync::LazyLock::new(MemorySecrets::default);
+
 async fn apply(ctx: &AwsCtx, env: &RedcapEnvironment) -> PassReport {
-    apply_components(ctx, env, WriteMode::Apply)
+    apply_components(ctx, &*STORE, env, WriteMode::Apply)
         .await
         .expect("apply pass")
 }

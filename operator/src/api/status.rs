@@ -104,6 +104,18 @@ pub enum ComponentName {
     Network,
     /// The REDCap file bucket and its server-access-log bucket.
     FileStorage,
+    /// The database salt (Secrets Manager) and the shared secret of `cron.php`
+    /// (a Kubernetes Secret).
+    Secrets,
+    /// The IAM user REDCap uses for the file bucket, its access key in Secrets Manager,
+    /// and the key's rotation.
+    StorageCredentials,
+    /// The Amazon SES identity (DKIM, MAIL FROM, DNS records), its configuration set and
+    /// the SNS topic for bounces and complaints.
+    Email,
+    /// The IAM user allowed to send from the SES identity, its SMTP credentials in
+    /// Secrets Manager, and their rotation.
+    SmtpCredentials,
     /// The region's Amazon GuardDuty detector (`spec.guardDuty`; adopted when one
     /// exists, never deleted).
     GuardDuty,
@@ -111,10 +123,14 @@ pub enum ComponentName {
 
 impl ComponentName {
     /// Every component in dependency order (creation order; deletion is the reverse).
-    pub const ALL: [ComponentName; 4] = [
+    pub const ALL: [ComponentName; 8] = [
         ComponentName::EncryptionKey,
         ComponentName::Network,
         ComponentName::FileStorage,
+        ComponentName::Secrets,
+        ComponentName::StorageCredentials,
+        ComponentName::Email,
+        ComponentName::SmtpCredentials,
         ComponentName::GuardDuty,
     ];
 
@@ -124,6 +140,10 @@ impl ComponentName {
             ComponentName::EncryptionKey => "encryptionKey",
             ComponentName::Network => "network",
             ComponentName::FileStorage => "fileStorage",
+            ComponentName::Secrets => "secrets",
+            ComponentName::StorageCredentials => "storageCredentials",
+            ComponentName::Email => "email",
+            ComponentName::SmtpCredentials => "smtpCredentials",
             ComponentName::GuardDuty => "guardDuty",
         }
     }
@@ -134,6 +154,10 @@ impl ComponentName {
             ComponentName::EncryptionKey => "EncryptionKeyReady",
             ComponentName::Network => "NetworkReady",
             ComponentName::FileStorage => "FileStorageReady",
+            ComponentName::Secrets => "SecretsReady",
+            ComponentName::StorageCredentials => "StorageCredentialsReady",
+            ComponentName::Email => "EmailReady",
+            ComponentName::SmtpCredentials => "SmtpCredentialsReady",
             ComponentName::GuardDuty => "GuardDutyReady",
         }
     }
@@ -242,6 +266,63 @@ pub struct Outputs {
     /// created).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance_server_expires_at: Option<Time>,
+    /// The environment's Secrets Manager secrets: ARNs and rotation times, never values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretOutput>,
+    /// The Kubernetes Secret key that holds the shared secret of `cron.php`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_secret_ref: Option<crate::api::SecretKeyRef>,
+    /// The Amazon SES identity REDCap sends from, and its verification state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailOutputs>,
+}
+
+/// One Secrets Manager secret of the environment (never its value).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretOutput {
+    /// What the secret holds: `salt`, `storageCredentials` (S3 access key of REDCap) or
+    /// `smtpCredentials` (SES SMTP user name and password).
+    pub name: String,
+    /// ARN of the secret.
+    pub arn: String,
+    /// When the credentials in the secret were created (the last rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<Time>,
+    /// Days between rotations; absent for secrets that are never rotated (the salt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_days: Option<u32>,
+}
+
+/// The Amazon SES side of the environment.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailOutputs {
+    /// The SES identity: a domain, or an email address.
+    pub identity: String,
+    /// Verification state as SES reports it: `Pending`, `Success`, `Failed`,
+    /// `TemporaryFailure` or `NotStarted`. Mail is only sent once it is `Success`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_status: Option<String>,
+    /// Easy DKIM state of a domain identity (same values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkim_status: Option<String>,
+    /// The custom MAIL FROM domain of a domain identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_from_domain: Option<String>,
+    /// MAIL FROM state (`Pending`, `Success`, `Failed`, `TemporaryFailure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_from_status: Option<String>,
+    /// Configuration set to name in the `X-SES-CONFIGURATION-SET` header, so bounces and
+    /// complaints reach the notification topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration_set: Option<String>,
+    /// SNS topic that receives bounces and complaints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_topic_arn: Option<String>,
+    /// SES SMTP endpoint (port 587, STARTTLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_endpoint: Option<String>,
 }
 
 /// A DNS record to create at your DNS provider.

@@ -18,15 +18,25 @@ pub enum Service {
     Kms,
     S3,
     Sts,
+    Iam,
+    Route53,
+    SecretsManager,
+    Ses,
+    Sns,
     CloudFormation,
     GuardDuty,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 10] = [
         Service::Kms,
         Service::S3,
         Service::Sts,
+        Service::Iam,
+        Service::Route53,
+        Service::SecretsManager,
+        Service::Ses,
+        Service::Sns,
         Service::CloudFormation,
         Service::GuardDuty,
     ];
@@ -37,6 +47,11 @@ impl Service {
             Service::Kms => "kms",
             Service::S3 => "s3",
             Service::Sts => "sts",
+            Service::Iam => "iam",
+            Service::Route53 => "route53",
+            Service::SecretsManager => "secretsmanager",
+            Service::Ses => "ses",
+            Service::Sns => "sns",
             Service::CloudFormation => "cloudformation",
             Service::GuardDuty => "guardduty",
         }
@@ -47,8 +62,13 @@ impl Service {
             Service::Kms => 0,
             Service::S3 => 1,
             Service::Sts => 2,
-            Service::CloudFormation => 3,
-            Service::GuardDuty => 4,
+            Service::Iam => 3,
+            Service::Route53 => 4,
+            Service::SecretsManager => 5,
+            Service::Ses => 6,
+            Service::Sns => 7,
+            Service::CloudFormation => 8,
+            Service::GuardDuty => 9,
         }
     }
 }

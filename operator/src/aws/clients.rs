@@ -173,14 +173,40 @@ impl AwsFactory {
                 .interceptor(self.metrics.interceptor())
                 .build(),
         );
+        let interceptor = || self.metrics.interceptor();
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
+        let route53 = aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
+        let secretsmanager = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
+        let ses = aws_sdk_ses::Client::from_conf(
+            aws_sdk_ses::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
         let cloudformation = aws_sdk_cloudformation::Client::from_conf(
             aws_sdk_cloudformation::config::Builder::from(&conf)
-                .interceptor(self.metrics.interceptor())
+                .interceptor(interceptor())
                 .build(),
         );
         let guardduty = aws_sdk_guardduty::Client::from_conf(
             aws_sdk_guardduty::config::Builder::from(&conf)
-                .interceptor(self.metrics.interceptor())
+                .interceptor(interceptor())
                 .build(),
         );
         let budget = Budget::new(BudgetSettings {
@@ -190,6 +216,11 @@ impl AwsFactory {
         AwsCtx {
             kms,
             s3,
+            iam,
+            route53,
+            secretsmanager,
+            ses,
+            sns,
             cloudformation,
             guardduty,
             region: key.region.clone(),
@@ -203,6 +234,13 @@ impl AwsFactory {
 pub struct AwsCtx {
     pub kms: aws_sdk_kms::Client,
     pub s3: aws_sdk_s3::Client,
+    /// IAM and Route 53 are global services; their clients still carry the region.
+    pub iam: aws_sdk_iam::Client,
+    pub route53: aws_sdk_route53::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
+    /// SES v1 (see `plan::email` for why not SESv2).
+    pub ses: aws_sdk_ses::Client,
+    pub sns: aws_sdk_sns::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub guardduty: aws_sdk_guardduty::Client,
     pub region: String,

@@ -5,11 +5,15 @@
 pub mod budget;
 pub mod clients;
 pub mod cloudformation;
+pub mod dns;
+pub mod email;
 pub mod error;
 pub mod guardduty;
+pub mod iam;
 pub mod instrument;
 pub mod kms;
 pub mod network;
+pub mod secrets;
 pub mod storage;
 
 pub use budget::Service;

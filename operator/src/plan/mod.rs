@@ -6,11 +6,17 @@
 
 pub mod cfn;
 pub mod cidr;
+pub mod credentials;
+pub mod cron;
+pub mod email;
 pub mod guardduty;
 pub mod kms;
 pub mod naming;
 pub mod network;
 pub mod policy;
+pub mod secret;
+pub mod secrets;
+pub mod smtp;
 pub mod storage;
 pub mod tags;
 

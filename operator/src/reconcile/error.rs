@@ -69,10 +69,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self.root() {
             Error::Aws { source, .. } => source.class,
-            Error::Component { source } => match source {
-                ComponentError::Aws { source, .. } => source.class,
-                ComponentError::Invalid { .. } => ErrorClass::Terminal,
-            },
+            Error::Component { source } => source.class(),
             // The Kubernetes API failing is about the cluster, not the object: it heals
             // (or a human fixes RBAC) without the spec changing, so keep retrying.
             Error::Kube { .. } | Error::Status { .. } => ErrorClass::Recoverable,
@@ -95,6 +92,7 @@ impl Error {
             Error::Component { source } => match source {
                 ComponentError::Aws { .. } => "aws_call",
                 ComponentError::Invalid { .. } => "invalid_spec",
+                ComponentError::SecretReference { .. } => "secret_reference",
             },
             Error::Kube { .. } => "kube_api",
             Error::MissingMetadata(_) => "invalid_object",
@@ -110,6 +108,9 @@ impl Error {
         }
         match self.root() {
             Error::Component {
+                source: ComponentError::SecretReference { .. },
+            } => ConditionReason::SecretReferenceMissing,
+            Error::Component {
                 source: ComponentError::Invalid { .. },
             }
             | Error::MissingMetadata(_)
@@ -121,10 +122,7 @@ impl Error {
     /// The component the error belongs to, when there is one.
     pub fn component(&self) -> Option<crate::api::ComponentName> {
         match self.root() {
-            Error::Component { source } => Some(match source {
-                ComponentError::Aws { component, .. }
-                | ComponentError::Invalid { component, .. } => *component,
-            }),
+            Error::Component { source } => Some(source.component()),
             _ => None,
         }
     }
@@ -138,10 +136,7 @@ impl Error {
     /// Text for the failed component's own entry, without the component-name prefix.
     pub fn component_message(&self) -> Option<String> {
         match self.root() {
-            Error::Component { source } => Some(match source {
-                ComponentError::Aws { source, .. } => source.to_string(),
-                ComponentError::Invalid { message, .. } => message.clone(),
-            }),
+            Error::Component { source } => Some(source.detail()),
             _ => None,
         }
     }
@@ -224,6 +219,32 @@ mod tests {
         assert_eq!(err.class(), ErrorClass::Terminal);
         assert_eq!(err.reason(), ConditionReason::InvalidSpec);
         assert_eq!(err.category(), "invalid_spec");
+    }
+
+    #[test]
+    fn a_missing_secret_reference_has_its_own_reason() {
+        let err = Error::Component {
+            source: ComponentError::SecretReference {
+                component: ComponentName::Secrets,
+                message: "spec.cron.secretRef: Secret ns/x does not exist".into(),
+                class: ErrorClass::Terminal,
+            },
+        };
+        assert_eq!(err.class(), ErrorClass::Terminal);
+        assert_eq!(err.reason(), ConditionReason::SecretReferenceMissing);
+        assert_eq!(err.category(), "secret_reference");
+        assert_eq!(
+            err.component_message().as_deref(),
+            Some("spec.cron.secretRef: Secret ns/x does not exist")
+        );
+        let transient = Error::Component {
+            source: ComponentError::SecretReference {
+                component: ComponentName::Secrets,
+                message: "timeout".into(),
+                class: ErrorClass::Recoverable,
+            },
+        };
+        assert_eq!(transient.reason(), ConditionReason::RetryingAfterError);
     }
 
     #[test]

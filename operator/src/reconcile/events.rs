@@ -161,6 +161,10 @@ mod tests {
             [
                 "NetworkReady",
                 "FileStorageReady",
+                "SecretsReady",
+                "StorageCredentialsReady",
+                "EmailReady",
+                "SmtpCredentialsReady",
                 "GuardDutyReady",
                 "Ready"
             ]

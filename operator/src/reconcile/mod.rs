@@ -26,14 +26,16 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use rand::RngExt;
 
-use crate::api::{FIELD_MANAGER, FINALIZER, RedcapEnvironment, RedcapEnvironmentStatus};
+use crate::api::{
+    ConditionReason, FIELD_MANAGER, FINALIZER, RedcapEnvironment, RedcapEnvironmentStatus,
+};
 use crate::aws::{AwsCtx, AwsFactory, ErrorClass};
 use crate::config::OperatorConfig;
 use crate::http::Readiness;
 use crate::metrics::{Metrics, ReconcileResult};
 
 use self::backoff::Backoff;
-use self::components::{WriteMode, apply_components, cleanup_components};
+use self::components::{KubeSecrets, WriteMode, apply_components, cleanup_components};
 pub use self::error::Error;
 use self::status::Outcome;
 
@@ -42,6 +44,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// How often a stalled environment is looked at again without any change: a safety net
 /// for fixes made outside the spec (an IAM policy, a freed bucket name).
 pub const STALLED_RECHECK: Duration = Duration::from_secs(30 * 60);
+
+/// How often an environment stalled on a missing Kubernetes Secret reference looks
+/// again. A watch on Secrets would react faster, but it needs list/watch on every Secret
+/// the operator can see (impossible with `rbac.secrets.scope: namespaces` across
+/// namespaces, and a cache of every Secret's data in memory); one GET per stalled
+/// environment every 30 seconds is cheap and works with every RBAC scope.
+pub const SECRET_REFERENCE_RECHECK: Duration = Duration::from_secs(30);
 
 /// Share of the resync period removed at random, so that environments created together
 /// do not resync (and call AWS) together forever.
@@ -286,7 +295,8 @@ async fn apply(
     } else {
         WriteMode::Apply
     };
-    let report = apply_components(&aws, env, mode)
+    let store = KubeSecrets::new(ctx.client.clone());
+    let report = apply_components(&aws, &store, env, mode)
         .await
         .map_err(|source| Error::Component { source })?;
     writer.update(Outcome::Applied(&report)).await?;
@@ -325,6 +335,10 @@ fn resync_delay(resync: Duration) -> Duration {
 pub fn error_policy(env: Arc<RedcapEnvironment>, err: &Error, ctx: Arc<Context>) -> Action {
     let object = key(&env);
     match err.class() {
+        ErrorClass::Terminal if err.reason() == ConditionReason::SecretReferenceMissing => {
+            tracing::warn!(env = %object, category = err.category(), error = %err, "stalled on a missing Secret; looking again soon");
+            Action::requeue(SECRET_REFERENCE_RECHECK)
+        }
         ErrorClass::Terminal => {
             tracing::warn!(env = %object, category = err.category(), error = %err, "stalled; waiting for a change");
             Action::requeue(STALLED_RECHECK)

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::api::{ComponentName, ComponentState, Outputs};
+use crate::plan::secret::SecretString;
 
 /// Result of reconciling (or cleaning up) one component.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +25,21 @@ pub struct PassReport {
     pub outputs: Outputs,
     /// Set while any component waits on AWS: when to look again.
     pub requeue_after: Option<Duration>,
+    /// Values later components need; never written to status.
+    pub runtime: RuntimeHandoff,
+}
+
+/// What the compute and firewall components take from this pass. Secret values stay in
+/// [`SecretString`]s; nothing here goes to status, Events or logs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RuntimeHandoff {
+    /// The token the firewall rule compares `cron.php?secret=` with.
+    pub cron_token: Option<SecretString>,
+    /// The secrets REDCap reads at start (salt, storage and SMTP credentials).
+    pub secret_arns: Vec<String>,
+    /// The runtime role's policy (`plan::secrets::runtime_policy`), without the database
+    /// statement until the database component provides the cluster.
+    pub runtime_policy: Option<serde_json::Value>,
 }
 
 impl PassReport {

@@ -98,7 +98,15 @@ pub fn compute_status(
     set(ConditionType::Reconciling, &summary.reconciling);
     set(ConditionType::Stalled, &summary.stalled);
     for component in &status.components {
-        let (ok, reason, default_message) = component_condition(component.state);
+        let (ok, mut reason, default_message) = component_condition(component.state);
+        // The failed component's condition carries the error's own reason
+        // (`SecretReferenceMissing`, `InvalidSpec`), not a generic one.
+        if let Outcome::Failed(err) = outcome
+            && err.class() == ErrorClass::Terminal
+            && err.component() == Some(component.name)
+        {
+            reason = err.reason();
+        }
         let message = component
             .message
             .clone()

@@ -419,12 +419,12 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
             .contains("fileStorage (emptying bucket)")
     );
 
-    let done = report(vec![
-        component(ComponentName::EncryptionKey, S::Retained),
-        component(ComponentName::Network, S::Deleted),
-        component(ComponentName::FileStorage, S::Deleted),
-        component(ComponentName::GuardDuty, S::Deleted),
-    ]);
+    let mut done = report(vec![component(ComponentName::EncryptionKey, S::Retained)]);
+    done.components.extend(
+        ComponentName::ALL[1..]
+            .iter()
+            .map(|n| component(*n, S::Deleted)),
+    );
     let status = compute_status(Some(&status), &env, Outcome::CleaningUp(&done), &time(300));
     assert_eq!(status.phase, Some(Phase::Deleting));
     assert_eq!(sr(&status, "Reconciling"), pair("False", "Deleting"));
@@ -432,7 +432,16 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
     let states: Vec<_> = status.components.iter().map(|c| c.state).collect();
     assert_eq!(
         states,
-        vec![S::Retained, S::Deleted, S::Deleted, S::Deleted]
+        vec![
+            S::Retained,
+            S::Deleted,
+            S::Deleted,
+            S::Deleted,
+            S::Deleted,
+            S::Deleted,
+            S::Deleted,
+            S::Deleted
+        ]
     );
 }
 
@@ -471,4 +480,32 @@ fn environment_id_is_derived_from_the_object_and_stable() {
         &time(2),
     );
     assert_eq!(later.environment_id.as_deref(), Some(id.as_str()));
+}
+
+#[test]
+fn a_missing_secret_reference_is_the_reason_on_stalled_and_on_the_component() {
+    let env = RedcapEnvironment::test();
+    let err = Error::Component {
+        source: ComponentError::SecretReference {
+            component: ComponentName::Secrets,
+            message: "spec.cron.secretRef: Secret default/x does not exist".into(),
+            class: crate::aws::ErrorClass::Terminal,
+        },
+    };
+    let status = compute_status(None, &env, Outcome::Failed(&err), &time(10));
+    assert_eq!(status.phase, Some(Phase::Stalled));
+    assert_eq!(
+        sr(&status, "Stalled"),
+        pair("True", "SecretReferenceMissing")
+    );
+    assert_eq!(
+        sr(&status, "SecretsReady"),
+        pair("False", "SecretReferenceMissing")
+    );
+    assert!(
+        status
+            .phase_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("default/x"))
+    );
 }

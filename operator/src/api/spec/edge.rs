@@ -98,8 +98,8 @@ pub struct EmailSpec {
     #[schemars(length(min = 3, max = 254), regex(pattern = crate::api::schema::EMAIL))]
     pub from_address: Option<String>,
 
-    /// Address that receives bounce notifications through SNS (seed:
-    /// `bounceNotificationEmail`). Absent: bounces are not forwarded.
+    /// Address that receives bounce and complaint notifications through SNS (seed:
+    /// `bounceNotificationEmail`). Absent: they are not forwarded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 3, max = 254), regex(pattern = crate::api::schema::EMAIL))]
     pub bounce_notification_address: Option<String>,
@@ -112,6 +112,14 @@ pub struct EmailSpec {
         regex(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
     )]
     pub mail_from_subdomain: String,
+
+    /// Days between rotations of the SES SMTP credentials (an IAM access key and the SMTP
+    /// password derived from it). The operator creates the new key, stores the new
+    /// credentials in Secrets Manager, and deletes the previous key one day later.
+    /// Default 90.
+    #[serde(default = "super::storage::default_rotation_days")]
+    #[schemars(range(min = 1, max = 365))]
+    pub credential_rotation_days: u32,
 }
 
 impl Default for EmailSpec {
@@ -120,6 +128,7 @@ impl Default for EmailSpec {
             from_address: None,
             bounce_notification_address: None,
             mail_from_subdomain: default_mail_from(),
+            credential_rotation_days: super::storage::default_rotation_days(),
         }
     }
 }

@@ -64,6 +64,13 @@ pub struct StorageSpec {
     /// Write server access logs of the file bucket to a separate log bucket. Default true.
     #[serde(default = "super::default_true")]
     pub access_logs: bool,
+
+    /// Days between rotations of the access key REDCap uses for the file bucket (its
+    /// built-in S3 storage needs static keys). The operator creates the new key, stores
+    /// it in Secrets Manager, and deletes the previous key one day later. Default 90.
+    #[serde(default = "default_rotation_days")]
+    #[schemars(range(min = 1, max = 365))]
+    pub access_key_rotation_days: u32,
 }
 
 impl Default for StorageSpec {
@@ -75,6 +82,7 @@ impl Default for StorageSpec {
             intelligent_tiering_after_days: default_tiering_days(),
             noncurrent_version_expiration_days: 0,
             access_logs: true,
+            access_key_rotation_days: default_rotation_days(),
         }
     }
 }
@@ -84,4 +92,7 @@ fn default_ia_days() -> u32 {
 }
 fn default_tiering_days() -> u32 {
     180
+}
+pub(crate) fn default_rotation_days() -> u32 {
+    90
 }

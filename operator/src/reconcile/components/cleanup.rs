@@ -1,5 +1,6 @@
 //! The finalizer path of the component walk (step: reconcile cleanup): every component
-//! handled per `deletionPolicy`, in reverse dependency order.
+//! handled per `deletionPolicy`, in reverse dependency order (GuardDuty, then the secrets,
+//! credentials and email components, see `cleanup_credentials`).
 //!
 //! `Delete` empties and deletes the buckets, then schedules the key's deletion (never
 //! before every bucket is gone, since a kept bucket would become unreadable); `Snapshot`
@@ -40,10 +41,15 @@ pub async fn cleanup_components(
     let mut pass = PassReport::default();
 
     let guard_duty = cleanup_guardduty(env);
+    let access =
+        super::cleanup_credentials::cleanup_access(aws, env, &id, policy, &mut pass.outputs)
+            .await?;
     let (storage, storage_requeue) =
         cleanup_storage(aws, env, &id, policy, &mut pass.outputs).await?;
     let buckets_gone = storage.state == ComponentState::Deleted;
-    let mut components = vec![guard_duty, storage];
+    let mut components = vec![guard_duty];
+    components.extend(access);
+    components.push(storage);
     let (network, network_requeue) =
         cleanup_network(aws, &id, network_blocker(&components)).await?;
     let network_gone = network.state == ComponentState::Deleted;

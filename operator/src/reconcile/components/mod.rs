@@ -1,18 +1,23 @@
 //! Walks the components in dependency order (step: reconcile; the only place that
 //! sequences `plan` and `aws` calls for one pass).
 //!
-//! Order: the encryption key, then the network (its flow-log group is encrypted with the
-//! key), then file storage (its buckets are encrypted with the key). Components that live
-//! in the VPC (database, compute, maintenance server) come after the network and get its
-//! outputs as a [`NetworkOutputs`] value, never by reading AWS again. Deletion runs in
-//! reverse: the network only after everything that lives in it, and the key only after
-//! the buckets and the network are gone. GuardDuty (optional) comes last and is never
-//! deleted. A component is `Creating`/`Updating` in the pass that wrote to it and
+//! Order: Kubernetes references first (a missing one stalls the pass before any AWS
+//! call), the encryption key, the network (its flow-log group is encrypted with the
+//! key), file storage (its buckets are encrypted with the key), the secrets (encrypted
+//! with the key), the storage credentials (scoped to the bucket), the email identity, the
+//! SMTP credentials (scoped to the identity), and GuardDuty (optional, never deleted).
+//! Components that live in the VPC (database, compute, maintenance server) come after the
+//! network and get its outputs as a [`NetworkOutputs`] value, never by reading AWS again.
+//! Deletion runs in reverse: the network only after everything that lives in it, and the
+//! key only after the buckets and the network are gone (never while a bucket is kept or
+//! still being emptied). A component is `Creating`/`Updating` in the pass that wrote to it and
 //! `Ready` once a pass finds it in sync without writing, so convergence is verified by a
 //! quick second pass. In `ObserveOnly` mode nothing is written; drift is only reported.
 //! This module holds no AWS client code and writes no status.
 
 use std::time::Duration;
+
+use jiff::Timestamp;
 
 use crate::api::{ComponentName, ComponentState, Outputs, RedcapEnvironment};
 use crate::aws::storage::BucketPresence;
@@ -26,12 +31,20 @@ use crate::plan::{EnvIdentity, PlanError};
 
 use super::report::{ComponentReport, PassReport};
 
+mod access;
 mod cleanup;
+mod cleanup_credentials;
+pub mod credentials;
+pub mod email;
 mod guardduty;
 mod network;
+pub mod references;
+mod secrets;
+mod steps;
 
 pub use cleanup::cleanup_components;
 pub use network::NetworkStep;
+pub use references::{KubeSecrets, MemorySecrets, SecretStore};
 
 use crate::plan::network::NetworkOutputs;
 
@@ -65,14 +78,22 @@ pub enum ComponentError {
         component: crate::api::ComponentName,
         message: String,
     },
+    /// A Kubernetes Secret the spec refers to is missing or lacks the key (terminal,
+    /// reason `SecretReferenceMissing`), or could not be read (recoverable).
+    #[error("{component}: {message}")]
+    SecretReference {
+        component: crate::api::ComponentName,
+        message: String,
+        class: ErrorClass,
+    },
 }
 
 impl ComponentError {
     pub fn component(&self) -> ComponentName {
         match self {
-            ComponentError::Aws { component, .. } | ComponentError::Invalid { component, .. } => {
-                *component
-            }
+            ComponentError::Aws { component, .. }
+            | ComponentError::Invalid { component, .. }
+            | ComponentError::SecretReference { component, .. } => *component,
         }
     }
 
@@ -81,6 +102,16 @@ impl ComponentError {
         match self {
             ComponentError::Aws { source, .. } => source.class,
             ComponentError::Invalid { .. } => ErrorClass::Terminal,
+            ComponentError::SecretReference { class, .. } => *class,
+        }
+    }
+
+    /// The message without the component prefix (for the component's own entry).
+    pub fn detail(&self) -> String {
+        match self {
+            ComponentError::Aws { source, .. } => source.to_string(),
+            ComponentError::Invalid { message, .. }
+            | ComponentError::SecretReference { message, .. } => message.clone(),
         }
     }
 }
@@ -115,11 +146,26 @@ fn report(
 /// Observes every component and, in `Apply` mode, creates/updates/corrects it.
 pub async fn apply_components(
     aws: &AwsCtx,
+    store: &impl SecretStore,
     env: &RedcapEnvironment,
     mode: WriteMode,
 ) -> Result<PassReport, ComponentError> {
+    apply_components_at(aws, store, env, mode, Timestamp::now()).await
+}
+
+/// [`apply_components`] as if the time were `now` (rotation schedules; tests).
+pub async fn apply_components_at(
+    aws: &AwsCtx,
+    store: &impl SecretStore,
+    env: &RedcapEnvironment,
+    mode: WriteMode,
+    now: Timestamp,
+) -> Result<PassReport, ComponentError> {
     let id = EnvIdentity::from_env(env).map_err(invalid(ComponentName::EncryptionKey))?;
     let mut pass = PassReport::default();
+
+    let cron = references::resolve_cron(store, env, &id.namespace, &id.name, &id.uid, mode).await?;
+    pass.runtime.cron_token = cron.token.clone();
 
     let (key, key_arn, key_requeue) = apply_key(aws, env, &id, mode).await?;
     if key_arn.is_some() {
@@ -142,10 +188,25 @@ pub async fn apply_components(
     // `network_outputs.as_ref()` and wait while it is `None`.
     let _network_outputs: Option<NetworkOutputs> = network.outputs;
     let storage = apply_storage(aws, env, &id, mode, key_arn.as_deref(), &mut pass.outputs).await?;
+    let secrets = secrets::apply_secrets(
+        aws,
+        env,
+        &id,
+        mode,
+        key_arn.as_deref(),
+        &cron,
+        &mut pass.outputs,
+    )
+    .await?;
+    let access =
+        access::apply_access(aws, env, &id, mode, key_arn.as_deref(), now, &mut pass).await?;
     let guard_duty = guardduty::apply_guardduty(aws, env, &id, mode).await?;
 
-    let wrote = key.wrote || network.report.wrote || storage.wrote || guard_duty.wrote;
-    pass.components = vec![key, network.report, storage, guard_duty];
+    pass.components = vec![key, network.report, storage, secrets];
+    pass.components.extend(access);
+    pass.components.push(guard_duty);
+    let wrote = pass.components.iter().any(|c| c.wrote);
+    access::runtime_handoff(&id, key_arn.as_deref(), &mut pass);
     pass.requeue_after = [
         key_requeue,
         network.requeue,

@@ -1,0 +1,392 @@
+//! The `email` component (step: reconcile; sequences `plan::email` decisions and
+//! `aws::{email, dns}` calls).
+//!
+//! Order: look at the identity, then the SNS topic (created first: its tags record which
+//! identity this environment created, written before the identity is), the configuration
+//! set and its event destination, the topic's email subscription, the identity itself,
+//! and finally its DNS records (Route 53, or `status.outputs.dnsRecords`). A pending
+//! verification is reported, not waited for: mail flows once SES says `Success`. A failed
+//! verification is requested again and stalls the environment with what to fix. No
+//! status writes here.
+
+use crate::api::{ComponentName, Outputs, RedcapEnvironment};
+use crate::aws::{AwsCtx, AwsError, dns, email};
+use crate::plan::email::{
+    DesiredEmail, DnsTarget, IDENTITY_MARKER_TAG, IdentityKind, ObservedIdentity, SUBSCRIBED_TAG,
+    SesRecord, desired_email, email_outputs, event_destination_in_sync, identity_changes,
+    output_record, records_to_write, ses_records, subscription_changes, topic_arn,
+    verification_failed,
+};
+use crate::plan::{EnvIdentity, TagSet};
+
+use super::steps::Steps;
+use super::{ComponentError, WriteMode, aws_err, invalid};
+use crate::reconcile::report::ComponentReport;
+
+const C: ComponentName = ComponentName::Email;
+
+/// What converging the email component produced.
+pub struct EmailOutcome {
+    pub report: ComponentReport,
+    /// The identity and configuration set the SMTP user may send with.
+    pub want: DesiredEmail,
+}
+
+fn terminal(
+    service: &'static str,
+    operation: &'static str,
+    code: &str,
+    message: String,
+) -> ComponentError {
+    ComponentError::Aws {
+        component: C,
+        source: AwsError::terminal(service, operation, code, message),
+    }
+}
+
+fn one_tag(key: &str, value: &str) -> TagSet {
+    [(key, value)].into_iter().collect()
+}
+
+/// Converges SES, SNS and the identity's DNS records. `account` is the AWS account id.
+pub async fn apply_email(
+    aws: &AwsCtx,
+    env: &RedcapEnvironment,
+    id: &EnvIdentity,
+    mode: WriteMode,
+    account: &str,
+    outputs: &mut Outputs,
+) -> Result<EmailOutcome, ComponentError> {
+    let err = aws_err(C);
+    let want = desired_email(id, &env.spec).map_err(invalid(C))?;
+    let mut steps = Steps::new(mode);
+    let region = id.region.as_str();
+    let n = &want.notifications;
+    let topic = topic_arn(id.partition(), region, account, &n.topic_name);
+    let address = n.address.clone().unwrap_or_default();
+
+    let mut seen = email::observe_identity(aws, &want.identity, want.kind)
+        .await
+        .map_err(&err)?;
+
+    // The topic, with the ownership and bookkeeping tags.
+    let mut topic_created = false;
+    let tags = match email::topic_tags(aws, &topic).await.map_err(&err)? {
+        Some(tags) if !tags.is_owned_by(&id.uid) => {
+            return Err(terminal(
+                "sns",
+                "ListTagsForResource",
+                "NameTakenByAnotherOwner",
+                format!("SNS topic {topic} exists and is not tagged as owned by this environment"),
+            ));
+        }
+        Some(tags) => {
+            let missing = n.tags.missing_from(&tags);
+            if !missing.is_empty() {
+                if steps.apply() {
+                    email::tag_topic(aws, &topic, &missing)
+                        .await
+                        .map_err(&err)?;
+                }
+                steps.drift("tags of the notification topic");
+            }
+            Some(tags)
+        }
+        None if !steps.apply() => {
+            steps.missing(format!("SNS topic {} not created yet", n.topic_name));
+            None
+        }
+        None => {
+            let mut tags = n.tags.clone();
+            tags.insert(SUBSCRIBED_TAG, &address);
+            let created_identity = if seen.is_none() {
+                want.identity.as_str()
+            } else {
+                ""
+            };
+            tags.insert(IDENTITY_MARKER_TAG, created_identity);
+            email::create_topic(aws, &n.topic_name, &tags)
+                .await
+                .map_err(&err)?;
+            steps.created(format!("created SNS topic {}", n.topic_name));
+            topic_created = true;
+            Some(tags)
+        }
+    };
+    let marker = tags
+        .as_ref()
+        .and_then(|t| t.get(IDENTITY_MARKER_TAG))
+        .unwrap_or_default()
+        .to_string();
+
+    if let Some(tags) = &tags {
+        // An identity this environment created earlier and no longer uses.
+        if !marker.is_empty() && marker != want.identity {
+            if steps.apply() {
+                email::delete_identity(aws, &marker).await.map_err(&err)?;
+                email::tag_topic(aws, &topic, &one_tag(IDENTITY_MARKER_TAG, ""))
+                    .await
+                    .map_err(&err)?;
+            }
+            steps.drift(format!("removed SES identity {marker}, no longer used"));
+        }
+        // Claim the identity before creating it, so a crash cannot orphan it.
+        if seen.is_none() && marker != want.identity && steps.apply() {
+            email::tag_topic(aws, &topic, &one_tag(IDENTITY_MARKER_TAG, &want.identity))
+                .await
+                .map_err(&err)?;
+        }
+        converge_configuration_set(aws, &want, &topic, &mut steps).await?;
+        converge_subscription(aws, &want, &topic, tags, &mut steps, topic_created).await?;
+    } else {
+        converge_configuration_set(aws, &want, &topic, &mut steps).await?;
+    }
+
+    // The identity.
+    let mut identity_created = false;
+    let failed = seen.as_ref().is_some_and(verification_failed);
+    let changes = identity_changes(&want, seen.as_ref());
+    if !changes.is_empty() {
+        let what: Vec<&str> = changes.iter().map(|c| c.describe()).collect();
+        if steps.apply() {
+            email::apply_identity(aws, &want.identity, &changes)
+                .await
+                .map_err(&err)?;
+            if failed {
+                return Err(terminal(
+                    "ses",
+                    "GetIdentityVerificationAttributes",
+                    "IdentityVerificationFailed",
+                    format!(
+                        "SES could not verify {}; verification was requested again: {}",
+                        want.identity,
+                        verification_hint(&want)
+                    ),
+                ));
+            }
+            if seen.is_none() {
+                steps.created(format!("created SES identity {}", want.identity));
+                identity_created = true;
+            } else {
+                steps.drift(format!(
+                    "SES identity {}: {}",
+                    want.identity,
+                    what.join(", ")
+                ));
+            }
+            seen = email::observe_identity(aws, &want.identity, want.kind)
+                .await
+                .map_err(&err)?;
+        } else if seen.is_none() {
+            steps.missing(format!("SES identity {} not created yet", want.identity));
+        } else {
+            steps.drift(format!(
+                "SES identity {}: {}",
+                want.identity,
+                what.join(", ")
+            ));
+        }
+    }
+
+    if let Some(seen) = &seen {
+        converge_dns(aws, &want, id, seen, &mut steps, outputs, identity_created).await?;
+        let status = seen.verification_status.as_deref().unwrap_or("NotStarted");
+        if status != "Success" {
+            steps.note(format!(
+                "SES identity {} verification is {status}: {}",
+                want.identity,
+                verification_hint(&want)
+            ));
+        }
+    }
+    outputs.email = Some(email_outputs(
+        &want,
+        seen.as_ref(),
+        tags.as_ref().map(|_| topic.clone()),
+        region,
+    ));
+    Ok(EmailOutcome {
+        report: steps.report(C, Some(want.identity.clone()), tags.map(|_| topic)),
+        want,
+    })
+}
+
+fn verification_hint(want: &DesiredEmail) -> String {
+    match (&want.kind, &want.dns) {
+        (IdentityKind::EmailAddress, _) => format!(
+            "open the link SES mailed to {} (it expires after 24 hours)",
+            want.identity
+        ),
+        (_, DnsTarget::Manual) => {
+            "create the records listed in status.outputs.dnsRecords at your DNS provider"
+                .to_string()
+        }
+        _ => "SES checks the DNS records the operator wrote; this takes up to 72 hours".to_string(),
+    }
+}
+
+async fn converge_configuration_set(
+    aws: &AwsCtx,
+    want: &DesiredEmail,
+    topic: &str,
+    steps: &mut Steps,
+) -> Result<(), ComponentError> {
+    let err = aws_err(C);
+    let n = &want.notifications;
+    match email::observe_configuration_set(aws, &want.configuration_set)
+        .await
+        .map_err(&err)?
+    {
+        None if !steps.apply() => {
+            steps.missing(format!(
+                "SES configuration set {} not created yet",
+                want.configuration_set
+            ));
+        }
+        None => {
+            email::create_configuration_set(aws, &want.configuration_set)
+                .await
+                .map_err(&err)?;
+            email::put_event_destination(
+                aws,
+                &want.configuration_set,
+                &n.event_destination,
+                topic,
+                false,
+            )
+            .await
+            .map_err(&err)?;
+            steps.created(format!(
+                "created SES configuration set {} (bounces and complaints to the topic)",
+                want.configuration_set
+            ));
+        }
+        Some(destinations) if !event_destination_in_sync(n, topic, &destinations) => {
+            if steps.apply() {
+                let exists = destinations.iter().any(|d| d.name == n.event_destination);
+                email::put_event_destination(
+                    aws,
+                    &want.configuration_set,
+                    &n.event_destination,
+                    topic,
+                    exists,
+                )
+                .await
+                .map_err(&err)?;
+            }
+            steps.drift("event destination of the configuration set");
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+async fn converge_subscription(
+    aws: &AwsCtx,
+    want: &DesiredEmail,
+    topic: &str,
+    tags: &TagSet,
+    steps: &mut Steps,
+    created_topic: bool,
+) -> Result<(), ComponentError> {
+    let err = aws_err(C);
+    let n = &want.notifications;
+    let recorded = tags.get(SUBSCRIBED_TAG).unwrap_or_default();
+    let previous = Some(recorded).filter(|p| !p.is_empty());
+    let subscriptions = email::subscriptions(aws, topic).await.map_err(&err)?;
+    let (subscribe, unsubscribe) = subscription_changes(n, &subscriptions, previous);
+    let address = n.address.clone().unwrap_or_default();
+    if subscribe.is_none() && unsubscribe.is_empty() && recorded == address {
+        return Ok(());
+    }
+    if steps.apply() {
+        for arn in &unsubscribe {
+            email::unsubscribe(aws, arn).await.map_err(&err)?;
+        }
+        if let Some(a) = &subscribe {
+            email::subscribe_email(aws, topic, a).await.map_err(&err)?;
+        }
+        if recorded != address {
+            email::tag_topic(aws, topic, &one_tag(SUBSCRIBED_TAG, &address))
+                .await
+                .map_err(&err)?;
+        }
+    }
+    match (&subscribe, created_topic) {
+        (Some(a), true) => steps.note(format!(
+            "subscribed {a} to bounces and complaints (SNS mails a confirmation link)"
+        )),
+        _ => steps.drift("email subscription of the notification topic"),
+    }
+    Ok(())
+}
+
+async fn converge_dns(
+    aws: &AwsCtx,
+    want: &DesiredEmail,
+    id: &EnvIdentity,
+    seen: &ObservedIdentity,
+    steps: &mut Steps,
+    outputs: &mut Outputs,
+    identity_created: bool,
+) -> Result<(), ComponentError> {
+    let err = aws_err(C);
+    let records = ses_records(want, &id.region, seen);
+    let list = |outputs: &mut Outputs, records: &[SesRecord]| {
+        outputs
+            .dns_records
+            .extend(records.iter().map(output_record));
+    };
+    match &want.dns {
+        DnsTarget::NotNeeded => {}
+        DnsTarget::Manual => list(outputs, &records),
+        DnsTarget::Route53 {
+            zone_name,
+            must_be_owned,
+        } => match dns::find_zone(aws, zone_name, *must_be_owned)
+            .await
+            .map_err(&err)?
+        {
+            None if !*must_be_owned => {
+                return Err(terminal(
+                    "route53",
+                    "ListHostedZonesByName",
+                    "HostedZoneNotFound",
+                    format!(
+                        "spec.domain.hostedZone.zoneName: no public hosted zone {zone_name} in this account"
+                    ),
+                ));
+            }
+            None => {
+                list(outputs, &records);
+                steps.note(format!(
+                    "hosted zone {zone_name} does not exist yet; the SES records are listed in status.outputs.dnsRecords until it does"
+                ));
+            }
+            Some((_, tags)) if *must_be_owned && !tags.is_owned_by(&id.uid) => {
+                list(outputs, &records);
+                steps.note(format!(
+                    "hosted zone {zone_name} is not owned by this environment; the SES records are listed in status.outputs.dnsRecords"
+                ));
+            }
+            Some((zone, _)) => {
+                let current = dns::read_records(aws, &zone, &records)
+                    .await
+                    .map_err(&err)?;
+                let write = records_to_write(&records, &current);
+                if !write.is_empty() {
+                    let what = format!("{} SES DNS record(s) in zone {}", write.len(), zone.name);
+                    if steps.apply() {
+                        dns::upsert(aws, &zone, &write).await.map_err(&err)?;
+                    }
+                    if identity_created {
+                        steps.note(format!("wrote {what}"));
+                    } else {
+                        steps.drift(what);
+                    }
+                }
+            }
+        },
+    }
+    Ok(())
+}
