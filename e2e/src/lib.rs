@@ -6,6 +6,8 @@
 //! chart's RBAC. `e2e/scripts/test-all.sh` starts those and exports where they are; a
 //! test run without them fails (it never silently skips).
 
+pub mod components;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};

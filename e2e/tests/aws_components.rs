@@ -7,15 +7,13 @@
 //! parallel on one server without a reset, and its own call metrics, so "no writes"
 //! assertions count only that test's calls.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::Region;
-use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use redcap_e2e::components::{self, aws_context, state, unique};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings, ErrorClass};
+use redcap_operator::aws::{AwsCallMetrics, AwsCtx, ErrorClass};
 use redcap_operator::reconcile::components::{
     ComponentError, MemorySecrets, WriteMode, apply_components, cleanup_components,
 };
@@ -31,36 +29,8 @@ struct Harness {
     store: MemorySecrets,
 }
 
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: start `python e2e/moto/moto_server_compat.py -H 127.0.0.1 -p <port>` \
-             and export AWS_ENDPOINT_URL=http://127.0.0.1:<port> (these tests do not skip)"
-        )
-    })
-}
-
-async fn base_config() -> aws_config::SdkConfig {
-    let _ = endpoint(); // The loader reads AWS_ENDPOINT_URL itself; fail loudly first.
-    aws_config::defaults(BehaviorVersion::latest())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .region(Region::new(REGION))
-        .load()
-        .await
-}
-
 async fn harness() -> Harness {
-    let metrics = AwsCallMetrics::default();
-    let settings = AwsSettings {
-        s3_force_path_style: true,
-        max_attempts: 2,
-        calls_per_second: 0.0,
-        burst: 1,
-    };
-    let factory = AwsFactory::from_base_config(base_config().await, settings, metrics.clone());
-    let spec: redcap_operator::api::AwsSpec =
-        serde_json::from_value(serde_json::json!({"region": REGION})).expect("aws spec");
-    let ctx = factory.context_for(&spec).await.expect("context");
+    let (ctx, metrics) = aws_context(REGION).await;
     Harness {
         ctx,
         metrics,
@@ -68,40 +38,9 @@ async fn harness() -> Harness {
     }
 }
 
-fn unique() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    format!("{:x}{:x}", nanos, std::process::id())
-}
-
 /// A `RedcapEnvironment` as the API server would hand it over, with extra spec fields.
 fn environment(spec_extra: serde_json::Value) -> RedcapEnvironment {
-    // One SES identity per test: identities are account-wide, and tests run in parallel.
-    let mut spec = serde_json::json!({
-        "aws": {"region": REGION},
-        "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "releases", "key": "redcap15.0.0.zip"}}},
-        "email": {"fromAddress": format!("redcap-{}@example.org", unique())},
-    });
-    if let (Some(s), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
-        s.extend(extra.clone());
-    }
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "redcap.dev/v1alpha1",
-        "kind": "RedcapEnvironment",
-        "metadata": {"name": "redcap", "namespace": "e2e", "uid": format!("uid-{}", unique())},
-        "spec": spec,
-    }))
-    .expect("environment")
-}
-
-fn state(pass: &PassReport, name: ComponentName) -> ComponentState {
-    pass.components
-        .iter()
-        .find(|c| c.name == name)
-        .map(|c| c.state)
-        .expect("component reported")
+    components::environment(REGION, "releases", None, spec_extra)
 }
 
 fn message(pass: &PassReport, name: ComponentName) -> String {

@@ -5,14 +5,10 @@
 //! region, so this file uses a region of its own and one sequential test: create, steady
 //! state, drift, adoption by a second environment, deletion that keeps the detector.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use aws_config::BehaviorVersion;
-use aws_config::Region;
 use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, FeatureStatus};
-use aws_sdk_s3::config::Credentials;
+use redcap_e2e::components::{self, aws_context};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings};
+use redcap_operator::aws::AwsCtx;
 use redcap_operator::reconcile::components::{
     MemorySecrets, WriteMode, apply_components, cleanup_components,
 };
@@ -21,46 +17,13 @@ use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 /// No other test file uses this region, so the account's one detector here is ours.
 const REGION: &str = "ap-southeast-2";
 
-async fn context() -> (AwsCtx, AwsCallMetrics) {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!("AWS_ENDPOINT_URL is not set: run `bash e2e/scripts/moto.sh start /tmp/moto` (these tests do not skip)")
-    });
-    let base = aws_config::defaults(BehaviorVersion::latest())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .region(Region::new(REGION))
-        .load()
-        .await;
-    let metrics = AwsCallMetrics::default();
-    let settings = AwsSettings {
-        s3_force_path_style: true,
-        max_attempts: 2,
-        calls_per_second: 0.0,
-        burst: 1,
-    };
-    let factory = AwsFactory::from_base_config(base, settings, metrics.clone());
-    let spec: redcap_operator::api::AwsSpec =
-        serde_json::from_value(serde_json::json!({"region": REGION})).expect("aws spec");
-    (factory.context_for(&spec).await.expect("context"), metrics)
-}
-
 fn environment(guard_duty: serde_json::Value) -> RedcapEnvironment {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "redcap.dev/v1alpha1",
-        "kind": "RedcapEnvironment",
-        "metadata": {"name": "redcap", "namespace": "e2e", "uid": format!("uid-{nanos:x}"), "generation": 1},
-        "spec": {
-            "aws": {"region": REGION},
-            "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}},
-            // The email component needs an identity; every environment gets its own.
-            "email": {"fromAddress": format!("redcap-{nanos:x}@example.org")},
-            "guardDuty": guard_duty,
-        },
-    }))
-    .expect("environment")
+    components::environment(
+        REGION,
+        "redcap-binaries",
+        Some(1),
+        serde_json::json!({"guardDuty": guard_duty}),
+    )
 }
 
 fn guard_duty(pass: &PassReport) -> &ComponentReport {
@@ -104,7 +67,7 @@ async fn features(ctx: &AwsCtx, id: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn detector_is_created_corrected_adopted_and_never_deleted() {
-    let (ctx, metrics) = context().await;
+    let (ctx, metrics) = aws_context(REGION).await;
     // A server reused from an earlier run still has that run's detector: start clean.
     let left = ctx.guardduty.list_detectors().send().await.expect("list");
     for id in left.detector_ids() {

@@ -13,13 +13,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::Region;
-use aws_sdk_s3::config::Credentials;
+use redcap_e2e::components::{self, aws_context, endpoint};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings, ErrorClass};
+use redcap_operator::aws::{AwsCallMetrics, AwsCtx, ErrorClass};
 use redcap_operator::reconcile::components::{
     ComponentError, MemorySecrets, WriteMode, apply_components, cleanup_components,
 };
@@ -37,33 +35,8 @@ struct Harness {
     region: &'static str,
 }
 
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: run `bash e2e/scripts/moto.sh start /tmp/moto` and export \
-             AWS_ENDPOINT_URL=$(cat /tmp/moto/moto.url) (these tests do not skip)"
-        )
-    })
-}
-
 async fn harness(region: &'static str) -> Harness {
-    let _ = endpoint();
-    let base = aws_config::defaults(BehaviorVersion::latest())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .region(Region::new(region))
-        .load()
-        .await;
-    let metrics = AwsCallMetrics::default();
-    let settings = AwsSettings {
-        s3_force_path_style: true,
-        max_attempts: 2,
-        calls_per_second: 0.0,
-        burst: 1,
-    };
-    let factory = AwsFactory::from_base_config(base, settings, metrics.clone());
-    let spec: redcap_operator::api::AwsSpec =
-        serde_json::from_value(serde_json::json!({"region": region})).expect("aws spec");
-    let ctx = factory.context_for(&spec).await.expect("context");
+    let (ctx, metrics) = aws_context(region).await;
     Harness {
         ctx,
         store: MemorySecrets::default(),
@@ -72,32 +45,9 @@ async fn harness(region: &'static str) -> Harness {
     }
 }
 
-fn unique() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    format!("{:x}{:x}", nanos, std::process::id())
-}
-
 /// A `RedcapEnvironment` as the API server would hand it over.
 fn environment(region: &str, spec_extra: serde_json::Value) -> RedcapEnvironment {
-    let mut spec = serde_json::json!({
-        "aws": {"region": region},
-        "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}},
-        // The email component needs an identity; every environment gets its own.
-        "email": {"fromAddress": format!("redcap-{}@example.org", unique())},
-    });
-    if let (Some(s), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
-        s.extend(extra.clone());
-    }
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "redcap.dev/v1alpha1",
-        "kind": "RedcapEnvironment",
-        "metadata": {"name": "redcap", "namespace": "e2e", "uid": format!("uid-{}", unique()), "generation": 1},
-        "spec": spec,
-    }))
-    .expect("environment")
+    components::environment(region, "redcap-binaries", Some(1), spec_extra)
 }
 
 /// The same object after a spec edit (the API server bumps the generation).

@@ -10,12 +10,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_s3::config::Credentials;
+use redcap_e2e::components::{self, aws_context, endpoint};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment};
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings, CallCounts};
+use redcap_operator::aws::{AwsCallMetrics, AwsCtx, CallCounts};
 use redcap_operator::reconcile::components::{
     MemorySecrets, WriteMode, apply_components, cleanup_components,
 };
@@ -25,12 +24,6 @@ use serde_json::{Value, json};
 const REGION: &str = "eu-west-1";
 /// Seconds each stack operation stays in progress.
 const BUSY: u64 = 2;
-
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!("AWS_ENDPOINT_URL is not set: start the emulator with e2e/scripts/moto.sh start <dir> (these tests do not skip)")
-    })
-}
 
 /// One plain HTTP/1.1 request to the emulator's control API; returns the status code.
 fn control(method: &str, path: &str, body: &Value) -> u16 {
@@ -63,43 +56,8 @@ impl Drop for ResetDurations {
     }
 }
 
-async fn context() -> (AwsCtx, AwsCallMetrics) {
-    let _ = endpoint();
-    let base = aws_config::defaults(BehaviorVersion::latest())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .region(Region::new(REGION))
-        .load()
-        .await;
-    let metrics = AwsCallMetrics::default();
-    let settings = AwsSettings {
-        s3_force_path_style: true,
-        max_attempts: 2,
-        calls_per_second: 0.0,
-        burst: 1,
-    };
-    let factory = AwsFactory::from_base_config(base, settings, metrics.clone());
-    let spec: redcap_operator::api::AwsSpec =
-        serde_json::from_value(json!({"region": REGION})).expect("aws spec");
-    (factory.context_for(&spec).await.expect("context"), metrics)
-}
-
 fn environment() -> RedcapEnvironment {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    serde_json::from_value(json!({
-        "apiVersion": "redcap.dev/v1alpha1",
-        "kind": "RedcapEnvironment",
-        "metadata": {"name": "redcap", "namespace": "e2e", "uid": format!("uid-{nanos:x}"), "generation": 1},
-        "spec": {
-            "aws": {"region": REGION},
-            "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "redcap-binaries", "key": "redcap15.0.0.zip"}}},
-            // The email component needs an identity; every environment gets its own.
-            "email": {"fromAddress": format!("redcap-{nanos:x}@example.org")},
-        },
-    }))
-    .expect("environment")
+    components::environment(REGION, "redcap-binaries", Some(1), json!({}))
 }
 
 fn network(pass: &PassReport) -> &ComponentReport {
@@ -156,7 +114,7 @@ fn assert_busy(
 
 #[tokio::test]
 async fn create_update_and_delete_are_followed_without_writing_twice() {
-    let (ctx, metrics) = context().await;
+    let (ctx, metrics) = aws_context(REGION).await;
     let durations = json!({"durations": {
         "cloudformation.create": BUSY,
         "cloudformation.update": BUSY,

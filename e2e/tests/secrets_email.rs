@@ -9,15 +9,14 @@
 //! metrics, so they run in parallel on one server. Kubernetes Secrets (the cron seed) are
 //! held in memory here; `secret_leaks.rs` runs the same walk against a real API server.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet};
-use aws_sdk_s3::config::Credentials;
 use aws_sdk_ses::types::ConfigurationSetAttribute;
 use jiff::{SignedDuration, Timestamp};
+use redcap_e2e::components::{self, aws_context, state, unique};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings};
+use redcap_operator::aws::{AwsCallMetrics, AwsCtx};
 use redcap_operator::plan::credentials::{ROTATION_TAG, version_token};
 use redcap_operator::reconcile::components::{
     MemorySecrets, WriteMode, apply_components_at, cleanup_components,
@@ -34,58 +33,16 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL is not set: start `python e2e/moto/moto_server_compat.py -H 127.0.0.1 -p <port>` \
-             and export AWS_ENDPOINT_URL=http://127.0.0.1:<port> (these tests do not skip)"
-        )
-    });
-    let base = aws_config::defaults(BehaviorVersion::latest())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .region(Region::new(REGION))
-        .load()
-        .await;
-    let metrics = AwsCallMetrics::default();
-    let settings = AwsSettings {
-        s3_force_path_style: true,
-        max_attempts: 2,
-        calls_per_second: 0.0,
-        burst: 1,
-    };
-    let factory = AwsFactory::from_base_config(base, settings, metrics.clone());
-    let spec: redcap_operator::api::AwsSpec =
-        serde_json::from_value(serde_json::json!({"region": REGION})).expect("aws spec");
+    let (ctx, metrics) = aws_context(REGION).await;
     Harness {
-        ctx: factory.context_for(&spec).await.expect("context"),
+        ctx,
         metrics,
         store: MemorySecrets::default(),
     }
 }
 
-fn unique() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    format!("{:x}{:x}", nanos, std::process::id())
-}
-
 fn environment(spec_extra: Value) -> RedcapEnvironment {
-    let mut spec = serde_json::json!({
-        "aws": {"region": REGION},
-        "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": "releases", "key": "redcap15.0.0.zip"}}},
-        "email": {"fromAddress": format!("redcap-{}@example.org", unique())},
-    });
-    if let (Some(s), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
-        s.extend(extra.clone());
-    }
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "redcap.dev/v1alpha1",
-        "kind": "RedcapEnvironment",
-        "metadata": {"name": "redcap", "namespace": "e2e", "uid": format!("uid-{}", unique())},
-        "spec": spec,
-    }))
-    .expect("environment")
+    components::environment(REGION, "releases", None, spec_extra)
 }
 
 /// A public zone `d<unique>.example` and an environment whose site is `redcap.<zone>`,
@@ -122,14 +79,6 @@ async fn pass_at(h: &Harness, env: &RedcapEnvironment, now: Timestamp) -> PassRe
     apply_components_at(&h.ctx, &h.store, env, WriteMode::Apply, now)
         .await
         .expect("apply pass")
-}
-
-fn state(pass: &PassReport, name: ComponentName) -> ComponentState {
-    pass.components
-        .iter()
-        .find(|c| c.name == name)
-        .map(|c| c.state)
-        .expect("component reported")
 }
 
 fn secret_arn(pass: &PassReport, name: &str) -> String {

@@ -1,0 +1,100 @@
+//! Shared helpers for the component-level end-to-end tests (`aws_components`,
+//! `secrets_email`, `network`, `guardduty`, `network_progress`).
+//!
+//! These tests drive the reconcile components straight against the moto emulator; this
+//! module builds the AWS context and the `RedcapEnvironment` objects they start from. It
+//! must not start or configure the emulator, hold per-test state, or assert anything:
+//! each test file keeps its own specialised helpers and expectations.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::config::Credentials;
+use redcap_operator::api::{AwsSpec, ComponentName, ComponentState, RedcapEnvironment};
+use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings};
+use redcap_operator::reconcile::report::PassReport;
+use serde_json::{Value, json};
+
+/// The emulator's URL; panics when unset because these tests never skip silently.
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL is not set: run `bash e2e/scripts/moto.sh start /tmp/moto` and export \
+             AWS_ENDPOINT_URL=$(cat /tmp/moto/moto.url) (these tests do not skip)"
+        )
+    })
+}
+
+/// A name part no other test (or parallel test process) uses.
+pub fn unique() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    format!("{:x}{:x}", nanos, std::process::id())
+}
+
+/// An AWS context for `region` against the emulator, with the metrics it records into.
+///
+/// Static "testing" credentials, path-style S3 (moto serves no virtual hosts), two
+/// attempts so a fault surfaces quickly, and no call budget so tests are not throttled.
+pub async fn aws_context(region: &str) -> (AwsCtx, AwsCallMetrics) {
+    let _ = endpoint(); // The loader reads AWS_ENDPOINT_URL itself; fail loudly first.
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .region(Region::new(region.to_string()))
+        .load()
+        .await;
+    let metrics = AwsCallMetrics::default();
+    let settings = AwsSettings {
+        s3_force_path_style: true,
+        max_attempts: 2,
+        calls_per_second: 0.0,
+        burst: 1,
+    };
+    let factory = AwsFactory::from_base_config(base, settings, metrics.clone());
+    let spec: AwsSpec = serde_json::from_value(json!({"region": region})).expect("aws spec");
+    (factory.context_for(&spec).await.expect("context"), metrics)
+}
+
+/// A `RedcapEnvironment` as the API server would hand it over: `e2e/redcap` in `region`,
+/// the release zip in `release_bucket`, an optional `metadata.generation`, and
+/// `spec_extra`'s fields added to (or replacing) the spec's top-level fields.
+pub fn environment(
+    region: &str,
+    release_bucket: &str,
+    generation: Option<i64>,
+    spec_extra: Value,
+) -> RedcapEnvironment {
+    let mut spec = json!({
+        "aws": {"region": region},
+        "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": release_bucket, "key": "redcap15.0.0.zip"}}},
+        // One SES identity per environment: identities are account-wide, and tests run
+        // in parallel.
+        "email": {"fromAddress": format!("redcap-{}@example.org", unique())},
+    });
+    if let (Some(s), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
+        s.extend(extra.clone());
+    }
+    let mut metadata =
+        json!({"name": "redcap", "namespace": "e2e", "uid": format!("uid-{}", unique())});
+    if let (Some(m), Some(generation)) = (metadata.as_object_mut(), generation) {
+        m.insert("generation".to_string(), json!(generation));
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "redcap.dev/v1alpha1",
+        "kind": "RedcapEnvironment",
+        "metadata": metadata,
+        "spec": spec,
+    }))
+    .expect("environment")
+}
+
+/// The state `pass` reported for component `name`; panics when it was not reported.
+pub fn state(pass: &PassReport, name: ComponentName) -> ComponentState {
+    pass.components
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| c.state)
+        .expect("component reported")
+}
