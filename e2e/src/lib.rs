@@ -279,6 +279,17 @@ pub struct OperatorOptions<'a> {
     pub env: Vec<(String, String)>,
 }
 
+impl<'a> OperatorOptions<'a> {
+    /// The usual test setup: watch only `namespace`, resync every 2 s, no leader election.
+    pub fn scoped(namespace: &'a str) -> Self {
+        Self {
+            namespace: Some(namespace),
+            resync_seconds: 2,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for OperatorOptions<'_> {
     fn default() -> Self {
         Self {

@@ -57,14 +57,12 @@ async fn wait_holder(
 
 fn options<'a>(ns: &'a str, lease: &str, holder: &str) -> OperatorOptions<'a> {
     OperatorOptions {
-        namespace: Some(ns),
         leader_election: true,
-        resync_seconds: 2,
         extra_args: vec![
             format!("--lease-name={lease}"),
             format!("--holder-id={holder}"),
         ],
-        ..Default::default()
+        ..OperatorOptions::scoped(ns)
     }
 }
 

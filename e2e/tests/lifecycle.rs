@@ -115,16 +115,7 @@ where
 async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
     let env = TestEnv::from_env().await?;
     let ns = env.namespace("lifecycle").await?;
-    let mut op = Operator::start(
-        &env,
-        "lifecycle",
-        OperatorOptions {
-            namespace: Some(&ns),
-            resync_seconds: 2,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let mut op = Operator::start(&env, "lifecycle", OperatorOptions::scoped(&ns)).await?;
 
     // Create: the status contract exists from the first reconcile, then Ready.
     env.apply_yaml(&ns, &manifest("dev", "Delete", "")).await?;
@@ -331,16 +322,7 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
 async fn snapshot_and_retain_policies_keep_the_data() -> anyhow::Result<()> {
     let env = TestEnv::from_env().await?;
     let ns = env.namespace("keep").await?;
-    let mut op = Operator::start(
-        &env,
-        "keep",
-        OperatorOptions {
-            namespace: Some(&ns),
-            resync_seconds: 2,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let mut op = Operator::start(&env, "keep", OperatorOptions::scoped(&ns)).await?;
 
     env.apply_yaml(&ns, &manifest("snap", "Snapshot", ""))
         .await?;
@@ -373,16 +355,7 @@ async fn snapshot_and_retain_policies_keep_the_data() -> anyhow::Result<()> {
 async fn operator_crash_mid_reconcile_creates_no_duplicates() -> anyhow::Result<()> {
     let env = TestEnv::from_env().await?;
     let ns = env.namespace("crash").await?;
-    let mut op = Operator::start(
-        &env,
-        "crash-1",
-        OperatorOptions {
-            namespace: Some(&ns),
-            resync_seconds: 2,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let mut op = Operator::start(&env, "crash-1", OperatorOptions::scoped(&ns)).await?;
     let created = env
         .apply_yaml(&ns, &manifest("crashy", "Delete", ""))
         .await?;
@@ -394,16 +367,7 @@ async fn operator_crash_mid_reconcile_creates_no_duplicates() -> anyhow::Result<
     })
     .await?;
     op.kill().await?;
-    let mut op = Operator::start(
-        &env,
-        "crash-2",
-        OperatorOptions {
-            namespace: Some(&ns),
-            resync_seconds: 2,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let mut op = Operator::start(&env, "crash-2", OperatorOptions::scoped(&ns)).await?;
     let ready = env.wait_ready(&ns, "crashy", READY_TIMEOUT).await?;
     let (key_arn, _, _) = outputs(&ready)?;
 
@@ -451,16 +415,7 @@ async fn a_bucket_name_owned_by_someone_else_stalls_and_is_never_touched() -> an
         .send()
         .await?;
 
-    let mut op = Operator::start(
-        &env,
-        "taken",
-        OperatorOptions {
-            namespace: Some(&ns),
-            resync_seconds: 2,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let mut op = Operator::start(&env, "taken", OperatorOptions::scoped(&ns)).await?;
     env.apply_yaml(
         &ns,
         &manifest(

@@ -141,16 +141,7 @@ async fn assert_no_leak(
 async fn no_secret_value_reaches_status_events_or_logs() -> anyhow::Result<()> {
     let env = TestEnv::from_env().await?;
     let ns = env.namespace("leaks").await?;
-    let mut op = Operator::start(
-        &env,
-        "leaks",
-        OperatorOptions {
-            namespace: Some(&ns),
-            resync_seconds: 2,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let mut op = Operator::start(&env, "leaks", OperatorOptions::scoped(&ns)).await?;
     env.apply_yaml(&ns, &manifest("leaky", "")).await?;
     let ready = env.wait_ready(&ns, "leaky", READY_TIMEOUT).await?;
     let values = secret_values(&env, &ns, &ready).await?;
@@ -173,16 +164,7 @@ async fn no_secret_value_reaches_status_events_or_logs() -> anyhow::Result<()> {
 async fn a_missing_secret_reference_stalls_then_resumes_by_itself() -> anyhow::Result<()> {
     let env = TestEnv::from_env().await?;
     let ns = env.namespace("secret-ref").await?;
-    let mut op = Operator::start(
-        &env,
-        "secret-ref",
-        OperatorOptions {
-            namespace: Some(&ns),
-            resync_seconds: 2,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let mut op = Operator::start(&env, "secret-ref", OperatorOptions::scoped(&ns)).await?;
     let cron = "\n  cron:\n    secretRef:\n      name: my-cron\n      key: seed\n";
     env.apply_yaml(&ns, &manifest("waits", cron)).await?;
     let stalled = env
