@@ -49,6 +49,7 @@ pub async fn aws_context(region: &str) -> (AwsCtx, AwsCallMetrics) {
     let settings = AwsSettings {
         s3_force_path_style: true,
         max_attempts: 2,
+        retry_mode: redcap_operator::aws::AwsRetryMode::Adaptive,
         calls_per_second: 0.0,
         burst: 1,
     };

@@ -23,6 +23,16 @@ pub enum LogFormat {
     Human,
 }
 
+/// How the AWS SDK retries throttled and transient calls.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AwsRetryMode {
+    /// Exponential backoff plus a client-side rate limiter that slows a throttled
+    /// service down for every caller of the client (the SDK's adaptive mode).
+    Adaptive,
+    /// Exponential backoff per call only, without the shared rate limiter.
+    Standard,
+}
+
 /// Flags of `redcap-operator run`. Every flag can also come from its `REDCAP_*`
 /// environment variable (the flag wins).
 #[derive(clap::Args, Clone, Debug)]
@@ -79,6 +89,11 @@ pub struct RunArgs {
     /// Maximum attempts per AWS call (the SDK retries throttling and transient errors).
     #[arg(long, env = "REDCAP_AWS_MAX_ATTEMPTS", default_value_t = 5)]
     pub aws_max_attempts: u32,
+
+    /// Retry strategy of the AWS SDK. `adaptive` protects a throttled account best;
+    /// `standard` recovers faster from short bursts of throttling.
+    #[arg(long, env = "REDCAP_AWS_RETRY_MODE", value_enum, default_value_t = AwsRetryMode::Adaptive)]
+    pub aws_retry_mode: AwsRetryMode,
 
     /// Steady rate of AWS calls per service, per (region, role); 0 disables the budget.
     #[arg(long, env = "REDCAP_AWS_CALLS_PER_SECOND", default_value_t = 10.0)]
@@ -258,6 +273,7 @@ impl RunArgs {
             aws: AwsSettings {
                 s3_force_path_style: self.s3_force_path_style,
                 max_attempts: self.aws_max_attempts,
+                retry_mode: self.aws_retry_mode,
                 calls_per_second: self.aws_calls_per_second,
                 burst: self.aws_burst,
             },
@@ -304,6 +320,7 @@ mod tests {
         assert_eq!(cfg.log_format, LogFormat::Json);
         assert_eq!(cfg.log_level, "info");
         assert_eq!(cfg.aws.max_attempts, 5);
+        assert_eq!(cfg.aws.retry_mode, AwsRetryMode::Adaptive);
         assert_eq!(cfg.aws.calls_per_second, 10.0);
         assert_eq!(cfg.aws.burst, 20);
         assert!(!cfg.aws.s3_force_path_style);
@@ -385,6 +402,8 @@ mod tests {
             "redcap_operator=debug",
             "--aws-max-attempts",
             "3",
+            "--aws-retry-mode",
+            "standard",
             "--aws-calls-per-second",
             "2.5",
             "--aws-burst",
@@ -403,6 +422,7 @@ mod tests {
         assert_eq!(cfg.log_format, LogFormat::Human);
         assert_eq!(cfg.log_level, "redcap_operator=debug");
         assert_eq!(cfg.aws.max_attempts, 3);
+        assert_eq!(cfg.aws.retry_mode, AwsRetryMode::Standard);
         assert_eq!(cfg.aws.calls_per_second, 2.5);
         assert_eq!(cfg.aws.burst, 4);
         assert_eq!(cfg.backoff_base, Duration::from_secs(1));

@@ -25,10 +25,14 @@ pub enum Service {
     Sns,
     CloudFormation,
     GuardDuty,
+    Rds,
+    CloudWatchLogs,
+    CodeBuild,
+    Ecr,
 }
 
 impl Service {
-    pub const ALL: [Service; 10] = [
+    pub const ALL: [Service; 14] = [
         Service::Kms,
         Service::S3,
         Service::Sts,
@@ -39,6 +43,10 @@ impl Service {
         Service::Sns,
         Service::CloudFormation,
         Service::GuardDuty,
+        Service::Rds,
+        Service::CloudWatchLogs,
+        Service::CodeBuild,
+        Service::Ecr,
     ];
 
     /// The label used in metrics and errors.
@@ -54,6 +62,10 @@ impl Service {
             Service::Sns => "sns",
             Service::CloudFormation => "cloudformation",
             Service::GuardDuty => "guardduty",
+            Service::Rds => "rds",
+            Service::CloudWatchLogs => "logs",
+            Service::CodeBuild => "codebuild",
+            Service::Ecr => "ecr",
         }
     }
 
@@ -69,6 +81,10 @@ impl Service {
             Service::Sns => 7,
             Service::CloudFormation => 8,
             Service::GuardDuty => 9,
+            Service::Rds => 10,
+            Service::CloudWatchLogs => 11,
+            Service::CodeBuild => 12,
+            Service::Ecr => 13,
         }
     }
 }

@@ -19,6 +19,7 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 use crate::api::AwsSpec;
+pub use crate::config::AwsRetryMode;
 
 use super::budget::{Budget, BudgetSettings, Service};
 use super::{AwsCallMetrics, AwsError};
@@ -31,8 +32,10 @@ pub const SESSION_NAME: &str = "redcap-operator";
 pub struct AwsSettings {
     /// Use path-style S3 addressing (needed by local emulators on 127.0.0.1).
     pub s3_force_path_style: bool,
-    /// Maximum attempts per AWS call (adaptive retry mode). 0 is treated as 1.
+    /// Maximum attempts per AWS call. 0 is treated as 1.
     pub max_attempts: u32,
+    /// Adaptive (client-side rate limiting) or standard retries.
+    pub retry_mode: AwsRetryMode,
     /// Steady rate of the per-service call budget of one (region, role); 0 disables it.
     pub calls_per_second: f64,
     /// How many calls of one service may go out at once before the rate applies.
@@ -44,6 +47,7 @@ impl Default for AwsSettings {
         Self {
             s3_force_path_style: false,
             max_attempts: 3,
+            retry_mode: AwsRetryMode::Adaptive,
             calls_per_second: 10.0,
             burst: 20,
         }
@@ -90,7 +94,11 @@ impl AwsFactory {
         settings: AwsSettings,
         metrics: AwsCallMetrics,
     ) -> Self {
-        let retry = RetryConfig::adaptive().with_max_attempts(settings.max_attempts.max(1));
+        let retry = match settings.retry_mode {
+            AwsRetryMode::Adaptive => RetryConfig::adaptive(),
+            AwsRetryMode::Standard => RetryConfig::standard(),
+        }
+        .with_max_attempts(settings.max_attempts.max(1));
         // Without timeouts a request the endpoint accepts but never answers would hold a
         // reconcile worker forever; a timed-out attempt is retried like any transient error.
         let timeouts = TimeoutConfig::builder()
@@ -209,6 +217,26 @@ impl AwsFactory {
                 .interceptor(interceptor())
                 .build(),
         );
+        let rds = aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
+        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
+        let codebuild = aws_sdk_codebuild::Client::from_conf(
+            aws_sdk_codebuild::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
+        let ecr = aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&conf)
+                .interceptor(interceptor())
+                .build(),
+        );
         let budget = Budget::new(BudgetSettings {
             calls_per_second: self.settings.calls_per_second,
             burst: self.settings.burst,
@@ -223,6 +251,10 @@ impl AwsFactory {
             sns,
             cloudformation,
             guardduty,
+            rds,
+            logs,
+            codebuild,
+            ecr,
             region: key.region.clone(),
             budget: Arc::new(budget),
         }
@@ -243,6 +275,10 @@ pub struct AwsCtx {
     pub sns: aws_sdk_sns::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub guardduty: aws_sdk_guardduty::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub codebuild: aws_sdk_codebuild::Client,
+    pub ecr: aws_sdk_ecr::Client,
     pub region: String,
     pub budget: Arc<Budget>,
 }

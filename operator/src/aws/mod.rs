@@ -17,7 +17,7 @@ pub mod secrets;
 pub mod storage;
 
 pub use budget::Service;
-pub use clients::{AwsCtx, AwsFactory, AwsSettings};
+pub use clients::{AwsCtx, AwsFactory, AwsRetryMode, AwsSettings};
 pub use error::{AwsError, ErrorClass};
 pub use instrument::{AwsCallMetrics, CallCounts, CallResult};
 
