@@ -7,6 +7,7 @@
 //! test run without them fails (it never silently skips).
 
 pub mod components;
+pub mod emulator;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -8,74 +8,26 @@
 //! by `e2e/scripts/moto.sh` (fails, never skips, without it). Must not leave rules behind:
 //! a guard clears them even when an assertion fails.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_s3::config::Credentials;
+use redcap_e2e::components::endpoint;
+use redcap_e2e::emulator::{EmulatorControl, FaultsGuard};
 use serde_json::{Value, json};
 
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!("AWS_ENDPOINT_URL is not set: start the emulator with e2e/scripts/moto.sh start <dir> (these tests do not skip)")
-    })
-}
-
-/// One plain HTTP/1.1 request to the control API; returns (status, JSON body).
-fn control(method: &str, path: &str, body: &Value) -> (u16, Value) {
-    let url = endpoint();
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let payload = body.to_string();
-    let mut stream = TcpStream::connect(host).expect("connect to the emulator");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
-    )
-    .expect("write request");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read answer");
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let body = raw.split("\r\n\r\n").nth(1).unwrap_or("null");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-struct ClearFaults;
-
-impl Drop for ClearFaults {
-    fn drop(&mut self) {
-        control("DELETE", "/_emulator/faults", &Value::Null);
-    }
-}
-
-fn set_faults(rules: Value) -> ClearFaults {
-    let (status, body) = control(
-        "POST",
-        "/_emulator/faults",
-        &json!({"seed": 1, "rules": rules}),
-    );
-    assert_eq!(status, 200, "{body}");
-    ClearFaults
+fn set_faults(rules: Value) -> FaultsGuard {
+    EmulatorControl::from_env()
+        .set_faults(1, rules)
+        .expect("installing fault rules")
 }
 
 fn fired() -> u64 {
-    let (_, report) = control("GET", "/_emulator/faults", &Value::Null);
-    report["rules"]
-        .as_array()
-        .expect("rules")
-        .iter()
-        .map(|r| r["fired"].as_u64().expect("fired"))
-        .sum()
+    EmulatorControl::from_env()
+        .faults_fired()
+        .expect("reading the fault report")
 }
 
 async fn config(attempts: u32) -> aws_config::SdkConfig {

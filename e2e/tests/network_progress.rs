@@ -8,53 +8,21 @@
 //! assertion fails. Needs `AWS_ENDPOINT_URL` pointing at the emulator started by
 //! `e2e/scripts/moto.sh` (fails, never skips, without it).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use redcap_e2e::components::{self, aws_context, endpoint};
+use redcap_e2e::components::{self, aws_context};
+use redcap_e2e::emulator::EmulatorControl;
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment};
 use redcap_operator::aws::{AwsCallMetrics, AwsCtx, CallCounts};
 use redcap_operator::reconcile::components::{
     MemorySecrets, WriteMode, apply_components, cleanup_components,
 };
 use redcap_operator::reconcile::report::{ComponentReport, PassReport};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const REGION: &str = "eu-west-1";
 /// Seconds each stack operation stays in progress.
 const BUSY: u64 = 2;
-
-/// One plain HTTP/1.1 request to the emulator's control API; returns the status code.
-fn control(method: &str, path: &str, body: &Value) -> u16 {
-    let url = endpoint();
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let payload = body.to_string();
-    let mut stream = TcpStream::connect(host).expect("connect to the emulator");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
-    )
-    .expect("write request");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read answer");
-    raw.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line")
-}
-
-struct ResetDurations;
-
-impl Drop for ResetDurations {
-    fn drop(&mut self) {
-        control("DELETE", "/_emulator/config", &Value::Null);
-    }
-}
 
 fn environment() -> RedcapEnvironment {
     components::environment(REGION, "redcap-binaries", Some(1), json!({}))
@@ -120,8 +88,9 @@ async fn create_update_and_delete_are_followed_without_writing_twice() {
         "cloudformation.update": BUSY,
         "cloudformation.delete": BUSY,
     }});
-    assert_eq!(control("POST", "/_emulator/config", &durations), 200);
-    let _reset = ResetDurations;
+    let _reset = EmulatorControl::from_env()
+        .set_config(durations)
+        .expect("setting stack durations");
     let wait = || tokio::time::sleep(Duration::from_secs(BUSY + 1));
 
     let env = environment();

@@ -1,0 +1,186 @@
+//! The local AWS emulator's control API (`/_emulator/...`, plain HTTP + JSON; see
+//! `e2e/emulator/README.md`) and private emulators for tests that change its global
+//! settings.
+//!
+//! Durations, outcomes and fault rules are global to one emulator process. A test that
+//! sets them on the suite's shared emulator must be the only test of its binary (cargo runs
+//! test binaries one after another) and must reset them even when it fails: the guards
+//! returned here do that on drop. A test that needs them while other tests run beside it
+//! starts a [`PrivateEmulator`] instead.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+/// A client of one emulator's control API.
+#[derive(Clone, Debug)]
+pub struct EmulatorControl {
+    /// `host:port` of the emulator (it listens on loopback, plain HTTP).
+    host: String,
+}
+
+impl EmulatorControl {
+    /// The suite's emulator (`AWS_ENDPOINT_URL`).
+    pub fn from_env() -> Self {
+        Self::at(&crate::components::endpoint())
+    }
+
+    /// The emulator at `url` (`http://127.0.0.1:<port>`).
+    pub fn at(url: &str) -> Self {
+        Self {
+            host: url
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string(),
+        }
+    }
+
+    /// One request to `/_emulator/<path>`; returns (HTTP status, JSON body or `Null`).
+    /// Blocking on purpose: the guards call it from `Drop`, and the emulator answers in
+    /// milliseconds on loopback.
+    pub fn request(&self, method: &str, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let payload = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let mut stream = TcpStream::connect(&self.host)
+            .with_context(|| format!("connecting to the emulator at {}", self.host))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "{method} /_emulator/{path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            self.host,
+            payload.len()
+        )?;
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw)?;
+        let status = raw
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("no status line in the emulator's answer: {raw:.200}"))?;
+        let body = raw.split("\r\n\r\n").nth(1).unwrap_or("");
+        Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    }
+
+    fn expect_ok(&self, method: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let (status, answer) = self.request(method, path, body)?;
+        if status != 200 {
+            bail!("{method} /_emulator/{path} answered {status}: {answer}");
+        }
+        Ok(answer)
+    }
+
+    /// Replaces the fault rules (seeded RNG); the guard removes every rule on drop.
+    pub fn set_faults(&self, seed: u64, rules: Value) -> anyhow::Result<FaultsGuard> {
+        self.expect_ok("POST", "faults", &json!({"seed": seed, "rules": rules}))?;
+        Ok(FaultsGuard(self.clone()))
+    }
+
+    /// The fault report: rules with `matched`/`fired`, the firing log, total `calls`.
+    pub fn faults(&self) -> anyhow::Result<Value> {
+        self.expect_ok("GET", "faults", &Value::Null)
+    }
+
+    /// How many times the current rules fired in all.
+    pub fn faults_fired(&self) -> anyhow::Result<u64> {
+        let report = self.faults()?;
+        Ok(report["rules"]
+            .as_array()
+            .context("no rules in the fault report")?
+            .iter()
+            .filter_map(|r| r["fired"].as_u64())
+            .sum())
+    }
+
+    /// Merges `{"durations": {...}, "outcomes": {...}}` into the lifecycle settings; the
+    /// guard restores the defaults on drop.
+    pub fn set_config(&self, config: Value) -> anyhow::Result<ConfigGuard> {
+        self.expect_ok("POST", "config", &config)?;
+        Ok(ConfigGuard(self.clone()))
+    }
+}
+
+/// Removes every fault rule when dropped.
+#[must_use = "the rules are removed when the guard is dropped"]
+pub struct FaultsGuard(EmulatorControl);
+
+impl Drop for FaultsGuard {
+    fn drop(&mut self) {
+        let _ = self.0.request("DELETE", "faults", &Value::Null);
+    }
+}
+
+/// Restores the default durations and outcomes when dropped.
+#[must_use = "the settings are reset when the guard is dropped"]
+pub struct ConfigGuard(EmulatorControl);
+
+impl Drop for ConfigGuard {
+    fn drop(&mut self) {
+        let _ = self.0.request("DELETE", "config", &Value::Null);
+    }
+}
+
+/// An emulator of its own (same launcher as the suite's, `e2e/scripts/moto.sh`), stopped
+/// on drop.
+pub struct PrivateEmulator {
+    state_dir: PathBuf,
+    pub url: String,
+    pub control: EmulatorControl,
+}
+
+impl PrivateEmulator {
+    /// Starts one under `<parent>/emulator-<label>`.
+    pub fn start(parent: &Path, label: &str) -> anyhow::Result<Self> {
+        let state_dir = parent.join(format!("emulator-{label}-{}", std::process::id()));
+        std::fs::create_dir_all(&state_dir)?;
+        let status = std::process::Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .arg(&state_dir)
+            .status()
+            .context("running e2e/scripts/moto.sh start")?;
+        anyhow::ensure!(
+            status.success(),
+            "e2e/scripts/moto.sh start {} failed",
+            state_dir.display()
+        );
+        let url = std::fs::read_to_string(state_dir.join("moto.url"))
+            .context("moto.sh wrote no moto.url")?
+            .trim()
+            .to_string();
+        Ok(Self {
+            control: EmulatorControl::at(&url),
+            state_dir,
+            url,
+        })
+    }
+
+    /// AWS configuration of a client of this emulator (static test credentials).
+    pub async fn aws(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .endpoint_url(&self.url)
+            .load()
+            .await
+    }
+}
+
+impl Drop for PrivateEmulator {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .arg(&self.state_dir)
+            .status();
+    }
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto.sh")
+}
