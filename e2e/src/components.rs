@@ -2,18 +2,53 @@
 //! `secrets_email`, `network`, `guardduty`, `network_progress`).
 //!
 //! These tests drive the reconcile components straight against the moto emulator; this
-//! module builds the AWS context and the `RedcapEnvironment` objects they start from. It
-//! must not start or configure the emulator, hold per-test state, or assert anything:
-//! each test file keeps its own specialised helpers and expectations.
+//! module builds the AWS context, the [`Harness`] a test drives the walk with, and the
+//! `RedcapEnvironment` objects they start from. It must not start or configure the
+//! emulator or assert anything beyond "the pass ran": each test file keeps its own
+//! specialised helpers and expectations.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
+use jiff::Timestamp;
 use redcap_operator::api::{AwsSpec, ComponentName, ComponentState, RedcapEnvironment};
 use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings};
+use redcap_operator::reconcile::components::{MemorySecrets, WriteMode, apply_components_at};
 use redcap_operator::reconcile::report::PassReport;
 use serde_json::{Value, json};
+
+/// One test's AWS context, the metrics its calls are counted in, and the Kubernetes
+/// Secrets of the walk (the generated cron Secret) kept in memory: these tests are about
+/// AWS; `lifecycle.rs` runs the same walk against a real API server.
+pub struct Harness {
+    pub ctx: AwsCtx,
+    pub metrics: AwsCallMetrics,
+    pub store: MemorySecrets,
+}
+
+impl Harness {
+    pub async fn new(region: &str) -> Self {
+        let (ctx, metrics) = aws_context(region).await;
+        Self {
+            ctx,
+            metrics,
+            store: MemorySecrets::default(),
+        }
+    }
+
+    /// One `Apply` pass of the whole walk; panics when the pass fails.
+    pub async fn pass(&self, env: &RedcapEnvironment) -> PassReport {
+        self.pass_at(env, Timestamp::now()).await
+    }
+
+    /// [`Harness::pass`] as if the time were `now` (rotation schedules).
+    pub async fn pass_at(&self, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
+        apply_components_at(&self.ctx, &self.store, env, WriteMode::Apply, now)
+            .await
+            .expect("apply pass")
+    }
+}
 
 /// The emulator's URL; panics when unset because these tests never skip silently.
 pub fn endpoint() -> String {

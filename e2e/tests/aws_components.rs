@@ -11,31 +11,18 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use redcap_e2e::components::{self, aws_context, state, unique};
+use redcap_e2e::components::{self, Harness, state, unique};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx, ErrorClass};
+use redcap_operator::aws::ErrorClass;
 use redcap_operator::reconcile::components::{
-    ComponentError, MemorySecrets, WriteMode, apply_components, cleanup_components,
+    ComponentError, WriteMode, apply_components, cleanup_components,
 };
 use redcap_operator::reconcile::report::PassReport;
 
 const REGION: &str = "eu-west-1";
 
-struct Harness {
-    ctx: AwsCtx,
-    metrics: AwsCallMetrics,
-    /// Kubernetes Secrets (the generated cron Secret) kept in memory: these tests are
-    /// about AWS; `lifecycle.rs` runs the same walk against a real API server.
-    store: MemorySecrets,
-}
-
 async fn harness() -> Harness {
-    let (ctx, metrics) = aws_context(REGION).await;
-    Harness {
-        ctx,
-        metrics,
-        store: MemorySecrets::default(),
-    }
+    Harness::new(REGION).await
 }
 
 /// A `RedcapEnvironment` as the API server would hand it over, with extra spec fields.
@@ -52,9 +39,7 @@ fn message(pass: &PassReport, name: ComponentName) -> String {
 }
 
 async fn apply(h: &Harness, env: &RedcapEnvironment) -> PassReport {
-    apply_components(&h.ctx, &h.store, env, WriteMode::Apply)
-        .await
-        .expect("apply pass")
+    h.pass(env).await
 }
 
 /// Creates the environment and checks the second pass is clean.

@@ -14,31 +14,17 @@ use std::time::Duration;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet};
 use aws_sdk_ses::types::ConfigurationSetAttribute;
 use jiff::{SignedDuration, Timestamp};
-use redcap_e2e::components::{self, aws_context, state, unique};
+use redcap_e2e::components::{self, Harness, state, unique};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx};
 use redcap_operator::plan::credentials::{ROTATION_TAG, version_token};
-use redcap_operator::reconcile::components::{
-    MemorySecrets, WriteMode, apply_components_at, cleanup_components,
-};
+use redcap_operator::reconcile::components::{WriteMode, apply_components_at, cleanup_components};
 use redcap_operator::reconcile::report::PassReport;
 use serde_json::Value;
 
 const REGION: &str = "eu-west-1";
 
-struct Harness {
-    ctx: AwsCtx,
-    metrics: AwsCallMetrics,
-    store: MemorySecrets,
-}
-
 async fn harness() -> Harness {
-    let (ctx, metrics) = aws_context(REGION).await;
-    Harness {
-        ctx,
-        metrics,
-        store: MemorySecrets::default(),
-    }
+    Harness::new(REGION).await
 }
 
 fn environment(spec_extra: Value) -> RedcapEnvironment {
@@ -76,9 +62,7 @@ async fn domain_environment(h: &Harness, extra: Value) -> (RedcapEnvironment, St
 }
 
 async fn pass_at(h: &Harness, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
-    apply_components_at(&h.ctx, &h.store, env, WriteMode::Apply, now)
-        .await
-        .expect("apply pass")
+    h.pass_at(env, now).await
 }
 
 fn secret_arn(pass: &PassReport, name: &str) -> String {
