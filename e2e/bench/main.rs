@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use redcap_e2e::manifests::EnvironmentManifest;
 use redcap_e2e::{TestEnv, is_ready, sum_metric};
 
 struct Args {
@@ -27,29 +28,6 @@ fn args() -> anyhow::Result<Args> {
         resync_seconds: get("BENCH_RESYNC_SECONDS")?.parse()?,
         resyncs: get("BENCH_RESYNCS")?.parse()?,
     })
-}
-
-fn manifest(name: &str) -> String {
-    format!(
-        r#"
-apiVersion: redcap.dev/v1alpha1
-kind: RedcapEnvironment
-metadata:
-  name: {name}
-spec:
-  aws:
-    region: us-east-1
-  redcap:
-    version: "15.8.0"
-    source:
-      s3:
-        bucket: redcap-releases
-        key: redcap15.8.0.zip
-  email:
-    fromAddress: redcap@example.org
-  deletionPolicy: Delete
-"#
-    )
 }
 
 /// Peak resident set size (VmHWM) of a process, in KiB.
@@ -97,7 +75,8 @@ async fn main() -> anyhow::Result<()> {
     let mut applied = Vec::new();
     for i in 0..a.environments {
         let name = format!("env-{i:03}");
-        env.apply_yaml(&ns, &manifest(&name)).await?;
+        env.apply_yaml(&ns, &EnvironmentManifest::new(&name).yaml())
+            .await?;
         applied.push((name, Instant::now()));
     }
     let mut ready_after: Vec<Option<f64>> = vec![None; applied.len()];

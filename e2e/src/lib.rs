@@ -8,6 +8,7 @@
 
 pub mod components;
 pub mod emulator;
+pub mod manifests;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -6,26 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
+use redcap_e2e::manifests::EnvironmentManifest;
 use redcap_e2e::{OPERATOR_NAMESPACE, Operator, OperatorOptions, TestEnv, sum_metric};
-
-const MANIFEST: &str = r#"
-apiVersion: redcap.dev/v1alpha1
-kind: RedcapEnvironment
-metadata:
-  name: ha
-spec:
-  aws:
-    region: us-east-1
-  redcap:
-    version: "15.8.0"
-    source:
-      s3:
-        bucket: redcap-releases
-        key: redcap15.8.0.zip
-  email:
-    fromAddress: redcap@example.org
-  deletionPolicy: Delete
-"#;
 
 async fn holder(leases: &Api<Lease>, name: &str) -> anyhow::Result<Option<String>> {
     Ok(leases
@@ -77,7 +59,8 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over() -> anyhow::Resu
     wait_holder(&leases, &lease, "replica-a", Duration::from_secs(30)).await?;
     let mut b = Operator::start(&env, "ha-b", options(&ns, &lease, "replica-b")).await?;
 
-    env.apply_yaml(&ns, MANIFEST).await?;
+    env.apply_yaml(&ns, &EnvironmentManifest::new("ha").yaml())
+        .await?;
     let ready = env.wait_ready(&ns, "ha", Duration::from_secs(90)).await?;
     let bucket = ready
         .status

@@ -5,34 +5,11 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use redcap_e2e::manifests::EnvironmentManifest;
 use redcap_e2e::{Operator, OperatorOptions, TestEnv, is_ready};
 use redcap_operator::api::{ComponentName, ComponentState, Phase, RedcapEnvironment};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
-
-fn manifest(name: &str, policy: &str, extra_spec: &str) -> String {
-    format!(
-        r#"
-apiVersion: redcap.dev/v1alpha1
-kind: RedcapEnvironment
-metadata:
-  name: {name}
-spec:
-  aws:
-    region: us-east-1
-  redcap:
-    version: "15.8.0"
-    source:
-      s3:
-        bucket: redcap-releases
-        key: redcap15.8.0.zip
-  email:
-    fromAddress: redcap-{name}@example.org
-  deletionPolicy: {policy}
-{extra_spec}
-"#
-    )
-}
 
 fn outputs(env: &RedcapEnvironment) -> anyhow::Result<(String, String, String)> {
     let out = &env.status.as_ref().context("no status")?.outputs;
@@ -118,7 +95,8 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
     let mut op = Operator::start(&env, "lifecycle", OperatorOptions::scoped(&ns)).await?;
 
     // Create: the status contract exists from the first reconcile, then Ready.
-    env.apply_yaml(&ns, &manifest("dev", "Delete", "")).await?;
+    env.apply_yaml(&ns, &EnvironmentManifest::new("dev").yaml())
+        .await?;
     let first = env
         .wait_env(
             &ns,
@@ -324,10 +302,20 @@ async fn snapshot_and_retain_policies_keep_the_data() -> anyhow::Result<()> {
     let ns = env.namespace("keep").await?;
     let mut op = Operator::start(&env, "keep", OperatorOptions::scoped(&ns)).await?;
 
-    env.apply_yaml(&ns, &manifest("snap", "Snapshot", ""))
-        .await?;
-    env.apply_yaml(&ns, &manifest("retain", "Retain", ""))
-        .await?;
+    env.apply_yaml(
+        &ns,
+        &EnvironmentManifest::new("snap")
+            .deletion_policy("Snapshot")
+            .yaml(),
+    )
+    .await?;
+    env.apply_yaml(
+        &ns,
+        &EnvironmentManifest::new("retain")
+            .deletion_policy("Retain")
+            .yaml(),
+    )
+    .await?;
     let mut kept = Vec::new();
     for name in ["snap", "retain"] {
         let ready = env.wait_ready(&ns, name, READY_TIMEOUT).await?;
@@ -357,7 +345,7 @@ async fn operator_crash_mid_reconcile_creates_no_duplicates() -> anyhow::Result<
     let ns = env.namespace("crash").await?;
     let mut op = Operator::start(&env, "crash-1", OperatorOptions::scoped(&ns)).await?;
     let created = env
-        .apply_yaml(&ns, &manifest("crashy", "Delete", ""))
+        .apply_yaml(&ns, &EnvironmentManifest::new("crashy").yaml())
         .await?;
     let uid = created.metadata.uid.clone().context("no uid")?;
 
@@ -418,11 +406,9 @@ async fn a_bucket_name_owned_by_someone_else_stalls_and_is_never_touched() -> an
     let mut op = Operator::start(&env, "taken", OperatorOptions::scoped(&ns)).await?;
     env.apply_yaml(
         &ns,
-        &manifest(
-            "taken",
-            "Delete",
-            &format!("  storage:\n    bucketName: {foreign}\n"),
-        ),
+        &EnvironmentManifest::new("taken")
+            .spec(&format!("  storage:\n    bucketName: {foreign}"))
+            .yaml(),
     )
     .await?;
     let stalled = env

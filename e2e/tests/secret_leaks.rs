@@ -10,6 +10,7 @@ use anyhow::Context;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::PostParams;
+use redcap_e2e::manifests::EnvironmentManifest;
 use redcap_e2e::{Operator, OperatorOptions, TestEnv, condition_message, is_stalled};
 use redcap_operator::api::RedcapEnvironment;
 use redcap_operator::plan::cron::firewall_token;
@@ -17,29 +18,10 @@ use redcap_operator::plan::secret::SecretString;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
-fn manifest(name: &str, extra_spec: &str) -> String {
-    format!(
-        r#"
-apiVersion: redcap.dev/v1alpha1
-kind: RedcapEnvironment
-metadata:
-  name: {name}
-spec:
-  aws:
-    region: us-east-1
-  redcap:
-    version: "15.8.0"
-    source:
-      s3:
-        bucket: redcap-releases
-        key: redcap15.8.0.zip
-  email:
-    fromAddress: redcap-{name}-leaks@example.org
-    bounceNotificationAddress: it@example.org
-  deletionPolicy: Delete
-{extra_spec}
-"#
-    )
+fn manifest(name: &str) -> EnvironmentManifest {
+    EnvironmentManifest::new(name)
+        .from_address(&format!("redcap-{name}-leaks@example.org"))
+        .email("bounceNotificationAddress", "it@example.org")
 }
 
 fn secrets_client(env: &TestEnv) -> aws_sdk_secretsmanager::Client {
@@ -142,7 +124,7 @@ async fn no_secret_value_reaches_status_events_or_logs() -> anyhow::Result<()> {
     let env = TestEnv::from_env().await?;
     let ns = env.namespace("leaks").await?;
     let mut op = Operator::start(&env, "leaks", OperatorOptions::scoped(&ns)).await?;
-    env.apply_yaml(&ns, &manifest("leaky", "")).await?;
+    env.apply_yaml(&ns, &manifest("leaky").yaml()).await?;
     let ready = env.wait_ready(&ns, "leaky", READY_TIMEOUT).await?;
     let values = secret_values(&env, &ns, &ready).await?;
     assert!(
@@ -165,8 +147,9 @@ async fn a_missing_secret_reference_stalls_then_resumes_by_itself() -> anyhow::R
     let env = TestEnv::from_env().await?;
     let ns = env.namespace("secret-ref").await?;
     let mut op = Operator::start(&env, "secret-ref", OperatorOptions::scoped(&ns)).await?;
-    let cron = "\n  cron:\n    secretRef:\n      name: my-cron\n      key: seed\n";
-    env.apply_yaml(&ns, &manifest("waits", cron)).await?;
+    let cron = "  cron:\n    secretRef:\n      name: my-cron\n      key: seed";
+    env.apply_yaml(&ns, &manifest("waits").spec(cron).yaml())
+        .await?;
     let stalled = env
         .wait_env(&ns, "waits", Duration::from_secs(30), "Stalled", is_stalled)
         .await?;

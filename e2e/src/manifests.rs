@@ -1,0 +1,115 @@
+//! The `RedcapEnvironment` manifest the operator-process tests and the benchmark apply.
+//!
+//! One small environment (us-east-1, REDCap 15.8.0 from `s3://redcap-releases/`, an
+//! address identity for mail) so every test starts from the same shape and a change to
+//! what a minimal environment needs is made once. Tests add their own top-level spec
+//! fields with [`EnvironmentManifest::spec`].
+
+/// The bucket the test environments' release zip is read from.
+pub const RELEASE_BUCKET: &str = "redcap-releases";
+/// The REDCap version of the test environments.
+pub const REDCAP_VERSION: &str = "15.8.0";
+
+/// A minimal environment, rendered as YAML for `TestEnv::apply_yaml` or kubectl.
+#[derive(Clone, Debug)]
+pub struct EnvironmentManifest {
+    name: String,
+    deletion_policy: String,
+    from_address: String,
+    email_extra: Vec<(String, String)>,
+    extra_spec: Vec<String>,
+}
+
+impl EnvironmentManifest {
+    /// `name` with `deletionPolicy: Delete` and mail from `redcap-<name>@example.org`.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            deletion_policy: "Delete".to_string(),
+            from_address: format!("redcap-{name}@example.org"),
+            email_extra: Vec::new(),
+            extra_spec: Vec::new(),
+        }
+    }
+
+    pub fn deletion_policy(mut self, policy: &str) -> Self {
+        self.deletion_policy = policy.to_string();
+        self
+    }
+
+    pub fn from_address(mut self, address: &str) -> Self {
+        self.from_address = address.to_string();
+        self
+    }
+
+    /// Another `spec.email` field, e.g. `("bounceNotificationAddress", "it@example.org")`.
+    pub fn email(mut self, key: &str, value: &str) -> Self {
+        self.email_extra.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// More top-level spec fields as YAML indented by two spaces, e.g. `"  suspend: true"`.
+    pub fn spec(mut self, yaml: &str) -> Self {
+        self.extra_spec.push(yaml.to_string());
+        self
+    }
+
+    pub fn yaml(&self) -> String {
+        let mut email = format!("    fromAddress: {}\n", self.from_address);
+        for (key, value) in &self.email_extra {
+            email.push_str(&format!("    {key}: {value}\n"));
+        }
+        format!(
+            r#"apiVersion: redcap.dev/v1alpha1
+kind: RedcapEnvironment
+metadata:
+  name: {name}
+spec:
+  aws:
+    region: us-east-1
+  redcap:
+    version: "{REDCAP_VERSION}"
+    source:
+      s3:
+        bucket: {RELEASE_BUCKET}
+        key: redcap{REDCAP_VERSION}.zip
+  email:
+{email}  deletionPolicy: {policy}
+{extra}
+"#,
+            name = self.name,
+            policy = self.deletion_policy,
+            extra = self.extra_spec.join("\n"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_valid_yaml_with_every_addition() {
+        let yaml = EnvironmentManifest::new("dev")
+            .deletion_policy("Retain")
+            .email("bounceNotificationAddress", "it@example.org")
+            .spec("  suspend: true")
+            .yaml();
+        let value: serde_json::Value = serde_yaml::from_str(&yaml).expect("valid YAML");
+        assert_eq!(value["metadata"]["name"], "dev");
+        assert_eq!(value["spec"]["deletionPolicy"], "Retain");
+        assert_eq!(value["spec"]["suspend"], true);
+        assert_eq!(
+            value["spec"]["email"]["fromAddress"],
+            "redcap-dev@example.org"
+        );
+        assert_eq!(
+            value["spec"]["email"]["bounceNotificationAddress"],
+            "it@example.org"
+        );
+        assert_eq!(
+            value["spec"]["redcap"]["source"]["s3"]["key"],
+            "redcap15.8.0.zip"
+        );
+    }
+}
