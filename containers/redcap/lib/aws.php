@@ -252,12 +252,18 @@ final class RdsIamToken
         if ($creds->sessionToken !== null) {
             $query['X-Amz-Security-Token'] = $creds->sessionToken;
         }
-        ksort($query, SORT_STRING);
-        $pairs = [];
-        foreach ($query as $k => $v) {
-            $pairs[] = rawurlencode($k) . '=' . rawurlencode($v);
-        }
-        $canonicalQuery = implode('&', $pairs);
+        $encode = function (array $params): string {
+            $pairs = [];
+            foreach ($params as $k => $v) {
+                $pairs[] = rawurlencode($k) . '=' . rawurlencode($v);
+            }
+            return implode('&', $pairs);
+        };
+        // The signature covers the parameters sorted by name; the token lists them in the
+        // order the SDKs do (session token last), so both are byte for byte the same.
+        $sorted = $query;
+        ksort($sorted, SORT_STRING);
+        $canonicalQuery = $encode($sorted);
         $hostHeader = $host . ':' . $port;
         $canonicalRequest = implode("\n", [
             'GET',
@@ -279,7 +285,7 @@ final class RdsIamToken
         $key = hash_hmac('sha256', 'rds-db', $key, true);
         $key = hash_hmac('sha256', 'aws4_request', $key, true);
         $signature = hash_hmac('sha256', $stringToSign, $key);
-        return $hostHeader . '/?' . $canonicalQuery . '&X-Amz-Signature=' . $signature;
+        return $hostHeader . '/?' . $encode($query) . '&X-Amz-Signature=' . $signature;
     }
 }
 

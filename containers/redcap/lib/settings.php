@@ -166,8 +166,8 @@ final class Settings
             if (in_array($name, self::MANAGED_FIELDS, true)) {
                 throw new ConfigError("REDCAP_SETTINGS_JSON.extraConfig: $name is managed by the environment (settings, storage or the image itself)");
             }
-            if (strlen($value) > 65535) {
-                throw new ConfigError("REDCAP_SETTINGS_JSON.extraConfig: the value of $name is too long");
+            if (strlen($value) > 65535 || !preg_match('//u', $value)) {
+                throw new ConfigError("REDCAP_SETTINGS_JSON.extraConfig: the value of $name is too long or not UTF-8");
             }
             $out[$name] = $value;
         }
@@ -198,8 +198,9 @@ final class Settings
     private static function str(array $s, string $key, int $max, string $prefix = ''): string
     {
         $v = $s[$key];
-        if (!is_string($v) || $v === '' || strlen($v) > $max) {
-            throw new ConfigError("REDCAP_SETTINGS_JSON.$prefix$key must be a non-empty string of at most $max bytes");
+        // At most $max characters (as the CRD counts them), valid UTF-8.
+        if (!is_string($v) || !preg_match('/^.{1,' . $max . '}$/su', $v)) {
+            throw new ConfigError("REDCAP_SETTINGS_JSON.$prefix$key must be a non-empty UTF-8 string of at most $max characters");
         }
         if (preg_match('/[\x00-\x1f\x7f]/', $v)) {
             throw new ConfigError("REDCAP_SETTINGS_JSON.$prefix$key contains a control character");

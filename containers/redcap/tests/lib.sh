@@ -27,6 +27,7 @@ assert_not_contains() { # haystack needle [what]
 
 # free_port: a free TCP port on 127.0.0.1 (a small race remains; callers retry).
 free_port() {
+  # shellcheck disable=SC2016
   php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); $n = stream_socket_get_name($s, false); echo substr($n, strrpos($n, ":") + 1), "\n";'
 }
 
