@@ -193,7 +193,8 @@ final class CredentialProvider
     {
         $ctx = stream_context_create(['http' => [
             'method' => $method,
-            'header' => implode("\r\n", $headers),
+            'protocol_version' => 1.1,
+            'header' => implode("\r\n", [...$headers, 'Connection: close']),
             'timeout' => self::TIMEOUT_SECONDS,
             'ignore_errors' => true,
             'follow_location' => 0,

@@ -89,8 +89,13 @@ final class Bootstrap
             $this->readReplica($d);
             $this->applySettings($d);
         } finally {
-            $d->unlock($lock);
-            $d->conn->close();
+            // Closing the connection releases the lock too; an error here must not hide
+            // the one that got us here.
+            try {
+                $d->unlock($lock);
+                $d->conn->close();
+            } catch (\Throwable) {
+            }
         }
     }
 
