@@ -97,7 +97,8 @@ start_mariadb() {
       --port="$DB_PORT" --bind-address=127.0.0.1 --skip-name-resolve --pid-file="$d/mysqld.pid" \
       --log-error="$d/mysqld.err" --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
       --skip-log-bin --performance-schema=OFF \
-      --ssl-ca="$d/certs/ca.pem" --ssl-cert="$d/certs/server.pem" --ssl-key="$d/certs/server.key" &
+      --ssl-ca="$d/certs/ca.pem" --ssl-cert="$d/certs/server.pem" --ssl-key="$d/certs/server.key" \
+      >"$d/mysqld.out" 2>&1 &
     echo $! >"$d/mariadbd.pid"
     if wait_until 30 mariadb --no-defaults -S "$DB_SOCKET" -uroot -e 'SELECT 1'; then
       break

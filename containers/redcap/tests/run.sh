@@ -529,48 +529,46 @@ EOF
   assert_contains "$(cat "$TEST_TMP/nomail.err")" 'mail is not configured' "message"
 }
 
-# start_apache: Debian's Apache with the image's redcap.conf, on a random loopback port,
-# as the current user (or as nobody when that is root, as Apache insists).
+# start_apache: Debian's Apache, configured by the image's own build step
+# (scripts/configure-apache.sh) on a copy of Debian's /etc/apache2 with the base image's
+# prefork MPM, on a random loopback port, as the current user (or as nobody when that is
+# root, as Apache insists).
 start_apache() {
-  local d="$TEST_TMP/apache" mods=/usr/lib/apache2/modules m attempt
-  mkdir -p "$d"
-  chmod -R a+rX "$TEST_TMP" 2>/dev/null || true
-  {
-    for m in mpm_event authz_core authz_host mime dir autoindex alias rewrite headers remoteip setenvif; do
-      echo "LoadModule ${m}_module $mods/mod_$m.so"
-    done
-    echo "PidFile $d/httpd.pid"
-    echo "Mutex file:$d default"
-    echo "DefaultRuntimeDir $d"
-    echo "TypesConfig /etc/mime.types"
-    echo "DirectoryIndex index.html"
-    if [[ $(id -u) == 0 ]]; then
-      echo "User nobody"
-      echo "Group nogroup"
-    fi
-    echo "<Directory />"
-    echo "    AllowOverride None"
-    echo "    Require all denied"
-    echo "</Directory>"
-    echo "Include $IMAGE_DIR/apache/redcap.conf"
-  } >"$d/httpd.conf"
+  local d="$TEST_TMP/apache" conf attempt
+  conf="$d/conf"
+  mkdir -p "$d/run" "$d/lock" "$d/log"
+  cp -a /etc/apache2 "$conf"
+  APACHE_CONFDIR="$conf" a2dismod -q -f mpm_event >/dev/null
+  APACHE_CONFDIR="$conf" a2enmod -q mpm_prefork >/dev/null
+  APACHE_CONFDIR="$conf" bash "$IMAGE_DIR/scripts/configure-apache.sh" "$IMAGE_DIR/apache/redcap.conf" >/dev/null
+  [[ -e $conf/conf-enabled/zz-redcap.conf && ! -e $conf/conf-enabled/security.conf && ! -e $conf/sites-enabled/000-default.conf ]] ||
+    fail "configure-apache.sh did not set up the configuration"
   mkdir -p "$WEBROOT_100/redcap_v1.0.0/Resources/empty-dir"
+  chmod -R a+rX "$TEST_TMP" 2>/dev/null || true
+  if [[ $(id -u) == 0 ]]; then
+    export APACHE_RUN_USER=nobody APACHE_RUN_GROUP=nogroup
+  else
+    APACHE_RUN_USER=$(id -un) APACHE_RUN_GROUP=$(id -gn)
+    export APACHE_RUN_USER APACHE_RUN_GROUP
+  fi
+  export APACHE_PID_FILE="$d/run/apache2.pid" APACHE_RUN_DIR="$d/run" APACHE_LOCK_DIR="$d/lock" APACHE_LOG_DIR="$d/log"
   for attempt in 1 2 3; do
     APACHE_PORT=$(free_port)
     export REDCAP_HTTP_PORT=$APACHE_PORT REDCAP_WEBROOT=$WEBROOT_100 REDCAP_SHARE_DIR=$SHARE \
-      REDCAP_VERSION=1.0.0 REDCAP_KEEPALIVE_TIMEOUT=75 REDCAP_APACHE_MAX_WORKERS=150 REDCAP_ALLOW_FRAMING=false
-    apache2 -f "$d/httpd.conf" -t >"$d/configtest.log" 2>&1 || {
+      REDCAP_VERSION=1.0.0 REDCAP_KEEPALIVE_TIMEOUT=75 REDCAP_APACHE_MAX_WORKERS=20 REDCAP_ALLOW_FRAMING=false
+    apache2 -d "$conf" -f "$conf/apache2.conf" -t >"$d/configtest.log" 2>&1 || {
       cat "$d/configtest.log" >&2
       return 1
     }
-    apache2 -f "$d/httpd.conf" -DFOREGROUND >"$d/stdout.log" 2>"$d/stderr.log" &
-    echo $! >"$d/httpd.pid.launcher"
+    # Its own session: prefork stops by signalling its whole process group.
+    setsid apache2 -d "$conf" -f "$conf/apache2.conf" -DFOREGROUND >"$d/stdout.log" 2>"$d/stderr.log" &
+    echo $! >"$d/httpd.pid"
     if wait_until 10 curl -s -o /dev/null "http://127.0.0.1:$APACHE_PORT/healthcheck"; then
       return 0
     fi
     log "Apache did not start (attempt $attempt):"
     cat "$d/stderr.log" >&2
-    stop_pid apache "$d/httpd.pid.launcher"
+    stop_pid apache "$d/httpd.pid"
   done
   return 1
 }
@@ -583,6 +581,7 @@ http() {
 t_apache() {
   start_apache
   local base="http://127.0.0.1:$APACHE_PORT" h
+  assert_eq "$(curl -s "$base/healthcheck")" ok "health check body"
   h=$(http "$base/healthcheck")
   assert_contains "$h" 'HTTP/1.1 200' "health check"
   assert_contains "$h" $'\nServer: Apache\n' "ServerTokens Prod"
@@ -617,7 +616,9 @@ t_apache() {
   wait_until 5 grep -q 'style.css?logged' "$TEST_TMP/apache/stdout.log"
   assert_contains "$(grep 'style.css?logged' "$TEST_TMP/apache/stdout.log")" '203.0.113.7 ' "client address"
   assert_not_contains "$(cat "$TEST_TMP/apache/stdout.log")" '/healthcheck' "access log"
-  stop_pid apache "$TEST_TMP/apache/httpd.pid.launcher"
+  # The Debian configuration's port 80 stayed off.
+  assert_not_contains "$(cat "$TEST_TMP/apache/stderr.log")" ':80' "Apache's errors"
+  stop_pid apache "$TEST_TMP/apache/httpd.pid"
 }
 
 # --- runner --------------------------------------------------------------------------
