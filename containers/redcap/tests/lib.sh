@@ -78,8 +78,9 @@ make_certs() {
 }
 
 # start_mariadb DIR: a MariaDB server of the current user (datadir, socket and logs in DIR),
-# TLS on a random loopback port with the certificates of make_certs DIR/certs, and an
-# administrator account like Aurora's master user. Sets DB_PORT, DB_SOCKET.
+# TLS on a random port of 127.0.0.1 (the name in its certificate) and 127.0.0.2 (not in it)
+# with the certificates of make_certs DIR/certs, and an administrator account like Aurora's
+# master user. Sets DB_PORT, DB_SOCKET.
 start_mariadb() {
   local d=$1 user attempt
   user=$(id -un)
@@ -94,7 +95,7 @@ start_mariadb() {
   for attempt in 1 2 3; do
     DB_PORT=$(free_port)
     mariadbd --no-defaults --datadir="$d/data" --user="$user" --socket="$DB_SOCKET" \
-      --port="$DB_PORT" --bind-address=127.0.0.1 --skip-name-resolve --pid-file="$d/mysqld.pid" \
+      --port="$DB_PORT" --bind-address=127.0.0.1,127.0.0.2 --skip-name-resolve --pid-file="$d/mysqld.pid" \
       --log-error="$d/mysqld.err" --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
       --skip-log-bin --performance-schema=OFF \
       --ssl-ca="$d/certs/ca.pem" --ssl-cert="$d/certs/server.pem" --ssl-key="$d/certs/server.key" \

