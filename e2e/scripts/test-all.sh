@@ -4,6 +4,8 @@
 #   lint    cargo fmt --check, clippy -D warnings, shellcheck
 #   unit    unit tests of the operator crate, CRD golden file
 #   emulator the AWS emulator's own suite (moto + our extensions, pytest + boto3)
+#   container the REDCap image's entrypoint, PHP helpers, Apache and mail configuration,
+#           without Docker (php-cli, MariaDB, Apache; containers/redcap/tests/run.sh)
 #   e2e     a real kube-apiserver + etcd + kube-controller-manager and the moto AWS
 #           emulator; the operator runs as a process with the chart's RBAC
 #   chart   helm lint/template + server-side dry-run against the real API server
@@ -54,7 +56,8 @@ shellcheck_all() {
     log "shellcheck is not available: cannot lint shell scripts"
     return 1
   fi
-  shellcheck -x e2e/scripts/*.sh e2e/bench/*.sh charts/redcap-operator/*.sh .ci/run
+  shellcheck -x e2e/scripts/*.sh e2e/bench/*.sh charts/redcap-operator/*.sh .ci/run \
+    containers/redcap/scripts/*.sh containers/redcap/tests/*.sh
 }
 
 unit() {
@@ -77,6 +80,7 @@ install_prerequisites
 suite lint lint
 suite unit unit
 suite emulator bash e2e/scripts/test-emulator.sh
+suite container bash containers/redcap/tests/run.sh
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/redcap-test.XXXXXX")
 trap 'e2e/scripts/env.sh down "$STATE" || true' EXIT
