@@ -162,6 +162,7 @@ mod tests {
                 "NetworkReady",
                 "FileStorageReady",
                 "SecretsReady",
+                "DatabaseReady",
                 "StorageCredentialsReady",
                 "EmailReady",
                 "SmtpCredentialsReady",

@@ -104,6 +104,7 @@ pub struct ObservedCluster {
     pub reader_endpoint: Option<String>,
     pub port: Option<i32>,
     pub latest_restorable_time: Option<Timestamp>,
+    pub earliest_restorable_time: Option<Timestamp>,
     pub created: Option<Timestamp>,
     pub members: Vec<ObservedMember>,
     pub tags: TagSet,

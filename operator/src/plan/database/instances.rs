@@ -94,7 +94,7 @@ pub fn instance_plan(
             .filter(|i| !i.writer)
             .filter_map(|i| instance_index(cluster_id, &i.id).map(|n| (n, i.id.as_str())))
             .collect();
-        candidates.sort_by(|a, b| b.0.cmp(&a.0));
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
         plan.delete = candidates
             .iter()
             .take(surplus)

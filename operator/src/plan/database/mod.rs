@@ -86,6 +86,48 @@ pub struct DesiredDatabase {
     pub tags: TagSet,
 }
 
+/// A DB subnet group as RDS reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedSubnetGroup {
+    pub name: String,
+    pub arn: String,
+    pub subnet_ids: BTreeSet<String>,
+}
+
+/// A cluster snapshot as RDS reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedSnapshot {
+    pub id: String,
+    pub arn: String,
+    pub status: String,
+    pub engine: String,
+    pub engine_version: String,
+    pub cluster_id: String,
+    pub snapshot_type: String,
+    pub created: Option<jiff::Timestamp>,
+    pub tags: TagSet,
+}
+
+impl ObservedSnapshot {
+    pub fn available(&self) -> bool {
+        self.status == "available"
+    }
+}
+
+/// The rotation schedule of the master user secret, from Secrets Manager.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedRotation {
+    pub enabled: bool,
+    pub days: Option<u32>,
+    pub next: Option<jiff::Timestamp>,
+    pub last_changed: Option<jiff::Timestamp>,
+}
+
+/// Whether the master secret's schedule must be set to `days`.
+pub fn rotation_needs_update(seen: &ObservedRotation, days: u32) -> bool {
+    !seen.enabled || seen.days != Some(days)
+}
+
 fn invalid(field: &'static str, message: impl Into<String>) -> PlanError {
     PlanError::InvalidSpec {
         field,
@@ -258,7 +300,7 @@ pub fn rotation_days_of(after_days: Option<i64>, expression: Option<&str>) -> Op
     let n: u32 = n.parse().ok()?;
     match unit.trim() {
         "day" | "days" => Some(n),
-        "hour" | "hours" if n % 24 == 0 => Some(n / 24),
+        "hour" | "hours" if n.is_multiple_of(24) => Some(n / 24),
         _ => None,
     }
 }
