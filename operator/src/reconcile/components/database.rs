@@ -264,7 +264,7 @@ pub async fn apply_database(
             ));
         } else {
             active_outcome =
-                Some(converge_cluster(aws, active, &of(active), &want, &mut pass).await?);
+                Some(Box::pin(converge_cluster(aws, active, &of(active), &want, &mut pass)).await?);
             converge_logs(aws, active, &want, &mut pass).await?;
         }
     }
@@ -282,7 +282,15 @@ pub async fn apply_database(
     let mut cut_over_from: Option<RetiredCluster> = None;
     if restore_pending && let Some(target) = &want.restore {
         cutover_pending = true;
-        let restore = advance_restore(aws, &want, &roles, &of, source_ready, &mut pass).await?;
+        let restore = Box::pin(advance_restore(
+            aws,
+            &want,
+            &roles,
+            &of,
+            source_ready,
+            &mut pass,
+        ))
+        .await?;
         if let Some(old) = restore.retired {
             cut_over_from = Some(old);
         }
@@ -853,7 +861,7 @@ async fn advance_restore(
         _ => true,
     };
     let outcome = match roles.restoring {
-        Some(t) => Some(converge_cluster(aws, t, &of(t), want, pass).await?),
+        Some(t) => Some(Box::pin(converge_cluster(aws, t, &of(t), want, pass)).await?),
         None => None,
     };
     let step = restore_step(
@@ -977,8 +985,9 @@ async fn advance_restore(
     }
 }
 
-/// One step of deleting a cluster; returns the final snapshot's name once the cluster's
-/// deletion (with it) has been asked for or is under way.
+/// Advances the deletion of a cluster as far as one pass can (protection off, then the
+/// instances, then the cluster); returns the final snapshot's name once the cluster's
+/// deletion with it has been asked for or is under way.
 pub(super) async fn delete_one(
     aws: &AwsCtx,
     cluster: &ObservedCluster,
@@ -989,42 +998,49 @@ pub(super) async fn delete_one(
     let err = aws_err(C);
     let snapshot =
         final_snapshot.then(|| crate::plan::database::names::final_snapshot_id(&cluster.id));
-    match delete_step(Some(cluster), instances, final_snapshot) {
-        DeleteStep::Gone => Ok(snapshot),
-        DeleteStep::Wait(message) => {
-            pass.waiting(message);
-            Ok(snapshot.filter(|_| cluster.status == "deleting"))
-        }
-        DeleteStep::LiftProtection => {
-            let m = ClusterModification {
-                deletion_protection: Some(false),
-                ..ClusterModification::default()
-            };
-            rds::modify_cluster(aws, &cluster.id, &m)
-                .await
-                .map_err(&err)?;
-            pass.wrote(format!(
-                "lifted deletion protection of cluster {} to delete it",
-                cluster.id
-            ));
-            Ok(None)
-        }
-        DeleteStep::DeleteInstances(ids) => {
-            for i in &ids {
-                rds::delete_instance(aws, i).await.map_err(&err)?;
+    // What this pass has done so far, as RDS will report it next time.
+    let mut cluster = cluster.clone();
+    let mut instances = instances.to_vec();
+    loop {
+        match delete_step(Some(&cluster), &instances, final_snapshot) {
+            DeleteStep::Gone => return Ok(snapshot),
+            DeleteStep::Wait(message) => {
+                pass.waiting(message);
+                return Ok(snapshot.filter(|_| cluster.status == "deleting"));
             }
-            pass.wrote(format!("deleting instances {}", ids.join(", ")));
-            Ok(None)
-        }
-        DeleteStep::DeleteCluster { final_snapshot } => {
-            rds::delete_cluster(aws, &cluster.id, final_snapshot.as_deref())
-                .await
-                .map_err(&err)?;
-            pass.wrote(match &final_snapshot {
-                Some(s) => format!("deleting cluster {} with final snapshot {s}", cluster.id),
-                None => format!("deleting cluster {} without a final snapshot", cluster.id),
-            });
-            Ok(final_snapshot)
+            DeleteStep::LiftProtection => {
+                let m = ClusterModification {
+                    deletion_protection: Some(false),
+                    ..ClusterModification::default()
+                };
+                rds::modify_cluster(aws, &cluster.id, &m)
+                    .await
+                    .map_err(&err)?;
+                pass.wrote(format!(
+                    "lifted deletion protection of cluster {} to delete it",
+                    cluster.id
+                ));
+                cluster.deletion_protection = false;
+            }
+            DeleteStep::DeleteInstances(ids) => {
+                for i in &ids {
+                    rds::delete_instance(aws, i).await.map_err(&err)?;
+                }
+                pass.wrote(format!("deleting instances {}", ids.join(", ")));
+                for i in instances.iter_mut() {
+                    i.status = "deleting".to_string();
+                }
+            }
+            DeleteStep::DeleteCluster { final_snapshot } => {
+                rds::delete_cluster(aws, &cluster.id, final_snapshot.as_deref())
+                    .await
+                    .map_err(&err)?;
+                pass.wrote(match &final_snapshot {
+                    Some(s) => format!("deleting cluster {} with final snapshot {s}", cluster.id),
+                    None => format!("deleting cluster {} without a final snapshot", cluster.id),
+                });
+                return Ok(final_snapshot);
+            }
         }
     }
 }

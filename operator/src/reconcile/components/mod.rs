@@ -202,7 +202,9 @@ pub async fn apply_components_at(
         &mut pass.outputs,
     )
     .await?;
-    let database = database::apply_database(
+    // Boxed: the database step is the largest future of the walk, and an unboxed one
+    // makes the whole pass too big for a thread's stack in debug builds.
+    let database = Box::pin(database::apply_database(
         aws,
         env,
         &id,
@@ -210,7 +212,7 @@ pub async fn apply_components_at(
         key_arn.as_deref(),
         network_outputs.as_ref(),
         &mut pass.outputs,
-    )
+    ))
     .await?;
     pass.database = database.status;
     pass.runtime.database = database.handoff;
