@@ -55,6 +55,9 @@ pub async fn cleanup_components(
     components.extend(access);
     components.push(database.report);
     components.push(storage);
+    // Reported in reverse dependency order (the database sits between the credentials
+    // and the secrets in `ComponentName::ALL`).
+    components.sort_by_key(|c| std::cmp::Reverse(c.name));
     let (network, network_requeue) =
         cleanup_network(aws, &id, network_blocker(&components)).await?;
     let network_gone = network.state == ComponentState::Deleted;

@@ -170,17 +170,28 @@ pub(super) async fn cleanup_database(
             log.wrote(format!("deleted log group {name}"));
         }
     }
-    if groups::delete_subnet_group(aws, &subnet_group_name(&environment_id))
+    // Looked up first, so a repeated cleanup makes no (failing) delete calls.
+    let subnet_group = subnet_group_name(&environment_id);
+    if groups::describe_subnet_group(aws, &subnet_group)
         .await
         .map_err(&err)?
+        .is_some()
+        && groups::delete_subnet_group(aws, &subnet_group)
+            .await
+            .map_err(&err)?
     {
-        log.wrote("deleted the DB subnet group".to_string());
+        log.wrote(format!("deleted DB subnet group {subnet_group}"));
     }
-    if groups::delete_parameter_group(aws, &parameter_group_name(&environment_id))
+    let parameter_group = parameter_group_name(&environment_id);
+    if groups::user_parameters(aws, &parameter_group)
         .await
         .map_err(&err)?
+        .is_some()
+        && groups::delete_parameter_group(aws, &parameter_group)
+            .await
+            .map_err(&err)?
     {
-        log.wrote("deleted the parameter group".to_string());
+        log.wrote(format!("deleted parameter group {parameter_group}"));
     }
     let mut message = match (&status.cluster_identifier, policy) {
         (Some(c), DeletionPolicy::Snapshot) => format!(
