@@ -25,7 +25,9 @@ pub struct DatabaseStatus {
     /// Reader instances that exist (besides the writer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readers: Option<u32>,
-    /// Latest time the cluster can be restored to (point-in-time recovery).
+    /// Latest time the cluster can be restored to (point-in-time recovery), refreshed when
+    /// it moved by an hour or more (AWS moves it every few minutes; following each move
+    /// would rewrite the status on every resync).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_restorable_time: Option<Time>,
     /// The master user's secret, managed by RDS in Secrets Manager (never its value).

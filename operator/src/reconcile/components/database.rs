@@ -350,7 +350,10 @@ pub async fn apply_database(
         status.cluster_identifier = Some(c.id.clone());
         status.cluster_status = Some(c.status.clone()).filter(|s| !s.is_empty());
         status.engine_version = Some(c.engine_version.clone()).filter(|s| !s.is_empty());
-        status.latest_restorable_time = c.latest_restorable_time.map(time);
+        status.latest_restorable_time = restorable_time(
+            c.latest_restorable_time,
+            previous.and_then(|p| p.latest_restorable_time.as_ref()),
+        );
         status.restored_from = c.tags.get(RESTORED_FROM_TAG).map(str::to_string);
         let members = of(c);
         status.readers = Some(
@@ -433,6 +436,24 @@ pub async fn apply_database(
         cutover_pending,
         requeue,
     })
+}
+
+/// How far the reported latest restorable time may lag behind AWS's. AWS moves it every
+/// few minutes; reporting each move would rewrite the status on every resync.
+const RESTORABLE_TIME_STEP: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+/// The latest restorable time for the status: the previous value while AWS's is less
+/// than [`RESTORABLE_TIME_STEP`] ahead of it.
+fn restorable_time(
+    seen: Option<Timestamp>,
+    previous: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time> {
+    match (seen, previous) {
+        (Some(t), Some(p)) if t >= p.0 && t.duration_since(p.0) < RESTORABLE_TIME_STEP => {
+            Some(p.clone())
+        }
+        (t, _) => t.map(time),
+    }
 }
 
 /// The snapshot taken of a retired cluster just before the restore that replaced it:
@@ -1106,4 +1127,27 @@ async fn on_demand_snapshot(
         },
     }
     Ok(Some(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_restorable_time_moves_in_steps_of_an_hour() {
+        let t = |s: &str| s.parse::<Timestamp>().expect("time");
+        let before = time(t("2026-05-01T10:00:00Z"));
+        let kept = restorable_time(Some(t("2026-05-01T10:59:00Z")), Some(&before));
+        assert_eq!(kept, Some(before.clone()));
+        let moved = restorable_time(Some(t("2026-05-01T11:00:00Z")), Some(&before));
+        assert_eq!(moved, Some(time(t("2026-05-01T11:00:00Z"))));
+        // Backwards (a restored cluster) or first seen: taken as it is.
+        let back = restorable_time(Some(t("2026-04-01T00:00:00Z")), Some(&before));
+        assert_eq!(back, Some(time(t("2026-04-01T00:00:00Z"))));
+        assert_eq!(restorable_time(None, Some(&before)), None);
+        assert_eq!(
+            restorable_time(Some(t("2026-05-01T10:00:00Z")), None),
+            Some(before)
+        );
+    }
 }
