@@ -15,6 +15,9 @@
   line without AllowMajorVersionUpgrade, and turning backtrack on after creation.
 * restore_db_cluster_from_snapshot refuses an EngineVersion older than the snapshot's
   (seed issue 99; moto restored at any version).
+* the master user secret RDS manages (ManageMasterUserPassword) holds the resource's
+  master user name and a random 40-character password, as on AWS (moto stored
+  {"username": "admin", "password": "P@55w0rd!"} for everyone, which no leak check can find).
 * delete_db_subnet_group / delete_db_cluster_parameter_group refuse while a cluster uses
   the group (InvalidDBSubnetGroupStateFault / InvalidDBParameterGroupState; moto deleted
   them from under the cluster).
@@ -64,6 +67,17 @@ def _rds() -> None:
         return cfg
 
     rds.DBCluster.get_cfg = get_cfg
+
+    def _generate_secret_string(self: Any) -> str:
+        import json
+        import string
+
+        alphabet = string.ascii_letters + string.digits + "!#$%&()*+,-.:;<=>?[]^_{|}~"
+        password = "".join(secrets.choice(alphabet) for _ in range(40))
+        user = getattr(self.resource, "master_username", None) or "admin"
+        return json.dumps({"username": user, "password": password})
+
+    rds.MasterUserSecret._generate_secret_string = _generate_secret_string
     _rds_modify(rds, RDSClientError)
     _rds_restore_version(rds, RDSClientError)
     _rds_groups_in_use(rds, RDSClientError)

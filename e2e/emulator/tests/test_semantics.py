@@ -116,6 +116,17 @@ def _aurora(rds, cid="c", version="8.0.mysql_aurora.3.10.3", **kw):
     return rds.create_db_cluster(DBClusterIdentifier=cid, Engine="aurora-mysql", EngineVersion=version, MasterUsername="admin", MasterUserPassword="password123", **kw)["DBCluster"]
 
 
+def test_managed_master_secret_is_random_and_names_the_master_user(aws):
+    rds, sm = aws("rds"), aws("secretsmanager")
+    values = []
+    for cid in ("a", "b"):
+        c = rds.create_db_cluster(DBClusterIdentifier=cid, Engine="aurora-mysql", MasterUsername="dbadmin", ManageMasterUserPassword=True)["DBCluster"]
+        values.append(json.loads(sm.get_secret_value(SecretId=c["MasterUserSecret"]["SecretArn"])["SecretString"]))
+    assert [v["username"] for v in values] == ["dbadmin", "dbadmin"]
+    assert all(len(v["password"]) == 40 for v in values)
+    assert values[0]["password"] != values[1]["password"]
+
+
 def test_modify_db_cluster_applies_iam_auth_and_log_exports(aws):
     rds = aws("rds")
     _aurora(rds, EnableIAMDatabaseAuthentication=True, EnableCloudwatchLogsExports=["error", "general"])
