@@ -2,6 +2,8 @@
 //! delete). RDS creates them when the first log lines arrive, so a group may not exist
 //! yet: that is not an error, the next pass sets its retention.
 
+use aws_sdk_cloudwatchlogs::types::LogGroup;
+
 use crate::aws::error::classify;
 use crate::aws::{AwsCtx, AwsError, Service};
 
@@ -29,16 +31,16 @@ pub async fn log_groups(
             .send()
             .await
             .map_err(|e| classify(SERVICE, "DescribeLogGroups", TERMINAL_CODES, e))?;
-        for g in page.log_groups() {
-            if let Some(name) = g.log_group_name() {
-                out.push((name.to_string(), g.retention_in_days()));
-            }
-        }
+        out.extend(page.log_groups().iter().filter_map(name_and_retention));
         match page.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_string()),
             _ => return Ok(out),
         }
     }
+}
+
+fn name_and_retention(g: &LogGroup) -> Option<(String, Option<i32>)> {
+    Some((g.log_group_name()?.to_string(), g.retention_in_days()))
 }
 
 /// Sets a group's retention; `false` when the group does not exist (yet).
