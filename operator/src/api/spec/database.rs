@@ -157,8 +157,10 @@ pub struct DatabaseSpec {
     pub log_exports: Vec<LogExport>,
 
     /// Create the cluster from a snapshot or a point in time instead of empty
-    /// (seed: `db.dbSnapshotId`). Changing it builds a new cluster; the old one is kept
-    /// until the new one is serving. Do not combine with a version upgrade.
+    /// (seed: `db.dbSnapshotId`). Setting or changing it builds a new cluster next to the
+    /// old one; REDCap switches to it once it is available, and the old one is kept
+    /// (listed in `status.database.retiredClusters`). Removing it changes nothing. With a
+    /// REDCap version change in the same edit, the restore goes first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_from: Option<RestoreFrom>,
 }
