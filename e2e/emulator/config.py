@@ -114,10 +114,14 @@ class Config:
             raise ConfigError(f"unknown field(s) {sorted(unknown)}")
         durations = body.get("durations") or {}
         outcomes = body.get("outcomes") or {}
-        new_d: dict[str, float] = {}
+        new_d: dict[str, float | None] = {}
         for key, value in durations.items():
-            if key not in DURATION_KEYS:
+            base = key.split(":", 1)[0]
+            if base not in DURATION_KEYS:
                 raise ConfigError(f"unknown duration {key!r}; known: {', '.join(DURATION_KEYS)}")
+            if value is None and base != key:
+                new_d[key] = None  # removes a per-name override
+                continue
             try:
                 seconds = float(value)
             except (TypeError, ValueError):
@@ -137,7 +141,11 @@ class Config:
                 raise ConfigError(f"outcome {key} must be one of {OUTCOME_VALUES[base]}")
             new_o[key] = value
         with self._lock:
-            self._durations.update(new_d)
+            for key, seconds in new_d.items():
+                if seconds is None:
+                    self._durations.pop(key, None)
+                else:
+                    self._durations[key] = seconds
             for key, value in new_o.items():
                 if value:
                     self._outcomes[key] = value
@@ -146,9 +154,18 @@ class Config:
         if "acm.issue" in new_d:
             self._sync_acm()
 
-    def duration(self, key: str) -> float:
+    def duration(self, key: str, name: str | None = None) -> float:
+        """Seconds for `key`; `<key>:<name>` (set through the control API) wins for that
+        resource name."""
         with self._lock:
+            if name is not None and f"{key}:{name}" in self._durations:
+                return self._durations[f"{key}:{name}"]
             return self._durations[key]
+
+    def any_duration(self, prefix: str) -> bool:
+        """Whether any duration under `prefix` (plain or per name) is above zero."""
+        with self._lock:
+            return any(v > 0 for k, v in self._durations.items() if k.startswith(prefix))
 
     def outcome(self, key: str, name: str | None = None) -> str:
         with self._lock:

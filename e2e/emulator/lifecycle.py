@@ -169,23 +169,22 @@ def _on_mutation(spec: Spec, call: wire.Call, resp: wire.Response) -> wire.Respo
             continue
         if op in spec.creates:
             _set_text(el, spec.status_tag, spec.creating)
-        elif op in spec.modifies and spec.modifying and _duration(spec, spec.modify_word) > 0:
+        elif op in spec.modifies and spec.modifying and _duration(spec, spec.modify_word, _text(el, spec.id_tag)) > 0:
             _set_text(el, spec.status_tag, spec.modifying)
         elif op in spec.deletes:
             _set_text(el, spec.status_tag, spec.deleting)
     return status, headers, doc.toxml(encoding="utf-8")
 
 
-def _duration(spec: Spec, what: str) -> float:
+def _duration(spec: Spec, what: str, rid: str | None = None) -> float:
     key = spec.kind + "." + what
-    return CONFIG.duration(key) if key in CONFIG.snapshot()["durations"] else 0.0
+    return CONFIG.duration(key, rid) if key in CONFIG.snapshot()["durations"] else 0.0
 
 
 def _on_describe(spec: Spec, call: wire.Call, resp: wire.Response) -> wire.Response:
     status, headers, body = resp
     wanted = _ids_from_request(call, spec.filter_param)
-    d_create, d_modify, d_delete = _duration(spec, "create"), _duration(spec, spec.modify_word), _duration(spec, "delete")
-    if not (d_create or d_modify or d_delete):
+    if not CONFIG.any_duration(spec.kind + "."):
         return resp
     try:
         doc = minidom.parseString(body) if status == 200 else None
@@ -205,6 +204,7 @@ def _on_describe(spec: Spec, call: wire.Call, resp: wire.Response) -> wire.Respo
             present.add(rid)
             k = _key(call, spec, rid)
             _last_xml[k] = el.toxml()
+            d_create, d_modify, d_delete = _duration(spec, "create", rid), _duration(spec, spec.modify_word, rid), _duration(spec, "delete", rid)
             state = _text(el, spec.status_tag)
             if spec.only_if and _text(el, spec.only_if[0]) != spec.only_if[1]:
                 continue
@@ -217,7 +217,7 @@ def _on_describe(spec: Spec, call: wire.Call, resp: wire.Response) -> wire.Respo
         # Deleted resources moto already forgot: show the last XML we saw, as deleting.
         for k, at in list(_deleted.items()):
             rid = k[3]
-            if k[:3] != _key(call, spec, "")[:3] or rid in present or not _within(_deleted, k, d_delete):
+            if k[:3] != _key(call, spec, "")[:3] or rid in present or not _within(_deleted, k, _duration(spec, "delete", rid)):
                 continue
             if wanted and rid not in wanted and not any(w.endswith("/" + rid) or rid in w for w in wanted):
                 continue

@@ -3,6 +3,9 @@
 * RDS BacktrackDBCluster / DescribeDBClusterBacktracks: checked against the cluster's
   BacktrackWindow; a backtrack is "applying" for `rds.cluster.modify` seconds, then
   "completed". Metadata only: no data moves.
+* RDS ResetDBClusterParameterGroup: removes the named user-set parameters (or all with
+  ResetAllParameters) from moto's group, so DescribeDBClusterParameters(Source=user) no
+  longer lists them.
 * CodeBuild UpdateProject: updates moto's project in place (same shape BatchGetProjects shows).
 * WAFv2 ListResourcesForWebACL, and AssociateWebACL refusing App Runner ARNs of services
   that do not exist (moto accepted any ARN).
@@ -91,6 +94,31 @@ def _rds(call: wire.Call) -> wire.Response:
                     raise ApiError("DBClusterBacktrackNotFoundFault", f"Backtrack {params['BacktrackIdentifier']} not found.", 404)
             result = {"DBClusterBacktracks": items}
     model.build_output(op, result)  # validation only; the wire format is XML
+    return xmlser.query_response(call, op, result)
+
+
+@hooks.before("rds", {"ResetDBClusterParameterGroup"})
+def _rds_reset_parameters(call: wire.Call) -> wire.Response:
+    op = model.service_model("rds").operation_model("ResetDBClusterParameterGroup")
+    params = model.parse_input(op, xmlser.query_params(call, op.input_shape))
+    from moto.rds.models import rds_backends
+
+    name = params["DBClusterParameterGroupName"]
+    group = rds_backends[account_id(call)][call.region].db_cluster_parameter_groups.get(name)
+    if group is None:
+        raise ApiError("DBParameterGroupNotFound", f"DBClusterParameterGroup not found: {name}", 404)
+    names = [p["ParameterName"] for p in params.get("Parameters") or []]
+    if params.get("ResetAllParameters"):
+        if names:
+            raise ApiError("InvalidParameterCombination", "Specify either ResetAllParameters or Parameters, not both.")
+        group.parameters.clear()
+    elif not names:
+        raise ApiError("InvalidParameterCombination", "Specify ResetAllParameters or at least one parameter.")
+    else:
+        for n in names:
+            group.parameters.pop(n, None)
+    result = {"DBClusterParameterGroupName": name}
+    model.build_output(op, result)
     return xmlser.query_response(call, op, result)
 
 

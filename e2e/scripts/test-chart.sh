@@ -365,7 +365,8 @@ CRATES = (("aws-sdk-kms", "kms"), ("aws-sdk-s3", "s3"), ("aws-sdk-sts", "sts"),
           ("aws-sdk-iam", "iam"), ("aws-sdk-route53", "route53"),
           ("aws-sdk-secretsmanager", "secretsmanager"), ("aws-sdk-ses", "ses"),
           ("aws-sdk-sns", "sns"), ("aws-sdk-cloudformation", "cloudformation"),
-          ("aws-sdk-guardduty", "guardduty"))
+          ("aws-sdk-guardduty", "guardduty"), ("aws-sdk-rds", "rds"),
+          ("aws-sdk-cloudwatchlogs", "logs"))
 for crate, prefix in CRATES:
     m = re.search(r'name = "%s"\nversion = "([^"]+)"' % crate, lock)
     if not m:
@@ -402,7 +403,9 @@ def actions(op, prefixes):
         return special[op]
     return [p + ":" + "".join(w.capitalize() for w in op.split("_")) for p in sorted(prefixes)]
 policy = json.load(open(os.path.join(repo, "docs/iam-policy.json")))
-allowed = {a for s in policy["Statement"] if s["Effect"] == "Allow" for a in s["Action"]}
+# IAM action names are case-insensitive (`rds:DescribeDBClusters` is the SDK's
+# `describe_db_clusters`, capitalised `DescribeDbClusters`).
+allowed = {a.lower() for s in policy["Statement"] if s["Effect"] == "Allow" for a in s["Action"]}
 called = {}  # (operation, service prefix) -> files
 for path in glob.glob(os.path.join(repo, "operator/src/**/*.rs"), recursive=True):
     text = open(path).read()
@@ -420,7 +423,7 @@ for path in glob.glob(os.path.join(repo, "operator/src/**/*.rs"), recursive=True
     if "AssumeRoleProvider" in open(path).read():
         called.setdefault(("assume_role", "sts"), set()).add(os.path.relpath(path, repo))
 missing = [(op, a, sorted(called[(op, p)])) for (op, p) in sorted(called)
-           for a in actions(op, {p}) if a not in allowed]
+           for a in actions(op, {p}) if a.lower() not in allowed]
 print(f"{len(called)} AWS operations called in operator/src: "
       f"{', '.join(f'{p}:{op}' for op, p in sorted(called)) or 'none'}")
 for op, a, files in missing:

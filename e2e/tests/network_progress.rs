@@ -134,7 +134,19 @@ async fn create_update_and_delete_are_followed_without_writing_twice() {
     let ready = apply(&ctx, &changed).await;
     assert_eq!(network(&ready).state, ComponentState::Ready, "{ready:?}");
 
-    let deleting = cleanup_components(&ctx, &changed).await.expect("cleanup");
+    // The database lives in the network: the stack's deletion starts once it is gone.
+    let mut deleting = cleanup_components(&ctx, &changed).await.expect("cleanup");
+    for _ in 0..10 {
+        let database = deleting
+            .components
+            .iter()
+            .find(|c| c.name == ComponentName::Database)
+            .expect("database reported");
+        if database.state == ComponentState::Deleted {
+            break;
+        }
+        deleting = cleanup_components(&ctx, &changed).await.expect("cleanup");
+    }
     assert_eq!(network(&deleting).state, ComponentState::Deleting);
     let before = metrics.snapshot();
     let busy = cleanup_components(&ctx, &changed).await.expect("cleanup");

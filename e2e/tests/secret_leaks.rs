@@ -56,14 +56,16 @@ async fn secret_values(
                 let v: serde_json::Value = serde_json::from_str(&text)?;
                 values.push(v["SecretAccessKey"].as_str().context("key")?.to_string());
             }
-            "smtpCredentials" => {
+            // The RDS-managed master password: `{"username": .., "password": ..}`.
+            "smtpCredentials" | "databaseMaster" => {
                 let v: serde_json::Value = serde_json::from_str(&text)?;
                 values.push(v["password"].as_str().context("password")?.to_string());
             }
             other => anyhow::bail!("unexpected secret output {other}"),
         }
     }
-    anyhow::ensure!(values.len() == 3, "expected three secrets, got {values:?}");
+    // Salt, storage and SMTP credentials, and the database's master password.
+    anyhow::ensure!(values.len() == 4, "expected four secrets, got {values:?}");
     let reference = status
         .outputs
         .cron_secret_ref

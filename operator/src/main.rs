@@ -56,8 +56,11 @@ fn main() -> anyhow::Result<()> {
             println!("{}", version_line());
             Ok(())
         }
+        // 8 MiB worker stacks: the AWS SDK's RDS deserialisers (`DBInstance` has about
+        // 150 members) take frames larger than tokio's 2 MiB default in debug builds.
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .thread_stack_size(8 * 1024 * 1024)
             .build()
             .context("failed to start the async runtime")?
             .block_on(run(args)),

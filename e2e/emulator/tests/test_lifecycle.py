@@ -42,6 +42,22 @@ def test_rds_cluster_create_modify_delete(aws, control):
     assert e.value.response["Error"]["Code"] == "DBClusterNotFoundFault"
 
 
+def test_durations_can_be_narrowed_to_one_resource(aws, control):
+    control.config(durations={"rds.cluster.create:slow-db": 1.0})
+    rds = aws("rds")
+    make_cluster(rds, "slow-db")
+    make_cluster(rds, "fast-db")
+    assert cluster_status(rds, "slow-db") == "creating"
+    assert cluster_status(rds, "fast-db") == "available"
+    time.sleep(1.1)
+    assert cluster_status(rds, "slow-db") == "available"
+    # null removes the override
+    status, body = control.request("POST", "/_emulator/config", {"durations": {"rds.cluster.create:slow-db": None}})
+    assert status == 200 and "rds.cluster.create:slow-db" not in body["durations"], body
+    status, body = control.request("POST", "/_emulator/config", {"durations": {"rds.cluster.create:x": "soon"}})
+    assert status == 400, body
+
+
 def test_rds_instance_and_snapshots(aws, control):
     control.config(durations={"rds.instance.create": 1.0, "rds.snapshot.create": 1.0})
     rds = aws("rds")

@@ -13,6 +13,22 @@ def code(e: pytest.ExceptionInfo[ClientError]) -> str:
     return e.value.response["Error"]["Code"]
 
 
+def test_rds_reset_cluster_parameters(aws):
+    rds = aws("rds")
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName="p", DBParameterGroupFamily="aurora-mysql8.0", Description="d")
+    params = [{"ParameterName": n, "ParameterValue": v, "ApplyMethod": "pending-reboot"} for n, v in (("max_allowed_packet", "4194304"), ("general_log", "1"), ("sort_buffer_size", "2097152"))]
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName="p", Parameters=params)
+    r = rds.reset_db_cluster_parameter_group(DBClusterParameterGroupName="p", Parameters=[{"ParameterName": "general_log", "ApplyMethod": "pending-reboot"}])
+    assert r["DBClusterParameterGroupName"] == "p"
+    left = {p["ParameterName"] for p in rds.describe_db_cluster_parameters(DBClusterParameterGroupName="p", Source="user")["Parameters"]}
+    assert left == {"max_allowed_packet", "sort_buffer_size"}
+    rds.reset_db_cluster_parameter_group(DBClusterParameterGroupName="p", ResetAllParameters=True)
+    assert rds.describe_db_cluster_parameters(DBClusterParameterGroupName="p", Source="user")["Parameters"] == []
+    with pytest.raises(ClientError) as e:
+        rds.reset_db_cluster_parameter_group(DBClusterParameterGroupName="nope", ResetAllParameters=True)
+    assert code(e) == "DBParameterGroupNotFound"
+
+
 def test_rds_backtrack(aws):
     rds = aws("rds")
     rds.create_db_cluster(DBClusterIdentifier="redcap-db", Engine="aurora-mysql", MasterUsername="admin", MasterUserPassword="password123", BacktrackWindow=3600)

@@ -112,6 +112,78 @@ def test_restore_from_managed_password_snapshot(aws):
     assert code(e) == "DBClusterAlreadyExistsFault"
 
 
+def _aurora(rds, cid="c", version="8.0.mysql_aurora.3.10.3", **kw):
+    return rds.create_db_cluster(DBClusterIdentifier=cid, Engine="aurora-mysql", EngineVersion=version, MasterUsername="admin", MasterUserPassword="password123", **kw)["DBCluster"]
+
+
+def test_managed_master_secret_is_random_and_names_the_master_user(aws):
+    rds, sm = aws("rds"), aws("secretsmanager")
+    values = []
+    for cid in ("a", "b"):
+        c = rds.create_db_cluster(DBClusterIdentifier=cid, Engine="aurora-mysql", MasterUsername="dbadmin", ManageMasterUserPassword=True)["DBCluster"]
+        values.append(json.loads(sm.get_secret_value(SecretId=c["MasterUserSecret"]["SecretArn"])["SecretString"]))
+    assert [v["username"] for v in values] == ["dbadmin", "dbadmin"]
+    assert all(len(v["password"]) == 40 for v in values)
+    assert values[0]["password"] != values[1]["password"]
+
+
+def test_modify_db_cluster_applies_iam_auth_and_log_exports(aws):
+    rds = aws("rds")
+    _aurora(rds, EnableIAMDatabaseAuthentication=True, EnableCloudwatchLogsExports=["error", "general"])
+    r = rds.modify_db_cluster(DBClusterIdentifier="c", ApplyImmediately=True, EnableIAMDatabaseAuthentication=False, CloudwatchLogsExportConfiguration={"EnableLogTypes": ["audit"], "DisableLogTypes": ["general"]})["DBCluster"]
+    assert r["IAMDatabaseAuthenticationEnabled"] is False
+    c = rds.describe_db_clusters(DBClusterIdentifier="c")["DBClusters"][0]
+    assert c["IAMDatabaseAuthenticationEnabled"] is False
+    assert sorted(c["EnabledCloudwatchLogsExports"]) == ["audit", "error"]
+
+
+def test_modify_db_cluster_refuses_what_aurora_refuses(aws):
+    rds = aws("rds")
+    _aurora(rds)
+    for kw in (
+        {"EngineVersion": "8.0.mysql_aurora.3.08.0"},  # no downgrade in place
+        {"EngineVersion": "8.0.mysql_aurora.4.0.0"},  # major without the flag
+        {"BacktrackWindow": 3600},  # backtrack only at creation
+    ):
+        with pytest.raises(ClientError) as e:
+            rds.modify_db_cluster(DBClusterIdentifier="c", ApplyImmediately=True, **kw)
+        assert code(e) == "InvalidParameterCombination", kw
+    assert rds.describe_db_clusters(DBClusterIdentifier="c")["DBClusters"][0]["EngineVersion"] == "8.0.mysql_aurora.3.10.3"
+    # Numeric comparison: 3.10 is newer than 3.9.
+    rds.modify_db_cluster(DBClusterIdentifier="c", ApplyImmediately=True, EngineVersion="8.0.mysql_aurora.3.10.4")
+    rds.modify_db_cluster(DBClusterIdentifier="c", ApplyImmediately=True, EngineVersion="8.0.mysql_aurora.4.0.0", AllowMajorVersionUpgrade=True)
+    assert rds.describe_db_clusters(DBClusterIdentifier="c")["DBClusters"][0]["EngineVersion"] == "8.0.mysql_aurora.4.0.0"
+
+
+def test_restore_refuses_an_engine_older_than_the_snapshot(aws):
+    rds = aws("rds")
+    _aurora(rds, version="8.0.mysql_aurora.3.08.2")
+    rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier="snap", DBClusterIdentifier="c")
+    with pytest.raises(ClientError) as e:
+        rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="r", SnapshotIdentifier="snap", Engine="aurora-mysql", EngineVersion="8.0.mysql_aurora.3.08.0")
+    assert code(e) == "InvalidParameterCombination"
+    r = rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="r", SnapshotIdentifier="snap", Engine="aurora-mysql", EngineVersion="8.0.mysql_aurora.3.10.3")["DBCluster"]
+    assert r["EngineVersion"] == "8.0.mysql_aurora.3.10.3"
+
+
+def test_groups_in_use_cannot_be_deleted(aws):
+    rds, ec2 = aws("rds"), aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"] for i, z in enumerate("ab")]
+    rds.create_db_subnet_group(DBSubnetGroupName="g", DBSubnetGroupDescription="d", SubnetIds=subnets)
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName="p", DBParameterGroupFamily="aurora-mysql8.0", Description="d")
+    _aurora(rds, DBSubnetGroupName="g", DBClusterParameterGroupName="p")
+    with pytest.raises(ClientError) as e:
+        rds.delete_db_subnet_group(DBSubnetGroupName="g")
+    assert code(e) == "InvalidDBSubnetGroupStateFault"
+    with pytest.raises(ClientError) as e:
+        rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName="p")
+    assert code(e) == "InvalidDBParameterGroupState"
+    rds.delete_db_cluster(DBClusterIdentifier="c", SkipFinalSnapshot=True)
+    rds.delete_db_subnet_group(DBSubnetGroupName="g")
+    rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName="p")
+
+
 def test_error_codes_corrected(aws):
     waf = aws("wafv2")
     acl = dict(Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig={"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"})

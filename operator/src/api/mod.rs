@@ -9,10 +9,12 @@ mod crd;
 pub(crate) mod schema;
 pub mod spec;
 pub mod status;
+mod status_database;
 
 pub use conditions::{ConditionReason, ConditionType};
 pub use spec::*;
 pub use status::*;
+pub use status_database::*;
 
 use kube::CustomResourceExt;
 
@@ -29,6 +31,14 @@ pub const ANNOTATION_RECONCILE_REQUESTED_AT: &str = "redcap.dev/reconcile-reques
 /// Annotation that asks for a new image build and rollout of the same version (any new
 /// value triggers one); the GitOps-free twin of `spec.redcap.rebuildToken`.
 pub const ANNOTATION_REBUILD_REQUESTED_AT: &str = "redcap.dev/rebuild-requested-at";
+
+/// Annotation that asks for an on-demand Aurora snapshot: one snapshot per distinct
+/// value, named after it (`<environment id>-snap-<hash>`).
+pub const ANNOTATION_SNAPSHOT_REQUESTED_AT: &str = "redcap.dev/snapshot-requested-at";
+
+/// Annotation naming retired Aurora clusters (comma-separated identifiers from
+/// `status.database.retiredClusters`) to delete, each after a final snapshot.
+pub const ANNOTATION_DELETE_RETIRED_CLUSTERS: &str = "redcap.dev/delete-retired-clusters";
 
 /// Ownership tags put on every AWS resource, so it can be found again after a crash.
 pub mod tags {

@@ -41,6 +41,10 @@ pub struct RedcapEnvironmentStatus {
     #[serde(default, skip_serializing_if = "Outputs::is_empty")]
     pub outputs: Outputs,
 
+    /// The Aurora cluster: identifiers, versions, snapshots, restores (never secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<super::DatabaseStatus>,
+
     /// The deterministic prefix of every AWS name this environment owns
     /// (derived from namespace, name and UID; fixed for the life of the object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +111,9 @@ pub enum ComponentName {
     /// The database salt (Secrets Manager) and the shared secret of `cron.php`
     /// (a Kubernetes Secret).
     Secrets,
+    /// The Aurora Serverless v2 MySQL cluster, its instances, subnet group, parameter
+    /// group, snapshots and restores.
+    Database,
     /// The IAM user REDCap uses for the file bucket, its access key in Secrets Manager,
     /// and the key's rotation.
     StorageCredentials,
@@ -123,11 +130,12 @@ pub enum ComponentName {
 
 impl ComponentName {
     /// Every component in dependency order (creation order; deletion is the reverse).
-    pub const ALL: [ComponentName; 8] = [
+    pub const ALL: [ComponentName; 9] = [
         ComponentName::EncryptionKey,
         ComponentName::Network,
         ComponentName::FileStorage,
         ComponentName::Secrets,
+        ComponentName::Database,
         ComponentName::StorageCredentials,
         ComponentName::Email,
         ComponentName::SmtpCredentials,
@@ -141,6 +149,7 @@ impl ComponentName {
             ComponentName::Network => "network",
             ComponentName::FileStorage => "fileStorage",
             ComponentName::Secrets => "secrets",
+            ComponentName::Database => "database",
             ComponentName::StorageCredentials => "storageCredentials",
             ComponentName::Email => "email",
             ComponentName::SmtpCredentials => "smtpCredentials",
@@ -155,6 +164,7 @@ impl ComponentName {
             ComponentName::Network => "NetworkReady",
             ComponentName::FileStorage => "FileStorageReady",
             ComponentName::Secrets => "SecretsReady",
+            ComponentName::Database => "DatabaseReady",
             ComponentName::StorageCredentials => "StorageCredentialsReady",
             ComponentName::Email => "EmailReady",
             ComponentName::SmtpCredentials => "SmtpCredentialsReady",

@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod clients;
 pub mod cloudformation;
+pub mod database;
 pub mod dns;
 pub mod email;
 pub mod error;

@@ -8,6 +8,7 @@ pub mod cfn;
 pub mod cidr;
 pub mod credentials;
 pub mod cron;
+pub mod database;
 pub mod email;
 pub mod guardduty;
 pub mod kms;

@@ -1,5 +1,7 @@
-//! Kubernetes Events (events.k8s.io/v1) for transitions only: a phase change, or a
-//! component becoming Ready, Failed, Deleted or Retained. Steady state publishes nothing.
+//! Kubernetes Events (events.k8s.io/v1) for transitions only: a phase change, a
+//! component becoming Ready, Failed, Deleted or Retained, and the database's milestones
+//! (a restore started or cut over, a snapshot or final snapshot taken). Steady state
+//! publishes nothing.
 //!
 //! [`transitions`] is pure (old status, new status -> events); [`publish`] sends them and
 //! never fails the reconcile. Notes come from the status, which holds no secret values.
@@ -8,7 +10,8 @@ use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder};
 
 use crate::api::{
-    ComponentName, ComponentState, Phase, RedcapEnvironment, RedcapEnvironmentStatus,
+    ComponentName, ComponentState, DatabaseStatus, Phase, RedcapEnvironment,
+    RedcapEnvironmentStatus,
 };
 
 /// One Event to publish.
@@ -73,6 +76,10 @@ pub fn transitions(
             action,
         });
     }
+    out.extend(database_transitions(
+        old.and_then(|o| o.database.as_ref()),
+        new.database.as_ref(),
+    ));
     if let Some(phase) = new.phase
         && old.and_then(|o| o.phase) != Some(phase)
     {
@@ -89,6 +96,80 @@ pub fn transitions(
                 "Reconcile"
             },
         });
+    }
+    out
+}
+
+/// The database's milestones between two statuses.
+fn database_transitions(
+    old: Option<&DatabaseStatus>,
+    new: Option<&DatabaseStatus>,
+) -> Vec<Transition> {
+    let Some(new) = new else {
+        return Vec::new();
+    };
+    let event = |reason: &str, note: String, action: &'static str| Transition {
+        warning: false,
+        reason: reason.to_string(),
+        note,
+        action,
+    };
+    let mut out = Vec::new();
+    if let Some(restore) = &new.restore
+        && old
+            .and_then(|o| o.restore.as_ref())
+            .map(|r| &r.cluster_identifier)
+            != Some(&restore.cluster_identifier)
+    {
+        out.push(event(
+            "DatabaseRestoreStarted",
+            format!(
+                "restoring {} into cluster {}; REDCap keeps its current database until the new cluster is ready",
+                restore.source, restore.cluster_identifier
+            ),
+            "Reconcile",
+        ));
+    }
+    if let (Some(before), Some(now)) = (
+        old.and_then(|o| o.cluster_identifier.as_ref()),
+        new.cluster_identifier.as_ref(),
+    ) && before != now
+    {
+        let from = new
+            .restored_from
+            .as_deref()
+            .map(|f| format!(" (restored from {f})"))
+            .unwrap_or_default();
+        out.push(event(
+            "DatabaseCutOver",
+            format!("REDCap now uses cluster {now}{from}; cluster {before} is retired and kept"),
+            "Reconcile",
+        ));
+    }
+    if let Some(snap) = &new.last_snapshot
+        && snap.status.as_deref() == Some("available")
+        && old
+            .and_then(|o| o.last_snapshot.as_ref())
+            .is_none_or(|o| o.identifier != snap.identifier || o.status != snap.status)
+    {
+        out.push(event(
+            "DatabaseSnapshotTaken",
+            format!(
+                "snapshot {} (requested at {})",
+                snap.identifier, snap.requested_at
+            ),
+            "Reconcile",
+        ));
+    }
+    let before: &[String] = old
+        .map(|o| o.final_snapshots.as_slice())
+        .unwrap_or_default();
+    for snap in new.final_snapshots.iter().filter(|s| !before.contains(s)) {
+        out.push(event(
+            "FinalSnapshotTaken",
+            format!("final snapshot {snap} of the database"),
+            "Delete",
+        ));
     }
     out
 }
@@ -162,6 +243,7 @@ mod tests {
                 "NetworkReady",
                 "FileStorageReady",
                 "SecretsReady",
+                "DatabaseReady",
                 "StorageCredentialsReady",
                 "EmailReady",
                 "SmtpCredentialsReady",
@@ -182,6 +264,65 @@ mod tests {
             &time(300),
         );
         assert!(transitions(Some(&ready), &again).is_empty());
+    }
+
+    #[test]
+    fn database_milestones_are_published_once() {
+        use crate::api::{RestoreStatus, SnapshotStatus};
+        let db = |f: &dyn Fn(&mut DatabaseStatus)| {
+            let mut d = DatabaseStatus {
+                cluster_identifier: Some("rc-x-db".into()),
+                ..DatabaseStatus::default()
+            };
+            f(&mut d);
+            d
+        };
+        let base = db(&|_| {});
+        let restoring = db(&|d| {
+            d.restore = Some(RestoreStatus {
+                source: "snapshot s1".into(),
+                cluster_identifier: "rc-x-db-1234abcd".into(),
+                message: None,
+            })
+        });
+        let reasons = |old: &DatabaseStatus, new: &DatabaseStatus| -> Vec<String> {
+            database_transitions(Some(old), Some(new))
+                .into_iter()
+                .map(|t| t.reason)
+                .collect()
+        };
+        assert_eq!(reasons(&base, &restoring), ["DatabaseRestoreStarted"]);
+        assert!(reasons(&restoring, &restoring).is_empty());
+        let cut = db(&|d| {
+            d.cluster_identifier = Some("rc-x-db-1234abcd".into());
+            d.restored_from = Some("snapshot s1".into());
+        });
+        assert_eq!(reasons(&restoring, &cut), ["DatabaseCutOver"]);
+        let snap = |status: &str| {
+            db(&|d| {
+                d.last_snapshot = Some(SnapshotStatus {
+                    identifier: "rc-x-snap-1".into(),
+                    requested_at: "now".into(),
+                    status: Some(status.into()),
+                    created_at: None,
+                })
+            })
+        };
+        assert!(reasons(&base, &snap("creating")).is_empty());
+        assert_eq!(
+            reasons(&snap("creating"), &snap("available")),
+            ["DatabaseSnapshotTaken"]
+        );
+        assert!(reasons(&snap("available"), &snap("available")).is_empty());
+        let last = db(&|d| d.final_snapshots = vec!["rc-x-db-final".into()]);
+        let events = database_transitions(Some(&base), Some(&last));
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].reason.as_str(), events[0].action),
+            ("FinalSnapshotTaken", "Delete")
+        );
+        assert!(events[0].note.contains("rc-x-db-final"));
+        assert!(reasons(&last, &last).is_empty());
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct PassReport {
     pub requeue_after: Option<Duration>,
     /// Values later components need; never written to status.
     pub runtime: RuntimeHandoff,
+    /// `status.database`, when the database component ran.
+    pub database: Option<crate::api::DatabaseStatus>,
 }
 
 /// What the compute and firewall components take from this pass. Secret values stay in
@@ -40,6 +42,30 @@ pub struct RuntimeHandoff {
     /// The runtime role's policy (`plan::secrets::runtime_policy`), without the database
     /// statement until the database component provides the cluster.
     pub runtime_policy: Option<serde_json::Value>,
+    /// The cluster REDCap connects to, once it is available.
+    pub database: Option<DatabaseHandoff>,
+    /// A restore (`spec.database.restoreFrom`) is built but not cut over yet: the image
+    /// and compute steps hold a REDCap version change until it is done, so the new
+    /// version's database upgrade runs against the restored data, never the old cluster
+    /// (seed issue 107).
+    pub database_cutover_pending: bool,
+}
+
+/// What the compute component needs to connect REDCap to the database. No secrets: the
+/// master password stays in its Secrets Manager secret.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DatabaseHandoff {
+    pub cluster_identifier: String,
+    /// `DbClusterResourceId`, for the `rds-db:connect` statement of the runtime role.
+    pub cluster_resource_id: String,
+    pub endpoint: String,
+    /// Absent without readers.
+    pub reader_endpoint: Option<String>,
+    pub port: i32,
+    pub database_name: String,
+    /// The RDS-managed master user secret.
+    pub master_secret_arn: Option<String>,
+    pub iam_authentication: bool,
 }
 
 impl PassReport {

@@ -10,6 +10,37 @@ use serde::{Deserialize, Serialize};
 /// `ddd:HH:mm-ddd:HH:mm`, any case (AWS accepts `Sun` and `sun`).
 const MAINTENANCE_WINDOW_RE: &str = "^(?i)(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$";
 
+/// `HH:mm-HH:mm`.
+const BACKUP_WINDOW_RE: &str = "^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+/// CEL: the daily backup window overlaps the weekly maintenance window on some day.
+/// Minutes of the week (`M0`, length `ML`) against each day's backup window (`B0`, length
+/// `BL`); two arcs of a circle overlap when either start lies inside the other arc. CEL's
+/// `%` keeps the dividend's sign, so the differences are made positive first.
+fn backup_overlaps_maintenance() -> String {
+    let mw = "self.preferredMaintenanceWindow";
+    let bw = "self.preferredBackupWindow";
+    let week = |off: usize| {
+        format!(
+            "('montuewedthufrisatsun'.indexOf({mw}.substring({}, {}).lowerAscii()) / 3 * 1440 + int({mw}.substring({}, {})) * 60 + int({mw}.substring({}, {})))",
+            off,
+            off + 3,
+            off + 4,
+            off + 6,
+            off + 7,
+            off + 9
+        )
+    };
+    let (m0, m1) = (week(0), week(10));
+    let ml = format!("(({m1} - {m0} + 10080) % 10080)");
+    let b0 = format!("(int({bw}.substring(0, 2)) * 60 + int({bw}.substring(3, 5)))");
+    let b1 = format!("(int({bw}.substring(6, 8)) * 60 + int({bw}.substring(9, 11)))");
+    let bl = format!("(({b1} - {b0} + 1440) % 1440)");
+    format!(
+        "[0, 1, 2, 3, 4, 5, 6].exists(d, (d * 1440 + {b0} - {m0} + 10080) % 10080 < {ml} || ({m0} - d * 1440 - {b0} + 20160) % 10080 < {bl})"
+    )
+}
+
 /// Aurora Serverless v2 MySQL.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[x_kube(
@@ -18,7 +49,13 @@ const MAINTENANCE_WINDOW_RE: &str = "^(?i)(mon|tue|wed|thu|fri|sat|sun):([01][0-
         .field_path(".minCapacityAcu"),
     validation = Rule::new("!has(self.parameters) || !self.parameters.exists(p, p.name == 'max_allowed_packet')")
         .message("spec.database.parameters must not set max_allowed_packet: use spec.database.maxAllowedPacket")
-        .field_path(".parameters")
+        .field_path(".parameters"),
+    validation = Rule::new(format!(
+        "!has(self.preferredMaintenanceWindow) || !has(self.preferredBackupWindow) || !self.preferredMaintenanceWindow.matches('{MAINTENANCE_WINDOW_RE}') || !self.preferredBackupWindow.matches('{BACKUP_WINDOW_RE}') || !({})",
+        backup_overlaps_maintenance()
+    ))
+        .message("spec.database.preferredBackupWindow must not overlap spec.database.preferredMaintenanceWindow")
+        .field_path(".preferredBackupWindow")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseSpec {
@@ -83,7 +120,7 @@ pub struct DatabaseSpec {
     /// the maintenance window. Absent: AWS picks one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(
-        validation = Rule::new("!self.matches('^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$') || ((int(self.substring(6, 8)) * 60 + int(self.substring(9, 11))) - (int(self.substring(0, 2)) * 60 + int(self.substring(3, 5))) + 1440) % 1440 >= 30")
+        validation = Rule::new(format!("!self.matches('{BACKUP_WINDOW_RE}') || ((int(self.substring(6, 8)) * 60 + int(self.substring(9, 11))) - (int(self.substring(0, 2)) * 60 + int(self.substring(3, 5))) + 1440) % 1440 >= 30"))
             .message("spec.database.preferredBackupWindow must be at least 30 minutes long")
     )]
     #[schemars(
@@ -120,8 +157,10 @@ pub struct DatabaseSpec {
     pub log_exports: Vec<LogExport>,
 
     /// Create the cluster from a snapshot or a point in time instead of empty
-    /// (seed: `db.dbSnapshotId`). Changing it builds a new cluster; the old one is kept
-    /// until the new one is serving. Do not combine with a version upgrade.
+    /// (seed: `db.dbSnapshotId`). Setting or changing it builds a new cluster next to the
+    /// old one; REDCap switches to it once it is available, and the old one is kept
+    /// (listed in `status.database.retiredClusters`). Removing it changes nothing. With a
+    /// REDCap version change in the same edit, the restore goes first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_from: Option<RestoreFrom>,
 }

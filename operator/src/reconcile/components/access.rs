@@ -10,8 +10,11 @@ use crate::plan::EnvIdentity;
 use crate::plan::credentials::{
     CredentialKind, desired_user, smtp_user_policy, storage_user_policy,
 };
+use crate::plan::database::REDCAP_DB_USER;
 use crate::plan::naming::account_of_arn;
-use crate::plan::secrets::{RuntimeAccess, SecretPurpose, desired_secret, runtime_policy};
+use crate::plan::secrets::{
+    DbUserAccess, RuntimeAccess, SecretPurpose, desired_secret, runtime_policy,
+};
 use crate::plan::storage::file_bucket;
 use crate::reconcile::report::{ComponentReport, PassReport};
 
@@ -109,7 +112,9 @@ pub(super) async fn apply_access(
 }
 
 /// What later components take from the pass: the runtime role's policy over exactly the
-/// secrets that exist (`status.outputs.secrets`), with the key they are encrypted with.
+/// secrets that exist (`status.outputs.secrets`, the database's master secret included),
+/// with the key they are encrypted with, and `rds-db:connect` as the REDCap user once the
+/// database exists.
 pub(super) fn runtime_handoff(id: &EnvIdentity, key_arn: Option<&str>, pass: &mut PassReport) {
     let (Some(key_arn), Some(account)) = (key_arn, key_arn.and_then(account_of_arn)) else {
         return;
@@ -121,7 +126,10 @@ pub(super) fn runtime_handoff(id: &EnvIdentity, key_arn: Option<&str>, pass: &mu
         account: account.to_string(),
         secret_arns: secret_arns.clone(),
         kms_key_arn: key_arn.to_string(),
-        database: None,
+        database: pass.runtime.database.as_ref().map(|d| DbUserAccess {
+            cluster_resource_id: d.cluster_resource_id.clone(),
+            user: REDCAP_DB_USER.to_string(),
+        }),
     }));
     pass.runtime.secret_arns = secret_arns;
 }

@@ -1,6 +1,7 @@
 //! The finalizer path of the component walk (step: reconcile cleanup): every component
 //! handled per `deletionPolicy`, in reverse dependency order (GuardDuty, then the secrets,
-//! credentials and email components, see `cleanup_credentials`).
+//! credentials and email components, see `cleanup_credentials`, then the database, see
+//! `cleanup_database`).
 //!
 //! `Delete` empties and deletes the buckets, then schedules the key's deletion (never
 //! before every bucket is gone, since a kept bucket would become unreadable); `Snapshot`
@@ -27,8 +28,8 @@ use super::{ComponentError, aws_err, invalid, report};
 
 /// Components whose resources sit in the VPC (network interfaces in its subnets, its
 /// security groups): the network stack is deleted only after all of them, and kept when
-/// one of them is kept. The database, compute and maintenance server join this list.
-pub const LIVES_IN_NETWORK: &[ComponentName] = &[];
+/// one of them is kept. Compute and the maintenance server join this list.
+pub const LIVES_IN_NETWORK: &[ComponentName] = &[ComponentName::Database];
 
 /// Handles every component per `deletionPolicy`, in reverse dependency order.
 /// Returns a report whose `requeue_after` is set while deletions are still in progress.
@@ -47,9 +48,16 @@ pub async fn cleanup_components(
     let (storage, storage_requeue) =
         cleanup_storage(aws, env, &id, policy, &mut pass.outputs).await?;
     let buckets_gone = storage.state == ComponentState::Deleted;
+    let database =
+        super::cleanup_database::cleanup_database(aws, env, &id, policy, &mut pass.outputs).await?;
+    pass.database = database.status;
     let mut components = vec![guard_duty];
     components.extend(access);
+    components.push(database.report);
     components.push(storage);
+    // Reported in reverse dependency order (the database sits between the credentials
+    // and the secrets in `ComponentName::ALL`).
+    components.sort_by_key(|c| std::cmp::Reverse(c.name));
     let (network, network_requeue) =
         cleanup_network(aws, &id, network_blocker(&components)).await?;
     let network_gone = network.state == ComponentState::Deleted;
@@ -63,7 +71,7 @@ pub async fn cleanup_components(
     )
     .await?;
     components.push(key);
-    pass.requeue_after = [storage_requeue, network_requeue]
+    pass.requeue_after = [storage_requeue, database.requeue, network_requeue]
         .into_iter()
         .flatten()
         .min();

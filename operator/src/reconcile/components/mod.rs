@@ -4,8 +4,10 @@
 //! Order: Kubernetes references first (a missing one stalls the pass before any AWS
 //! call), the encryption key, the network (its flow-log group is encrypted with the
 //! key), file storage (its buckets are encrypted with the key), the secrets (encrypted
-//! with the key), the storage credentials (scoped to the bucket), the email identity, the
-//! SMTP credentials (scoped to the identity), and GuardDuty (optional, never deleted).
+//! with the key), the database (in the network's isolated subnets, encrypted with the
+//! key; it waits while the network has no outputs), the storage credentials (scoped to
+//! the bucket), the email identity, the SMTP credentials (scoped to the identity), and
+//! GuardDuty (optional, never deleted).
 //! Components that live in the VPC (database, compute, maintenance server) come after the
 //! network and get its outputs as a [`NetworkOutputs`] value, never by reading AWS again.
 //! Deletion runs in reverse: the network only after everything that lives in it, and the
@@ -34,7 +36,9 @@ use super::report::{ComponentReport, PassReport};
 mod access;
 mod cleanup;
 mod cleanup_credentials;
+mod cleanup_database;
 pub mod credentials;
+pub mod database;
 pub mod email;
 mod guardduty;
 mod network;
@@ -186,7 +190,7 @@ pub async fn apply_components_at(
         network::apply_network(aws, env, &id, mode, key_for_network, &mut pass.outputs).await?;
     // The components that live in the VPC (database, compute, maintenance server) take
     // `network_outputs.as_ref()` and wait while it is `None`.
-    let _network_outputs: Option<NetworkOutputs> = network.outputs;
+    let network_outputs: Option<NetworkOutputs> = network.outputs;
     let storage = apply_storage(aws, env, &id, mode, key_arn.as_deref(), &mut pass.outputs).await?;
     let secrets = secrets::apply_secrets(
         aws,
@@ -198,11 +202,26 @@ pub async fn apply_components_at(
         &mut pass.outputs,
     )
     .await?;
+    // Boxed: the database step is the largest future of the walk, and an unboxed one
+    // makes the whole pass too big for a thread's stack in debug builds.
+    let database = Box::pin(database::apply_database(
+        aws,
+        env,
+        &id,
+        mode,
+        key_arn.as_deref(),
+        network_outputs.as_ref(),
+        &mut pass.outputs,
+    ))
+    .await?;
+    pass.database = database.status;
+    pass.runtime.database = database.handoff;
+    pass.runtime.database_cutover_pending = database.cutover_pending;
     let access =
         access::apply_access(aws, env, &id, mode, key_arn.as_deref(), now, &mut pass).await?;
     let guard_duty = guardduty::apply_guardduty(aws, env, &id, mode).await?;
 
-    pass.components = vec![key, network.report, storage, secrets];
+    pass.components = vec![key, network.report, storage, secrets, database.report];
     pass.components.extend(access);
     pass.components.push(guard_duty);
     let wrote = pass.components.iter().any(|c| c.wrote);
@@ -210,6 +229,7 @@ pub async fn apply_components_at(
     pass.requeue_after = [
         key_requeue,
         network.requeue,
+        database.requeue,
         wrote.then_some(VERIFY_AFTER_WRITE),
     ]
     .into_iter()

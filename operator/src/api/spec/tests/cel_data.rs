@@ -222,3 +222,24 @@ fn lifecycle_transitions() {
         "at least 30 days after spec.storage.infrequentAccessAfterDays",
     );
 }
+
+#[test]
+fn backup_window_must_not_overlap_the_maintenance_window() {
+    let both = |m: &str, b: &str| json!({ "database": { "preferredMaintenanceWindow": m, "preferredBackupWindow": b } });
+    let msg = "spec.database.preferredBackupWindow must not overlap spec.database.preferredMaintenanceWindow";
+    accepts(both("Sun:23:45-Mon:00:15", "03:00-03:30"));
+    accepts(both("Mon:03:30-Mon:04:00", "03:00-03:30"));
+    accepts(both("Mon:02:30-Mon:03:00", "03:00-03:30"));
+    rejects(both("Mon:03:15-Mon:03:45", "03:00-03:30"), msg);
+    rejects(both("Mon:02:45-Mon:03:15", "03:00-03:30"), msg);
+    // The backup window is daily: any day of the maintenance window counts.
+    rejects(both("Sat:03:10-Sat:04:00", "03:00-03:30"), msg);
+    // Across midnight and across the end of the week.
+    rejects(both("Sun:23:45-Mon:00:15", "23:30-00:00"), msg);
+    rejects(both("Sun:23:00-Mon:01:00", "00:10-00:40"), msg);
+    accepts(both("Sun:23:00-Mon:01:00", "01:00-01:30"));
+    // A maintenance window containing a whole backup window.
+    rejects(both("Tue:01:00-Tue:05:00", "02:00-02:30"), msg);
+    // One of the two absent: nothing to compare.
+    accepts(json!({ "database": { "preferredBackupWindow": "03:00-03:30" } }));
+}

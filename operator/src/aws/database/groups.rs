@@ -1,0 +1,261 @@
+//! The DB subnet group and the cluster parameter group (step: observe / create / update /
+//! delete; decisions in `plan::database`).
+//!
+//! Both are found by their deterministic name and tagged when created. They hold no data:
+//! their tags are not read back every pass (one call saved per pass), only their content.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_rds::types::{ApplyMethod, Parameter};
+
+use crate::plan::database::parameters::MAX_PER_CALL;
+use crate::plan::database::{DesiredParameterGroup, DesiredSubnetGroup, ObservedSubnetGroup};
+
+use super::{err, missing, rds_tags};
+use crate::aws::{AwsCtx, AwsError, Service};
+
+/// The subnet group, or `None`.
+pub async fn describe_subnet_group(
+    aws: &AwsCtx,
+    name: &str,
+) -> Result<Option<ObservedSubnetGroup>, AwsError> {
+    aws.permit(Service::Rds).await;
+    match aws
+        .rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_subnet_groups().first().map(|g| ObservedSubnetGroup {
+            name: g.db_subnet_group_name().unwrap_or_default().to_string(),
+            arn: g.db_subnet_group_arn().unwrap_or_default().to_string(),
+            subnet_ids: g
+                .subnets()
+                .iter()
+                .filter_map(|s| s.subnet_identifier().map(str::to_string))
+                .collect(),
+        })),
+        Err(e) => {
+            let e = err("DescribeDBSubnetGroups", e);
+            if missing(&e) { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+pub async fn create_subnet_group(aws: &AwsCtx, want: &DesiredSubnetGroup) -> Result<(), AwsError> {
+    aws.permit(Service::Rds).await;
+    aws.rds
+        .create_db_subnet_group()
+        .db_subnet_group_name(&want.name)
+        .db_subnet_group_description(&want.description)
+        .set_subnet_ids(Some(want.subnet_ids.iter().cloned().collect()))
+        .set_tags(Some(rds_tags(&want.tags)))
+        .send()
+        .await
+        .map_err(|e| err("CreateDBSubnetGroup", e))?;
+    Ok(())
+}
+
+/// Sets the group's subnets (the network grew to more zones).
+pub async fn modify_subnet_group(aws: &AwsCtx, want: &DesiredSubnetGroup) -> Result<(), AwsError> {
+    aws.permit(Service::Rds).await;
+    aws.rds
+        .modify_db_subnet_group()
+        .db_subnet_group_name(&want.name)
+        .db_subnet_group_description(&want.description)
+        .set_subnet_ids(Some(want.subnet_ids.iter().cloned().collect()))
+        .send()
+        .await
+        .map_err(|e| err("ModifyDBSubnetGroup", e))?;
+    Ok(())
+}
+
+/// Deletes the subnet group; `false` when it was already gone. RDS refuses while a
+/// cluster still uses it (recoverable: the cluster is being deleted).
+pub async fn delete_subnet_group(aws: &AwsCtx, name: &str) -> Result<bool, AwsError> {
+    aws.permit(Service::Rds).await;
+    match aws
+        .rds
+        .delete_db_subnet_group()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = err("DeleteDBSubnetGroup", e);
+            if missing(&e) { Ok(false) } else { Err(e) }
+        }
+    }
+}
+
+/// The parameters set on the group (`Source=user`), or `None` when the group is missing.
+pub async fn user_parameters(
+    aws: &AwsCtx,
+    name: &str,
+) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    let mut out = BTreeMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        aws.permit(Service::Rds).await;
+        let page = match aws
+            .rds
+            .describe_db_cluster_parameters()
+            .db_cluster_parameter_group_name(name)
+            .source("user")
+            .set_marker(marker.take())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                let e = err("DescribeDBClusterParameters", e);
+                return if missing(&e) { Ok(None) } else { Err(e) };
+            }
+        };
+        for p in page.parameters() {
+            if let Some(n) = p.parameter_name() {
+                out.insert(
+                    n.to_string(),
+                    p.parameter_value().unwrap_or_default().to_string(),
+                );
+            }
+        }
+        match page.marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => return Ok(Some(out)),
+        }
+    }
+}
+
+/// Apply types (`dynamic`/`static`) of the named parameters, read from the whole group
+/// (engine defaults included). Only called in a pass that changes parameters.
+pub async fn apply_types(
+    aws: &AwsCtx,
+    name: &str,
+    wanted: &[&str],
+) -> Result<BTreeMap<String, String>, AwsError> {
+    let mut out = BTreeMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        aws.permit(Service::Rds).await;
+        let page = aws
+            .rds
+            .describe_db_cluster_parameters()
+            .db_cluster_parameter_group_name(name)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| err("DescribeDBClusterParameters", e))?;
+        for p in page.parameters() {
+            if let (Some(n), Some(t)) = (p.parameter_name(), p.apply_type())
+                && wanted.contains(&n)
+            {
+                out.insert(n.to_string(), t.to_string());
+            }
+        }
+        match page.marker() {
+            Some(m) if !m.is_empty() && out.len() < wanted.len() => marker = Some(m.to_string()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+pub async fn create_parameter_group(
+    aws: &AwsCtx,
+    want: &DesiredParameterGroup,
+) -> Result<(), AwsError> {
+    aws.permit(Service::Rds).await;
+    match aws
+        .rds
+        .create_db_cluster_parameter_group()
+        .db_cluster_parameter_group_name(&want.name)
+        .db_parameter_group_family(&want.family)
+        .description(&want.description)
+        .set_tags(Some(rds_tags(&want.tags)))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = err("CreateDBClusterParameterGroup", e);
+            if e.code == "DBParameterGroupAlreadyExists" {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Sets parameters, `(name, value, apply method)`, at most [`MAX_PER_CALL`] per call.
+pub async fn set_parameters(
+    aws: &AwsCtx,
+    group: &str,
+    params: &[(String, String, &'static str)],
+) -> Result<(), AwsError> {
+    for chunk in params.chunks(MAX_PER_CALL) {
+        let parameters = chunk
+            .iter()
+            .map(|(n, v, m)| {
+                Parameter::builder()
+                    .parameter_name(n)
+                    .parameter_value(v)
+                    .apply_method(ApplyMethod::from(*m))
+                    .build()
+            })
+            .collect();
+        aws.permit(Service::Rds).await;
+        aws.rds
+            .modify_db_cluster_parameter_group()
+            .db_cluster_parameter_group_name(group)
+            .set_parameters(Some(parameters))
+            .send()
+            .await
+            .map_err(|e| err("ModifyDBClusterParameterGroup", e))?;
+    }
+    Ok(())
+}
+
+/// Resets parameters to the engine default (applied at the next reboot for static ones).
+pub async fn reset_parameters(aws: &AwsCtx, group: &str, names: &[String]) -> Result<(), AwsError> {
+    for chunk in names.chunks(MAX_PER_CALL) {
+        let parameters = chunk
+            .iter()
+            .map(|n| {
+                Parameter::builder()
+                    .parameter_name(n)
+                    .apply_method(ApplyMethod::PendingReboot)
+                    .build()
+            })
+            .collect();
+        aws.permit(Service::Rds).await;
+        aws.rds
+            .reset_db_cluster_parameter_group()
+            .db_cluster_parameter_group_name(group)
+            .set_parameters(Some(parameters))
+            .send()
+            .await
+            .map_err(|e| err("ResetDBClusterParameterGroup", e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the parameter group; `false` when it was already gone.
+pub async fn delete_parameter_group(aws: &AwsCtx, name: &str) -> Result<bool, AwsError> {
+    aws.permit(Service::Rds).await;
+    match aws
+        .rds
+        .delete_db_cluster_parameter_group()
+        .db_cluster_parameter_group_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = err("DeleteDBClusterParameterGroup", e);
+            if missing(&e) { Ok(false) } else { Err(e) }
+        }
+    }
+}
