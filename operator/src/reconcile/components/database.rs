@@ -305,16 +305,23 @@ pub async fn apply_database(
         });
     }
 
-    // Retired clusters the user asked to delete.
-    for name in unknown {
-        pass.note(format!(
-            "{ANNOTATION_DELETE_RETIRED_CLUSTERS}: {name} is not a retired cluster of this environment; ignored"
-        ));
-    }
+    // Retired clusters the user asked to delete (never while suspended).
     let mut final_snapshots: Vec<String> = previous
         .map(|p| p.final_snapshots.clone())
         .unwrap_or_default();
+    for name in unknown {
+        // A cluster deleted this way earlier is no news.
+        if !final_snapshots.contains(&crate::plan::database::names::final_snapshot_id(&name)) {
+            pass.note(format!(
+                "{ANNOTATION_DELETE_RETIRED_CLUSTERS}: {name} is not a retired cluster of this environment; ignored"
+            ));
+        }
+    }
     for cluster in &to_delete {
+        if !pass.apply() {
+            pass.changed(format!("delete retired cluster {}", cluster.id));
+            continue;
+        }
         if let Some(snap) = delete_one(aws, cluster, &of(cluster), true, &mut pass).await?
             && !final_snapshots.contains(&snap)
         {
