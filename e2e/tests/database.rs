@@ -497,10 +497,11 @@ async fn an_aws_minor_upgrade_writes_nothing_a_downgrade_is_refused_an_upgrade_i
         Some("8.0.mysql_aurora.3.10.4")
     );
 
-    // Asking for less than before and less than what runs: refused, nothing touched.
+    // Asking for less than before and less than what runs: refused, nothing touched (not
+    // even the parameter change of the same edit).
     set_database(
         &mut env,
-        json!({"readers": 0, "engineVersion": "8.0.mysql_aurora.3.08.0"}),
+        json!({"readers": 0, "engineVersion": "8.0.mysql_aurora.3.08.0", "maxAllowedPacket": 8388608}),
     );
     let before = h.metrics.snapshot();
     let err = invalid(try_pass(&h, &mut env).await.expect_err("downgrade refused"));

@@ -138,7 +138,10 @@ async fn a_restarted_operator_adopts_a_cluster_being_created() -> anyhow::Result
         "operation=\"CreateDBCluster\"",
     );
     assert_eq!(creates, 0.0, "the restarted operator created a cluster");
-    assert_eq!(owned_clusters(&rds, &uid).await?, [cluster.clone()]);
+    assert_eq!(
+        owned_clusters(&rds, &uid).await?,
+        std::slice::from_ref(&cluster)
+    );
     let status = ready.status.as_ref().context("status")?;
     assert!(status.outputs.database_endpoint.is_some(), "{status:?}");
     assert_eq!(

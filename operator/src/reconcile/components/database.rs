@@ -2,15 +2,16 @@
 //! decisions and `aws::database` calls for one pass). No AWS client code, no status
 //! writes.
 //!
-//! Order in a pass: subnet group, parameter group, then the clusters. The clusters are
-//! found by identifier (hints: the deterministic names and the last status), or by a
-//! listing when no active cluster is among them. A pending restore is validated before
-//! anything is written, so a rejected restore never touches the running database; while
-//! it is pending the active cluster is left as it is (only its pre-restore snapshot is
-//! taken). Then: the active cluster converges (one `ModifyDBCluster`, instances, master
-//! password rotation schedule, log retention), the restore advances (create, converge,
-//! cut over), retired clusters named in the annotation are deleted, and an on-demand
-//! snapshot is taken when the annotation asks for a new one.
+//! Order in a pass: find the clusters (by identifier: the deterministic names and the
+//! last status's; by a listing when no active cluster is among them), check what the spec
+//! asks (a pending restore's source, the running cluster's changes) before anything is
+//! written, so a rejected change never touches the running database; then the subnet
+//! group and the parameter group. While a restore is pending the active cluster is left as
+//! it is (only its pre-restore snapshot is taken). Then: the active cluster converges (one
+//! `ModifyDBCluster`, instances, master password rotation schedule, log retention), the
+//! restore advances (create, converge, cut over), retired clusters named in the
+//! annotation are deleted, and an on-demand snapshot is taken when the annotation asks
+//! for a new one.
 
 use std::time::Duration;
 
@@ -196,9 +197,6 @@ pub async fn apply_database(
     let err = aws_err(C);
     let mut pass = Pass::new(mode);
 
-    converge_subnet_group(aws, &want, &mut pass).await?;
-    converge_parameter_group(aws, &want, &mut pass).await?;
-
     // The clusters, by role.
     let clusters = find_clusters(aws, id, &want, previous).await?;
     let target_id = want.restore.as_ref().map(|r| r.cluster_id.as_str());
@@ -221,6 +219,14 @@ pub async fn apply_database(
     {
         return Err(rejected("spec.database", message));
     }
+    // So is what the spec asks of the running cluster (a downgrade, backtrack turned on
+    // late): refused before the groups it uses change.
+    if let Some(active) = roles.active.filter(|_| !restore_pending) {
+        cluster_plan(&want.cluster, active).map_err(plan_err)?;
+    }
+
+    converge_subnet_group(aws, &want, &mut pass).await?;
+    converge_parameter_group(aws, &want, &mut pass).await?;
 
     // Instances of the clusters the pass works on.
     let mut ids: Vec<String> = roles.active.iter().map(|c| c.id.clone()).collect();
@@ -305,16 +311,23 @@ pub async fn apply_database(
         });
     }
 
-    // Retired clusters the user asked to delete.
-    for name in unknown {
-        pass.note(format!(
-            "{ANNOTATION_DELETE_RETIRED_CLUSTERS}: {name} is not a retired cluster of this environment; ignored"
-        ));
-    }
+    // Retired clusters the user asked to delete (never while suspended).
     let mut final_snapshots: Vec<String> = previous
         .map(|p| p.final_snapshots.clone())
         .unwrap_or_default();
+    for name in unknown {
+        // A cluster deleted this way earlier is no news.
+        if !final_snapshots.contains(&crate::plan::database::names::final_snapshot_id(&name)) {
+            pass.note(format!(
+                "{ANNOTATION_DELETE_RETIRED_CLUSTERS}: {name} is not a retired cluster of this environment; ignored"
+            ));
+        }
+    }
     for cluster in &to_delete {
+        if !pass.apply() {
+            pass.changed(format!("delete retired cluster {}", cluster.id));
+            continue;
+        }
         if let Some(snap) = delete_one(aws, cluster, &of(cluster), true, &mut pass).await?
             && !final_snapshots.contains(&snap)
         {
