@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod cron;
 pub mod email;
 pub mod guardduty;
+pub mod image;
 pub mod kms;
 pub mod naming;
 pub mod network;

@@ -166,6 +166,7 @@ mod tests {
                 "EmailReady",
                 "SmtpCredentialsReady",
                 "GuardDutyReady",
+                "ImageReady",
                 "Ready"
             ]
         );

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::api::{ComponentName, ComponentState, Outputs};
+use crate::api::{ComponentName, ComponentState, ImageStatus, Outputs};
 use crate::plan::secret::SecretString;
 
 /// Result of reconciling (or cleaning up) one component.
@@ -27,6 +27,9 @@ pub struct PassReport {
     pub requeue_after: Option<Duration>,
     /// Values later components need; never written to status.
     pub runtime: RuntimeHandoff,
+    /// `status.image`, when the image component got far enough to know it (`None`
+    /// keeps what status holds).
+    pub image: Option<ImageStatus>,
 }
 
 /// What the compute and firewall components take from this pass. Secret values stay in
@@ -40,6 +43,9 @@ pub struct RuntimeHandoff {
     /// The runtime role's policy (`plan::secrets::runtime_policy`), without the database
     /// statement until the database component provides the cluster.
     pub runtime_policy: Option<serde_json::Value>,
+    /// The REDCap image to run, by digest (`<repository>@sha256:...`); `None` until one
+    /// has been built.
+    pub image: Option<String>,
 }
 
 impl PassReport {

@@ -63,6 +63,9 @@ pub fn compute_status(
         Outcome::Applied(report) | Outcome::CleaningUp(report) => {
             merge_components(&mut status.components, &report.components, now);
             status.outputs = report.outputs.clone();
+            if let Some(image) = &report.image {
+                status.image = Some(image.clone());
+            }
         }
         Outcome::Failed(err) if err.class() == ErrorClass::Terminal => {
             if let Some(name) = err.component() {

@@ -440,6 +440,7 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
             S::Deleted,
             S::Deleted,
             S::Deleted,
+            S::Deleted,
             S::Deleted
         ]
     );
