@@ -91,6 +91,14 @@ pub fn environment(
     .expect("environment")
 }
 
+/// The release zip of the spec [`environment`] builds (`redcap15.0.0.zip` in
+/// `release_bucket`), so the image component finds its source.
+pub async fn ensure_release(ctx: &AwsCtx, release_bucket: &str) {
+    crate::ensure_release(&ctx.s3, release_bucket, "15.0.0")
+        .await
+        .expect("release zip in the emulator");
+}
+
 /// The state `pass` reported for component `name`; panics when it was not reported.
 pub fn state(pass: &PassReport, name: ComponentName) -> ComponentState {
     pass.components

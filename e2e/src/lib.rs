@@ -443,6 +443,51 @@ async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
     Ok(body.to_string())
 }
 
+/// The smallest valid zip (an empty archive): what the emulator's builds "download".
+pub const FAKE_RELEASE_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+/// Puts a stand-in REDCap release zip `redcap<version>.zip` into `bucket` (created when
+/// missing), so environments pointing at it can build their image. Idempotent, and safe
+/// when tests run side by side.
+pub async fn ensure_release(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    version: &str,
+) -> anyhow::Result<String> {
+    let key = format!("redcap{version}.zip");
+    let region = s3
+        .config()
+        .region()
+        .map(|r| r.as_ref().to_string())
+        .unwrap_or_default();
+    let mut create = s3.create_bucket().bucket(bucket);
+    if !region.is_empty() && region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    region.as_str(),
+                ))
+                .build(),
+        );
+    }
+    if let Err(e) = create.send().await {
+        let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).unwrap_or_default();
+        if !matches!(code, "BucketAlreadyOwnedByYou" | "BucketAlreadyExists") {
+            return Err(anyhow::anyhow!("creating release bucket {bucket}: {e:?}"));
+        }
+    }
+    s3.put_object()
+        .bucket(bucket)
+        .key(&key)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            FAKE_RELEASE_ZIP,
+        ))
+        .send()
+        .await
+        .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
+    Ok(key)
+}
+
 /// Reads a file of the repository (tests run with the crate dir as cwd).
 pub fn repo_file(rel: &str) -> anyhow::Result<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);

@@ -37,6 +37,7 @@ struct Harness {
 
 async fn harness(region: &'static str) -> Harness {
     let (ctx, metrics) = aws_context(region).await;
+    components::ensure_release(&ctx, "redcap-binaries").await;
     Harness {
         ctx,
         store: MemorySecrets::default(),
@@ -100,8 +101,19 @@ async fn converge(h: &Harness, env: &RedcapEnvironment) -> PassReport {
         1
     );
     assert!(first.requeue_after.is_some());
-    let second = apply(h, env).await;
+    let mut second = apply(h, env).await;
     assert_eq!(network(&second).state, ComponentState::Ready, "{second:?}");
+    // The image's role, project and build follow once the network is there.
+    for _ in 0..5 {
+        if second
+            .components
+            .iter()
+            .all(|c| c.state == ComponentState::Ready)
+        {
+            break;
+        }
+        second = apply(h, env).await;
+    }
     second
 }
 
@@ -273,7 +285,7 @@ async fn stack_is_created_with_tagged_subnets_nat_and_endpoints_then_writes_noth
     assert_eq!(count("AWS::EC2::NatGateway"), 2);
     assert_eq!(count("AWS::EC2::EIP"), 2);
     assert_eq!(count("AWS::EC2::VPCEndpoint"), 2);
-    assert_eq!(count("AWS::EC2::SecurityGroup"), 6);
+    assert_eq!(count("AWS::EC2::SecurityGroup"), 7);
     assert_eq!(count("AWS::EC2::FlowLog"), 1);
 
     // The EC2 resources carry the ownership tags (stack tags propagate).
@@ -388,6 +400,7 @@ async fn deletion_removes_the_stack_even_when_data_is_retained() {
     assert_eq!(
         names,
         [
+            ComponentName::Image,
             ComponentName::GuardDuty,
             ComponentName::SmtpCredentials,
             ComponentName::Email,

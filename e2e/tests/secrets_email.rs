@@ -34,6 +34,7 @@ struct Harness {
 
 async fn harness() -> Harness {
     let (ctx, metrics) = aws_context(REGION).await;
+    components::ensure_release(&ctx, "releases").await;
     Harness {
         ctx,
         metrics,
@@ -91,10 +92,11 @@ fn secret_arn(pass: &PassReport, name: &str) -> String {
 }
 
 /// Passes until every component is Ready: the network stack is created in the pass after
-/// the key's (the key policy settles first) and found complete in the next.
+/// the key's (the key policy settles first) and found complete in the next; the image's
+/// role, project and build follow once the network is there.
 async fn settle(h: &Harness, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
     let mut pass = pass_at(h, env, now).await;
-    for _ in 0..2 {
+    for _ in 0..8 {
         if pass
             .components
             .iter()
@@ -578,6 +580,7 @@ async fn a_crash_mid_rotation_leaves_a_valid_key_and_the_orphan_is_removed() {
     );
     assert_eq!(access_keys(&h, &user).await, vec![(stored.clone(), true)]);
     assert_ne!(stored, orphan);
+    settle(&h, &env, now).await;
     assert_steady(&h, &env, now).await;
 }
 
@@ -669,6 +672,7 @@ async fn drift_is_corrected() {
         .await
         .expect("salt");
     assert!(salt.deleted_date().is_none(), "deletion cancelled");
+    settle(&h, &env, now).await;
     assert_steady(&h, &env, now).await;
 }
 
@@ -894,5 +898,6 @@ async fn a_malformed_address_stalls_with_the_field_named_then_recovers() {
     let pass = pass_at(&h, &env, Timestamp::now()).await;
     assert_eq!(state(&pass, ComponentName::Email), ComponentState::Creating);
     assert!(identity_exists(&h, &address).await);
+    settle(&h, &env, Timestamp::now()).await;
     assert_steady(&h, &env, Timestamp::now()).await;
 }

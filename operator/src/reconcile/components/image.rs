@@ -163,7 +163,10 @@ pub async fn apply_image(
         id: None,
         arn: None,
     };
-    let outcome = converge(aws, store, env, id, key_arn, network, &request, &mut pass).await;
+    let outcome = Box::pin(converge(
+        aws, store, env, id, key_arn, network, &request, &mut pass,
+    ))
+    .await;
     outputs.image = pass.status.reference.clone();
     match outcome {
         Ok(Some(early)) => Ok(early),
@@ -282,7 +285,7 @@ async fn converge(
     }
 
     // The consortium credentials.
-    let secret_arn = converge_credentials(aws, store, env, id, key_arn, pass).await?;
+    let secret_arn = Box::pin(converge_credentials(aws, store, env, id, key_arn, pass)).await?;
     let Some(zip) = zip_source(&env.spec.redcap, secret_arn.as_deref()) else {
         return Ok(Some(pending(
             "consortium credentials not copied yet (suspended)",
@@ -395,7 +398,7 @@ async fn converge(
         repository: &want_repo.name,
         bucket: &want_bucket.name,
     };
-    converge_build(aws, request, &names, &zip, pass).await?;
+    Box::pin(converge_build(aws, request, &names, &zip, pass)).await?;
     Ok(None)
 }
 

@@ -40,6 +40,7 @@ pub mod credentials;
 pub mod email;
 mod guardduty;
 pub mod image;
+mod image_cleanup;
 mod network;
 pub mod references;
 mod secrets;
@@ -205,7 +206,9 @@ pub async fn apply_components_at(
         access::apply_access(aws, env, &id, mode, key_arn.as_deref(), now, &mut pass).await?;
     let guard_duty = guardduty::apply_guardduty(aws, env, &id, mode).await?;
     // Last: a bad release source stalls the image alone, after everything else converged.
-    let image = image::apply_image(
+    // Boxed: the image step is a large future, and the walk runs on worker threads
+    // with the default stack size.
+    let image = Box::pin(image::apply_image(
         aws,
         store,
         env,
@@ -214,7 +217,7 @@ pub async fn apply_components_at(
         key_arn.as_deref(),
         network_outputs.as_ref(),
         &mut pass.outputs,
-    )
+    ))
     .await?;
 
     pass.components = vec![key, network.report, storage, secrets];
