@@ -91,8 +91,10 @@ struct Pass {
     steps: Steps,
     status: ImageStatus,
     requeue: Option<Duration>,
-    /// A build was started or is running, or an image was just found: not `Ready` yet.
+    /// A build was started or is running: not `Ready` yet.
     busy: bool,
+    /// Waiting for another component (the network): `Pending` unless something was made.
+    waiting: bool,
     failed: Option<String>,
     id: Option<String>,
     arn: Option<String>,
@@ -105,6 +107,8 @@ impl Pass {
         if let Some(reason) = self.failed {
             r.state = ComponentState::Failed;
             r.message = Some(reason);
+        } else if self.waiting && r.state == ComponentState::Ready {
+            r.state = ComponentState::Pending;
         } else if self.busy && r.state == ComponentState::Ready {
             r.state = if reference.is_some() {
                 ComponentState::Updating
@@ -159,6 +163,7 @@ pub async fn apply_image(
         },
         requeue: None,
         busy: false,
+        waiting: false,
         failed: None,
         id: None,
         arn: None,
@@ -296,7 +301,8 @@ async fn converge(
     // The role and the project live in the network.
     let Some(vpc) = network.and_then(project_vpc) else {
         pass.steps
-            .missing("waiting for the network's private subnets and build security group");
+            .note("waiting for the network's private subnets and build security group");
+        pass.waiting = true;
         return Ok(None);
     };
     let (want_project, project_tags, want_role) = desired_pipeline(&PipelineInput {
