@@ -18,6 +18,10 @@ use kube::{Client, ResourceExt};
 use redcap_operator::api::{RedcapEnvironment, conditions};
 use tokio::process::{Child, Command};
 
+/// Bucket and version of the REDCap release the operator-process tests' manifests use.
+pub const RELEASE_BUCKET: &str = "redcap-releases";
+pub const RELEASE_VERSION: &str = "15.8.0";
+
 /// Namespace the chart is installed into (`e2e/scripts/operator.sh install`).
 pub const OPERATOR_NAMESPACE: &str = "redcap-system";
 
@@ -46,6 +50,9 @@ fn required_env(name: &str) -> anyhow::Result<String> {
 }
 
 impl TestEnv {
+    /// The parts, found from the environment. Also makes sure the REDCap release the
+    /// tests' manifests name (`s3://redcap-releases/redcap15.8.0.zip`, a stand-in zip)
+    /// exists in the emulator, as it would in a real account, so their image builds start.
     pub async fn from_env() -> anyhow::Result<Self> {
         let admin_kubeconfig = PathBuf::from(required_env("KUBECONFIG")?);
         required_env("AWS_ENDPOINT_URL")?;
@@ -56,7 +63,7 @@ impl TestEnv {
             .region(aws_config::Region::new("us-east-1"))
             .load()
             .await;
-        Ok(Self {
+        let env = Self {
             kube,
             aws,
             operator_bin: PathBuf::from(required_env("REDCAP_OPERATOR_BIN")?),
@@ -64,7 +71,9 @@ impl TestEnv {
             state_dir: PathBuf::from(required_env("E2E_STATE_DIR")?),
             kubectl: PathBuf::from(required_env("KUBECTL")?),
             admin_kubeconfig,
-        })
+        };
+        ensure_release(&env.s3(), RELEASE_BUCKET, RELEASE_VERSION).await?;
+        Ok(env)
     }
 
     /// S3 client for assertions (path-style: the emulator listens on 127.0.0.1).

@@ -565,7 +565,6 @@ fn build_of(env: &RedcapEnvironment) -> Option<(String, String)> {
 async fn an_operator_restart_during_a_build_adopts_it_and_rebuilds_only_when_asked()
 -> anyhow::Result<()> {
     let env = TestEnv::from_env().await?;
-    ensure_release(&env.s3(), "redcap-releases", "15.8.0").await?;
     let ns = env.namespace("image").await?;
     let created = env.apply_yaml(&ns, &manifest("build")).await?;
     let project = project_of(&created);

@@ -567,9 +567,8 @@ async fn converge_build(
         .map_err(&err)?
     {
         let reference = image_reference(&uri, &digest);
-        if pass.status.reference.as_deref() != Some(reference.as_str()) {
-            pass.steps.note(format!("image {tag} is {digest}"));
-        }
+        // The same words on every pass: a message that changes is a status write.
+        pass.steps.note(format!("image {tag} is {digest}"));
         pass.status.digest = Some(digest);
         pass.status.reference = Some(reference);
         if let Some(build) = &mut pass.status.build
