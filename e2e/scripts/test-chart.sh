@@ -365,7 +365,8 @@ CRATES = (("aws-sdk-kms", "kms"), ("aws-sdk-s3", "s3"), ("aws-sdk-sts", "sts"),
           ("aws-sdk-iam", "iam"), ("aws-sdk-route53", "route53"),
           ("aws-sdk-secretsmanager", "secretsmanager"), ("aws-sdk-ses", "ses"),
           ("aws-sdk-sns", "sns"), ("aws-sdk-cloudformation", "cloudformation"),
-          ("aws-sdk-guardduty", "guardduty"))
+          ("aws-sdk-guardduty", "guardduty"), ("aws-sdk-codebuild", "codebuild"),
+          ("aws-sdk-ecr", "ecr"), ("aws-sdk-cloudwatchlogs", "logs"))
 for crate, prefix in CRATES:
     m = re.search(r'name = "%s"\nversion = "([^"]+)"' % crate, lock)
     if not m:
@@ -396,6 +397,7 @@ special = {
     "delete_bucket_tagging": ["s3:PutBucketTagging"],
     "delete_bucket_ownership_controls": ["s3:PutBucketOwnershipControls"],
     "get_caller_identity": [],  # needs no permission
+    "head_object": ["s3:GetObject"],
 }
 def actions(op, prefixes):
     if op in special:
@@ -406,7 +408,9 @@ allowed = {a for s in policy["Statement"] if s["Effect"] == "Allow" for a in s["
 called = {}  # (operation, service prefix) -> files
 for path in glob.glob(os.path.join(repo, "operator/src/**/*.rs"), recursive=True):
     text = open(path).read()
-    if "aws_sdk_" not in text:
+    # A file that calls a client (`aws.logs.describe_log_groups()`) need not import its
+    # crate, so both count.
+    if "aws_sdk_" not in text and not re.search(r"\baws\s*\.\s*[a-z0-9]+\s*\.", text):
         continue
     # The clients a file uses (`aws.ses`, `aws_sdk_ses::`) decide which service an
     # operation name that several services share belongs to.
