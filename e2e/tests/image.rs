@@ -529,6 +529,109 @@ async fn a_build_already_running_for_the_tag_is_adopted_past_the_first_page() {
     assert_eq!(all.len(), 1 + 1 + 110);
 }
 
+#[tokio::test]
+async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
+    let h = harness().await;
+    let secret = format!("consortium-{}", unique());
+    h.store.insert("e2e", &secret, "username", b"site-user");
+    h.store
+        .insert("e2e", &secret, "password", b"s3cret-Passw0rd!");
+    let mut env = environment(&h, json!({}));
+    env.spec.redcap.source = serde_json::from_value(json!({
+        "community": {"credentialsSecretRef": {"name": secret}}
+    }))
+    .expect("source");
+    let ready = settle(&h, &mut env).await;
+    assert_eq!(state(&ready, ComponentName::Image), ComponentState::Ready);
+    let status = ready.image.clone().expect("status");
+    let arn = status.credentials_secret_arn.clone().expect("copy");
+    let value = h
+        .ctx
+        .secretsmanager
+        .get_secret_value()
+        .secret_id(&arn)
+        .send()
+        .await
+        .expect("value");
+    let copied: Value = serde_json::from_str(value.secret_string().expect("string")).expect("json");
+    assert_eq!(
+        copied,
+        json!({"username": "site-user", "password": "s3cret-Passw0rd!"})
+    );
+    // The build reads it through masked SECRETS_MANAGER variables; nothing in the report
+    // (what becomes status) carries the value.
+    let project = project_of(&env);
+    let p = h
+        .ctx
+        .codebuild
+        .batch_get_projects()
+        .names(&project)
+        .send()
+        .await
+        .expect("project");
+    let vars = p.projects()[0]
+        .environment()
+        .expect("env")
+        .environment_variables();
+    let password = vars
+        .iter()
+        .find(|v| v.name() == "REDCAP_COMMUNITY_PASSWORD")
+        .expect("password variable");
+    assert_eq!(password.value(), format!("{arn}:password"));
+    assert_eq!(
+        password.r#type().map(|t| t.as_str()),
+        Some("SECRETS_MANAGER")
+    );
+    assert!(!format!("{ready:?}").contains("s3cret-Passw0rd!"));
+
+    // A changed Secret is copied again; an unchanged one is not rewritten.
+    let before = h.metrics.snapshot();
+    pass(&h, &mut env).await;
+    assert_eq!(
+        h.metrics
+            .snapshot()
+            .since(&before)
+            .of("secrets manager", "PutSecretValue"),
+        0
+    );
+    h.store.insert("e2e", &secret, "password", b"n3w-Passw0rd!");
+    let before = h.metrics.snapshot();
+    let changed = pass(&h, &mut env).await;
+    assert_eq!(image_report(&changed).state, ComponentState::Updating);
+    assert_eq!(
+        h.metrics
+            .snapshot()
+            .since(&before)
+            .of("secrets manager", "PutSecretValue"),
+        1
+    );
+
+    // Back to an S3 source: the copy is deleted (with a recovery window).
+    env.spec.redcap.source = serde_json::from_value(json!({
+        "s3": {"bucket": h.releases, "key": "redcap15.0.0.zip"}
+    }))
+    .expect("source");
+    settle(&h, &mut env).await;
+    let gone = h
+        .ctx
+        .secretsmanager
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .expect("describe");
+    assert!(
+        gone.deleted_date().is_some(),
+        "the copy is scheduled for deletion"
+    );
+    assert_eq!(
+        env.status
+            .and_then(|s| s.image)
+            .and_then(|i| i.credentials_secret_arn),
+        None
+    );
+}
+
 // --------------------------------------------------------------------------- operator process
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -599,7 +702,7 @@ async fn an_operator_restart_during_a_build_adopts_it_and_rebuilds_only_when_ask
     let ids = codebuild::list_builds(&ctx, &project).await?;
     assert_eq!(
         ids,
-        [build_id.clone()],
+        std::slice::from_ref(&build_id),
         "exactly one build across the restart"
     );
 
