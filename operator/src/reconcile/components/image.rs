@@ -372,6 +372,9 @@ async fn converge(
                     codebuild::update_project(aws, &want_project, &all)
                         .await
                         .map_err(&err)?;
+                    // The project's source is the context of this revision: have it in
+                    // place, so a build started from the console works too.
+                    upload_context(aws, &want_bucket.name, request).await?;
                 }
                 let mut what = drift;
                 if what.is_empty() {
@@ -393,6 +396,7 @@ async fn converge(
             codebuild::create_project(aws, &want_project, &project_tags)
                 .await
                 .map_err(&err)?;
+            upload_context(aws, &want_bucket.name, request).await?;
             pass.steps
                 .created(format!("created project {}", want_project.name));
         }
