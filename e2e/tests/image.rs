@@ -97,7 +97,12 @@ fn remember(env: &mut RedcapEnvironment, report: &PassReport) {
 /// Passes until every component is Ready (key, network, then the image's role, project
 /// and build), waiting a little between passes for builds that take time.
 async fn settle(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
-    for _ in 0..40 {
+    settle_within(h, env, Duration::from_secs(30)).await
+}
+
+async fn settle_within(h: &Harness, env: &mut RedcapEnvironment, limit: Duration) -> PassReport {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
         let report = pass(h, env).await;
         if report
             .components
@@ -115,7 +120,10 @@ async fn settle(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    panic!("the environment did not settle: {:?}", env.status);
+    panic!(
+        "the environment did not settle within {limit:?}: {:?}",
+        env.status
+    );
 }
 
 fn image_report(report: &PassReport) -> &redcap_operator::reconcile::report::ComponentReport {
@@ -470,7 +478,8 @@ async fn a_build_already_running_for_the_tag_is_adopted_past_the_first_page() {
     let tag = image_request(&next, &EMBEDDED.revision, None)
         .expect("request")
         .tag;
-    build_config(&project, 6.0, None);
+    // Long enough to still run after the decoys have been started on a busy machine.
+    build_config(&project, 40.0, None);
     let running = codebuild::start_build(&h.ctx, &project, &tag, &format!("adopt-{}", unique()))
         .await
         .expect("start the build of the next tag");
@@ -521,8 +530,7 @@ async fn a_build_already_running_for_the_tag_is_adopted_past_the_first_page() {
         "{image:?}"
     );
 
-    build_config(&project, 0.0, None);
-    let ready = settle(&h, &mut env).await;
+    let ready = settle_within(&h, &mut env, Duration::from_secs(90)).await;
     assert_eq!(state(&ready, ComponentName::Image), ComponentState::Ready);
     let all = builds(&h, &project).await;
     assert_eq!(tagged(&all, &tag).len(), 1, "exactly one build of the tag");
