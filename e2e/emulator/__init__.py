@@ -15,6 +15,8 @@ Modules (each small, each with one job):
 * ``apprunner``  App Runner (moto has none)
 * ``ecs_express``ECS Express Mode (*ExpressGatewayService)
 * ``lifecycle``  configurable durations for states moto skips (response rewriting)
+* ``codebuild``  CodeBuild builds with phases, environment and logs, pushing their image
+                 to moto's ECR; paginated build lists
 * ``patches``    moto semantics fixed where moto is wrong (duplicates, error codes, ...)
 * ``s3policy``   bucket-policy evaluation with conditions (aws:SecureTransport, ...)
 * ``cbor``       CloudWatch over smithy rpc-v2-cbor

@@ -13,6 +13,8 @@ import threading
 from typing import Any
 
 # Every duration key the emulator understands (seconds). Documented in README.md.
+# `<key>:<name>` sets it for one resource only (the CodeBuild project for
+# `codebuild.build`), so tests running side by side do not slow each other down.
 DURATION_KEYS = (
     "rds.cluster.create",
     "rds.cluster.modify",

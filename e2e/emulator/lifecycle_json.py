@@ -1,9 +1,5 @@
-"""Lifecycle time for CodeBuild builds and ECS service deployments (JSON protocol).
-
-CodeBuild: moto finishes every build at the first BatchGetBuilds (and repeats the phase
-list on each poll). We rebuild the build's phases from its start time: IN_PROGRESS while
-younger than `codebuild.build` seconds, then SUCCEEDED, or FAILED in the configured phase
-(`codebuild` / `codebuild.failed_phase` outcomes, decided at StartBuild); StopBuild stops it.
+"""Lifecycle time for ECS service deployments (JSON protocol). CodeBuild builds are in
+`codebuild.py`.
 
 ECS: moto keeps every deployment IN_PROGRESS with runningCount 0 forever and never
 creates a second deployment on update. We track deployments from CreateService/
@@ -25,10 +21,7 @@ from . import hooks, wire
 from .config import CONFIG
 from .util import elapsed, hex_id, now
 
-PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
-
 _lock = threading.Lock()
-_builds: dict[str, dict[str, Any]] = {}
 _deployments: dict[str, list[dict[str, Any]]] = {}
 _deleted_services: dict[str, dt.datetime] = {}
 
@@ -36,7 +29,6 @@ _deleted_services: dict[str, dt.datetime] = {}
 @hooks.on_reset
 def _reset() -> None:
     with _lock:
-        _builds.clear()
         _deployments.clear()
         _deleted_services.clear()
 
@@ -55,80 +47,6 @@ def _rewrite_json(resp: wire.Response, fn: Any) -> wire.Response:
         return resp
     fn(doc)
     return status, headers, json.dumps(doc).encode()
-
-
-# --------------------------------------------------------------------------- CodeBuild
-def _build_view(b: dict[str, Any]) -> None:
-    rec = _builds.get(b.get("id", ""))
-    if rec is None:
-        # Not started through us: at least undo moto's ever-growing phase list.
-        seen, phases = set(), []
-        for p in b.get("phases") or []:
-            if p.get("phaseType") not in seen:
-                seen.add(p.get("phaseType"))
-                phases.append(p)
-        b["phases"] = phases
-        return
-    start, span = rec["start"], rec["duration"]
-    age = elapsed(start)
-
-    def at(i: int) -> dt.datetime:
-        return start + dt.timedelta(seconds=span * i / (len(PHASES) - 1))
-
-    def phase(i: int, status: str | None, ctx: list[dict[str, str]] | None = None) -> dict[str, Any]:
-        p: dict[str, Any] = {"phaseType": PHASES[i], "startTime": _ts(at(i))}
-        if status:
-            p.update({"phaseStatus": status, "endTime": _ts(at(i + 1)), "durationInSeconds": int(span / (len(PHASES) - 1)), "contexts": ctx or []})
-        return p
-
-    if rec.get("stopped") is not None:
-        ran = (rec["stopped"] - start).total_seconds() / span if span > 0 else 0.0
-        cur = min(int(ran * (len(PHASES) - 1)), len(PHASES) - 3)
-        phases = [phase(i, "SUCCEEDED") for i in range(cur)] + [phase(cur, "STOPPED")]
-        b.update({"phases": phases, "buildStatus": "STOPPED", "currentPhase": PHASES[cur], "buildComplete": True, "endTime": _ts(rec["stopped"])})
-    elif span > 0 and age < span:
-        cur = int(age / span * (len(PHASES) - 1))
-        phases = [phase(i, "SUCCEEDED") for i in range(cur)] + [phase(cur, None)]
-        b.update({"phases": phases, "buildStatus": "IN_PROGRESS", "currentPhase": PHASES[cur], "buildComplete": False})
-        b.pop("endTime", None)
-    elif rec["outcome"] == "FAILED":
-        failed = PHASES.index(rec["failed_phase"])
-        ctx = [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": f"Error while executing command: exit 1. Reason: exit status 1 (emulated failure in {PHASES[failed]})"}]
-        fin = len(PHASES) - 2
-        phases = [phase(i, "SUCCEEDED") for i in range(failed)] + [phase(failed, "FAILED", ctx), phase(fin, "SUCCEEDED"), phase(fin + 1, None)]
-        b.update({"phases": phases, "buildStatus": "FAILED", "currentPhase": "COMPLETED", "buildComplete": True, "endTime": _ts(at(len(PHASES) - 1))})
-    else:
-        phases = [phase(i, "SUCCEEDED") for i in range(len(PHASES) - 1)] + [phase(len(PHASES) - 1, None)]
-        b.update({"phases": phases, "buildStatus": "SUCCEEDED", "currentPhase": "COMPLETED", "buildComplete": True, "endTime": _ts(at(len(PHASES) - 1))})
-
-
-@hooks.after("codebuild", {"StartBuild", "BatchGetBuilds", "StopBuild", "RetryBuild"})
-def _codebuild(call: wire.Call, resp: wire.Response) -> wire.Response:
-    def fix(doc: dict[str, Any]) -> None:
-        with _lock:
-            if call.operation in ("StartBuild", "RetryBuild") and "build" in doc:
-                b = doc["build"]
-                project = b.get("projectName")
-                _builds[b["id"]] = {
-                    "start": now(),
-                    "duration": CONFIG.duration("codebuild.build"),
-                    "outcome": CONFIG.outcome("codebuild", project),
-                    "failed_phase": CONFIG.outcome("codebuild.failed_phase", project),
-                }
-                # AWS answers StartBuild while the build is still being submitted.
-                b.update({"buildStatus": "IN_PROGRESS", "currentPhase": "SUBMITTED", "buildComplete": False, "phases": [{"phaseType": "SUBMITTED", "startTime": _ts(now())}]})
-                b.pop("endTime", None)
-                return
-            if call.operation == "StopBuild" and "build" in doc:
-                rec = _builds.get(doc["build"].get("id", ""))
-                if rec is not None and rec.get("stopped") is None:
-                    rec["stopped"] = now()
-                _build_view(doc["build"])
-                return
-            for b in doc.get("builds") or []:
-                _build_view(b)
-
-    return _rewrite_json(resp, fix)
 
 
 # --------------------------------------------------------------------------- ECS deployments

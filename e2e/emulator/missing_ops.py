@@ -1,4 +1,4 @@
-"""Operations the operator needs that moto 5.2.5 lacks (RDS, CodeBuild, WAFv2).
+"""Operations the operator needs that moto 5.2.5 lacks (RDS, CodeBuild, WAFv2, Logs).
 
 * RDS BacktrackDBCluster / DescribeDBClusterBacktracks: checked against the cluster's
   BacktrackWindow; a backtrack is "applying" for `rds.cluster.modify` seconds, then
@@ -9,6 +9,7 @@
 * CodeBuild UpdateProject: updates moto's project in place (same shape BatchGetProjects shows).
 * WAFv2 ListResourcesForWebACL, and AssociateWebACL refusing App Runner ARNs of services
   that do not exist (moto accepted any ARN).
+* CloudWatch Logs AssociateKmsKey: sets the log group's key (what DescribeLogGroups shows).
 
 Inputs and outputs go through botocore's models (model.py); query answers are serialised
 from the output shape (xmlser.py). Never changes what moto already implements.
@@ -157,6 +158,27 @@ def _codebuild_update(call: wire.Call) -> wire.Response:
     view["queuedTimeoutInMinutes"] = view.get("queuedTimeoutInMinutes") or 480
     result = {"project": model.deserialize(view, op.output_shape.members["project"])}
     return wire.json_response(call, model.build_output(op, result))
+
+
+# --------------------------------------------------------------------------- Logs
+@hooks.before("logs", {"AssociateKmsKey"})
+def _logs_associate_kms_key(call: wire.Call) -> wire.Response:
+    op = model.service_model("logs").operation_model("AssociateKmsKey")
+    try:
+        raw = call.json()
+    except ValueError:
+        raise ApiError("SerializationException", "request body is not valid JSON") from None
+    params = model.parse_input(op, raw)
+    from moto.logs.models import logs_backends
+
+    name = params.get("logGroupName")
+    if not name:
+        raise ApiError("InvalidParameterException", "AssociateKmsKey needs logGroupName here")
+    group = logs_backends[account_id(call)][call.region].groups.get(name)
+    if group is None:
+        raise ApiError("ResourceNotFoundException", "The specified log group does not exist.")
+    group.kms_key_id = params["kmsKeyId"]
+    return wire.json_response(call, {})
 
 
 # --------------------------------------------------------------------------- WAFv2

@@ -18,7 +18,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
-from . import apprunner, cbor, ecs_express, lifecycle, lifecycle_json, missing_ops, patches, semantics, sesv2_ext  # noqa: F401  (register hooks)
+from . import apprunner, cbor, codebuild, ecs_express, lifecycle, lifecycle_json, missing_ops, patches, semantics, sesv2_ext  # noqa: F401  (register hooks)
 from .middleware import Emulator
 
 

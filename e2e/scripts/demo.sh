@@ -50,6 +50,19 @@ source "$STATE/env.sh"
 bash e2e/scripts/operator.sh install "$STATE"
 bash e2e/scripts/operator.sh start "$STATE" --log-format=json
 
+# The example builds REDCap's image from a release zip in S3: put a stand-in there.
+release=$(python3 - "$EXAMPLE" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+version = re.search(r"^\s+version:\s*\"?([0-9.]+)", text, re.M).group(1)
+bucket = re.search(r"s3:\s*\n\s+bucket:\s*(\S+)", text).group(1)
+print(bucket, version)
+PY
+)
+read -r release_bucket release_version <<<"$release"
+log "uploading a stand-in REDCap $release_version release zip to s3://$release_bucket (the emulator builds nothing from it)"
+bash e2e/scripts/release-zip.sh "$release_bucket" "$release_version" >/dev/null
+
 log "applying $EXAMPLE"
 "$KUBECTL" apply --server-side -f "$EXAMPLE"
 ns=$("$KUBECTL" apply --dry-run=client -f "$EXAMPLE" -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' 2>/dev/null |

@@ -366,7 +366,8 @@ CRATES = (("aws-sdk-kms", "kms"), ("aws-sdk-s3", "s3"), ("aws-sdk-sts", "sts"),
           ("aws-sdk-secretsmanager", "secretsmanager"), ("aws-sdk-ses", "ses"),
           ("aws-sdk-sns", "sns"), ("aws-sdk-cloudformation", "cloudformation"),
           ("aws-sdk-guardduty", "guardduty"), ("aws-sdk-rds", "rds"),
-          ("aws-sdk-cloudwatchlogs", "logs"))
+          ("aws-sdk-cloudwatchlogs", "logs"), ("aws-sdk-codebuild", "codebuild"),
+          ("aws-sdk-ecr", "ecr"))
 for crate, prefix in CRATES:
     m = re.search(r'name = "%s"\nversion = "([^"]+)"' % crate, lock)
     if not m:
@@ -397,6 +398,7 @@ special = {
     "delete_bucket_tagging": ["s3:PutBucketTagging"],
     "delete_bucket_ownership_controls": ["s3:PutBucketOwnershipControls"],
     "get_caller_identity": [],  # needs no permission
+    "head_object": ["s3:GetObject"],
 }
 def actions(op, prefixes):
     if op in special:
@@ -409,7 +411,9 @@ allowed = {a.lower() for s in policy["Statement"] if s["Effect"] == "Allow" for 
 called = {}  # (operation, service prefix) -> files
 for path in glob.glob(os.path.join(repo, "operator/src/**/*.rs"), recursive=True):
     text = open(path).read()
-    if "aws_sdk_" not in text:
+    # A file that calls a client (`aws.logs.describe_log_groups()`) need not import its
+    # crate, so both count.
+    if "aws_sdk_" not in text and not re.search(r"\baws\s*\.\s*[a-z0-9]+\s*\.", text):
         continue
     # The clients a file uses (`aws.ses`, `aws_sdk_ses::`) decide which service an
     # operation name that several services share belongs to.

@@ -1,5 +1,5 @@
 //! Shared helpers for the component-level end-to-end tests (`aws_components`,
-//! `secrets_email`, `network`, `guardduty`, `network_progress`).
+//! `secrets_email`, `network`, `guardduty`, `network_progress`, `image`).
 //!
 //! These tests drive the reconcile components straight against the moto emulator; this
 //! module builds the AWS context, the [`Harness`] a test drives the walk with, and the
@@ -7,7 +7,9 @@
 //! emulator or assert anything beyond "the pass ran": each test file keeps its own
 //! specialised helpers and expectations.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
@@ -124,6 +126,38 @@ pub fn environment(
         "spec": spec,
     }))
     .expect("environment")
+}
+
+/// The release zip of the spec [`environment`] builds (`redcap15.0.0.zip` in
+/// `release_bucket`), so the image component finds its source.
+pub async fn ensure_release(ctx: &AwsCtx, release_bucket: &str) {
+    crate::ensure_release(&ctx.s3, release_bucket, "15.0.0")
+        .await
+        .expect("release zip in the emulator");
+}
+
+/// One plain HTTP/1.1 request to the emulator's control API (`/_emulator/...`); returns
+/// the status code. Panics when the emulator cannot be reached.
+pub fn emulator_control(method: &str, path: &str, body: &Value) -> u16 {
+    let url = endpoint();
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let payload = body.to_string();
+    let mut stream = TcpStream::connect(host).expect("connect to the emulator");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    )
+    .expect("write request");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read answer");
+    raw.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line")
 }
 
 /// The state `pass` reported for component `name`; panics when it was not reported.

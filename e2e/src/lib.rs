@@ -20,6 +20,10 @@ use kube::{Client, ResourceExt};
 use redcap_operator::api::{RedcapEnvironment, conditions};
 use tokio::process::{Child, Command};
 
+/// Bucket and version of the REDCap release the operator-process tests' manifests use.
+pub const RELEASE_BUCKET: &str = "redcap-releases";
+pub const RELEASE_VERSION: &str = "15.8.0";
+
 /// Namespace the chart is installed into (`e2e/scripts/operator.sh install`).
 pub const OPERATOR_NAMESPACE: &str = "redcap-system";
 
@@ -48,6 +52,9 @@ fn required_env(name: &str) -> anyhow::Result<String> {
 }
 
 impl TestEnv {
+    /// The parts, found from the environment. Also makes sure the REDCap release the
+    /// tests' manifests name (`s3://redcap-releases/redcap15.8.0.zip`, a stand-in zip)
+    /// exists in the emulator, as it would in a real account, so their image builds start.
     pub async fn from_env() -> anyhow::Result<Self> {
         let admin_kubeconfig = PathBuf::from(required_env("KUBECONFIG")?);
         required_env("AWS_ENDPOINT_URL")?;
@@ -58,7 +65,7 @@ impl TestEnv {
             .region(aws_config::Region::new("us-east-1"))
             .load()
             .await;
-        Ok(Self {
+        let env = Self {
             kube,
             aws,
             operator_bin: PathBuf::from(required_env("REDCAP_OPERATOR_BIN")?),
@@ -66,7 +73,9 @@ impl TestEnv {
             state_dir: PathBuf::from(required_env("E2E_STATE_DIR")?),
             kubectl: PathBuf::from(required_env("KUBECTL")?),
             admin_kubeconfig,
-        })
+        };
+        ensure_release(&env.s3(), RELEASE_BUCKET, RELEASE_VERSION).await?;
+        Ok(env)
     }
 
     /// S3 client for assertions (path-style: the emulator listens on 127.0.0.1).
@@ -443,6 +452,51 @@ async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
         bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
     }
     Ok(body.to_string())
+}
+
+/// The smallest valid zip (an empty archive): what the emulator's builds "download".
+pub const FAKE_RELEASE_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+/// Puts a stand-in REDCap release zip `redcap<version>.zip` into `bucket` (created when
+/// missing), so environments pointing at it can build their image. Idempotent, and safe
+/// when tests run side by side.
+pub async fn ensure_release(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    version: &str,
+) -> anyhow::Result<String> {
+    let key = format!("redcap{version}.zip");
+    let region = s3
+        .config()
+        .region()
+        .map(|r| r.as_ref().to_string())
+        .unwrap_or_default();
+    let mut create = s3.create_bucket().bucket(bucket);
+    if !region.is_empty() && region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    region.as_str(),
+                ))
+                .build(),
+        );
+    }
+    if let Err(e) = create.send().await {
+        let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).unwrap_or_default();
+        if !matches!(code, "BucketAlreadyOwnedByYou" | "BucketAlreadyExists") {
+            return Err(anyhow::anyhow!("creating release bucket {bucket}: {e:?}"));
+        }
+    }
+    s3.put_object()
+        .bucket(bucket)
+        .key(&key)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            FAKE_RELEASE_ZIP,
+        ))
+        .send()
+        .await
+        .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
+    Ok(key)
 }
 
 /// Reads a file of the repository (tests run with the crate dir as cwd).

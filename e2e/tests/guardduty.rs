@@ -68,6 +68,7 @@ async fn features(ctx: &AwsCtx, id: &str) -> Vec<(String, String)> {
 #[tokio::test]
 async fn detector_is_created_corrected_adopted_and_never_deleted() {
     let (ctx, metrics) = aws_context(REGION).await;
+    components::ensure_release(&ctx, "redcap-binaries").await;
     // A server reused from an earlier run still has that run's detector: start clean.
     let left = ctx.guardduty.list_detectors().send().await.expect("list");
     for id in left.detector_ids() {

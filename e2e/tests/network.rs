@@ -37,6 +37,7 @@ struct Harness {
 
 async fn harness(region: &'static str) -> Harness {
     let (ctx, metrics) = aws_context(region).await;
+    components::ensure_release(&ctx, "redcap-binaries").await;
     Harness {
         ctx,
         store: MemorySecrets::default(),
@@ -102,8 +103,9 @@ async fn converge(h: &Harness, env: &RedcapEnvironment) -> PassReport {
     assert!(first.requeue_after.is_some());
     let mut second = apply(h, env).await;
     assert_eq!(network(&second).state, ComponentState::Ready, "{second:?}");
-    // The database (in the network) takes a few more passes.
-    for _ in 0..6 {
+    // The database and the image's role, project and build (in the network) take a few
+    // more passes.
+    for _ in 0..8 {
         if second
             .components
             .iter()
@@ -284,7 +286,7 @@ async fn stack_is_created_with_tagged_subnets_nat_and_endpoints_then_writes_noth
     assert_eq!(count("AWS::EC2::NatGateway"), 2);
     assert_eq!(count("AWS::EC2::EIP"), 2);
     assert_eq!(count("AWS::EC2::VPCEndpoint"), 2);
-    assert_eq!(count("AWS::EC2::SecurityGroup"), 6);
+    assert_eq!(count("AWS::EC2::SecurityGroup"), 7);
     assert_eq!(count("AWS::EC2::FlowLog"), 1);
 
     // The EC2 resources carry the ownership tags (stack tags propagate).
@@ -402,6 +404,7 @@ async fn deletion_removes_the_stack_even_when_data_is_retained() {
     assert_eq!(
         names,
         [
+            ComponentName::Image,
             ComponentName::GuardDuty,
             ComponentName::SmtpCredentials,
             ComponentName::Email,

@@ -83,6 +83,7 @@ fn assert_busy(
 #[tokio::test]
 async fn create_update_and_delete_are_followed_without_writing_twice() {
     let (ctx, metrics) = aws_context(REGION).await;
+    components::ensure_release(&ctx, "redcap-binaries").await;
     let durations = json!({"durations": {
         "cloudformation.create": BUSY,
         "cloudformation.update": BUSY,

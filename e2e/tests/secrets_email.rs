@@ -24,7 +24,9 @@ use serde_json::Value;
 const REGION: &str = "eu-west-1";
 
 async fn harness() -> Harness {
-    Harness::new(REGION).await
+    let h = Harness::new(REGION).await;
+    components::ensure_release(&h.ctx, "releases").await;
+    h
 }
 
 fn environment(spec_extra: Value) -> RedcapEnvironment {
@@ -76,10 +78,11 @@ fn secret_arn(pass: &PassReport, name: &str) -> String {
 
 /// Passes until every component is Ready: the network stack is created in the pass after
 /// the key's (the key policy settles first) and found complete in the next; the database
-/// takes three more (cluster, instances and rotation schedule, verification).
+/// takes three more (cluster, instances and rotation schedule, verification), and the
+/// image's role, project and build follow once the network is there.
 async fn settle(h: &Harness, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
     let mut pass = pass_at(h, env, now).await;
-    for _ in 0..7 {
+    for _ in 0..10 {
         if pass
             .components
             .iter()

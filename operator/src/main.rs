@@ -56,9 +56,11 @@ fn main() -> anyhow::Result<()> {
             println!("{}", version_line());
             Ok(())
         }
-        // 8 MiB worker stacks: the AWS SDK's RDS deserialisers (`DBInstance` has about
-        // 150 members) take frames larger than tokio's 2 MiB default in debug builds.
+        // Reconciles run on worker threads; the component walk's futures (AWS SDK calls
+        // nested several components deep) need more than tokio's 2 MiB default in debug
+        // builds. Only touched pages count towards memory use.
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
+            .thread_stack_size(8 * 1024 * 1024)
             .enable_all()
             .thread_stack_size(8 * 1024 * 1024)
             .build()

@@ -263,7 +263,7 @@ def test_unimplemented_operation_is_a_clean_501(aws):
     logs = aws("logs")
     logs.create_log_group(logGroupName="g")
     with pytest.raises(ClientError) as e:
-        logs.associate_kms_key(logGroupName="g", kmsKeyId="arn:aws:kms:us-east-1:123456789012:key/x")
+        logs.disassociate_kms_key(logGroupName="g")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501 and code(e) == "NotImplemented"
 
 

@@ -44,6 +44,9 @@ pub struct RedcapEnvironmentStatus {
     /// The Aurora cluster: identifiers, versions, snapshots, restores (never secrets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<super::DatabaseStatus>,
+    /// The REDCap image: the tag the spec asks for, its build, and the image to deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageStatus>,
 
     /// The deterministic prefix of every AWS name this environment owns
     /// (derived from namespace, name and UID; fixed for the life of the object).
@@ -126,11 +129,15 @@ pub enum ComponentName {
     /// The region's Amazon GuardDuty detector (`spec.guardDuty`; adopted when one
     /// exists, never deleted).
     GuardDuty,
+    /// The REDCap image: its private ECR repository, the CodeBuild project that builds
+    /// it (with its role, log group and build bucket), and the build of the requested
+    /// version (`status.image`).
+    Image,
 }
 
 impl ComponentName {
     /// Every component in dependency order (creation order; deletion is the reverse).
-    pub const ALL: [ComponentName; 9] = [
+    pub const ALL: [ComponentName; 10] = [
         ComponentName::EncryptionKey,
         ComponentName::Network,
         ComponentName::FileStorage,
@@ -140,6 +147,7 @@ impl ComponentName {
         ComponentName::Email,
         ComponentName::SmtpCredentials,
         ComponentName::GuardDuty,
+        ComponentName::Image,
     ];
 
     /// Name as written in status and tags (`encryptionKey`).
@@ -154,6 +162,7 @@ impl ComponentName {
             ComponentName::Email => "email",
             ComponentName::SmtpCredentials => "smtpCredentials",
             ComponentName::GuardDuty => "guardDuty",
+            ComponentName::Image => "image",
         }
     }
 
@@ -169,6 +178,7 @@ impl ComponentName {
             ComponentName::Email => "EmailReady",
             ComponentName::SmtpCredentials => "SmtpCredentialsReady",
             ComponentName::GuardDuty => "GuardDutyReady",
+            ComponentName::Image => "ImageReady",
         }
     }
 }
@@ -285,6 +295,65 @@ pub struct Outputs {
     /// The Amazon SES identity REDCap sends from, and its verification state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<EmailOutputs>,
+    /// The REDCap image the compute service runs, by digest
+    /// (`<account>.dkr.ecr.<region>.amazonaws.com/redcap/<environmentId>@sha256:...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// The REDCap image and its build.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageStatus {
+    /// The REDCap version the requested image is built from (`spec.redcap.version`).
+    pub version: String,
+    /// Tag of the image the spec asks for: `<version>[-<deployTag>]-<12 hex>`, the hex
+    /// naming every input of the image (see docs/reference/spec.md, "Image tags").
+    pub tag: String,
+    /// Revision of the container definition (`containers/redcap/`) this operator embeds:
+    /// the first 12 hex digits of its sha256.
+    pub container_revision: String,
+    /// The environment's private ECR repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The latest CodeBuild build of `tag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<ImageBuildStatus>,
+    /// Digest of `tag` in the repository, once it is built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The image to run, `<repository>@sha256:<digest>`: `tag`'s once built, the
+    /// previous image while a new one is being built. Never a mutable tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// ARN of the Secrets Manager copy of the consortium credentials
+    /// (`spec.redcap.source.community`), which the build reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_arn: Option<String>,
+}
+
+/// One CodeBuild build of the image.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageBuildStatus {
+    /// Build id (`<project>:<uuid>`).
+    pub id: String,
+    /// `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `FAULT`, `TIMED_OUT` or `STOPPED`.
+    pub status: String,
+    /// The phase the build is in (`PROVISIONING`, `PRE_BUILD`, `BUILD`, ... `COMPLETED`).
+    pub phase: String,
+    /// The phase that failed, for a failed build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_phase: Option<String>,
+    /// The build's log in the CloudWatch console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_url: Option<String>,
+    /// When the build started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When the build ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Time>,
 }
 
 /// One Secrets Manager secret of the environment (never its value).

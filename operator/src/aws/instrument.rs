@@ -29,9 +29,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// `read` for Get/List/Describe/Head operations, `write` for everything else.
+/// `read` for Get/BatchGet/List/Describe/Head operations, `write` for everything else.
 pub fn kind_of(operation: &str) -> &'static str {
-    const READ_PREFIXES: [&str; 4] = ["Get", "List", "Describe", "Head"];
+    const READ_PREFIXES: [&str; 5] = ["Get", "BatchGet", "List", "Describe", "Head"];
     if READ_PREFIXES.iter().any(|p| operation.starts_with(p)) {
         "read"
     } else {
@@ -397,6 +397,7 @@ mod tests {
             "DescribeKey",
             "HeadBucket",
             "GetKeyRotationStatus",
+            "BatchGetBuilds",
         ] {
             assert_eq!(kind_of(op), "read", "{op}");
         }

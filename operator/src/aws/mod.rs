@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod guardduty;
 pub mod iam;
+pub mod image;
 pub mod instrument;
 pub mod kms;
 pub mod network;

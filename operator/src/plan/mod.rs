@@ -11,6 +11,7 @@ pub mod cron;
 pub mod database;
 pub mod email;
 pub mod guardduty;
+pub mod image;
 pub mod kms;
 pub mod naming;
 pub mod network;

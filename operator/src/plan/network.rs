@@ -52,6 +52,9 @@ pub struct SecurityGroups {
     pub rotation: String,
     pub maintenance: String,
     pub endpoints: String,
+    /// The image builds' group; empty while a stack made by an older operator has not
+    /// been updated yet.
+    pub build: String,
 }
 
 /// `<environment_id>-network`.
@@ -213,6 +216,7 @@ impl NetworkOutputs {
                 rotation: one(outputs::ROTATION_SG)?,
                 maintenance: one(outputs::MAINTENANCE_SG)?,
                 endpoints: one(outputs::ENDPOINT_SG)?,
+                build: out.get(outputs::BUILD_SG).cloned().unwrap_or_default(),
             },
             flow_log_group: one(outputs::FLOW_LOG_GROUP)?,
         })

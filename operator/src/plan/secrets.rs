@@ -29,6 +29,9 @@ pub enum SecretPurpose {
     Salt,
     StorageCredentials,
     SmtpCredentials,
+    /// A copy of the consortium login (`spec.redcap.source.community`) for the image
+    /// build; never given to REDCap itself.
+    CommunityCredentials,
 }
 
 impl SecretPurpose {
@@ -38,6 +41,7 @@ impl SecretPurpose {
             SecretPurpose::Salt => "salt",
             SecretPurpose::StorageCredentials => "storageCredentials",
             SecretPurpose::SmtpCredentials => "smtpCredentials",
+            SecretPurpose::CommunityCredentials => "communityCredentials",
         }
     }
 
@@ -46,6 +50,7 @@ impl SecretPurpose {
             SecretPurpose::Salt => "salt",
             SecretPurpose::StorageCredentials => "storage-credentials",
             SecretPurpose::SmtpCredentials => "smtp-credentials",
+            SecretPurpose::CommunityCredentials => "community-credentials",
         }
     }
 
@@ -60,6 +65,9 @@ impl SecretPurpose {
             SecretPurpose::SmtpCredentials => {
                 "Amazon SES SMTP credentials of REDCap, rotated by redcap-operator"
             }
+            SecretPurpose::CommunityCredentials => {
+                "REDCap consortium login for the image build, copied from a Kubernetes Secret by redcap-operator"
+            }
         }
     }
 
@@ -68,6 +76,7 @@ impl SecretPurpose {
             SecretPurpose::Salt => ComponentName::Secrets,
             SecretPurpose::StorageCredentials => ComponentName::StorageCredentials,
             SecretPurpose::SmtpCredentials => ComponentName::SmtpCredentials,
+            SecretPurpose::CommunityCredentials => ComponentName::Image,
         }
     }
 }

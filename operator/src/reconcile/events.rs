@@ -248,6 +248,7 @@ mod tests {
                 "EmailReady",
                 "SmtpCredentialsReady",
                 "GuardDutyReady",
+                "ImageReady",
                 "Ready"
             ]
         );

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::api::{ComponentName, ComponentState, Outputs};
+use crate::api::{ComponentName, ComponentState, ImageStatus, Outputs};
 use crate::plan::secret::SecretString;
 
 /// Result of reconciling (or cleaning up) one component.
@@ -29,6 +29,9 @@ pub struct PassReport {
     pub runtime: RuntimeHandoff,
     /// `status.database`, when the database component ran.
     pub database: Option<crate::api::DatabaseStatus>,
+    /// `status.image`, when the image component got far enough to know it (`None`
+    /// keeps what status holds).
+    pub image: Option<ImageStatus>,
 }
 
 /// What the compute and firewall components take from this pass. Secret values stay in
@@ -49,6 +52,9 @@ pub struct RuntimeHandoff {
     /// version's database upgrade runs against the restored data, never the old cluster
     /// (seed issue 107).
     pub database_cutover_pending: bool,
+    /// The REDCap image to run, by digest (`<repository>@sha256:...`); `None` until one
+    /// has been built.
+    pub image: Option<String>,
 }
 
 /// What the compute component needs to connect REDCap to the database. No secrets: the

@@ -66,6 +66,9 @@ pub fn compute_status(
             if report.database.is_some() {
                 status.database = report.database.clone();
             }
+            if let Some(image) = &report.image {
+                status.image = Some(image.clone());
+            }
         }
         Outcome::Failed(err) if err.class() == ErrorClass::Terminal => {
             if let Some(name) = err.component() {

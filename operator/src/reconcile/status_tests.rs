@@ -430,20 +430,9 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
     assert_eq!(sr(&status, "Reconciling"), pair("False", "Deleting"));
     assert_eq!(sr(&status, "EncryptionKeyReady"), pair("False", "Deleting"));
     let states: Vec<_> = status.components.iter().map(|c| c.state).collect();
-    assert_eq!(
-        states,
-        vec![
-            S::Retained,
-            S::Deleted,
-            S::Deleted,
-            S::Deleted,
-            S::Deleted,
-            S::Deleted,
-            S::Deleted,
-            S::Deleted,
-            S::Deleted
-        ]
-    );
+    let mut expected = vec![S::Retained];
+    expected.extend(ComponentName::ALL[1..].iter().map(|_| S::Deleted));
+    assert_eq!(states, expected);
 }
 
 #[test]
@@ -509,4 +498,58 @@ fn a_missing_secret_reference_is_the_reason_on_stalled_and_on_the_component() {
             .as_deref()
             .is_some_and(|r| r.contains("default/x"))
     );
+}
+
+#[test]
+fn the_image_block_follows_the_pass_and_survives_passes_that_do_not_report_it() {
+    let env = RedcapEnvironment::test();
+    let image = crate::api::ImageStatus {
+        version: "15.8.0".into(),
+        tag: "15.8.0-abc".into(),
+        container_revision: "0123456789ab".into(),
+        reference: Some("r@sha256:1".into()),
+        ..Default::default()
+    };
+    let mut with_image = all(S::Ready);
+    with_image.image = Some(image.clone());
+    let first = compute_status(None, &env, Outcome::Applied(&with_image), &time(1));
+    assert_eq!(first.image.as_ref(), Some(&image));
+    // A pass that stopped before the image component (`None`) keeps what status knows.
+    let second = compute_status(
+        Some(&first),
+        &env,
+        Outcome::Applied(&all(S::Ready)),
+        &time(2),
+    );
+    assert_eq!(second.image.as_ref(), Some(&image));
+    // A terminal error keeps it too: the last build and the image to run stay visible.
+    let stalled = compute_status(
+        Some(&second),
+        &env,
+        Outcome::Failed(&terminal_error()),
+        &time(3),
+    );
+    assert_eq!(stalled.image.as_ref(), Some(&image));
+}
+
+#[test]
+fn a_failed_image_build_stalls_the_environment_with_its_message() {
+    let env = RedcapEnvironment::test();
+    let mut r = all(S::Ready);
+    for c in &mut r.components {
+        if c.name == ComponentName::Image {
+            c.state = S::Failed;
+            c.message = Some("build p:1 failed in phase BUILD (log: https://x)".into());
+        }
+    }
+    let status = compute_status(None, &env, Outcome::Applied(&r), &time(1));
+    assert_eq!(status.phase, Some(Phase::Stalled));
+    assert_eq!(sr(&status, "Stalled").0, "True");
+    assert!(
+        cond(&status, "Stalled")
+            .message
+            .contains("image: build p:1 failed in phase BUILD"),
+        "{status:#?}"
+    );
+    assert_eq!(sr(&status, "ImageReady").0, "False");
 }

@@ -11,16 +11,24 @@ use super::{S3Location, SecretKeyRef};
 #[x_kube(
     validation = Rule::new("!has(self.languages) || size(self.languages) == 0 || has(self.languagesSource)")
         .message("spec.redcap.languages needs spec.redcap.languagesSource: the .ini files are read from there")
-        .field_path(".languages")
+        .field_path(".languages"),
+    validation = Rule::new("!has(self.source.s3) || self.source.s3.key.endsWith('redcap' + self.version + '.zip')")
+        .message("spec.redcap.source.s3.key must name the release zip of spec.redcap.version, redcap<version>.zip (as the consortium names it)")
+        .field_path(".source.s3.key"),
+    validation = Rule::new("!has(self.source.url) || !isURL(self.source.url.url) || url(self.source.url.url).getEscapedPath().endsWith('/redcap' + self.version + '.zip')")
+        .message("spec.redcap.source.url.url must end in the release zip of spec.redcap.version, /redcap<version>.zip (as the consortium names it)")
+        .field_path(".source.url.url"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RedcapSpec {
-    /// REDCap version to run, `X.Y.Z` (e.g. `15.8.0`). Changing it builds a new image
-    /// and runs REDCap's database upgrade (seed: the version in the release zip's name).
+    /// REDCap version to run, `X.Y.Z` (e.g. `15.8.0`), 14.0.0 or later (the seed was
+    /// tested with 14.1.5, 15.8.0 and 16.1.5). Changing it builds a new image and runs
+    /// REDCap's database upgrade (seed: the version in the release zip's name).
     #[schemars(
         length(min = 5, max = 32),
         regex(pattern = r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$")
     )]
+    #[x_kube(validation = Rule::new("!self.split('.')[0].matches('^[0-9]{1,3}$') || int(self.split('.')[0]) >= 14").message("spec.redcap.version must be 14.0.0 or later: the image is built for REDCap 14 and newer"))]
     pub version: String,
 
     /// Where the release zip of `version` comes from: exactly one of `s3`, `url` or
@@ -110,7 +118,9 @@ fn languages_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RedcapSource {
-    /// A release zip you uploaded to S3 (seed: `redCapS3Path`).
+    /// A release zip you uploaded to S3, named as the consortium names it:
+    /// `redcap<version>.zip` (seed: `redCapS3Path`). The operator checks the object
+    /// exists before it starts a build; the build reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Location>,
 
@@ -140,7 +150,7 @@ impl RedcapSource {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct UrlSource {
-    /// HTTPS URL of the zip.
+    /// HTTPS URL of the zip; its path ends in `/redcap<version>.zip`.
     #[x_kube(validation = Rule::new("isURL(self) && url(self).getScheme() == 'https'").message("spec.redcap.source.url.url must be an https:// URL"))]
     #[schemars(length(min = 9, max = 2048))]
     pub url: String,

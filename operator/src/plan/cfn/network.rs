@@ -30,6 +30,7 @@ pub mod outputs {
     pub const ROTATION_SG: &str = "RotationSecurityGroupId";
     pub const MAINTENANCE_SG: &str = "MaintenanceSecurityGroupId";
     pub const ENDPOINT_SG: &str = "EndpointSecurityGroupId";
+    pub const BUILD_SG: &str = "BuildSecurityGroupId";
     pub const FLOW_LOG_GROUP: &str = "FlowLogGroupName";
 }
 
@@ -243,6 +244,7 @@ pub fn network_template(input: &NetworkTemplateInput<'_>) -> Value {
         outputs::ROTATION_SG: output("Security group of the secret rotation function", r("RotationSecurityGroup")),
         outputs::MAINTENANCE_SG: output("Security group of the maintenance server", r("MaintenanceSecurityGroup")),
         outputs::ENDPOINT_SG: output("Security group of the interface endpoints", r("EndpointSecurityGroup")),
+        outputs::BUILD_SG: output("Security group of the image builds", r("BuildSecurityGroup")),
         outputs::FLOW_LOG_GROUP: output("Log group of the VPC flow logs", r("FlowLogGroup")),
     });
 
@@ -294,8 +296,9 @@ fn tcp_from_group(port: u16, group: &str, description: &str) -> Value {
 
 /// Load balancer (HTTPS in, only the application port out), application (the app port
 /// from the load balancer only), database (3306 from the application, rotation and
-/// maintenance groups only, nothing out), rotation and maintenance (no ingress), and the
-/// interface endpoints (443 from the VPC).
+/// maintenance groups only, nothing out), rotation and maintenance (no ingress), the
+/// image builds (no ingress, and no way into the database), and the interface endpoints
+/// (443 from the VPC).
 fn security_groups(input: &NetworkTemplateInput<'_>, put: &mut impl FnMut(String, Value)) {
     let env = input.environment_id;
     let port = input.app_port;
@@ -353,6 +356,15 @@ fn security_groups(input: &NetworkTemplateInput<'_>, put: &mut impl FnMut(String
         security_group(
             "REDCap maintenance server: no inbound (reached through SSM); all outbound",
             &format!("{env}-maintenance"),
+            json!([]),
+            None,
+        ),
+    );
+    put(
+        "BuildSecurityGroup".into(),
+        security_group(
+            "REDCap image builds (CodeBuild): no inbound; all outbound",
+            &format!("{env}-build"),
             json!([]),
             None,
         ),

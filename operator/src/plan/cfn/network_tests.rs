@@ -276,6 +276,13 @@ fn database_accepts_mysql_only_from_its_three_clients_and_sends_nothing() {
             .get("SecurityGroupIngress")
             .is_none()
     );
+    // Image builds take nothing in and are not among the database's sources above.
+    let build = &resources(&t)["BuildSecurityGroup"]["Properties"];
+    assert!(build.get("SecurityGroupIngress").is_none());
+    assert!(
+        build.get("SecurityGroupEgress").is_none(),
+        "all outbound (base images, packages)"
+    );
     let endpoint = &resources(&t)["EndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"][0];
     assert_eq!(endpoint["CidrIp"], "10.0.0.0/16");
     assert_eq!(endpoint["FromPort"], 443);
@@ -326,6 +333,7 @@ fn outputs_carry_everything_later_components_need() {
         "RotationSecurityGroupId",
         "MaintenanceSecurityGroupId",
         "EndpointSecurityGroupId",
+        "BuildSecurityGroupId",
         "FlowLogGroupName",
         HASH_OUTPUT,
     ] {

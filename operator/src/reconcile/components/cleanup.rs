@@ -1,7 +1,7 @@
 //! The finalizer path of the component walk (step: reconcile cleanup): every component
-//! handled per `deletionPolicy`, in reverse dependency order (GuardDuty, then the secrets,
-//! credentials and email components, see `cleanup_credentials`, then the database, see
-//! `cleanup_database`).
+//! handled per `deletionPolicy`, in reverse dependency order (the image pipeline, see
+//! `image_cleanup`, GuardDuty, then the secrets, credentials and email components, see
+//! `cleanup_credentials`, then the database, see `cleanup_database`).
 //!
 //! `Delete` empties and deletes the buckets, then schedules the key's deletion (never
 //! before every bucket is gone, since a kept bucket would become unreadable); `Snapshot`
@@ -23,6 +23,7 @@ use crate::plan::{EnvIdentity, TagSet};
 
 use super::super::report::{ComponentReport, PassReport};
 use super::guardduty::cleanup_guardduty;
+use super::image_cleanup::cleanup_image;
 use super::network::cleanup_network;
 use super::{ComponentError, aws_err, invalid, report};
 
@@ -41,6 +42,7 @@ pub async fn cleanup_components(
     let policy = env.spec.deletion_policy;
     let mut pass = PassReport::default();
 
+    let image = Box::pin(cleanup_image(aws, &id, policy)).await?;
     let guard_duty = cleanup_guardduty(env);
     let access =
         super::cleanup_credentials::cleanup_access(aws, env, &id, policy, &mut pass.outputs)
@@ -51,30 +53,37 @@ pub async fn cleanup_components(
     let database =
         super::cleanup_database::cleanup_database(aws, env, &id, policy, &mut pass.outputs).await?;
     pass.database = database.status;
-    let mut components = vec![guard_duty];
+    let mut components = vec![image.report, guard_duty];
     components.extend(access);
     components.push(database.report);
     components.push(storage);
     // Reported in reverse dependency order (the database sits between the credentials
     // and the secrets in `ComponentName::ALL`).
     components.sort_by_key(|c| std::cmp::Reverse(c.name));
-    let (network, network_requeue) =
-        cleanup_network(aws, &id, network_blocker(&components)).await?;
+    // Image builds run in the network; a kept repository does not use it.
+    let blocker = network_blocker(&components)
+        .or((!image.network_free).then_some((ComponentName::Image, ComponentState::Deleting)));
+    let (network, network_requeue) = cleanup_network(aws, &id, blocker).await?;
     let network_gone = network.state == ComponentState::Deleted;
     components.push(network);
     let key = cleanup_key(
         aws,
         &id,
         policy,
-        buckets_gone && network_gone,
+        buckets_gone && network_gone && image.key_free,
         &mut pass.outputs,
     )
     .await?;
     components.push(key);
-    pass.requeue_after = [storage_requeue, database.requeue, network_requeue]
-        .into_iter()
-        .flatten()
-        .min();
+    pass.requeue_after = [
+        storage_requeue,
+        database.requeue,
+        network_requeue,
+        image.requeue,
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     pass.components = components;
     Ok(pass)
 }
@@ -202,7 +211,10 @@ async fn cleanup_key(
     // Never while a bucket or the flow-log group encrypted with the key is still there.
     if !dependents_gone {
         r.state = ComponentState::Deleting;
-        r.message = Some("waiting for the buckets and the network to be deleted first".into());
+        r.message = Some(
+            "waiting for the buckets, the network and the image pipeline to be deleted first"
+                .into(),
+        );
         return Ok(r);
     }
     if key.state != KeyState::PendingDeletion {

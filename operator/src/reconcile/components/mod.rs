@@ -6,8 +6,9 @@
 //! key), file storage (its buckets are encrypted with the key), the secrets (encrypted
 //! with the key), the database (in the network's isolated subnets, encrypted with the
 //! key; it waits while the network has no outputs), the storage credentials (scoped to
-//! the bucket), the email identity, the SMTP credentials (scoped to the identity), and
-//! GuardDuty (optional, never deleted).
+//! the bucket), the email identity, the SMTP credentials (scoped to the identity),
+//! GuardDuty (optional, never deleted), and the image (its repository, build project and
+//! the build of the requested version; last, so a bad release source stalls nothing else).
 //! Components that live in the VPC (database, compute, maintenance server) come after the
 //! network and get its outputs as a [`NetworkOutputs`] value, never by reading AWS again.
 //! Deletion runs in reverse: the network only after everything that lives in it, and the
@@ -41,6 +42,8 @@ pub mod credentials;
 pub mod database;
 pub mod email;
 mod guardduty;
+pub mod image;
+mod image_cleanup;
 mod network;
 pub mod references;
 mod secrets;
@@ -188,8 +191,8 @@ pub async fn apply_components_at(
     };
     let network =
         network::apply_network(aws, env, &id, mode, key_for_network, &mut pass.outputs).await?;
-    // The components that live in the VPC (database, compute, maintenance server) take
-    // `network_outputs.as_ref()` and wait while it is `None`.
+    // The components that live in the VPC (image builds, database, compute, maintenance
+    // server) take `network_outputs.as_ref()` and wait while it is `None`.
     let network_outputs: Option<NetworkOutputs> = network.outputs;
     let storage = apply_storage(aws, env, &id, mode, key_arn.as_deref(), &mut pass.outputs).await?;
     let secrets = secrets::apply_secrets(
@@ -220,16 +223,34 @@ pub async fn apply_components_at(
     let access =
         access::apply_access(aws, env, &id, mode, key_arn.as_deref(), now, &mut pass).await?;
     let guard_duty = guardduty::apply_guardduty(aws, env, &id, mode).await?;
+    // Last: a bad release source stalls the image alone, after everything else converged.
+    // Boxed: the image step is a large future, and the walk runs on worker threads
+    // with the default stack size.
+    let image = Box::pin(image::apply_image(
+        aws,
+        store,
+        env,
+        &id,
+        mode,
+        key_arn.as_deref(),
+        network_outputs.as_ref(),
+        &mut pass.outputs,
+    ))
+    .await?;
 
     pass.components = vec![key, network.report, storage, secrets, database.report];
     pass.components.extend(access);
     pass.components.push(guard_duty);
+    pass.components.push(image.report);
+    pass.image = image.status;
+    pass.runtime.image = image.reference;
     let wrote = pass.components.iter().any(|c| c.wrote);
     access::runtime_handoff(&id, key_arn.as_deref(), &mut pass);
     pass.requeue_after = [
         key_requeue,
         network.requeue,
         database.requeue,
+        image.requeue,
         wrote.then_some(VERIFY_AFTER_WRITE),
     ]
     .into_iter()
@@ -401,13 +422,13 @@ async fn apply_storage(
     let derived = want.files.name == file_bucket_name(&id.environment_id());
     let mut outcomes = Vec::new();
     if let Some(logs) = &want.logs {
-        let outcome = converge_bucket(aws, logs, &id.uid, mode, true).await?;
+        let outcome = converge_bucket(aws, logs, &id.uid, mode, true, C).await?;
         if outcome.exists {
             outputs.access_log_bucket = Some(logs.name.clone());
         }
         outcomes.push(outcome);
     }
-    let files = converge_bucket(aws, &want.files, &id.uid, mode, derived).await?;
+    let files = converge_bucket(aws, &want.files, &id.uid, mode, derived, C).await?;
     if files.exists {
         outputs.file_bucket = Some(want.files.name.clone());
     }
@@ -437,20 +458,23 @@ async fn apply_storage(
     Ok(r)
 }
 
-/// One bucket: create when absent, refuse a name someone else holds, correct drift.
-/// `adoptable`: an untagged, empty bucket under this (derived) name is ours from an
-/// interrupted create and may be tagged and adopted.
+/// One bucket of component `C`: create when absent, refuse a name someone else holds,
+/// correct drift. `adoptable`: an untagged, empty bucket under this (derived) name is
+/// ours from an interrupted create and may be tagged and adopted.
 async fn converge_bucket(
     aws: &AwsCtx,
     want: &DesiredBucket,
     uid: &str,
     mode: WriteMode,
     adoptable: bool,
+    component: ComponentName,
 ) -> Result<BucketOutcome, ComponentError> {
-    const C: ComponentName = ComponentName::FileStorage;
     let name = &want.name;
     let apply = mode == WriteMode::Apply;
-    let (seen, mut done) = match storage::observe(aws, name, uid).await.map_err(aws_err(C))? {
+    let (seen, mut done) = match storage::observe(aws, name, uid)
+        .await
+        .map_err(aws_err(component))?
+    {
         BucketPresence::Owned(seen) => (*seen, Vec::new()),
         BucketPresence::Absent if !apply => {
             let message = Some(format!("bucket {name} not created yet (suspended)"));
@@ -464,7 +488,7 @@ async fn converge_bucket(
         BucketPresence::Absent => {
             storage::create(aws, name, &want.tags)
                 .await
-                .map_err(aws_err(C))?;
+                .map_err(aws_err(component))?;
             let fresh = ObservedBucket {
                 name: name.clone(),
                 tags: want.tags.clone(),
@@ -477,11 +501,13 @@ async fn converge_bucket(
         } if apply
             && adoptable
             && tags.is_empty()
-            && storage::is_empty(aws, name).await.map_err(aws_err(C))? =>
+            && storage::is_empty(aws, name)
+                .await
+                .map_err(aws_err(component))? =>
         {
             storage::put_tags(aws, name, &want.tags)
                 .await
-                .map_err(aws_err(C))?;
+                .map_err(aws_err(component))?;
             let fresh = ObservedBucket {
                 name: name.clone(),
                 tags: want.tags.clone(),
@@ -496,7 +522,7 @@ async fn converge_bucket(
         }
         BucketPresence::NotOurs { reason, .. } => {
             return Err(ComponentError::Aws {
-                component: C,
+                component,
                 source: AwsError::terminal("s3", "HeadBucket", "BucketNameTaken", reason),
             });
         }
@@ -508,7 +534,7 @@ async fn converge_bucket(
         if apply {
             storage::apply(aws, want, &changes)
                 .await
-                .map_err(aws_err(C))?;
+                .map_err(aws_err(component))?;
             if !created {
                 done.push(format!("bucket {name}: corrected drift: {what}"));
             }

@@ -58,15 +58,61 @@ fn exactly_one_release_source() {
 fn release_url_must_be_https() {
     let with_url =
         |url: &str| json!({ "redcap": { "source": { "s3": null, "url": { "url": url } } } });
-    accepts(with_url("https://files.example.org/redcap.zip"));
+    accepts(with_url("https://files.example.org/redcap15.8.0.zip"));
     rejects(
-        with_url("http://files.example.org/redcap.zip"),
+        with_url("http://files.example.org/redcap15.8.0.zip"),
         "spec.redcap.source.url.url must be an https:// URL",
     );
     rejects(
-        with_url("files.example.org/redcap.zip"),
+        with_url("files.example.org/redcap15.8.0.zip"),
         "spec.redcap.source.url.url must be an https:// URL",
     );
+}
+
+#[test]
+fn the_release_zip_name_carries_the_version() {
+    let s3 = |key: &str| json!({ "redcap": { "source": { "s3": { "bucket": "b", "key": key } } } });
+    accepts(s3("redcap15.8.0.zip"));
+    accepts(s3("releases/redcap15.8.0.zip"));
+    for key in [
+        "redcap16.1.5.zip",
+        "redcap.zip",
+        "releases/latest.zip",
+        "redcap15.8.0.zip.bak",
+    ] {
+        rejects(
+            s3(key),
+            "spec.redcap.source.s3.key must name the release zip of spec.redcap.version",
+        );
+    }
+    let url = |u: &str| json!({ "redcap": { "source": { "s3": null, "url": { "url": u } } } });
+    accepts(url(
+        "https://files.example.org/r/redcap15.8.0.zip?signature=abc",
+    ));
+    for u in [
+        "https://files.example.org/redcap16.1.5.zip",
+        "https://files.example.org/download?file=redcap15.8.0.zip",
+        "https://files.example.org/xredcap15.8.0.zip",
+    ] {
+        rejects(
+            url(u),
+            "spec.redcap.source.url.url must end in the release zip of spec.redcap.version",
+        );
+    }
+}
+
+#[test]
+fn the_version_is_fourteen_or_later() {
+    let version = |v: &str, key: &str| json!({ "redcap": { "version": v, "source": { "s3": { "bucket": "b", "key": key } } } });
+    for v in ["14.0.0", "14.1.5", "15.8.0", "16.1.5", "100.0.0"] {
+        accepts(version(v, &format!("redcap{v}.zip")));
+    }
+    for v in ["13.7.5", "9.0.0", "0.0.1"] {
+        rejects(
+            version(v, &format!("redcap{v}.zip")),
+            "spec.redcap.version must be 14.0.0 or later",
+        );
+    }
 }
 
 #[test]

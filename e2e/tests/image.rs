@@ -1,0 +1,776 @@
+//! The image component against the emulator: the ECR repository, the CodeBuild project
+//! and the builds (component level, like `secrets_email`), plus an operator restart in
+//! the middle of a build (operator process, like `lifecycle`).
+//!
+//! Builds take `codebuild.build:<project>` seconds and end as `codebuild:<project>` says
+//! (emulator control API, narrowed to each test's own project so tests run side by side);
+//! a successful one puts its image into the emulator's ECR. Needs `AWS_ENDPOINT_URL`
+//! (component tests) and the local control plane with `REDCAP_OPERATOR_BIN` (the restart
+//! test); fails, never skips, without them.
+
+use std::time::Duration;
+
+use redcap_e2e::components::{self, aws_context, emulator_control, state, unique};
+use redcap_e2e::{Operator, OperatorOptions, TestEnv, ensure_release, is_ready};
+use redcap_operator::api::{
+    ANNOTATION_REBUILD_REQUESTED_AT, ComponentName, ComponentState, RedcapEnvironment,
+    RedcapEnvironmentStatus,
+};
+use redcap_operator::aws::image::codebuild;
+use redcap_operator::aws::{AwsCallMetrics, AwsCtx};
+use redcap_operator::plan::EnvIdentity;
+use redcap_operator::plan::image::builds::ObservedBuild;
+use redcap_operator::plan::image::context::EMBEDDED;
+use redcap_operator::plan::image::{image_request, project_name, repository_name};
+use redcap_operator::reconcile::components::{
+    ComponentError, MemorySecrets, WriteMode, apply_components, cleanup_components,
+};
+use redcap_operator::reconcile::report::PassReport;
+use serde_json::{Value, json};
+
+const REGION: &str = "eu-west-1";
+
+struct Harness {
+    ctx: AwsCtx,
+    metrics: AwsCallMetrics,
+    store: MemorySecrets,
+    /// A release bucket of this test's own.
+    releases: String,
+}
+
+async fn harness() -> Harness {
+    let (ctx, metrics) = aws_context(REGION).await;
+    let releases = format!("rel-{}", unique());
+    ensure_release(&ctx.s3, &releases, "15.0.0")
+        .await
+        .expect("release zip");
+    Harness {
+        ctx,
+        metrics,
+        store: MemorySecrets::default(),
+        releases,
+    }
+}
+
+fn environment(h: &Harness, spec_extra: Value) -> RedcapEnvironment {
+    components::environment(REGION, &h.releases, Some(1), spec_extra)
+}
+
+fn project_of(env: &RedcapEnvironment) -> String {
+    let id = EnvIdentity::from_env(env).expect("identity");
+    project_name(&id.environment_id())
+}
+
+/// Sets this project's build duration and outcome in the emulator.
+fn build_config(project: &str, seconds: f64, outcome: Option<(&str, &str)>) {
+    let mut outcomes = json!({ format!("codebuild:{project}"): outcome.map(|o| o.0) });
+    if let Some((_, phase)) = outcome {
+        outcomes[format!("codebuild.failed_phase:{project}")] = json!(phase);
+    }
+    let body = json!({
+        "durations": { format!("codebuild.build:{project}"): seconds },
+        "outcomes": outcomes,
+    });
+    assert_eq!(emulator_control("POST", "/_emulator/config", &body), 200);
+}
+
+/// One pass; the status the operator would write is carried into `env` (hints such as the
+/// build id and the previous image live there).
+async fn pass(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
+    let report = apply_components(&h.ctx, &h.store, env, WriteMode::Apply)
+        .await
+        .expect("apply pass");
+    remember(env, &report);
+    report
+}
+
+fn remember(env: &mut RedcapEnvironment, report: &PassReport) {
+    let status = env
+        .status
+        .get_or_insert_with(RedcapEnvironmentStatus::default);
+    if report.image.is_some() {
+        status.image = report.image.clone();
+    }
+    status.outputs = report.outputs.clone();
+}
+
+/// Passes until every component is Ready (key, network, then the image's role, project
+/// and build), waiting a little between passes for builds that take time.
+async fn settle(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
+    settle_within(h, env, Duration::from_secs(30)).await
+}
+
+async fn settle_within(h: &Harness, env: &mut RedcapEnvironment, limit: Duration) -> PassReport {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        let report = pass(h, env).await;
+        if report
+            .components
+            .iter()
+            .all(|c| c.state == ComponentState::Ready)
+        {
+            return report;
+        }
+        if report
+            .components
+            .iter()
+            .any(|c| c.state == ComponentState::Failed)
+        {
+            return report;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!(
+        "the environment did not settle within {limit:?}: {:?}",
+        env.status
+    );
+}
+
+fn image_report(report: &PassReport) -> &redcap_operator::reconcile::report::ComponentReport {
+    report
+        .components
+        .iter()
+        .find(|c| c.name == ComponentName::Image)
+        .expect("image reported")
+}
+
+async fn builds(h: &Harness, project: &str) -> Vec<ObservedBuild> {
+    let ids = codebuild::list_builds(&h.ctx, project).await.expect("list");
+    codebuild::get_builds(&h.ctx, &ids).await.expect("builds")
+}
+
+fn tagged<'a>(builds: &'a [ObservedBuild], tag: &str) -> Vec<&'a ObservedBuild> {
+    builds
+        .iter()
+        .filter(|b| b.tag.as_deref() == Some(tag))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
+    let h = harness().await;
+    let mut env = environment(&h, json!({"logs": {"retentionDays": 30}}));
+    let ready = settle(&h, &mut env).await;
+    let status = ready.image.clone().expect("status.image");
+    let project = project_of(&env);
+    let all = builds(&h, &project).await;
+    assert_eq!(all.len(), 1, "exactly one build: {all:?}");
+    assert_eq!(all[0].tag.as_deref(), Some(status.tag.as_str()));
+    assert!(status.tag.starts_with("15.0.0-"), "{status:?}");
+    assert_eq!(status.container_revision, EMBEDDED.short_revision());
+
+    // The digest, by reference, everywhere later components and users look.
+    let digest = status.digest.clone().expect("digest");
+    assert!(digest.starts_with("sha256:"));
+    let repo_uri = status.repository.clone().expect("repository");
+    let reference = format!("{repo_uri}@{digest}");
+    assert_eq!(status.reference.as_deref(), Some(reference.as_str()));
+    assert_eq!(ready.outputs.image.as_deref(), Some(reference.as_str()));
+    assert_eq!(ready.runtime.image.as_deref(), Some(reference.as_str()));
+    let build = status.build.clone().expect("build");
+    assert_eq!(build.status, "SUCCEEDED");
+    assert!(
+        build
+            .logs_url
+            .as_deref()
+            .is_some_and(|u| u.contains("image-build")),
+        "{build:?}"
+    );
+
+    // The repository: private, scanned, immutable tags, the environment's key, lifecycle.
+    let id = EnvIdentity::from_env(&env).expect("identity");
+    let key_arn = ready.outputs.kms_key_arn.clone().expect("key");
+    let repo = h
+        .ctx
+        .ecr
+        .describe_repositories()
+        .repository_names(repository_name(&id.environment_id()))
+        .send()
+        .await
+        .expect("repository");
+    let repo = &repo.repositories()[0];
+    assert_eq!(
+        repo.image_tag_mutability().map(|m| m.as_str()),
+        Some("IMMUTABLE")
+    );
+    assert!(
+        repo.image_scanning_configuration()
+            .expect("scan")
+            .scan_on_push()
+    );
+    let enc = repo.encryption_configuration().expect("encryption");
+    assert_eq!(enc.encryption_type().as_str(), "KMS");
+    assert_eq!(enc.kms_key(), Some(key_arn.as_str()));
+    let lifecycle = h
+        .ctx
+        .ecr
+        .get_lifecycle_policy()
+        .repository_name(repository_name(&id.environment_id()))
+        .send()
+        .await
+        .expect("lifecycle");
+    assert!(
+        lifecycle
+            .lifecycle_policy_text()
+            .unwrap_or_default()
+            .contains("untagged")
+    );
+
+    // The project: privileged, in the private subnets with the build group, encrypted,
+    // logging to its own group with the retention.
+    let p = h
+        .ctx
+        .codebuild
+        .batch_get_projects()
+        .names(&project)
+        .send()
+        .await
+        .expect("project");
+    let p = &p.projects()[0];
+    assert_eq!(
+        p.environment().and_then(|e| e.privileged_mode()),
+        Some(true)
+    );
+    assert_eq!(p.encryption_key(), Some(key_arn.as_str()));
+    let vpc = p.vpc_config().expect("vpc config");
+    assert_eq!(vpc.vpc_id(), ready.outputs.vpc_id.as_deref());
+    assert_eq!(vpc.subnets().len(), 2);
+    assert_eq!(vpc.security_group_ids().len(), 1);
+    let group = p
+        .logs_config()
+        .and_then(|l| l.cloud_watch_logs())
+        .and_then(|c| c.group_name())
+        .expect("log group")
+        .to_string();
+    let groups = h
+        .ctx
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .expect("groups");
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(30));
+    assert_eq!(groups.log_groups()[0].kms_key_id(), Some(key_arn.as_str()));
+
+    // The context zip the build read, under its revision, in the build bucket.
+    let source = p.source().and_then(|s| s.location()).expect("source");
+    let (bucket, key) = source.split_once('/').expect("bucket/key");
+    assert!(key.contains(&EMBEDDED.revision), "{key}");
+    let zip = h
+        .ctx
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("context zip")
+        .body
+        .collect()
+        .await
+        .expect("bytes")
+        .into_bytes();
+    assert_eq!(zip.as_ref(), EMBEDDED.zip.as_slice());
+
+    // Steady state: reads only, no new build.
+    let before = h.metrics.snapshot();
+    let again = pass(&h, &mut env).await;
+    let calls = h.metrics.snapshot().since(&before);
+    assert_eq!(calls.writes(), 0, "{:?}", calls.write_operations());
+    assert_eq!(calls.of("codebuild", "ListBuildsForProject"), 0);
+    assert_eq!(state(&again, ComponentName::Image), ComponentState::Ready);
+    assert_eq!(builds(&h, &project).await.len(), 1);
+
+    // Deletion (Snapshot): the project, role, bucket and repository go.
+    let mut done = cleanup_components(&h.ctx, &env).await.expect("cleanup");
+    for _ in 0..10 {
+        if done.requeue_after.is_none() {
+            break;
+        }
+        done = cleanup_components(&h.ctx, &env).await.expect("cleanup");
+    }
+    assert_eq!(state(&done, ComponentName::Image), ComponentState::Deleted);
+    assert!(
+        h.ctx
+            .ecr
+            .describe_repositories()
+            .repository_names(repository_name(&id.environment_id()))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        h.ctx
+            .codebuild
+            .batch_get_projects()
+            .names(&project)
+            .send()
+            .await
+            .expect("projects")
+            .projects()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_build_reports_its_phase_and_is_not_restarted() {
+    let h = harness().await;
+    let mut env = environment(&h, json!({}));
+    let project = project_of(&env);
+    build_config(&project, 0.0, Some(("FAILED", "PRE_BUILD")));
+    let failed = settle(&h, &mut env).await;
+    let image = image_report(&failed);
+    assert_eq!(image.state, ComponentState::Failed, "{image:?}");
+    let message = image.message.clone().unwrap_or_default();
+    assert!(message.contains("in phase PRE_BUILD"), "{message}");
+    assert!(message.contains("log: https://"), "{message}");
+    let status = failed.image.clone().expect("status.image");
+    let build = status.build.expect("build");
+    assert_eq!(
+        (build.status.as_str(), build.failed_phase.as_deref()),
+        ("FAILED", Some("PRE_BUILD"))
+    );
+    assert_eq!(status.reference, None, "nothing to run yet");
+
+    // Later passes (and a restart that lost the status) start nothing.
+    for forget in [false, true] {
+        if forget {
+            env.status = None;
+        }
+        let again = pass(&h, &mut env).await;
+        assert_eq!(state(&again, ComponentName::Image), ComponentState::Failed);
+    }
+    assert_eq!(builds(&h, &project).await.len(), 1, "no automatic retry");
+
+    // A rebuild request is a new tag: one new build, which succeeds.
+    build_config(&project, 0.0, Some(("SUCCEEDED", "BUILD")));
+    env.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(
+            ANNOTATION_REBUILD_REQUESTED_AT.into(),
+            "2026-01-01T00:00:00Z".into(),
+        );
+    let ready = settle(&h, &mut env).await;
+    assert_eq!(state(&ready, ComponentName::Image), ComponentState::Ready);
+    let all = builds(&h, &project).await;
+    assert_eq!(all.len(), 2);
+    let tag = ready.image.expect("status").tag;
+    assert_eq!(tagged(&all, &tag).len(), 1);
+}
+
+#[tokio::test]
+async fn a_version_change_builds_a_new_image_and_runs_the_old_one_until_then() {
+    let h = harness().await;
+    ensure_release(&h.ctx.s3, &h.releases, "16.1.5")
+        .await
+        .expect("release zip");
+    let mut env = environment(&h, json!({}));
+    let project = project_of(&env);
+    let first = settle(&h, &mut env).await;
+    let old = first.image.clone().expect("status");
+    let old_reference = old.reference.clone().expect("reference");
+
+    build_config(&project, 4.0, None);
+    env.spec.redcap.version = "16.1.5".into();
+    env.spec.redcap.source.s3.as_mut().expect("s3").key = "redcap16.1.5.zip".into();
+    env.metadata.generation = Some(2);
+    let before = h.metrics.snapshot();
+    let started = pass(&h, &mut env).await;
+    let calls = h.metrics.snapshot().since(&before);
+    assert_eq!(
+        calls.of("codebuild", "UpdateProject"),
+        1,
+        "the project follows the spec"
+    );
+    assert_eq!(calls.of("codebuild", "StartBuild"), 1);
+    let image = image_report(&started);
+    assert_eq!(image.state, ComponentState::Updating, "{image:?}");
+    let status = started.image.clone().expect("status");
+    assert!(status.tag.starts_with("16.1.5-"));
+    assert_eq!(
+        status.build.as_ref().map(|b| b.status.as_str()),
+        Some("IN_PROGRESS")
+    );
+    assert_eq!(
+        status.reference.as_deref(),
+        Some(old_reference.as_str()),
+        "old image runs"
+    );
+    assert_eq!(
+        started.runtime.image.as_deref(),
+        Some(old_reference.as_str())
+    );
+
+    let ready = settle(&h, &mut env).await;
+    let new = ready.image.clone().expect("status");
+    assert_ne!(new.reference, old.reference);
+    assert_eq!(ready.outputs.image, new.reference);
+    let all = builds(&h, &project).await;
+    assert_eq!(all.len(), 2, "one build per version: {all:?}");
+    assert_eq!(tagged(&all, &new.tag).len(), 1);
+}
+
+#[tokio::test]
+async fn a_missing_release_object_stalls_before_any_build() {
+    let h = harness().await;
+    let mut env = environment(&h, json!({}));
+    env.spec.redcap.version = "15.8.0".into();
+    env.spec.redcap.source.s3.as_mut().expect("s3").key = "releases/redcap15.8.0.zip".into();
+    let project = project_of(&env);
+    let mut err = None;
+    for _ in 0..10 {
+        match apply_components(&h.ctx, &h.store, &env, WriteMode::Apply).await {
+            Ok(report) => remember(&mut env, &report),
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let err = err.expect("the missing object stalls the image");
+    assert!(matches!(err, ComponentError::Invalid { .. }), "{err:?}");
+    assert_eq!(err.component(), ComponentName::Image);
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!(
+            "spec.redcap.source.s3: s3://{}/releases/redcap15.8.0.zip does not exist",
+            h.releases
+        )),
+        "{text}"
+    );
+    assert!(
+        builds(&h, &project).await.is_empty(),
+        "no build was started"
+    );
+
+    // Uploading it is all it takes.
+    h.ctx
+        .s3
+        .put_object()
+        .bucket(&h.releases)
+        .key("releases/redcap15.8.0.zip")
+        .body(redcap_e2e::FAKE_RELEASE_ZIP.to_vec().into())
+        .send()
+        .await
+        .expect("upload");
+    let ready = settle(&h, &mut env).await;
+    assert_eq!(state(&ready, ComponentName::Image), ComponentState::Ready);
+    assert_eq!(builds(&h, &project).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_build_already_running_for_the_tag_is_adopted_past_the_first_page() {
+    let h = harness().await;
+    ensure_release(&h.ctx.s3, &h.releases, "16.1.5")
+        .await
+        .expect("release zip");
+    let mut env = environment(&h, json!({}));
+    let project = project_of(&env);
+    settle(&h, &mut env).await;
+
+    // Someone (an earlier operator process, a human in the console) started the build of
+    // the next version, then 110 other builds ran: it is on the second page now.
+    let mut next = env.spec.redcap.clone();
+    next.version = "16.1.5".into();
+    next.source.s3.as_mut().expect("s3").key = "redcap16.1.5.zip".into();
+    let tag = image_request(&next, &EMBEDDED.revision, None)
+        .expect("request")
+        .tag;
+    // Long enough to still run after the decoys have been started on a busy machine.
+    build_config(&project, 40.0, None);
+    let running = codebuild::start_build(&h.ctx, &project, &tag, &format!("adopt-{}", unique()))
+        .await
+        .expect("start the build of the next tag");
+    for i in 0..110 {
+        codebuild::start_build(
+            &h.ctx,
+            &project,
+            &format!("decoy-{i}"),
+            &format!("decoy-{i}-{}", unique()),
+        )
+        .await
+        .expect("decoy build");
+    }
+
+    // The operator has lost its status (a restart before it was written) and the spec
+    // moves to the next version: it finds the running build by its tag and follows it.
+    env.spec.redcap = next;
+    env.metadata.generation = Some(2);
+    env.status = None;
+    let before = h.metrics.snapshot();
+    let adopted = pass(&h, &mut env).await;
+    let calls = h.metrics.snapshot().since(&before);
+    assert_eq!(
+        calls.of("codebuild", "StartBuild"),
+        0,
+        "adopted, not started"
+    );
+    assert!(
+        calls.of("codebuild", "ListBuildsForProject") >= 2,
+        "every page was read: {calls:?}"
+    );
+    let status = adopted.image.clone().expect("status");
+    assert_eq!(
+        status.build.as_ref().map(|b| b.id.as_str()),
+        Some(running.id.as_str())
+    );
+    let image = image_report(&adopted);
+    assert_eq!(
+        image.state,
+        ComponentState::Updating,
+        "the project follows the new version, the build runs: {image:?}"
+    );
+    assert!(
+        image
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains(&format!("build {}", running.id))),
+        "{image:?}"
+    );
+
+    let ready = settle_within(&h, &mut env, Duration::from_secs(90)).await;
+    assert_eq!(state(&ready, ComponentName::Image), ComponentState::Ready);
+    let all = builds(&h, &project).await;
+    assert_eq!(tagged(&all, &tag).len(), 1, "exactly one build of the tag");
+    assert_eq!(all.len(), 1 + 1 + 110);
+}
+
+#[tokio::test]
+async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
+    let h = harness().await;
+    let secret = format!("consortium-{}", unique());
+    h.store.insert("e2e", &secret, "username", b"site-user");
+    h.store
+        .insert("e2e", &secret, "password", b"s3cret-Passw0rd!");
+    let mut env = environment(&h, json!({}));
+    env.spec.redcap.source = serde_json::from_value(json!({
+        "community": {"credentialsSecretRef": {"name": secret}}
+    }))
+    .expect("source");
+    let ready = settle(&h, &mut env).await;
+    assert_eq!(state(&ready, ComponentName::Image), ComponentState::Ready);
+    let status = ready.image.clone().expect("status");
+    let arn = status.credentials_secret_arn.clone().expect("copy");
+    let value = h
+        .ctx
+        .secretsmanager
+        .get_secret_value()
+        .secret_id(&arn)
+        .send()
+        .await
+        .expect("value");
+    let copied: Value = serde_json::from_str(value.secret_string().expect("string")).expect("json");
+    assert_eq!(
+        copied,
+        json!({"username": "site-user", "password": "s3cret-Passw0rd!"})
+    );
+    // The build reads it through masked SECRETS_MANAGER variables; nothing in the report
+    // (what becomes status) carries the value.
+    let project = project_of(&env);
+    let p = h
+        .ctx
+        .codebuild
+        .batch_get_projects()
+        .names(&project)
+        .send()
+        .await
+        .expect("project");
+    let vars = p.projects()[0]
+        .environment()
+        .expect("env")
+        .environment_variables();
+    let password = vars
+        .iter()
+        .find(|v| v.name() == "REDCAP_COMMUNITY_PASSWORD")
+        .expect("password variable");
+    assert_eq!(password.value(), format!("{arn}:password"));
+    assert_eq!(
+        password.r#type().map(|t| t.as_str()),
+        Some("SECRETS_MANAGER")
+    );
+    assert!(!format!("{ready:?}").contains("s3cret-Passw0rd!"));
+
+    // A changed Secret is copied again; an unchanged one is not rewritten.
+    let before = h.metrics.snapshot();
+    pass(&h, &mut env).await;
+    assert_eq!(
+        h.metrics
+            .snapshot()
+            .since(&before)
+            .of("secrets manager", "PutSecretValue"),
+        0
+    );
+    h.store.insert("e2e", &secret, "password", b"n3w-Passw0rd!");
+    let before = h.metrics.snapshot();
+    let changed = pass(&h, &mut env).await;
+    assert_eq!(image_report(&changed).state, ComponentState::Updating);
+    assert_eq!(
+        h.metrics
+            .snapshot()
+            .since(&before)
+            .of("secrets manager", "PutSecretValue"),
+        1
+    );
+
+    // Back to an S3 source: the copy is deleted (with a recovery window).
+    env.spec.redcap.source = serde_json::from_value(json!({
+        "s3": {"bucket": h.releases, "key": "redcap15.0.0.zip"}
+    }))
+    .expect("source");
+    settle(&h, &mut env).await;
+    let gone = h
+        .ctx
+        .secretsmanager
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .expect("describe");
+    assert!(
+        gone.deleted_date().is_some(),
+        "the copy is scheduled for deletion"
+    );
+    assert_eq!(
+        env.status
+            .and_then(|s| s.image)
+            .and_then(|i| i.credentials_secret_arn),
+        None
+    );
+}
+
+// --------------------------------------------------------------------------- operator process
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn manifest(name: &str) -> String {
+    format!(
+        r#"
+apiVersion: redcap.dev/v1alpha1
+kind: RedcapEnvironment
+metadata:
+  name: {name}
+spec:
+  aws:
+    region: us-east-1
+  redcap:
+    version: "15.8.0"
+    source:
+      s3:
+        bucket: redcap-releases
+        key: redcap15.8.0.zip
+  email:
+    fromAddress: redcap-{name}@example.org
+  deletionPolicy: Delete
+"#
+    )
+}
+
+fn build_of(env: &RedcapEnvironment) -> Option<(String, String)> {
+    let b = env.status.as_ref()?.image.as_ref()?.build.as_ref()?;
+    Some((b.id.clone(), b.status.clone()))
+}
+
+#[tokio::test]
+async fn an_operator_restart_during_a_build_adopts_it_and_rebuilds_only_when_asked()
+-> anyhow::Result<()> {
+    let env = TestEnv::from_env().await?;
+    let ns = env.namespace("image").await?;
+    let created = env.apply_yaml(&ns, &manifest("build")).await?;
+    let project = project_of(&created);
+    // Long enough to kill the operator in the middle.
+    build_config(&project, 20.0, None);
+
+    let mut op = Operator::start(&env, "image-1", OperatorOptions::scoped(&ns)).await?;
+    let running = env
+        .wait_env(&ns, "build", TIMEOUT, "building its image", |e| {
+            build_of(e).is_some_and(|(_, s)| s == "IN_PROGRESS")
+        })
+        .await?;
+    let (build_id, _) = build_of(&running).expect("build");
+    op.kill().await?;
+
+    let mut op = Operator::start(&env, "image-2", OperatorOptions::scoped(&ns)).await?;
+    let ready = env.wait_ready(&ns, "build", TIMEOUT).await?;
+    let status = ready.status.clone().expect("status");
+    let image = status.image.clone().expect("status.image");
+    assert_eq!(
+        image.build.as_ref().map(|b| b.id.as_str()),
+        Some(build_id.as_str())
+    );
+    assert_eq!(
+        image.build.as_ref().map(|b| b.status.as_str()),
+        Some("SUCCEEDED")
+    );
+    let reference = image.reference.clone().expect("reference");
+    assert!(reference.contains("@sha256:"), "{reference}");
+    assert_eq!(status.outputs.image.as_deref(), Some(reference.as_str()));
+    let (ctx, _) = aws_context("us-east-1").await;
+    let ids = codebuild::list_builds(&ctx, &project).await?;
+    assert_eq!(
+        ids,
+        std::slice::from_ref(&build_id),
+        "exactly one build across the restart"
+    );
+
+    // Steady state: no writes over several resyncs.
+    let writes = op.aws_calls("write").await?;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(op.aws_calls("write").await?, writes, "steady state wrote");
+
+    // The rebuild annotation: one new build, a new tag and digest.
+    build_config(&project, 0.0, None);
+    let patch = json!({"metadata": {"annotations": {ANNOTATION_REBUILD_REQUESTED_AT: "2026-05-01T12:00:00Z"}}});
+    env.environments(&ns)
+        .patch(
+            "build",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?;
+    let rebuilt = env
+        .wait_env(&ns, "build", TIMEOUT, "Ready with a rebuilt image", |e| {
+            is_ready(e)
+                && e.status
+                    .as_ref()
+                    .and_then(|s| s.image.as_ref())
+                    .is_some_and(|i| {
+                        i.tag != image.tag
+                            && i.reference.is_some()
+                            && i.reference != image.reference
+                    })
+        })
+        .await?;
+    let ids = codebuild::list_builds(&ctx, &project).await?;
+    assert_eq!(ids.len(), 2, "one more build: {ids:?}");
+    assert_eq!(
+        rebuilt.status.and_then(|s| s.outputs.image),
+        rebuilt_reference(&env, &ns).await?
+    );
+
+    env.delete_env(&ns, "build").await?;
+    env.wait_gone(&ns, "build", TIMEOUT).await?;
+    assert!(
+        ctx.codebuild
+            .batch_get_projects()
+            .names(&project)
+            .send()
+            .await?
+            .projects()
+            .is_empty(),
+        "the project is deleted with the environment"
+    );
+    op.stop().await?;
+    Ok(())
+}
+
+async fn rebuilt_reference(env: &TestEnv, ns: &str) -> anyhow::Result<Option<String>> {
+    Ok(env
+        .environments(ns)
+        .get("build")
+        .await?
+        .status
+        .and_then(|s| s.image)
+        .and_then(|i| i.reference))
+}
