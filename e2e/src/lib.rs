@@ -21,8 +21,7 @@ use redcap_operator::api::{RedcapEnvironment, conditions};
 use tokio::process::{Child, Command};
 
 /// Bucket and version of the REDCap release the operator-process tests' manifests use.
-pub const RELEASE_BUCKET: &str = "redcap-releases";
-pub const RELEASE_VERSION: &str = "15.8.0";
+pub use manifests::{REDCAP_VERSION as RELEASE_VERSION, RELEASE_BUCKET};
 
 /// Namespace the chart is installed into (`e2e/scripts/operator.sh install`).
 pub const OPERATOR_NAMESPACE: &str = "redcap-system";

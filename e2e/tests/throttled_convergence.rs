@@ -3,7 +3,8 @@
 //! The operator runs against a private emulator (fault rules are global to an emulator, and
 //! other tests run beside this one) that answers 20 % of calls to every service with the
 //! service's real throttling error. The environment must reach Ready, create nothing twice
-//! (a create retried after a throttle must not leave a second key, stack or bucket behind),
+//! (a create retried after a throttle must not leave a second key, stack, bucket, database
+//! cluster or image build behind),
 //! make no writes once converged, and still delete cleanly.
 //!
 //! The operator uses `--aws-retry-mode standard` here. Under the default adaptive mode the
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use redcap_e2e::emulator::PrivateEmulator;
-use redcap_e2e::{Operator, OperatorOptions, TestEnv, repo_file};
+use redcap_e2e::{Operator, OperatorOptions, TestEnv, ensure_release, repo_file};
 use redcap_operator::api::Phase;
 use serde_json::json;
 
@@ -40,6 +41,26 @@ async fn the_demo_environment_converges_under_twenty_percent_throttling() -> any
     let env = TestEnv::from_env().await?;
     let emulator = PrivateEmulator::start(&env.state_dir, "throttled")?;
     let aws = emulator.aws(REGION).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws)
+            .force_path_style(true)
+            .build(),
+    );
+    // The example's release zip, where its spec says (before the faults: setup is not
+    // what this test is about).
+    let example: serde_json::Value = serde_yaml::from_str(&manifest("x")?)?;
+    let source = &example["spec"]["redcap"]["source"]["s3"];
+    let (bucket, key) = (
+        source["bucket"]
+            .as_str()
+            .context("example has no S3 source")?,
+        source["key"].as_str().context("example has no S3 source")?,
+    );
+    let version = key
+        .trim_start_matches("redcap")
+        .trim_end_matches(".zip")
+        .to_string();
+    ensure_release(&s3, bucket, &version).await?;
     let faults = emulator.control.set_faults(
         20,
         json!([{"service": "*", "kind": "throttle", "rate": 0.2}]),
@@ -104,11 +125,6 @@ async fn the_demo_environment_converges_under_twenty_percent_throttling() -> any
         })
         .count();
     assert_eq!(live_stacks, 1, "one network stack");
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&aws)
-            .force_path_style(true)
-            .build(),
-    );
     let file_bucket = status
         .outputs
         .file_bucket
