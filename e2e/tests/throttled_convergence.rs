@@ -92,8 +92,8 @@ async fn the_demo_environment_converges_under_twenty_percent_throttling() -> any
     );
 
     // Nothing created twice (the emulator is this test's alone, so everything in it is
-    // this environment's): one live key, one network stack, the two buckets. Read without
-    // throttles, so the check itself cannot flake.
+    // this environment's): one live key, stack, cluster and build, one of each bucket.
+    // Read without throttles, so the check itself cannot flake.
     drop(faults);
     let kms = aws_sdk_kms::Client::new(&aws);
     let mut live_keys = 0;
@@ -132,12 +132,20 @@ async fn the_demo_environment_converges_under_twenty_percent_throttling() -> any
         .context("no file bucket")?;
     let buckets = s3.list_buckets().send().await?;
     let names: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
-    assert_eq!(
-        names.len(),
-        2,
-        "file and access-log buckets only: {names:?}"
-    );
+    // The release bucket, the file and access-log buckets, the image's build bucket.
+    assert_eq!(names.len(), 4, "one of each bucket: {names:?}");
     assert!(names.contains(&file_bucket.as_str()), "{names:?}");
+    // One database cluster, one image build.
+    let clusters = aws_sdk_rds::Client::new(&aws)
+        .describe_db_clusters()
+        .send()
+        .await?;
+    assert_eq!(clusters.db_clusters().len(), 1, "database clusters");
+    let builds = aws_sdk_codebuild::Client::new(&aws)
+        .list_builds()
+        .send()
+        .await?;
+    assert_eq!(builds.ids().len(), 1, "image builds: {:?}", builds.ids());
 
     // Converged means quiet: throttled reads are retried, nothing is written again.
     let _faults = emulator.control.set_faults(
