@@ -29,25 +29,26 @@ pub const TERMINAL_CODES: &[&str] = &[
     "PolicyNotAttachable",
 ];
 
-fn err<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> AwsError
+pub(crate) fn err<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     classify(SERVICE, operation, TERMINAL_CODES, e)
 }
 
-fn missing(e: &AwsError) -> bool {
+pub(crate) fn missing(e: &AwsError) -> bool {
     e.code == "NoSuchEntity" || e.code == "NoSuchEntityException" || e.is_not_found()
 }
 
-fn iam_tags(tags: &TagSet) -> Result<Vec<Tag>, AwsError> {
+/// `tags` as IAM tags; `operation` names the call they are for in a build error.
+pub(crate) fn iam_tags(tags: &TagSet, operation: &'static str) -> Result<Vec<Tag>, AwsError> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
                 .key(k)
                 .value(v)
                 .build()
-                .map_err(|e| AwsError::build(SERVICE, "TagUser", e))
+                .map_err(|e| AwsError::build(SERVICE, operation, e))
         })
         .collect()
 }
@@ -177,7 +178,7 @@ pub async fn create_user(aws: &AwsCtx, want: &DesiredUser) -> Result<String, Aws
         .create_user()
         .user_name(&want.name)
         .path(&want.path)
-        .set_tags(Some(iam_tags(&want.tags)?))
+        .set_tags(Some(iam_tags(&want.tags, "TagUser")?))
         .send()
         .await
         .map_err(|e| err("CreateUser", e))?;
@@ -190,7 +191,7 @@ pub async fn tag_user(aws: &AwsCtx, user: &str, tags: &TagSet) -> Result<(), Aws
     aws.iam
         .tag_user()
         .user_name(user)
-        .set_tags(Some(iam_tags(tags)?))
+        .set_tags(Some(iam_tags(tags, "TagUser")?))
         .send()
         .await
         .map_err(|e| err("TagUser", e))?;

@@ -1,42 +1,11 @@
 //! The IAM role CodeBuild runs the image build as (observe, create, update, delete; only
 //! calls AWS, decisions are in `plan::image::role`).
-
-use aws_sdk_iam::types::Tag;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::http::Response as HttpResponse;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-
 use crate::plan::credentials::decode_policy_document;
 use crate::plan::image::role::{DesiredRole, ObservedRole, RoleChange};
 use crate::plan::tags::TagSet;
 
-use super::super::error::classify;
 use super::super::{AwsCtx, AwsError, Service};
-
-const SERVICE: &str = "iam";
-
-fn err<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    classify(SERVICE, operation, crate::aws::iam::TERMINAL_CODES, e)
-}
-
-fn missing(e: &AwsError) -> bool {
-    e.code == "NoSuchEntity" || e.code == "NoSuchEntityException" || e.is_not_found()
-}
-
-fn iam_tags(tags: &TagSet) -> Result<Vec<Tag>, AwsError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::build(SERVICE, "TagRole", e))
-        })
-        .collect()
-}
+use crate::aws::iam::{err, iam_tags, missing};
 
 /// The role `name` with its tags and the inline policy `policy_name`, or `None`.
 pub async fn observe(
@@ -112,7 +81,7 @@ pub async fn create(aws: &AwsCtx, want: &DesiredRole) -> Result<String, AwsError
         .path(&want.path)
         .description("Runs the REDCap image build of one environment (managed by redcap-operator)")
         .assume_role_policy_document(want.trust_policy.to_string())
-        .set_tags(Some(iam_tags(&want.tags)?))
+        .set_tags(Some(iam_tags(&want.tags, "TagRole")?))
         .send()
         .await
         .map_err(|e| err("CreateRole", e))?;
@@ -146,7 +115,7 @@ pub async fn apply(
                 aws.iam
                     .tag_role()
                     .role_name(&want.name)
-                    .set_tags(Some(iam_tags(tags)?))
+                    .set_tags(Some(iam_tags(tags, "TagRole")?))
                     .send()
                     .await
                     .map_err(|e| err("TagRole", e))?;
