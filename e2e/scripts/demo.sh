@@ -17,7 +17,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REDCAP_CACHE/target}"
 EXAMPLE=manifests/examples/redcap-dev.yaml
 TIMEOUT=${DEMO_TIMEOUT:-300}
 
-ensure_commands curl flock openssl
+install_prerequisites demo
 log "building the operator (first run compiles the dependencies: several minutes)"
 cargo build -p redcap-operator --locked
 

@@ -103,22 +103,9 @@ stop_pidfile() {
   rm -f "$f"
 }
 
-# ensure_commands CMD...: installs the Debian packages that provide missing commands, so
-# the README's two commands work on a fresh machine.
-ensure_commands() {
-  local missing=() cmd pkg
-  for cmd in "$@"; do
-    command -v "$cmd" >/dev/null && continue
-    case $cmd in
-      flock) pkg=util-linux ;;
-      *) pkg=$cmd ;;
-    esac
-    missing+=("$pkg")
-  done
-  ((${#missing[@]})) || return 0
-  log "installing ${missing[*]} (Debian packages)"
-  local sudo=()
-  [[ $(id -u) == 0 ]] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+# install_prerequisites GROUP...: installs the Debian packages and rustup components that
+# e2e/prerequisites/ declares for GROUP... (suites of `make test`, or demo) and that are not
+# installed yet, so the README's two commands work on a fresh machine.
+install_prerequisites() {
+  bash "$E2E_DIR/prerequisites/install.sh" "$@"
 }

@@ -10,8 +10,10 @@
 #           emulator; the operator runs as a process with the chart's RBAC
 #   chart   helm lint/template + server-side dry-run against the real API server
 #
-# Installs what it needs (rustfmt/clippy components, shellcheck, Kubernetes and helm
-# built from their Go modules, moto in a virtualenv) into $REDCAP_CACHE.
+# Installs what it needs first: the Debian packages and rustup components declared in
+# e2e/prerequisites/ (install.sh; nothing else is installed on the machine), then, into
+# $REDCAP_CACHE, Kubernetes and helm built from their pinned Go modules and moto in a
+# virtualenv from e2e/moto/requirements.txt.
 set -euo pipefail
 export E2E_LOG_TAG=test
 # shellcheck source=lib.sh
@@ -39,16 +41,11 @@ suite() {
   fi
 }
 
-install_prerequisites() {
-  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
-  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
-  ensure_commands shellcheck jq yq curl flock openssl
-}
-
 lint() {
   cargo fmt --all -- --check &&
     cargo clippy --workspace --all-targets --locked -- -D warnings &&
-    shellcheck_all
+    shellcheck_all &&
+    bash e2e/prerequisites/check.sh
 }
 
 shellcheck_all() {
@@ -56,7 +53,7 @@ shellcheck_all() {
     log "shellcheck is not available: cannot lint shell scripts"
     return 1
   fi
-  shellcheck -x e2e/scripts/*.sh e2e/bench/*.sh charts/redcap-operator/*.sh .ci/run \
+  shellcheck -x e2e/scripts/*.sh e2e/prerequisites/*.sh e2e/bench/*.sh charts/redcap-operator/*.sh .ci/run \
     containers/redcap/scripts/*.sh containers/redcap/tests/*.sh
 }
 
@@ -76,7 +73,7 @@ chart() {
   bash e2e/scripts/test-chart.sh
 }
 
-install_prerequisites
+install_prerequisites lint unit emulator container e2e chart
 suite lint lint
 suite unit unit
 suite emulator bash e2e/scripts/test-emulator.sh

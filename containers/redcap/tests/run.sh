@@ -7,8 +7,9 @@
 # They run the image's own scripts and PHP against a local layout: Debian's php-cli and
 # php-mysql, a MariaDB server this script starts as the current user (temporary datadir, TLS
 # on a random loopback port), Debian's Apache with the image's configuration, msmtp, and a
-# small fixture in place of the licensed REDCap code (tests/fixture/README.md). Missing
-# Debian packages are installed first. Prints "container: N passed, N failed".
+# small fixture in place of the licensed REDCap code (tests/fixture/README.md). The Debian
+# packages of the "container" group of e2e/prerequisites/debian-packages.txt that are not
+# installed yet are installed first. Prints "container: N passed, N failed".
 # PHP snippets are single-quoted on purpose.
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -20,30 +21,15 @@ REPO_DIR="$(cd "$IMAGE_DIR/../.." && pwd)"
 
 # --- prerequisites -------------------------------------------------------------------
 
-ensure_packages() {
-  local missing=() pair cmd pkg
-  for pair in php:php-cli mariadbd:mariadb-server mariadb:mariadb-client apache2:apache2 \
-    msmtp:msmtp shellcheck:shellcheck curl:curl unzip:unzip openssl:openssl python3:python3; do
-    cmd=${pair%%:*} pkg=${pair#*:}
-    PATH="$PATH:/usr/sbin" command -v "$cmd" >/dev/null || missing+=("$pkg")
-  done
-  if command -v php >/dev/null && ! php -r 'exit(extension_loaded("mysqli") ? 0 : 1);'; then
-    missing+=(php-mysql)
-  fi
-  ((${#missing[@]})) || return 0
-  log "installing ${missing[*]} (Debian packages)"
-  local sudo=()
-  [[ $(id -u) == 0 ]] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian packages this suite needs are declared in e2e/prerequisites/debian-packages.txt
+# (group "container"); the installer adds the ones dpkg does not show as installed.
+install_prerequisites() {
+  bash "$REPO_DIR/e2e/prerequisites/install.sh" container
 }
 
-# A Python with botocore for the SigV4 test vectors: this one, or the emulator's venv.
+# The Python with botocore for the SigV4 test vectors: always the emulator's venv, whose
+# botocore is pinned (e2e/moto/requirements.txt), never whatever python3 happens to have.
 botocore_python() {
-  if python3 -c 'import botocore' 2>/dev/null; then
-    echo python3
-    return
-  fi
   local venv
   venv=$(bash "$REPO_DIR/e2e/scripts/moto.sh" install | tail -n 1)
   echo "$venv/bin/python3"
@@ -676,7 +662,7 @@ main() {
   local tests=("$@") passed=0 failed=0 failures=() t rc start
   ((${#tests[@]})) || tests=("${ALL_TESTS[@]}")
   export PATH="$PATH:/usr/sbin"
-  ensure_packages
+  install_prerequisites
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   setup
