@@ -1,8 +1,9 @@
 """Process entry: moto's WSGI app wrapped in our middleware, on one loopback port.
 
-Same command line as `moto_server` (-H host, -p port). Imports the service modules so they
-register their hooks, applies the moto patches, then serves (threaded werkzeug, as
-moto_server does). Must not open any port but the one it was given.
+Same command line as `moto_server` (-H host, -p port). Builds the registry (the lifecycle
+machinery, every module in services.SERVICES, the cross-service error corrections), which
+also applies the moto patches, then serves (threaded werkzeug, as moto_server does). Must
+not open any port but the one it was given.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
-from . import apprunner, cbor, codebuild, ecs_express, lifecycle, lifecycle_json, missing_ops, patches, semantics, sesv2_ext  # noqa: F401  (register hooks)
-from .middleware import Emulator
+from . import services
+from .core import errors, hooks, lifecycle
+from .core.middleware import Emulator
 
 
 def build_app() -> Emulator:
-    patches.apply()
+    registry = hooks.Registry()
+    lifecycle.install(registry)
+    services.install(registry)
+    errors.install(registry)
     inner = DomainDispatcherApplication(create_backend_app)
-    app = Emulator(inner)
+    app = Emulator(inner, registry)
     faults = os.environ.get("EMULATOR_FAULTS")
     if faults:
         app.faults.configure(json.loads(faults))

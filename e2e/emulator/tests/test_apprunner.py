@@ -250,7 +250,7 @@ def test_waf_accepts_apprunner_arn(aws):
 
 
 def test_output_drift_is_caught():
-    from emulator import model
+    from emulator.core import model
 
     op = model.service_model("apprunner").operation_model("DescribeService")
     with pytest.raises(model.ModelDrift):

@@ -22,6 +22,8 @@ idempotency token, and lists a project's builds oldest first in one page. Here:
   `sortOrder` is ASCENDING.
 * CreateProject keeps the `encryptionKey` it was given (moto stores `alias/aws/s3`) and
   AWS's default timeouts (60 and 480 minutes) when none are given.
+* UpdateProject (moto 5.2.5 lacks it) updates moto's project in place (same shape
+  BatchGetProjects shows); input and output through botocore's model.
 
 Nothing is built or run; the image has no layers anyone could pull.
 """
@@ -35,10 +37,11 @@ import threading
 from typing import Any
 from urllib.parse import quote
 
-from . import hooks, wire
-from .config import CONFIG
-from .model import ApiError
-from .util import account_id, elapsed, now
+from ..core import model, wire
+from ..core.config import CONFIG
+from ..core.hooks import Registry
+from ..core.model import ApiError
+from ..core.util import account_id, elapsed, now
 
 PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
 PAGE = 100
@@ -50,7 +53,16 @@ _builds: dict[str, dict[str, Any]] = {}
 _tokens: dict[tuple[str, str], tuple[str, dt.datetime]] = {}
 
 
-@hooks.on_reset
+def install(reg: Registry) -> None:
+    reg.before("ecr", {"DescribeImages", "ListImages", "BatchGetImage"})(_ecr_reads)
+    reg.before("codebuild", {"StartBuild"})(_start_again)
+    reg.before("codebuild", {"ListBuildsForProject"})(_list_builds)
+    reg.before("codebuild", {"UpdateProject"})(_update_project)
+    reg.after("codebuild", {"StartBuild", "BatchGetBuilds", "StopBuild", "RetryBuild"})(_builds_view)
+    reg.after("codebuild", {"CreateProject"})(_create_project)
+    reg.on_reset(_reset)
+
+
 def _reset() -> None:
     with _lock:
         _builds.clear()
@@ -136,7 +148,6 @@ def settle_all() -> None:
             _settle(build_id, rec)
 
 
-@hooks.before("ecr", {"DescribeImages", "ListImages", "BatchGetImage"})
 def _ecr_reads(call: wire.Call) -> None:
     # Builds that ended since the last look have pushed by now.
     settle_all()
@@ -243,7 +254,6 @@ def _record(call: wire.Call, req: dict[str, Any], b: dict[str, Any]) -> None:
     }
 
 
-@hooks.before("codebuild", {"StartBuild"})
 def _start_again(call: wire.Call) -> wire.Response | None:
     """A repeated idempotency token answers the build it started."""
     try:
@@ -265,8 +275,7 @@ def _start_again(call: wire.Call) -> wire.Response | None:
     return wire.json_response(call, {"build": build})
 
 
-@hooks.after("codebuild", {"StartBuild", "BatchGetBuilds", "StopBuild", "RetryBuild"})
-def _codebuild(call: wire.Call, resp: wire.Response) -> wire.Response:
+def _builds_view(call: wire.Call, resp: wire.Response) -> wire.Response:
     try:
         req = call.json()
     except ValueError:
@@ -300,7 +309,6 @@ def _codebuild(call: wire.Call, resp: wire.Response) -> wire.Response:
 
 
 # --------------------------------------------------------------------------- listing
-@hooks.before("codebuild", {"ListBuildsForProject"})
 def _list_builds(call: wire.Call) -> wire.Response:
     try:
         req = call.json()
@@ -326,7 +334,6 @@ def _list_builds(call: wire.Call) -> wire.Response:
 
 
 # --------------------------------------------------------------------------- projects
-@hooks.after("codebuild", {"CreateProject"})
 def _create_project(call: wire.Call, resp: wire.Response) -> wire.Response:
     try:
         req = call.json()
@@ -346,3 +353,36 @@ def _create_project(call: wire.Call, resp: wire.Response) -> wire.Response:
             doc.setdefault("project", {})[key] = meta[key]
 
     return _rewrite_json(resp, fix)
+
+
+def _update_project(call: wire.Call) -> wire.Response:
+    op = model.service_model("codebuild").operation_model("UpdateProject")
+    try:
+        raw = call.json()
+    except ValueError:
+        raise ApiError("SerializationException", "request body is not valid JSON") from None
+    params = model.parse_input(op, raw)
+    backend = _backend(account_id(call), call.region)
+    project = backend.codebuild_projects.get(params["name"])
+    if project is None:
+        raise ApiError("ResourceNotFoundException", f"Project cannot be found: arn:aws:codebuild:{call.region}:{account_id(call)}:project/{params['name']}")
+    meta = project.project_metadata
+    raw = {k: v for k, v in raw.items() if k != "name"}  # wire values, as moto stores them
+    for key, value in raw.items():
+        if key == "badgeEnabled":
+            meta.setdefault("badge", {})["badgeEnabled"] = value
+        else:
+            meta[key] = value
+    if "serviceRole" in raw:
+        project.service_role = raw["serviceRole"]
+    if "tags" in raw:
+        project.tags = raw["tags"]
+    meta["lastModifiedDate"] = now().timestamp()
+    # moto's project dict predates the model: fix the member name and the 0 defaults
+    # (AWS reports 60 and 480 minutes) so the answer fits the Project shape.
+    view = dict(meta)
+    view["lastModified"] = view.pop("lastModifiedDate")
+    view["timeoutInMinutes"] = view.get("timeoutInMinutes") or 60
+    view["queuedTimeoutInMinutes"] = view.get("queuedTimeoutInMinutes") or 480
+    result = {"project": model.deserialize(view, op.output_shape.members["project"])}
+    return wire.json_response(call, model.build_output(op, result))

@@ -1,9 +1,18 @@
-"""S3 bucket policies evaluated like AWS does, conditions included.
+"""Amazon S3: bucket policies evaluated like AWS does, AWS's GetBucketVersioning body, and
+AWS's AccessDenied body.
 
-moto 5.2.5 evaluates bucket policies on object calls but ignores every condition operator
-except StringEquals, so `Deny` + `Condition` (the usual TLS-only statement) denied every
-request. Here a statement applies only when its Action, Resource, Principal and *all* its
-conditions match the request context; any applicable Deny wins, then any Allow.
+GetBucketVersioning (moto patch, from e2e/moto/moto_server_compat.py): moto answers with the
+root element <GetBucketVersioningResponse>; S3 (and so the strict aws-sdk-s3 parser) uses
+<VersioningConfiguration>. boto3 ignores the root name, which is why moto's own tests never
+noticed.
+
+Object calls denied by the bucket policy: moto's empty 403 becomes the AccessDenied XML body.
+
+Bucket policies: moto 5.2.5 evaluates bucket policies on object calls but ignores every
+condition operator except StringEquals, so `Deny` + `Condition` (the usual TLS-only
+statement) denied every request. Here a statement applies only when its Action, Resource,
+Principal and *all* its conditions match the request context; any applicable Deny wins,
+then any Allow.
 
 aws:SecureTransport: the SDK talks plain HTTP to the emulator only because the emulator is
 on loopback; the same request to AWS goes over TLS. So requests count as TLS ("true")
@@ -23,8 +32,41 @@ import json
 import os
 from typing import Any
 
-from . import hooks
+from ..core import hooks, wire
+from ..core.hooks import Registry
 
+_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def install(reg: Registry) -> None:
+    reg.patch(_patch_versioning)
+    reg.patch(_patch_policies)
+    reg.after("s3")(_denied)
+
+
+def _denied(call: wire.Call, resp: wire.Response) -> wire.Response:
+    if resp[0] == 403 and not resp[2].strip() and call.method != "HEAD":
+        return wire.error_response(call, 403, "AccessDenied", "Access Denied")
+    return resp
+
+
+# --------------------------------------------------------------------------- GetBucketVersioning
+def _patch_versioning() -> None:
+    from moto.s3 import responses as s3_responses
+
+    s3_responses.S3Response.get_bucket_versioning = _get_bucket_versioning
+
+
+def _get_bucket_versioning(self):  # type: ignore[no-untyped-def]
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    # Kept for moto's IAM/action bookkeeping, as the original handler does.
+    self.data["Action"] = "GetBucketVersioning"
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<VersioningConfiguration xmlns="{_NS}">{inner}</VersioningConfiguration>'
+    return 200, {"Content-Type": "application/xml"}, body
+
+
+# --------------------------------------------------------------------------- bucket policies
 NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "NumericNotEquals", "DateNotEquals", "NotIpAddress", "ArnNotEquals", "ArnNotLike"}
 OPERATORS = NEGATED | {
     "StringEquals", "StringEqualsIgnoreCase", "StringLike", "NumericEquals", "NumericLessThan", "NumericLessThanEquals", "NumericGreaterThan",
@@ -196,7 +238,7 @@ def validate_policy(policy: Any) -> str | None:
     return None
 
 
-def apply() -> None:
+def _patch_policies() -> None:
     from moto.iam.access_control import PermissionResult
     from moto.s3 import models as s3
     from moto.s3.exceptions import S3ClientError

@@ -1,9 +1,10 @@
 """WSGI middleware around moto's DomainDispatcherApplication.
 
 For every request: buffer the body, identify service/operation (wire.identify), serve the
-control API, apply faults, let extensions answer (hooks.before), otherwise forward to moto,
-then let response rewriters run (hooks.after). Anything that escapes becomes an error in
-the caller's protocol, never an HTML traceback page. Must not implement service behaviour.
+control API, apply faults, let extensions answer (the registry's `before` hooks), otherwise
+forward to moto, then let response rewriters run (its `after` hooks). Anything that escapes
+becomes an error in the caller's protocol, never an HTML traceback page. Must not implement
+service behaviour (that is `services/`).
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ def current_emulator() -> Emulator:
 
 
 class Emulator:
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, registry: hooks.Registry) -> None:
         global _current
         self.inner = inner
+        self.hooks = registry
         self.faults = Faults()
         control.install(self)
         _current = self
@@ -84,7 +86,7 @@ class Emulator:
             return self._send(start_response, control.handle(self, call))
         if path.startswith("/moto-api"):
             if path.rstrip("/") == "/moto-api/reset" and call.method == "POST":
-                hooks.reset_all()
+                self.hooks.reset_all()
             return self.inner(environ, start_response)
         try:
             wire.identify(call)
@@ -100,11 +102,11 @@ class Emulator:
             return self._send(start_response, self._fault_response(call, rule))
         hooks.set_current(call)
         try:
-            resp = hooks.run_before(call)
+            resp = self.hooks.run_before(call)
             if resp is None:
                 resp = self.forward(environ)
                 resp = self._fix_unimplemented(call, resp)
-            resp = hooks.run_after(call, resp)
+            resp = self.hooks.run_after(call, resp)
         except ApiError as e:
             status = e.status if e.status != 400 else error_status(call.service, e.code, 400)
             resp = wire.error_response(call, status, e.code, e.message)

@@ -1,4 +1,4 @@
-"""Lifecycle time for XML-protocol resources moto makes final at once.
+"""Lifecycle time for XML-protocol resources moto makes final at once: the machinery.
 
 moto creates, modifies and deletes RDS clusters/instances/snapshots, NAT gateways,
 interface endpoints and CloudFormation stacks instantly. We rewrite moto's *responses*
@@ -8,6 +8,10 @@ modifying, and one deleted less than `<kind>.delete` ago is still listed (from t
 XML moto showed us) as deleting/DELETE_IN_PROGRESS. Zero durations (the default) leave
 moto's answers as they are, except that create responses say "creating" like AWS does.
 Honest limits: other calls (e.g. ModifyDBCluster during "creating") are not refused.
+
+A service describes each resource kind with a `Spec` and calls `register(reg, spec)` from
+its `install` (the specs live in services/rds.py, ec2.py, cloudformation.py); `install`
+here registers the reset of the shared tables.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.dom import minidom
 
-from . import hooks, wire
+from . import wire
 from .config import CONFIG
+from .hooks import Registry
 from .util import account_id, elapsed, now
 
 
@@ -44,33 +49,8 @@ class Spec:
     namespace: str = ""
     only_if: tuple[str, str] | None = None  # (tag, value) the item must have, e.g. Interface endpoints
     modify_word: str = "modify"  # duration key suffix: CloudFormation calls it "update"
+    updated_ready: str | None = None  # the final status after an update, when not `ready`
 
-
-RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
-SPECS = [
-    Spec("rds", "rds.cluster", "DescribeDBClusters", "DBClusters", ("DBCluster",), "DBClusterIdentifier", "Status", "available", "creating", "modifying", None, "deleting",
-         {"CreateDBCluster": "DBClusterIdentifier", "RestoreDBClusterFromSnapshot": "DBClusterIdentifier", "RestoreDBClusterToPointInTime": "DBClusterIdentifier"},
-         {"ModifyDBCluster": "DBClusterIdentifier"}, {"DeleteDBCluster": "DBClusterIdentifier"}, "DBClusterIdentifier", "DBClusterNotFoundFault", RDS_NS),
-    Spec("rds", "rds.instance", "DescribeDBInstances", "DBInstances", ("DBInstance",), "DBInstanceIdentifier", "DBInstanceStatus", "available", "creating", "modifying", None, "deleting",
-         {"CreateDBInstance": "DBInstanceIdentifier", "CreateDBInstanceReadReplica": "DBInstanceIdentifier"},
-         {"ModifyDBInstance": "DBInstanceIdentifier"}, {"DeleteDBInstance": "DBInstanceIdentifier"}, "DBInstanceIdentifier", "DBInstanceNotFound", RDS_NS),
-    Spec("rds", "rds.snapshot", "DescribeDBClusterSnapshots", "DBClusterSnapshots", ("DBClusterSnapshot",), "DBClusterSnapshotIdentifier", "Status", "available", "creating", None, None, "deleting",
-         {"CreateDBClusterSnapshot": "DBClusterSnapshotIdentifier", "CopyDBClusterSnapshot": "TargetDBClusterSnapshotIdentifier"},
-         {}, {}, "DBClusterSnapshotIdentifier", "DBClusterSnapshotNotFoundFault", RDS_NS),
-    Spec("rds", "rds.snapshot", "DescribeDBSnapshots", "DBSnapshots", ("DBSnapshot",), "DBSnapshotIdentifier", "Status", "available", "creating", None, None, "deleting",
-         {"CreateDBSnapshot": "DBSnapshotIdentifier", "CopyDBSnapshot": "TargetDBSnapshotIdentifier"},
-         {}, {}, "DBSnapshotIdentifier", "DBSnapshotNotFound", RDS_NS),
-    Spec("ec2", "ec2.natgateway", "DescribeNatGateways", "natGatewaySet", ("item", "natGateway"), "natGatewayId", "state", "available", "pending", None, "deleted", "deleting",
-         {"CreateNatGateway": ""}, {}, {"DeleteNatGateway": "NatGatewayId"}, "NatGatewayId.1", "NatGatewayNotFound", "http://ec2.amazonaws.com/doc/2016-11-15/"),
-    Spec("ec2", "ec2.vpcendpoint", "DescribeVpcEndpoints", "vpcEndpointSet", ("item", "vpcEndpoint"), "vpcEndpointId", "state", "available", "pending", None, "deleted", "deleting",
-         {"CreateVpcEndpoint": ""}, {}, {"DeleteVpcEndpoints": "VpcEndpointId"}, "VpcEndpointId.1", "InvalidVpcEndpointId.NotFound", "http://ec2.amazonaws.com/doc/2016-11-15/",
-         only_if=("vpcEndpointType", "Interface")),
-    Spec("cloudformation", "cloudformation", "DescribeStacks", "Stacks", ("member",), "StackName", "StackStatus", "CREATE_COMPLETE", "CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_COMPLETE", "DELETE_IN_PROGRESS",
-         {"CreateStack": "StackName"}, {"UpdateStack": "StackName"}, {"DeleteStack": "StackName"}, "StackName", "ValidationError", "http://cloudformation.amazonaws.com/doc/2010-05-15/",
-         modify_word="update"),
-]
-# CloudFormation reports UPDATE_COMPLETE after an update, not the create's final state.
-UPDATED_READY = {"cloudformation": "UPDATE_COMPLETE"}
 
 _lock = threading.Lock()
 _created: dict[tuple[str, ...], Any] = {}
@@ -79,7 +59,10 @@ _deleted: dict[tuple[str, ...], Any] = {}
 _last_xml: dict[tuple[str, ...], str] = {}
 
 
-@hooks.on_reset
+def install(reg: Registry) -> None:
+    reg.on_reset(_reset)
+
+
 def _reset() -> None:
     with _lock:
         for d in (_created, _modified, _deleted, _last_xml):
@@ -212,7 +195,7 @@ def _on_describe(spec: Spec, call: wire.Call, resp: wire.Response) -> wire.Respo
                 _set_text(el, spec.status_tag, spec.deleting)
             elif state == spec.ready and _within(_created, k, d_create):
                 _set_text(el, spec.status_tag, spec.creating)
-            elif state in (spec.ready, UPDATED_READY.get(spec.service)) and spec.modifying and _within(_modified, k, d_modify):
+            elif state in (spec.ready, spec.updated_ready) and spec.modifying and _within(_modified, k, d_modify):
                 _set_text(el, spec.status_tag, spec.modifying)
         # Deleted resources moto already forgot: show the last XML we saw, as deleting.
         for k, at in list(_deleted.items()):
@@ -244,23 +227,14 @@ def _empty_describe(spec: Spec, call: wire.Call) -> str:
     )
 
 
-def _register(spec: Spec) -> None:
+def register(reg: Registry, spec: Spec) -> None:
+    """The hooks that give `spec`'s resources their lifecycle (mutations, then describe)."""
     mutations = set(spec.creates) | set(spec.modifies) | set(spec.deletes)
-    hooks.after(spec.service, mutations)(lambda call, resp: _on_mutation(spec, call, resp))
-    hooks.after(spec.service, {spec.describe})(lambda call, resp: _on_describe(spec, call, resp))
+    reg.after(spec.service, mutations)(lambda call, resp: _on_mutation(spec, call, resp))
+    reg.after(spec.service, {spec.describe})(lambda call, resp: _on_describe(spec, call, resp))
 
 
-for _spec in SPECS:
-    _register(_spec)
-
-
-@hooks.after("rds", {"DeleteDBCluster", "DeleteDBInstance"})
-def _final_snapshot(call: wire.Call, resp: wire.Response) -> wire.Response:
-    """A final snapshot taken on delete is 'creating' like any other snapshot."""
-    if resp[0] == 200:
-        sid = call.param("FinalDBSnapshotIdentifier")
-        if sid:
-            spec = SPECS[2] if call.operation == "DeleteDBCluster" else SPECS[3]
-            with _lock:
-                _created[_key(call, spec, sid)] = now()
-    return resp
+def mark_created(call: wire.Call, spec: Spec, rid: str) -> None:
+    """Records `rid` as created now (e.g. a final snapshot taken by a delete)."""
+    with _lock:
+        _created[_key(call, spec, rid)] = now()

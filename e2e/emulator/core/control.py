@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import hooks
 from .config import CONFIG, ConfigError
 from .faults import FaultConfigError
 from .wire import Call, Response
@@ -61,7 +60,7 @@ def handle(emulator: Any, call: Call) -> Response:
         if path == "/_emulator/reset":
             if call.method != "POST":
                 return _json(405, {"error": "use POST"})
-            hooks.reset_all()
+            emulator.hooks.reset_all()
             CONFIG.reset()
             emulator.faults.clear()
             status, _, body = emulator.call_moto("POST", "/moto-api/reset")

@@ -1,4 +1,4 @@
-"""SES v2 pieces moto 5.2.5 lacks: DKIM tokens, MAIL FROM, event destinations,
+"""Amazon SES v2: the pieces moto 5.2.5 lacks: DKIM tokens, MAIL FROM, event destinations,
 configuration-set delivery options.
 
 * Domain identities get three Easy DKIM tokens (stable per account and domain). DKIM is
@@ -22,10 +22,11 @@ import re
 import threading
 from typing import Any
 
-from . import hooks, model, wire
-from .config import CONFIG
-from .model import ApiError
-from .util import account_id
+from ..core import model, wire
+from ..core.config import CONFIG
+from ..core.hooks import Registry
+from ..core.model import ApiError
+from ..core.util import account_id
 
 log = logging.getLogger("emulator.sesv2")
 _lock = threading.Lock()
@@ -35,7 +36,12 @@ _delivery: dict[tuple[str, str, str], dict[str, Any]] = {}
 OWN = {"PutEmailIdentityMailFromAttributes", "CreateConfigurationSetEventDestination", "GetConfigurationSetEventDestinations", "UpdateConfigurationSetEventDestination", "DeleteConfigurationSetEventDestination", "PutConfigurationSetDeliveryOptions"}
 
 
-@hooks.on_reset
+def install(reg: Registry) -> None:
+    reg.before("sesv2", OWN)(_own)
+    reg.after("sesv2", {"GetEmailIdentity", "CreateEmailIdentity", "GetConfigurationSet"})(_after)
+    reg.on_reset(_reset)
+
+
 def _reset() -> None:
     with _lock:
         for d in (_mail_from, _destinations, _delivery):
@@ -118,7 +124,6 @@ def _enrich(call: wire.Call, name: str, doc: dict[str, Any]) -> None:
         doc["MailFromAttributes"] = mf
 
 
-@hooks.after("sesv2", {"GetEmailIdentity", "CreateEmailIdentity", "GetConfigurationSet"})
 def _after(call: wire.Call, resp: wire.Response) -> wire.Response:
     status, headers, body = resp
     if status != 200:
@@ -142,7 +147,6 @@ def _after(call: wire.Call, resp: wire.Response) -> wire.Response:
     return status, headers, json.dumps(out).encode()
 
 
-@hooks.before("sesv2", OWN)
 def _own(call: wire.Call) -> wire.Response:
     op = model.service_model("sesv2").operation_model(call.operation or "")
     p = _params(call, op)

@@ -1,24 +1,42 @@
-"""ECS Express Mode (*ExpressGatewayService): moto 5.2.5 has no handler for it.
+"""Amazon ECS: deployments that progress, ECS Express Mode, and moto's service semantics
+fixed.
 
-Requests and responses are validated against botocore's official ecs model. An Express
-service is backed by a real moto ECS service (plus a task definition registered in moto),
-so ListServices/DescribeServices/UpdateService see it exactly as they would on AWS.
+Deployments: moto keeps every deployment IN_PROGRESS with runningCount 0 forever and never
+creates a second deployment on update. We track deployments from CreateService/
+UpdateService and report PRIMARY (+ the draining ACTIVE one) with running/pending counts
+rising over `ecs.deployment` seconds, then COMPLETED (or FAILED, `ecs.deployment` outcome).
+A deleted service is DRAINING for `ecs.service.delete` seconds before INACTIVE.
+Only responses are rewritten; moto's state is left alone. No task ever runs.
+
+ECS Express Mode (*ExpressGatewayService): moto 5.2.5 has no handler for it. Requests and
+responses are validated against botocore's official ecs model. An Express service is
+backed by a real moto ECS service (plus a task definition registered in moto), so
+ListServices/DescribeServices/UpdateService see it exactly as they would on AWS.
 Status: ACTIVE; DeleteExpressGatewayService -> DRAINING for `ecs.express.drain` seconds ->
 INACTIVE. The endpoint is `<name>-<hash>.ecs.<region>.on.aws`. No load balancer, certificate
 or task is provisioned: this is the control plane only.
+
+moto patched where its semantics would let a broken operator pass:
+* create_service with the name of an ACTIVE/DRAINING service fails with
+  InvalidParameterException "Creation of service was not idempotent." (moto replaced it);
+* awsvpcConfiguration without securityGroups uses the VPC's default group (moto crashed).
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
+import json
+import math
 import threading
 from typing import Any
 
-from . import hooks, model, wire
-from .config import CONFIG
-from .model import ApiError
-from .util import account_id, elapsed, hex_id, now
+from ..core import model, wire
+from ..core.config import CONFIG
+from ..core.hooks import Registry
+from ..core.model import ApiError
+from ..core.util import account_id, elapsed, hex_id, now
 
 OPS = {"CreateExpressGatewayService", "UpdateExpressGatewayService", "DescribeExpressGatewayService", "DeleteExpressGatewayService"}
 LOCK = threading.RLock()
@@ -30,15 +48,21 @@ CONFIG_KEYS = ("executionRoleArn", "taskRoleArn", "taskDefinitionArn", "cpu", "m
 _services: dict[str, dict[str, Any]] = {}
 
 
-def _reset() -> None:
+def install(reg: Registry) -> None:
+    reg.patch(_patch_moto)
+    reg.before("ecs", OPS)(_express)
+    reg.after("ecs", {"CreateService", "UpdateService", "DescribeServices", "DeleteService"})(_deployments_view)
+    reg.on_reset(_reset_express)
+    reg.on_reset(_reset_deployments)
+
+
+# --------------------------------------------------------------------------- Express Mode
+def _reset_express() -> None:
     with LOCK:
         _services.clear()
 
 
-hooks.on_reset(_reset)
-
-
-def _ecs(account: str, region: str) -> Any:
+def _backend(account: str, region: str) -> Any:
     from moto.ecs.models import ecs_backends
 
     return ecs_backends[account][region]
@@ -112,7 +136,7 @@ def _find(arn: str, missing: str) -> dict[str, Any]:
 
 def create(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
     account, region = account_id(call), call.region
-    ecs = _ecs(account, region)
+    ecs = _backend(account, region)
     cluster_name = (p.get("cluster") or "default").split("/")[-1]
     if cluster_name not in ecs.clusters:
         if p.get("cluster"):
@@ -159,9 +183,7 @@ def create(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
     }
     rec["activeConfigurations"] = [_configuration(rec, cfg, td_arn)]
     _services[svc.arn] = rec
-    from . import lifecycle_json as lifecycle
-
-    lifecycle.record_ecs_deployment(svc.arn, td_arn, st["minTaskCount"])
+    record_ecs_deployment(svc.arn, td_arn, st["minTaskCount"])
     return {"service": _view(rec, True)}
 
 
@@ -170,7 +192,7 @@ def update(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
     _status(rec)
     if rec["status"]["statusCode"] != "ACTIVE":
         raise ApiError("ServiceNotActiveException", "Service was not ACTIVE.")
-    ecs = _ecs(rec["_account"], rec["_region"])
+    ecs = _backend(rec["_account"], rec["_region"])
     change = {k: v for k, v in p.items() if k in CONFIG_KEYS}
     cfg = {**rec["_cfg"], **change}
     if "scalingTarget" in change:
@@ -184,9 +206,7 @@ def update(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
     rec["activeConfigurations"] = [target]
     rec["currentDeployment"] = f"arn:aws:ecs:{rec['_region']}:{rec['_account']}:service-deployment/{rec['_cluster_name']}/{rec['serviceName']}/{hex_id(20)}"
     rec["updatedAt"] = now()
-    from . import lifecycle_json as lifecycle
-
-    lifecycle.record_ecs_deployment(rec["serviceArn"], td_arn, cfg["scalingTarget"]["minTaskCount"])
+    record_ecs_deployment(rec["serviceArn"], td_arn, cfg["scalingTarget"]["minTaskCount"])
     keys = ("serviceArn", "cluster", "serviceName", "status", "createdAt", "updatedAt")
     return {"service": {**{k: copy.deepcopy(rec[k]) for k in keys}, "targetConfiguration": target}}
 
@@ -196,7 +216,7 @@ def delete(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
     _status(rec)
     if rec["status"]["statusCode"] != "ACTIVE":
         raise ApiError("ServiceNotActiveException", "Service was not ACTIVE.")
-    ecs = _ecs(rec["_account"], rec["_region"])
+    ecs = _backend(rec["_account"], rec["_region"])
     try:
         ecs.delete_service(rec["_cluster_name"], rec["serviceName"], True)
     except Exception:  # already gone through DeleteService: the Express record still drains
@@ -221,8 +241,7 @@ HANDLERS = {
 }
 
 
-@hooks.before("ecs", OPS)
-def handle(call: wire.Call) -> wire.Response:
+def _express(call: wire.Call) -> wire.Response:
     op = model.service_model("ecs").operation_model(call.operation or "")
     try:
         raw = call.json()
@@ -232,3 +251,149 @@ def handle(call: wire.Call) -> wire.Response:
     with LOCK:
         result = HANDLERS[op.name](call, params)
     return wire.json_response(call, model.build_output(op, result))
+
+
+# --------------------------------------------------------------------------- deployments
+_lock = threading.Lock()
+_deployments: dict[str, list[dict[str, Any]]] = {}
+_deleted_services: dict[str, dt.datetime] = {}
+
+
+def _reset_deployments() -> None:
+    with _lock:
+        _deployments.clear()
+        _deleted_services.clear()
+
+
+def _ts(t: dt.datetime) -> float:
+    return round(t.timestamp(), 3)
+
+
+def _rewrite_json(resp: wire.Response, fn: Any) -> wire.Response:
+    status, headers, body = resp
+    if status != 200:
+        return resp
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return resp
+    fn(doc)
+    return status, headers, json.dumps(doc).encode()
+
+
+def record_ecs_deployment(service_arn: str, task_definition: str, desired: int, created: dt.datetime | None = None) -> None:
+    with _lock:
+        _deployments.setdefault(service_arn, []).append(
+            {"id": f"ecs-svc/{hex_id(16)}", "taskDefinition": task_definition, "desiredCount": desired, "createdAt": created or now(), "outcome": CONFIG.outcome("ecs.deployment", service_arn.split("/")[-1])}
+        )
+
+
+def _service_view(s: dict[str, Any]) -> None:
+    gone = _deleted_services.get(s.get("serviceArn", ""))
+    if s.get("status") == "INACTIVE" and gone is not None and elapsed(gone) < CONFIG.duration("ecs.service.delete"):
+        # AWS drains a deleted service before it turns INACTIVE; moto skips DRAINING.
+        s["status"] = "DRAINING"
+        return
+    deps = _deployments.get(s.get("serviceArn", ""))
+    if not deps or s.get("status") != "ACTIVE":
+        return
+    template = (s.get("deployments") or [{}])[0]
+    span = CONFIG.duration("ecs.deployment")
+    primary = deps[-1]
+    primary["desiredCount"] = s.get("desiredCount", primary["desiredCount"])
+    age = elapsed(primary["createdAt"])
+    want = primary["desiredCount"]
+    frac = 1.0 if span <= 0 else min(age / span, 1.0)
+    out = []
+    p = {**template, "id": primary["id"], "status": "PRIMARY", "taskDefinition": primary["taskDefinition"], "desiredCount": want, "failedTasks": 0, "createdAt": _ts(primary["createdAt"]), "updatedAt": _ts(now())}
+    older = [d for d in deps[:-1] if not d.get("done")]
+    if frac >= 1.0 and primary["outcome"] == "FAILED":
+        p.update({"runningCount": 0, "pendingCount": 0, "failedTasks": max(want, 1), "rolloutState": "FAILED", "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start (emulated failure)."})
+    elif frac >= 1.0:
+        p.update({"runningCount": want, "pendingCount": 0, "rolloutState": "COMPLETED", "rolloutStateReason": f"ECS deployment {primary['id']} completed."})
+        for d in older:
+            d["done"] = True
+        older = []
+    else:
+        running = math.floor(want * frac)
+        p.update({"runningCount": running, "pendingCount": want - running, "rolloutState": "IN_PROGRESS", "rolloutStateReason": f"ECS deployment {primary['id']} in progress."})
+    out.append(p)
+    for d in older[-1:]:
+        keep = d["desiredCount"] if primary["outcome"] == "FAILED" and frac >= 1.0 else max(d["desiredCount"] - p["runningCount"], 0)
+        out.append({**template, "id": d["id"], "status": "ACTIVE", "taskDefinition": d["taskDefinition"], "desiredCount": keep, "runningCount": keep, "pendingCount": 0, "failedTasks": 0, "createdAt": _ts(d["createdAt"]), "updatedAt": _ts(now()), "rolloutState": "COMPLETED", "rolloutStateReason": ""})
+        out[-1].pop("rolloutStateReason")
+    s["deployments"] = out
+    s["runningCount"] = sum(d["runningCount"] for d in out)
+    s["pendingCount"] = sum(d["pendingCount"] for d in out)
+
+
+def _deployments_view(call: wire.Call, resp: wire.Response) -> wire.Response:
+    try:
+        req = call.json()
+    except ValueError:
+        req = {}
+
+    def fix(doc: dict[str, Any]) -> None:
+        if call.operation == "DescribeServices":
+            with _lock:
+                for s in doc.get("services") or []:
+                    _service_view(s)
+            return
+        s = doc.get("service") or {}
+        arn = s.get("serviceArn", "")
+        if call.operation == "DeleteService":
+            with _lock:
+                _deleted_services[arn] = now()
+        elif call.operation == "CreateService":
+            record_ecs_deployment(arn, s.get("taskDefinition", ""), s.get("desiredCount", 0))
+        elif call.operation == "UpdateService":
+            with _lock:
+                deps = _deployments.get(arn)
+            if not deps:
+                record_ecs_deployment(arn, s.get("taskDefinition", ""), s.get("desiredCount", 0))
+            elif req.get("forceNewDeployment") or (req.get("taskDefinition") and s.get("taskDefinition") != deps[-1]["taskDefinition"]):
+                record_ecs_deployment(arn, s.get("taskDefinition", ""), s.get("desiredCount", 0))
+        with _lock:
+            _service_view(s)
+
+    return _rewrite_json(resp, fix)
+
+
+# --------------------------------------------------------------------------- moto patches
+def _patch_moto() -> None:
+    from moto.ecs import models as ecs
+    from moto.ecs.exceptions import InvalidParameterException
+
+    original = ecs.EC2ContainerServiceBackend.create_service
+
+    def create_service(self: Any, cluster_str: str, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        cluster = self._get_cluster(cluster_str)
+        existing = self.services.get(f"{cluster.name}:{service_name}")
+        if existing is not None and existing.status in ("ACTIVE", "DRAINING"):
+            raise InvalidParameterException("Creation of service was not idempotent.")
+        return original(self, cluster_str, service_name, *args, **kwargs)
+
+    ecs.EC2ContainerServiceBackend.create_service = create_service
+
+    original_validate = ecs.Service._validate_network
+
+    def _validate_network(self: Any, nc: dict[str, Any]) -> dict[str, Any]:
+        c = nc.get("awsvpcConfiguration") or {}
+        if c.get("subnets") and "securityGroups" not in c:
+            # AWS uses the VPC's default security group; moto crashed (KeyError).
+            c["securityGroups"] = _default_security_group(self._account_id, self.region_name, c["subnets"][0])
+        return original_validate(self, nc)
+
+    ecs.Service._validate_network = _validate_network
+
+
+def _default_security_group(account: str, region: str, subnet_id: str) -> list[str]:
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[account][region]
+    try:
+        vpc_id = ec2.get_subnet(subnet_id).vpc_id
+        groups = ec2.describe_security_groups(filters={"vpc-id": [vpc_id], "group-name": ["default"]})
+    except Exception:  # an unknown subnet is reported by moto's own validation next
+        return []
+    return [g.id for g in groups][:1]
