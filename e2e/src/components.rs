@@ -16,8 +16,12 @@ use aws_sdk_s3::config::Credentials;
 use jiff::Timestamp;
 use redcap_operator::api::{AwsSpec, ComponentName, ComponentState, RedcapEnvironment};
 use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings};
-use redcap_operator::reconcile::components::{MemorySecrets, WriteMode, apply_components_at};
+use redcap_operator::reconcile::ComponentError;
+use redcap_operator::reconcile::ledger::WriteMode;
+use redcap_operator::reconcile::references::MemorySecrets;
+use redcap_operator::reconcile::references::SecretStore;
 use redcap_operator::reconcile::report::PassReport;
+use redcap_operator::reconcile::walk::{Scope, apply_pass, cleanup_pass};
 use serde_json::{Value, json};
 
 /// One test's AWS context, the metrics its calls are counted in, and the Kubernetes
@@ -46,9 +50,71 @@ impl Harness {
 
     /// [`Harness::pass`] as if the time were `now` (rotation schedules).
     pub async fn pass_at(&self, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
-        apply_components_at(&self.ctx, &self.store, env, WriteMode::Apply, now)
-            .await
-            .expect("apply pass")
+        apply_at(
+            &self.ctx,
+            &self.store,
+            env,
+            WriteMode::Apply,
+            now,
+            Scope::All,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply pass: {e}"))
+    }
+}
+
+/// One pass of the walk over `scope` as if the time were `now`; the pass's first
+/// failure (terminal first) as `Err`, like the controller sees it.
+pub async fn apply_at(
+    ctx: &AwsCtx,
+    store: &dyn SecretStore,
+    env: &RedcapEnvironment,
+    mode: WriteMode,
+    now: Timestamp,
+    scope: Scope<'_>,
+) -> Result<PassReport, ComponentError> {
+    let mut report = apply_pass(ctx, store, env, mode, now, scope).await?;
+    match report.error.take() {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// One pass of the whole walk, now.
+pub async fn apply_components(
+    ctx: &AwsCtx,
+    store: &dyn SecretStore,
+    env: &RedcapEnvironment,
+    mode: WriteMode,
+) -> Result<PassReport, ComponentError> {
+    apply_at(ctx, store, env, mode, Timestamp::now(), Scope::All).await
+}
+
+/// One deletion pass of the whole walk (`spec.deletionPolicy`).
+pub async fn cleanup_components(
+    ctx: &AwsCtx,
+    env: &RedcapEnvironment,
+) -> Result<PassReport, ComponentError> {
+    let mut report = cleanup_pass(ctx, &MemorySecrets::default(), env, Scope::All).await?;
+    match report.error.take() {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+impl Harness {
+    /// The pass's report even when a component failed (the walk goes on after a failure).
+    pub async fn pass_report(&self, env: &RedcapEnvironment) -> PassReport {
+        apply_pass(
+            &self.ctx,
+            &self.store,
+            env,
+            WriteMode::Apply,
+            Timestamp::now(),
+            Scope::All,
+        )
+        .await
+        .expect("the pass starts")
     }
 }
 

@@ -5,7 +5,7 @@
 //! refused restores that touch nothing, deletion under each policy, and a restarted
 //! operator adopting a cluster that is still being created.
 //!
-//! The walk runs component by component (`apply_components_at`), with the status each
+//! The walk runs component by component (`apply_at`), with the status each
 //! pass produced fed back into the object as the status writer would. Needs
 //! `AWS_ENDPOINT_URL` pointing at the emulator (`e2e/scripts/moto.sh start`); fails, never
 //! skips, without it. Every test has its own environment UID; they run in parallel in
@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use redcap_e2e::components::{self, aws_context, endpoint};
+use redcap_e2e::components::{apply_at, cleanup_components};
 use redcap_operator::api::{
     ANNOTATION_DELETE_RETIRED_CLUSTERS, ANNOTATION_SNAPSHOT_REQUESTED_AT, ComponentName,
     ComponentState, RedcapEnvironment,
@@ -27,11 +28,12 @@ use redcap_operator::plan::database::names::{
     ACTIVE_SINCE_TAG, ENGINE_VERSION_TAG, RETIRED_AT_TAG, base_cluster_id, final_snapshot_id,
     on_demand_snapshot_id,
 };
-use redcap_operator::reconcile::components::{
-    ComponentError, MemorySecrets, WriteMode, apply_components_at, cleanup_components,
-};
+use redcap_operator::reconcile::ComponentError;
+use redcap_operator::reconcile::ledger::WriteMode;
+use redcap_operator::reconcile::references::MemorySecrets;
 use redcap_operator::reconcile::report::PassReport;
 use redcap_operator::reconcile::status::{Outcome, compute_status, now};
+use redcap_operator::reconcile::walk::Scope;
 use serde_json::{Value, json};
 
 const REGION: &str = "eu-central-1";
@@ -81,8 +83,15 @@ fn cluster_id(env: &RedcapEnvironment) -> String {
 
 /// One pass; its status is written back into `env` as the status writer would.
 async fn try_pass(h: &Harness, env: &mut RedcapEnvironment) -> Result<PassReport, ComponentError> {
-    let pass =
-        apply_components_at(&h.ctx, &h.store, env, WriteMode::Apply, Timestamp::now()).await?;
+    let pass = apply_at(
+        &h.ctx,
+        &h.store,
+        env,
+        WriteMode::Apply,
+        Timestamp::now(),
+        Scope::All,
+    )
+    .await?;
     let status = compute_status(env.status.as_ref(), env, Outcome::Applied(&pass), &now());
     env.status = Some(status);
     Ok(pass)

@@ -7,11 +7,11 @@
 
 use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, FeatureStatus};
 use redcap_e2e::components::{self, aws_context};
+use redcap_e2e::components::{apply_components, cleanup_components};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::aws::AwsCtx;
-use redcap_operator::reconcile::components::{
-    MemorySecrets, WriteMode, apply_components, cleanup_components,
-};
+use redcap_operator::reconcile::ledger::WriteMode;
+use redcap_operator::reconcile::references::MemorySecrets;
 use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 
 /// No other test file uses this region, so the account's one detector here is ours.

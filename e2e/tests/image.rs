@@ -11,20 +11,21 @@
 use std::time::Duration;
 
 use redcap_e2e::components::{self, aws_context, emulator_control, state, unique};
+use redcap_e2e::components::{apply_components, cleanup_components};
 use redcap_e2e::{Operator, OperatorOptions, TestEnv, ensure_release, is_ready};
 use redcap_operator::api::{
     ANNOTATION_REBUILD_REQUESTED_AT, ComponentName, ComponentState, RedcapEnvironment,
     RedcapEnvironmentStatus,
 };
-use redcap_operator::aws::image::codebuild;
+use redcap_operator::aws::codebuild;
 use redcap_operator::aws::{AwsCallMetrics, AwsCtx};
 use redcap_operator::plan::EnvIdentity;
 use redcap_operator::plan::image::builds::ObservedBuild;
 use redcap_operator::plan::image::context::EMBEDDED;
 use redcap_operator::plan::image::{image_request, project_name, repository_name};
-use redcap_operator::reconcile::components::{
-    ComponentError, MemorySecrets, WriteMode, apply_components, cleanup_components,
-};
+use redcap_operator::reconcile::ComponentError;
+use redcap_operator::reconcile::ledger::WriteMode;
+use redcap_operator::reconcile::references::MemorySecrets;
 use redcap_operator::reconcile::report::PassReport;
 use serde_json::{Value, json};
 

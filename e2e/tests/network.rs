@@ -16,11 +16,12 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use redcap_e2e::components::{self, aws_context, endpoint};
+use redcap_e2e::components::{apply_components, cleanup_components};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::aws::{AwsCallMetrics, AwsCtx, ErrorClass};
-use redcap_operator::reconcile::components::{
-    ComponentError, MemorySecrets, WriteMode, apply_components, cleanup_components,
-};
+use redcap_operator::reconcile::ComponentError;
+use redcap_operator::reconcile::ledger::WriteMode;
+use redcap_operator::reconcile::references::MemorySecrets;
 use redcap_operator::reconcile::report::PassReport;
 
 const REGION: &str = "eu-west-1";
@@ -577,7 +578,7 @@ async fn suspended_environments_get_no_stack_writes() {
             .message
             .as_deref()
             .unwrap_or_default()
-            .contains("not updated while suspended")
+            .contains("not corrected while suspended: stack")
     );
     assert_eq!(h.metrics.snapshot().since(&before).writes(), 0);
     let stack = stack(&h, &env).await.expect("stack");

@@ -11,12 +11,12 @@
 use std::time::Duration;
 
 use redcap_e2e::components::{self, aws_context};
+use redcap_e2e::components::{apply_components, cleanup_components};
 use redcap_e2e::emulator::EmulatorControl;
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment};
 use redcap_operator::aws::{AwsCallMetrics, AwsCtx, CallCounts};
-use redcap_operator::reconcile::components::{
-    MemorySecrets, WriteMode, apply_components, cleanup_components,
-};
+use redcap_operator::reconcile::ledger::WriteMode;
+use redcap_operator::reconcile::references::MemorySecrets;
 use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 use serde_json::json;
 

@@ -15,10 +15,12 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSe
 use aws_sdk_ses::types::ConfigurationSetAttribute;
 use jiff::{SignedDuration, Timestamp};
 use redcap_e2e::components::{self, Harness, state, unique};
+use redcap_e2e::components::{apply_at, cleanup_components};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::plan::credentials::{ROTATION_TAG, version_token};
-use redcap_operator::reconcile::components::{WriteMode, apply_components_at, cleanup_components};
+use redcap_operator::reconcile::ledger::WriteMode;
 use redcap_operator::reconcile::report::PassReport;
+use redcap_operator::reconcile::walk::Scope;
 use serde_json::Value;
 
 const REGION: &str = "eu-west-1";
@@ -879,9 +881,16 @@ async fn without_a_managed_zone_the_records_are_listed_in_status() {
 async fn a_malformed_address_stalls_with_the_field_named_then_recovers() {
     let h = harness().await;
     let mut env = environment(serde_json::json!({"email": {"fromAddress": "redcap@exa_mple.org"}}));
-    let err = apply_components_at(&h.ctx, &h.store, &env, WriteMode::Apply, Timestamp::now())
-        .await
-        .expect_err("malformed address");
+    let err = apply_at(
+        &h.ctx,
+        &h.store,
+        &env,
+        WriteMode::Apply,
+        Timestamp::now(),
+        Scope::All,
+    )
+    .await
+    .expect_err("malformed address");
     assert_eq!(err.component(), ComponentName::Email);
     assert_eq!(err.class(), redcap_operator::aws::ErrorClass::Terminal);
     assert!(err.to_string().contains("spec.email.fromAddress"), "{err}");

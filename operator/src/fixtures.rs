@@ -113,12 +113,7 @@ pub fn report(components: Vec<ComponentReport>) -> PassReport {
 
 /// A report where every component is in `state`.
 pub fn all(state: ComponentState) -> PassReport {
-    report(
-        ComponentName::ALL
-            .iter()
-            .map(|n| component(*n, state))
-            .collect(),
-    )
+    report(ComponentName::all().map(|n| component(n, state)).collect())
 }
 
 impl PassReport {
@@ -143,4 +138,28 @@ fn builders_compose() {
         Some(&[FINALIZER.to_string()][..])
     );
     assert_eq!(env.spec.aws.region, "us-east-1");
+}
+
+/// An AWS context for tests that make no calls (static credentials, nothing listening).
+pub async fn aws() -> crate::aws::AwsCtx {
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "a", "b", None, None, "test",
+        ))
+        .region(aws_types::region::Region::new("us-east-1"))
+        .load()
+        .await;
+    crate::aws::AwsFactory::from_base_config(
+        base,
+        crate::aws::AwsSettings::default(),
+        crate::aws::AwsCallMetrics::default(),
+    )
+    .context_for(&crate::api::AwsSpec {
+        region: "us-east-1".into(),
+        role_arn: None,
+        external_id: None,
+        tags: Vec::new(),
+    })
+    .await
+    .expect("an AWS context")
 }

@@ -56,13 +56,10 @@ fn main() -> anyhow::Result<()> {
             println!("{}", version_line());
             Ok(())
         }
-        // Reconciles run on worker threads; the component walk's futures (AWS SDK calls
-        // nested several components deep) need more than tokio's 2 MiB default in debug
-        // builds. Only touched pages count towards memory use.
+        // The component walk boxes each component's future (reconcile::walk), so
+        // reconciles run on tokio's default worker stacks.
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
-            .thread_stack_size(8 * 1024 * 1024)
             .enable_all()
-            .thread_stack_size(8 * 1024 * 1024)
             .build()
             .context("failed to start the async runtime")?
             .block_on(run(args)),

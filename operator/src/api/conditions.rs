@@ -52,6 +52,9 @@ pub enum ConditionReason {
     Idle,
     /// No terminal problem.
     NoProblem,
+    /// The component's spec section is validated but not acted on by this operator
+    /// version (docs/components.md).
+    NotManaged,
 }
 
 impl ConditionReason {
@@ -68,6 +71,7 @@ impl ConditionReason {
             ConditionReason::Deleting => "Deleting",
             ConditionReason::Idle => "Idle",
             ConditionReason::NoProblem => "NoProblem",
+            ConditionReason::NotManaged => "NotManaged",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! are CEL (`x-kubernetes-validations`) next to the fields they guard, and everything the
 //! operator learns from AWS goes to `.status`, never `.spec`.
 
+pub mod components;
 pub mod conditions;
 mod crd;
 pub(crate) mod schema;
@@ -11,6 +12,7 @@ pub mod spec;
 pub mod status;
 mod status_database;
 
+pub use components::{COMPONENTS, ComponentInfo, ComponentName, Maturity};
 pub use conditions::{ConditionReason, ConditionType};
 pub use spec::*;
 pub use status::*;

@@ -8,6 +8,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::ComponentName;
+
 /// Observed state of a `RedcapEnvironment`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -97,98 +99,6 @@ impl std::fmt::Display for Phase {
     }
 }
 
-/// The AWS components of an environment. The same noun is used in `plan/`, `aws/`,
-/// `status.components[].name` and the `<Component>Ready` condition.
-#[derive(
-    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum ComponentName {
-    /// Customer-managed KMS key (with rotation) and its alias.
-    EncryptionKey,
-    /// The VPC, subnets, NAT and internet gateways, endpoints, flow logs and security
-    /// groups (one CloudFormation stack).
-    Network,
-    /// The REDCap file bucket and its server-access-log bucket.
-    FileStorage,
-    /// The database salt (Secrets Manager) and the shared secret of `cron.php`
-    /// (a Kubernetes Secret).
-    Secrets,
-    /// The Aurora Serverless v2 MySQL cluster, its instances, subnet group, parameter
-    /// group, snapshots and restores.
-    Database,
-    /// The IAM user REDCap uses for the file bucket, its access key in Secrets Manager,
-    /// and the key's rotation.
-    StorageCredentials,
-    /// The Amazon SES identity (DKIM, MAIL FROM, DNS records), its configuration set and
-    /// the SNS topic for bounces and complaints.
-    Email,
-    /// The IAM user allowed to send from the SES identity, its SMTP credentials in
-    /// Secrets Manager, and their rotation.
-    SmtpCredentials,
-    /// The region's Amazon GuardDuty detector (`spec.guardDuty`; adopted when one
-    /// exists, never deleted).
-    GuardDuty,
-    /// The REDCap image: its private ECR repository, the CodeBuild project that builds
-    /// it (with its role, log group and build bucket), and the build of the requested
-    /// version (`status.image`).
-    Image,
-}
-
-impl ComponentName {
-    /// Every component in dependency order (creation order; deletion is the reverse).
-    pub const ALL: [ComponentName; 10] = [
-        ComponentName::EncryptionKey,
-        ComponentName::Network,
-        ComponentName::FileStorage,
-        ComponentName::Secrets,
-        ComponentName::Database,
-        ComponentName::StorageCredentials,
-        ComponentName::Email,
-        ComponentName::SmtpCredentials,
-        ComponentName::GuardDuty,
-        ComponentName::Image,
-    ];
-
-    /// Name as written in status and tags (`encryptionKey`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ComponentName::EncryptionKey => "encryptionKey",
-            ComponentName::Network => "network",
-            ComponentName::FileStorage => "fileStorage",
-            ComponentName::Secrets => "secrets",
-            ComponentName::Database => "database",
-            ComponentName::StorageCredentials => "storageCredentials",
-            ComponentName::Email => "email",
-            ComponentName::SmtpCredentials => "smtpCredentials",
-            ComponentName::GuardDuty => "guardDuty",
-            ComponentName::Image => "image",
-        }
-    }
-
-    /// Condition type for this component (`EncryptionKeyReady`).
-    pub fn condition_type(self) -> &'static str {
-        match self {
-            ComponentName::EncryptionKey => "EncryptionKeyReady",
-            ComponentName::Network => "NetworkReady",
-            ComponentName::FileStorage => "FileStorageReady",
-            ComponentName::Secrets => "SecretsReady",
-            ComponentName::Database => "DatabaseReady",
-            ComponentName::StorageCredentials => "StorageCredentialsReady",
-            ComponentName::Email => "EmailReady",
-            ComponentName::SmtpCredentials => "SmtpCredentialsReady",
-            ComponentName::GuardDuty => "GuardDutyReady",
-            ComponentName::Image => "ImageReady",
-        }
-    }
-}
-
-impl std::fmt::Display for ComponentName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Lifecycle state of one component.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum ComponentState {
@@ -208,13 +118,17 @@ pub enum ComponentState {
     Retained,
     /// A terminal problem; see `message`.
     Failed,
+    /// The spec section is validated, but this operator version does not act on it yet
+    /// (see docs/components.md).
+    Planned,
 }
 
 /// Status of one AWS component.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentStatus {
-    /// Which component.
+    /// Which component (docs/components.md lists them).
+    #[schemars(schema_with = "component_name_schema")]
     pub name: ComponentName,
     /// Current lifecycle state.
     pub state: ComponentState,
@@ -434,6 +348,15 @@ fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Sch
 /// `components` is a list-map keyed by `name`.
 fn components_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     list_map_schema::<ComponentStatus>(generator, "name")
+}
+
+/// A component name as a patterned string rather than a closed enum, so a new component
+/// does not change the CRD.
+fn component_name_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": "^[a-z][A-Za-z0-9]{0,62}$",
+    })
 }
 
 /// An array schema with `x-kubernetes-list-type: map` keyed by `key`.

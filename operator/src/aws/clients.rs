@@ -21,7 +21,17 @@ use aws_types::region::Region;
 use crate::api::AwsSpec;
 pub use crate::config::AwsRetryMode;
 
-use super::budget::{Budget, BudgetSettings, Service};
+use std::future::Future;
+use std::ops::ControlFlow;
+
+use aws_smithy_async::future::pagination_stream::PaginationStream;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::budget::{Budget, BudgetSettings};
+use super::error::classify;
+use super::services::{Clients, Service};
 use super::{AwsCallMetrics, AwsError};
 
 /// Session name of every role the operator assumes (shows up in CloudTrail).
@@ -170,123 +180,150 @@ impl AwsFactory {
             );
         }
         let conf = builder.build();
-        let kms = aws_sdk_kms::Client::from_conf(
-            aws_sdk_kms::config::Builder::from(&conf)
-                .interceptor(self.metrics.interceptor())
-                .build(),
-        );
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&conf)
-                .force_path_style(self.settings.s3_force_path_style)
-                .interceptor(self.metrics.interceptor())
-                .build(),
-        );
-        let interceptor = || self.metrics.interceptor();
-        let iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
-        let route53 = aws_sdk_route53::Client::from_conf(
-            aws_sdk_route53::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
-        let secretsmanager = aws_sdk_secretsmanager::Client::from_conf(
-            aws_sdk_secretsmanager::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
-        let ses = aws_sdk_ses::Client::from_conf(
-            aws_sdk_ses::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
-        let sns = aws_sdk_sns::Client::from_conf(
-            aws_sdk_sns::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
-        let cloudformation = aws_sdk_cloudformation::Client::from_conf(
-            aws_sdk_cloudformation::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
-        let guardduty = aws_sdk_guardduty::Client::from_conf(
-            aws_sdk_guardduty::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
-        let rds = aws_sdk_rds::Client::from_conf(
-            aws_sdk_rds::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
-        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
-            aws_sdk_cloudwatchlogs::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
-        let codebuild = aws_sdk_codebuild::Client::from_conf(
-            aws_sdk_codebuild::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
-        let ecr = aws_sdk_ecr::Client::from_conf(
-            aws_sdk_ecr::config::Builder::from(&conf)
-                .interceptor(interceptor())
-                .build(),
-        );
         let budget = Budget::new(BudgetSettings {
             calls_per_second: self.settings.calls_per_second,
             burst: self.settings.burst,
         });
         AwsCtx {
-            kms,
-            s3,
-            iam,
-            route53,
-            secretsmanager,
-            ses,
-            sns,
-            cloudformation,
-            guardduty,
-            rds,
-            logs,
-            codebuild,
-            ecr,
+            clients: Clients::new(&conf, &self.settings, &self.metrics),
             region: key.region.clone(),
             budget: Arc::new(budget),
         }
     }
 }
 
-/// The AWS clients of one environment, plus its call budget.
+/// The AWS clients of one environment (through `Deref`: `aws.kms`, `aws.s3`, ...), its
+/// region and its call budget. Every call goes through [`AwsCtx::call`] (or its
+/// variants), which waits for the service's budget, sends, and classifies the error.
 #[derive(Clone, Debug)]
 pub struct AwsCtx {
-    pub kms: aws_sdk_kms::Client,
-    pub s3: aws_sdk_s3::Client,
-    /// IAM and Route 53 are global services; their clients still carry the region.
-    pub iam: aws_sdk_iam::Client,
-    pub route53: aws_sdk_route53::Client,
-    pub secretsmanager: aws_sdk_secretsmanager::Client,
-    /// SES v1 (see `plan::email` for why not SESv2).
-    pub ses: aws_sdk_ses::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub cloudformation: aws_sdk_cloudformation::Client,
-    pub guardduty: aws_sdk_guardduty::Client,
-    pub rds: aws_sdk_rds::Client,
-    pub logs: aws_sdk_cloudwatchlogs::Client,
-    pub codebuild: aws_sdk_codebuild::Client,
-    pub ecr: aws_sdk_ecr::Client,
+    pub clients: Clients,
     pub region: String,
     pub budget: Arc<Budget>,
 }
 
+impl std::ops::Deref for AwsCtx {
+    type Target = Clients;
+    fn deref(&self) -> &Clients {
+        &self.clients
+    }
+}
+
+type SdkResult<T, E> = Result<T, SdkError<E, HttpResponse>>;
+
 impl AwsCtx {
-    /// Waits for the service's call budget. Call before every AWS call.
+    /// Waits for the service's call budget.
     pub async fn permit(&self, service: Service) {
         self.budget.permit(service).await;
+    }
+
+    /// One call: waits for the budget, sends `request` (a request future is lazy: nothing
+    /// goes out before it is awaited here), classifies a failure.
+    pub async fn call<T, E>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        request: impl Future<Output = SdkResult<T, E>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.permit(service).await;
+        request.await.map_err(|e| classify(service, operation, e))
+    }
+
+    /// [`AwsCtx::call`] for reads of one thing: "does not exist" is `Ok(None)`.
+    pub async fn find<T, E>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        request: impl Future<Output = SdkResult<T, E>>,
+    ) -> Result<Option<T>, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match self.call(service, operation, request).await {
+            Ok(out) => Ok(Some(out)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`AwsCtx::call`] for deletes: a thing already gone is fine (`Ok(false)`).
+    pub async fn delete<T, E>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        request: impl Future<Output = SdkResult<T, E>>,
+    ) -> Result<bool, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        Ok(self.find(service, operation, request).await?.is_some())
+    }
+
+    /// [`AwsCtx::call`] where some answers mean the work is already done (a create whose
+    /// earlier attempt succeeded: `AlreadyExists`): those are `Ok(None)`.
+    pub async fn tolerate<T, E>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        done: &[&str],
+        request: impl Future<Output = SdkResult<T, E>>,
+    ) -> Result<Option<T>, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match self.call(service, operation, request).await {
+            Ok(out) => Ok(Some(out)),
+            Err(e) if done.contains(&e.code.as_str()) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every page of a paginated call (the SDK's paginator), each page after the budget.
+    pub async fn pages<T, E>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        pages: PaginationStream<SdkResult<T, E>>,
+    ) -> Result<Vec<T>, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let mut out = Vec::new();
+        self.each_page(service, operation, pages, |page| {
+            out.push(page);
+            ControlFlow::Continue(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Hands the pages of a paginated call to `f` until it breaks or the pages end; the
+    /// pages after a break are never asked for.
+    pub async fn each_page<T, E>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        mut pages: PaginationStream<SdkResult<T, E>>,
+        mut f: impl FnMut(T) -> ControlFlow<()>,
+    ) -> Result<(), AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        loop {
+            self.permit(service).await;
+            match pages.next().await {
+                None => return Ok(()),
+                Some(Ok(page)) => {
+                    if f(page).is_break() {
+                        return Ok(());
+                    }
+                }
+                Some(Err(e)) => return Err(classify(service, operation, e)),
+            }
+        }
     }
 }
 

@@ -7,43 +7,30 @@
 //! events are read only when the plan asks for them (failure states).
 
 use aws_sdk_cloudformation::types::{Capability, OnFailure, Tag};
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::http::Response as HttpResponse;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::plan::cfn::DesiredStack;
 use crate::plan::cfn::stack::{ObservedStack, StackEvent};
 use crate::plan::tags::TagSet;
 
-use super::error::classify;
 use super::{AwsCtx, AwsError, ErrorClass, Service};
-
-const SERVICE: &str = "cloudformation";
-
-/// CloudFormation codes that retrying cannot fix (on top of the common list, which
-/// holds `ValidationError`, `LimitExceededException` and the access errors).
-pub const TERMINAL_CODES: &[&str] = &["InsufficientCapabilitiesException"];
 
 /// Events read per look (one page, newest first): enough for the latest operation.
 const EVENT_PAGE: usize = 100;
 
-/// CloudFormation answers most conflicts with `ValidationError`; the ones that pass by
-/// themselves (a stack busy with another operation, a stack that just went away) are
-/// recoverable, and "does not exist" is the not-found sentinel.
-fn err<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let mut e = classify(SERVICE, operation, TERMINAL_CODES, e);
+/// CloudFormation answers most conflicts with `ValidationError` (terminal in the common
+/// list); the ones that pass by themselves (a stack busy with another operation, a stack
+/// that just went away) are recoverable, and "does not exist" is the not-found sentinel.
+/// The service registry calls this for every CloudFormation error.
+pub fn refine(e: &mut AwsError) {
     if e.code == "ValidationError" {
         if e.message.contains("does not exist") {
             e.code = "NotFound".to_string();
+            e.not_found = true;
             e.class = ErrorClass::Recoverable;
         } else if is_busy_message(&e.message) {
             e.class = ErrorClass::Recoverable;
         }
     }
-    e
 }
 
 /// "Stack:… is in UPDATE_IN_PROGRESS state and can not be updated." and its kin.
@@ -63,19 +50,15 @@ fn cfn_tags(tags: &TagSet) -> Vec<Tag> {
 /// The stack called `name`, or `None` when there is none (deleted stacks are not found
 /// by name).
 pub async fn describe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedStack>, AwsError> {
-    aws.permit(Service::CloudFormation).await;
-    let out = match aws
-        .cloudformation
-        .describe_stacks()
-        .stack_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => {
-            let e = err("DescribeStacks", e);
-            return if e.is_not_found() { Ok(None) } else { Err(e) };
-        }
+    let Some(out) = aws
+        .find(
+            Service::CloudFormation,
+            "DescribeStacks",
+            aws.cloudformation.describe_stacks().stack_name(name).send(),
+        )
+        .await?
+    else {
+        return Ok(None);
     };
     let Some(stack) = out.stacks().first() else {
         return Ok(None);
@@ -102,14 +85,16 @@ pub async fn describe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedStack>,
 
 /// The newest events of a stack (by id, so a deleted stack's events can be read too).
 pub async fn events(aws: &AwsCtx, stack_id: &str) -> Result<Vec<StackEvent>, AwsError> {
-    aws.permit(Service::CloudFormation).await;
     let out = aws
-        .cloudformation
-        .describe_stack_events()
-        .stack_name(stack_id)
-        .send()
-        .await
-        .map_err(|e| err("DescribeStackEvents", e))?;
+        .call(
+            Service::CloudFormation,
+            "DescribeStackEvents",
+            aws.cloudformation
+                .describe_stack_events()
+                .stack_name(stack_id)
+                .send(),
+        )
+        .await?;
     Ok(out
         .stack_events()
         .iter()
@@ -131,18 +116,20 @@ pub async fn events(aws: &AwsCtx, stack_id: &str) -> Result<Vec<StackEvent>, Aws
 
 /// Creates the stack (rollback on failure, named IAM resources allowed).
 pub async fn create(aws: &AwsCtx, want: &DesiredStack) -> Result<(), AwsError> {
-    aws.permit(Service::CloudFormation).await;
-    aws.cloudformation
-        .create_stack()
-        .stack_name(&want.name)
-        .template_body(&want.body)
-        .set_tags(Some(cfn_tags(&want.tags)))
-        .capabilities(Capability::CapabilityNamedIam)
-        .on_failure(OnFailure::Rollback)
-        .client_request_token(&want.token)
-        .send()
-        .await
-        .map_err(|e| err("CreateStack", e))?;
+    aws.call(
+        Service::CloudFormation,
+        "CreateStack",
+        aws.cloudformation
+            .create_stack()
+            .stack_name(&want.name)
+            .template_body(&want.body)
+            .set_tags(Some(cfn_tags(&want.tags)))
+            .capabilities(Capability::CapabilityNamedIam)
+            .on_failure(OnFailure::Rollback)
+            .client_request_token(&want.token)
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -150,48 +137,46 @@ pub async fn create(aws: &AwsCtx, want: &DesiredStack) -> Result<(), AwsError> {
 /// performed" cannot happen when the hashes differ (the hash output changes with them);
 /// should it anyway, the stack already holds the content, which is success.
 pub async fn update(aws: &AwsCtx, want: &DesiredStack) -> Result<(), AwsError> {
-    aws.permit(Service::CloudFormation).await;
-    match aws
-        .cloudformation
-        .update_stack()
-        .stack_name(&want.name)
-        .template_body(&want.body)
-        .set_tags(Some(cfn_tags(&want.tags)))
-        .capabilities(Capability::CapabilityNamedIam)
-        .client_request_token(&want.token)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = err("UpdateStack", e);
-            if e.code == "ValidationError" && e.message.contains("No updates are to be performed") {
-                Ok(())
-            } else {
-                Err(e)
-            }
+    let done = aws
+        .call(
+            Service::CloudFormation,
+            "UpdateStack",
+            aws.cloudformation
+                .update_stack()
+                .stack_name(&want.name)
+                .template_body(&want.body)
+                .set_tags(Some(cfn_tags(&want.tags)))
+                .capabilities(Capability::CapabilityNamedIam)
+                .client_request_token(&want.token)
+                .send(),
+        )
+        .await;
+    match done {
+        Err(e)
+            if e.code == "ValidationError"
+                && e.message.contains("No updates are to be performed") =>
+        {
+            Ok(())
         }
+        Err(e) => Err(e),
+        Ok(_) => Ok(()),
     }
 }
 
 /// Starts the deletion of the stack `name` (names are unique per environment, and the
 /// caller checked the stack is this environment's). A stack already gone is fine.
 pub async fn delete(aws: &AwsCtx, name: &str, token: &str) -> Result<(), AwsError> {
-    aws.permit(Service::CloudFormation).await;
-    match aws
-        .cloudformation
-        .delete_stack()
-        .stack_name(name)
-        .client_request_token(token)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = err("DeleteStack", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+    aws.delete(
+        Service::CloudFormation,
+        "DeleteStack",
+        aws.cloudformation
+            .delete_stack()
+            .stack_name(name)
+            .client_request_token(token)
+            .send(),
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

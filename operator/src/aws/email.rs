@@ -11,53 +11,13 @@
 use aws_sdk_ses::types::{
     BehaviorOnMxFailure, ConfigurationSet, EventDestination, EventType, SnsDestination,
 };
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::http::Response as HttpResponse;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::plan::email::{
     IdentityChange, IdentityKind, ObservedEventDestination, ObservedIdentity, ObservedSubscription,
 };
 use crate::plan::tags::TagSet;
 
-use super::error::classify;
 use super::{AwsCtx, AwsError, Service};
-
-/// SES and SNS codes that retrying cannot fix (on top of the common list).
-pub const TERMINAL_CODES: &[&str] = &[
-    "InvalidParameterValue",
-    "InvalidConfigurationSet",
-    "InvalidSNSDestination",
-    "InvalidParameter",
-    "AuthorizationError",
-    "TagPolicy",
-    "InvalidSecurity",
-];
-
-fn ses_err<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    classify("ses", operation, TERMINAL_CODES, e)
-}
-
-fn sns_err<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    classify("sns", operation, TERMINAL_CODES, e)
-}
-
-fn missing(e: &AwsError) -> bool {
-    matches!(
-        e.code.as_str(),
-        "ConfigurationSetDoesNotExist"
-            | "ConfigurationSetDoesNotExistException"
-            | "EventDestinationDoesNotExist"
-            | "ResourceNotFound"
-            | "ResourceNotFoundException"
-    ) || e.is_not_found()
-}
 
 /// The identity, or `None` when SES does not know it.
 pub async fn observe_identity(
@@ -65,14 +25,16 @@ pub async fn observe_identity(
     identity: &str,
     kind: IdentityKind,
 ) -> Result<Option<ObservedIdentity>, AwsError> {
-    aws.permit(Service::Ses).await;
     let out = aws
-        .ses
-        .get_identity_verification_attributes()
-        .identities(identity)
-        .send()
-        .await
-        .map_err(|e| ses_err("GetIdentityVerificationAttributes", e))?;
+        .call(
+            Service::Ses,
+            "GetIdentityVerificationAttributes",
+            aws.ses
+                .get_identity_verification_attributes()
+                .identities(identity)
+                .send(),
+        )
+        .await?;
     let Some(v) = out.verification_attributes().get(identity) else {
         return Ok(None);
     };
@@ -84,27 +46,31 @@ pub async fn observe_identity(
     if kind == IdentityKind::EmailAddress {
         return Ok(Some(seen));
     }
-    aws.permit(Service::Ses).await;
     let dkim = aws
-        .ses
-        .get_identity_dkim_attributes()
-        .identities(identity)
-        .send()
-        .await
-        .map_err(|e| ses_err("GetIdentityDkimAttributes", e))?;
+        .call(
+            Service::Ses,
+            "GetIdentityDkimAttributes",
+            aws.ses
+                .get_identity_dkim_attributes()
+                .identities(identity)
+                .send(),
+        )
+        .await?;
     if let Some(d) = dkim.dkim_attributes().get(identity) {
         seen.dkim_enabled = d.dkim_enabled();
         seen.dkim_tokens = d.dkim_tokens().to_vec();
         seen.dkim_status = Some(d.dkim_verification_status().as_str().to_string());
     }
-    aws.permit(Service::Ses).await;
     let mail_from = aws
-        .ses
-        .get_identity_mail_from_domain_attributes()
-        .identities(identity)
-        .send()
-        .await
-        .map_err(|e| ses_err("GetIdentityMailFromDomainAttributes", e))?;
+        .call(
+            Service::Ses,
+            "GetIdentityMailFromDomainAttributes",
+            aws.ses
+                .get_identity_mail_from_domain_attributes()
+                .identities(identity)
+                .send(),
+        )
+        .await?;
     if let Some(m) = mail_from.mail_from_domain_attributes().get(identity)
         && !m.mail_from_domain().is_empty()
     {
@@ -121,50 +87,58 @@ pub async fn apply_identity(
     changes: &[IdentityChange],
 ) -> Result<(), AwsError> {
     for change in changes {
-        aws.permit(Service::Ses).await;
         match change {
             IdentityChange::VerifyDomain => {
-                aws.ses
-                    .verify_domain_identity()
-                    .domain(identity)
-                    .send()
-                    .await
-                    .map_err(|e| ses_err("VerifyDomainIdentity", e))?;
+                aws.call(
+                    Service::Ses,
+                    "VerifyDomainIdentity",
+                    aws.ses.verify_domain_identity().domain(identity).send(),
+                )
+                .await?;
             }
             IdentityChange::VerifyEmail => {
-                aws.ses
-                    .verify_email_identity()
-                    .email_address(identity)
-                    .send()
-                    .await
-                    .map_err(|e| ses_err("VerifyEmailIdentity", e))?;
+                aws.call(
+                    Service::Ses,
+                    "VerifyEmailIdentity",
+                    aws.ses
+                        .verify_email_identity()
+                        .email_address(identity)
+                        .send(),
+                )
+                .await?;
             }
             IdentityChange::CreateDkimTokens => {
-                aws.ses
-                    .verify_domain_dkim()
-                    .domain(identity)
-                    .send()
-                    .await
-                    .map_err(|e| ses_err("VerifyDomainDkim", e))?;
+                aws.call(
+                    Service::Ses,
+                    "VerifyDomainDkim",
+                    aws.ses.verify_domain_dkim().domain(identity).send(),
+                )
+                .await?;
             }
             IdentityChange::EnableDkim => {
-                aws.ses
-                    .set_identity_dkim_enabled()
-                    .identity(identity)
-                    .dkim_enabled(true)
-                    .send()
-                    .await
-                    .map_err(|e| ses_err("SetIdentityDkimEnabled", e))?;
+                aws.call(
+                    Service::Ses,
+                    "SetIdentityDkimEnabled",
+                    aws.ses
+                        .set_identity_dkim_enabled()
+                        .identity(identity)
+                        .dkim_enabled(true)
+                        .send(),
+                )
+                .await?;
             }
             IdentityChange::SetMailFrom(domain) => {
-                aws.ses
-                    .set_identity_mail_from_domain()
-                    .identity(identity)
-                    .mail_from_domain(domain)
-                    .behavior_on_mx_failure(BehaviorOnMxFailure::UseDefaultValue)
-                    .send()
-                    .await
-                    .map_err(|e| ses_err("SetIdentityMailFromDomain", e))?;
+                aws.call(
+                    Service::Ses,
+                    "SetIdentityMailFromDomain",
+                    aws.ses
+                        .set_identity_mail_from_domain()
+                        .identity(identity)
+                        .mail_from_domain(domain)
+                        .behavior_on_mx_failure(BehaviorOnMxFailure::UseDefaultValue)
+                        .send(),
+                )
+                .await?;
             }
         }
     }
@@ -173,13 +147,12 @@ pub async fn apply_identity(
 
 /// Deletes an identity; one already gone is fine (SES answers success).
 pub async fn delete_identity(aws: &AwsCtx, identity: &str) -> Result<(), AwsError> {
-    aws.permit(Service::Ses).await;
-    aws.ses
-        .delete_identity()
-        .identity(identity)
-        .send()
-        .await
-        .map_err(|e| ses_err("DeleteIdentity", e))?;
+    aws.call(
+        Service::Ses,
+        "DeleteIdentity",
+        aws.ses.delete_identity().identity(identity).send(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -188,22 +161,21 @@ pub async fn observe_configuration_set(
     aws: &AwsCtx,
     name: &str,
 ) -> Result<Option<Vec<ObservedEventDestination>>, AwsError> {
-    aws.permit(Service::Ses).await;
-    let out = match aws
-        .ses
-        .describe_configuration_set()
-        .configuration_set_name(name)
-        .configuration_set_attribute_names(
-            aws_sdk_ses::types::ConfigurationSetAttribute::EventDestinations,
+    let Some(out) = aws
+        .find(
+            Service::Ses,
+            "DescribeConfigurationSet",
+            aws.ses
+                .describe_configuration_set()
+                .configuration_set_name(name)
+                .configuration_set_attribute_names(
+                    aws_sdk_ses::types::ConfigurationSetAttribute::EventDestinations,
+                )
+                .send(),
         )
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => {
-            let e = ses_err("DescribeConfigurationSet", e);
-            return if missing(&e) { Ok(None) } else { Err(e) };
-        }
+        .await?
+    else {
+        return Ok(None);
     };
     Ok(Some(
         out.event_destinations()
@@ -227,25 +199,21 @@ pub async fn create_configuration_set(aws: &AwsCtx, name: &str) -> Result<(), Aw
         .name(name)
         .build()
         .map_err(|e| AwsError::build("ses", "CreateConfigurationSet", e))?;
-    aws.permit(Service::Ses).await;
-    match aws
-        .ses
-        .create_configuration_set()
-        .configuration_set(set)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        // Created by an earlier pass that crashed before it could say so.
-        Err(e) => {
-            let e = ses_err("CreateConfigurationSet", e);
-            if e.code.starts_with("ConfigurationSetAlreadyExists") {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }
-    }
+    // Already there: created by an earlier pass that crashed before it could say so.
+    aws.tolerate(
+        Service::Ses,
+        "CreateConfigurationSet",
+        &[
+            "ConfigurationSetAlreadyExists",
+            "ConfigurationSetAlreadyExistsException",
+        ],
+        aws.ses
+            .create_configuration_set()
+            .configuration_set(set)
+            .send(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Replaces the event destination `name` with one that sends bounces and complaints to
@@ -273,71 +241,57 @@ pub async fn put_event_destination(
         .sns_destination(sns)
         .build()
         .map_err(|e| AwsError::build("ses", "CreateConfigurationSetEventDestination", e))?;
-    aws.permit(Service::Ses).await;
-    aws.ses
-        .create_configuration_set_event_destination()
-        .configuration_set_name(set)
-        .event_destination(destination)
-        .send()
-        .await
-        .map_err(|e| ses_err("CreateConfigurationSetEventDestination", e))?;
+    aws.call(
+        Service::Ses,
+        "CreateConfigurationSetEventDestination",
+        aws.ses
+            .create_configuration_set_event_destination()
+            .configuration_set_name(set)
+            .event_destination(destination)
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 
 async fn delete_event_destination(aws: &AwsCtx, set: &str, name: &str) -> Result<(), AwsError> {
-    aws.permit(Service::Ses).await;
-    match aws
-        .ses
-        .delete_configuration_set_event_destination()
-        .configuration_set_name(set)
-        .event_destination_name(name)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = ses_err("DeleteConfigurationSetEventDestination", e);
-            if missing(&e) { Ok(()) } else { Err(e) }
-        }
-    }
+    aws.delete(
+        Service::Ses,
+        "DeleteConfigurationSetEventDestination",
+        aws.ses
+            .delete_configuration_set_event_destination()
+            .configuration_set_name(set)
+            .event_destination_name(name)
+            .send(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Deletes the configuration set (and so its event destinations); gone is fine.
 pub async fn delete_configuration_set(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
-    aws.permit(Service::Ses).await;
-    match aws
-        .ses
-        .delete_configuration_set()
-        .configuration_set_name(name)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = ses_err("DeleteConfigurationSet", e);
-            if missing(&e) { Ok(()) } else { Err(e) }
-        }
-    }
+    aws.delete(
+        Service::Ses,
+        "DeleteConfigurationSet",
+        aws.ses
+            .delete_configuration_set()
+            .configuration_set_name(name)
+            .send(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The topic's tags, or `None` when the topic does not exist.
 pub async fn topic_tags(aws: &AwsCtx, arn: &str) -> Result<Option<TagSet>, AwsError> {
-    aws.permit(Service::Sns).await;
-    match aws
-        .sns
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(Some(
-            out.tags().iter().map(|t| (t.key(), t.value())).collect(),
-        )),
-        Err(e) => {
-            let e = sns_err("ListTagsForResource", e);
-            if missing(&e) { Ok(None) } else { Err(e) }
-        }
-    }
+    let out = aws
+        .find(
+            Service::Sns,
+            "ListTagsForResource",
+            aws.sns.list_tags_for_resource().resource_arn(arn).send(),
+        )
+        .await?;
+    Ok(out.map(|out| out.tags().iter().map(|t| (t.key(), t.value())).collect()))
 }
 
 fn sns_tags(tags: &TagSet) -> Result<Vec<aws_sdk_sns::types::Tag>, AwsError> {
@@ -354,96 +308,95 @@ fn sns_tags(tags: &TagSet) -> Result<Vec<aws_sdk_sns::types::Tag>, AwsError> {
 
 /// Creates the topic (idempotent for the same name and tags) and returns its ARN.
 pub async fn create_topic(aws: &AwsCtx, name: &str, tags: &TagSet) -> Result<String, AwsError> {
-    aws.permit(Service::Sns).await;
     let out = aws
-        .sns
-        .create_topic()
-        .name(name)
-        .set_tags(Some(sns_tags(tags)?))
-        .send()
-        .await
-        .map_err(|e| sns_err("CreateTopic", e))?;
+        .call(
+            Service::Sns,
+            "CreateTopic",
+            aws.sns
+                .create_topic()
+                .name(name)
+                .set_tags(Some(sns_tags(tags)?))
+                .send(),
+        )
+        .await?;
     Ok(out.topic_arn().unwrap_or_default().to_string())
 }
 
 /// Adds or overwrites tags on the topic.
 pub async fn tag_topic(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.permit(Service::Sns).await;
-    aws.sns
-        .tag_resource()
-        .resource_arn(arn)
-        .set_tags(Some(sns_tags(tags)?))
-        .send()
-        .await
-        .map_err(|e| sns_err("TagResource", e))?;
+    aws.call(
+        Service::Sns,
+        "TagResource",
+        aws.sns
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(sns_tags(tags)?))
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 
 /// Every subscription of the topic.
 pub async fn subscriptions(aws: &AwsCtx, arn: &str) -> Result<Vec<ObservedSubscription>, AwsError> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        aws.permit(Service::Sns).await;
-        let page = aws
-            .sns
-            .list_subscriptions_by_topic()
-            .topic_arn(arn)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| sns_err("ListSubscriptionsByTopic", e))?;
-        out.extend(page.subscriptions().iter().map(|s| ObservedSubscription {
+    let pages = aws
+        .pages(
+            Service::Sns,
+            "ListSubscriptionsByTopic",
+            aws.sns
+                .list_subscriptions_by_topic()
+                .topic_arn(arn)
+                .into_paginator()
+                .send(),
+        )
+        .await?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.subscriptions())
+        .map(|s| ObservedSubscription {
             arn: s.subscription_arn().unwrap_or_default().to_string(),
             protocol: s.protocol().unwrap_or_default().to_string(),
             endpoint: s.endpoint().unwrap_or_default().to_string(),
-        }));
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => return Ok(out),
-        }
-    }
+        })
+        .collect())
 }
 
 /// Subscribes an email address (SNS mails it a confirmation link).
 pub async fn subscribe_email(aws: &AwsCtx, arn: &str, address: &str) -> Result<(), AwsError> {
-    aws.permit(Service::Sns).await;
-    aws.sns
-        .subscribe()
-        .topic_arn(arn)
-        .protocol("email")
-        .endpoint(address)
-        .send()
-        .await
-        .map_err(|e| sns_err("Subscribe", e))?;
+    aws.call(
+        Service::Sns,
+        "Subscribe",
+        aws.sns
+            .subscribe()
+            .topic_arn(arn)
+            .protocol("email")
+            .endpoint(address)
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 
 pub async fn unsubscribe(aws: &AwsCtx, subscription_arn: &str) -> Result<(), AwsError> {
-    aws.permit(Service::Sns).await;
-    match aws
-        .sns
-        .unsubscribe()
-        .subscription_arn(subscription_arn)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = sns_err("Unsubscribe", e);
-            if missing(&e) { Ok(()) } else { Err(e) }
-        }
-    }
+    aws.delete(
+        Service::Sns,
+        "Unsubscribe",
+        aws.sns
+            .unsubscribe()
+            .subscription_arn(subscription_arn)
+            .send(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Deletes the topic and its subscriptions; a topic already gone is fine.
 pub async fn delete_topic(aws: &AwsCtx, arn: &str) -> Result<(), AwsError> {
-    aws.permit(Service::Sns).await;
-    match aws.sns.delete_topic().topic_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = sns_err("DeleteTopic", e);
-            if missing(&e) { Ok(()) } else { Err(e) }
-        }
-    }
+    aws.delete(
+        Service::Sns,
+        "DeleteTopic",
+        aws.sns.delete_topic().topic_arn(arn).send(),
+    )
+    .await?;
+    Ok(())
 }

@@ -5,13 +5,19 @@
 //! `Terminal` ones stall the environment until the spec (or the account) changes.
 //!
 //! The policy is ACK's: a short list of codes is terminal (common ones here, and one list
-//! per component next to its code); everything else retries. This module makes no calls.
+//! per service in the registry, `services.rs`); everything else retries. A resource that
+//! already exists in this account is never terminal: that is what a create whose answer
+//! was lost gets on its retry, and the next pass finds and adopts it (S3's
+//! `BucketAlreadyExists` is terminal because it means another account holds the name).
+//! This module makes no calls.
 
 use std::fmt;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::services::Service;
 
 /// How the reconciler should treat an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,7 +32,7 @@ pub enum ErrorClass {
 ///
 /// `message` is AWS's error message (never a secret: the operator never sends secret
 /// values in requests whose errors echo them).
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{service}.{operation} failed ({code}): {message}")]
 pub struct AwsError {
     pub service: &'static str,
@@ -35,6 +41,8 @@ pub struct AwsError {
     pub code: String,
     pub message: String,
     pub class: ErrorClass,
+    /// The code means "it does not exist" (for this service).
+    pub not_found: bool,
 }
 
 impl AwsError {
@@ -44,7 +52,7 @@ impl AwsError {
 
     /// True when the error says the resource (or the sub-resource asked for) does not exist.
     pub fn is_not_found(&self) -> bool {
-        NOT_FOUND_CODES.contains(&self.code.as_str())
+        self.not_found || NOT_FOUND_CODES.contains(&self.code.as_str())
     }
 
     /// A terminal error found by the operator itself (not returned by AWS), e.g. a bucket
@@ -61,6 +69,20 @@ impl AwsError {
             code: code.to_string(),
             message: message.into(),
             class: ErrorClass::Terminal,
+            not_found: false,
+        }
+    }
+
+    /// A recoverable error found by the operator itself (a resource not visible yet).
+    pub fn recoverable(
+        service: &'static str,
+        operation: &'static str,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            class: ErrorClass::Recoverable,
+            ..Self::terminal(service, operation, code, message)
         }
     }
 
@@ -198,12 +220,11 @@ pub fn class_of(code: &str, component_terminal: &[&str]) -> ErrorClass {
 /// Longest AWS message kept; messages go to status and events, so they stay short.
 const MAX_MESSAGE: usize = 300;
 
-/// Turns an SDK error into an [`AwsError`]. `component_terminal` is the calling
-/// component's own list of terminal codes.
+/// Turns an SDK error of `service` into an [`AwsError`], with the service's own terminal
+/// and not-found codes.
 pub fn classify<E>(
-    service: &'static str,
+    service: Service,
     operation: &'static str,
-    component_terminal: &[&str],
     err: SdkError<E, HttpResponse>,
 ) -> AwsError
 where
@@ -239,13 +260,16 @@ where
         }
         _ => ("Unknown".to_string(), source_chain(&err)),
     };
-    AwsError {
-        service,
+    let mut e = AwsError {
+        service: service.as_str(),
         operation,
-        class: class_of(&code, component_terminal),
+        class: class_of(&code, service.terminal_codes()),
+        not_found: service.not_found_codes().contains(&code.as_str()),
         code,
         message: truncate(message),
-    }
+    };
+    service.refine(&mut e);
+    e
 }
 
 fn source_chain(err: &dyn std::error::Error) -> String {

@@ -6,26 +6,11 @@
 //! otherwise.
 
 use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, FeatureStatus};
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::http::Response as HttpResponse;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::plan::guardduty::{DesiredDetector, ObservedDetector};
+use crate::plan::guardduty::{DesiredDetector, DetectorChange, ObservedDetector, detector_changes};
 
-use super::error::classify;
+use super::resource::{Presence, Resource};
 use super::{AwsCtx, AwsError, Service};
-
-const SERVICE: &str = "guardduty";
-
-/// GuardDuty codes that retrying cannot fix (on top of the common list).
-pub const TERMINAL_CODES: &[&str] = &["BadRequestException"];
-
-fn err<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    classify(SERVICE, operation, TERMINAL_CODES, e)
-}
 
 fn enabled(features: &[&'static str]) -> Vec<DetectorFeatureConfiguration> {
     features
@@ -41,24 +26,26 @@ fn enabled(features: &[&'static str]) -> Vec<DetectorFeatureConfiguration> {
 
 /// The region's detector, or `None` when the account has none here.
 pub async fn observe(aws: &AwsCtx) -> Result<Option<ObservedDetector>, AwsError> {
-    aws.permit(Service::GuardDuty).await;
     let list = aws
-        .guardduty
-        .list_detectors()
-        .send()
-        .await
-        .map_err(|e| err("ListDetectors", e))?;
+        .call(
+            Service::GuardDuty,
+            "ListDetectors",
+            aws.guardduty.list_detectors().send(),
+        )
+        .await?;
     // One detector per account and region: the first is the one.
     let Some(id) = list.detector_ids().first().cloned() else {
         return Ok(None);
     };
-    aws.permit(Service::GuardDuty).await;
-    let d = match aws.guardduty.get_detector().detector_id(&id).send().await {
-        Ok(d) => d,
-        Err(e) => {
-            let e = err("GetDetector", e);
-            return if e.is_not_found() { Ok(None) } else { Err(e) };
-        }
+    let Some(d) = aws
+        .find(
+            Service::GuardDuty,
+            "GetDetector",
+            aws.guardduty.get_detector().detector_id(&id).send(),
+        )
+        .await?
+    else {
+        return Ok(None);
     };
     Ok(Some(ObservedDetector {
         status: d
@@ -85,23 +72,25 @@ pub async fn observe(aws: &AwsCtx) -> Result<Option<ObservedDetector>, AwsError>
 
 /// Creates the detector, enabled, with the wanted plans and the ownership tags. The
 /// client token makes a retry after a lost answer return the same detector.
-pub async fn create(aws: &AwsCtx, want: &DesiredDetector, token: &str) -> Result<String, AwsError> {
-    aws.permit(Service::GuardDuty).await;
+pub async fn create(aws: &AwsCtx, want: &DesiredDetector) -> Result<String, AwsError> {
     let out = aws
-        .guardduty
-        .create_detector()
-        .enable(true)
-        .set_features(Some(enabled(&want.features)))
-        .set_tags(Some(
-            want.tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
-        .client_token(token)
-        .send()
-        .await
-        .map_err(|e| err("CreateDetector", e))?;
+        .call(
+            Service::GuardDuty,
+            "CreateDetector",
+            aws.guardduty
+                .create_detector()
+                .enable(true)
+                .set_features(Some(enabled(&want.features)))
+                .set_tags(Some(
+                    want.tags
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ))
+                .client_token(&want.client_token)
+                .send(),
+        )
+        .await?;
     Ok(out.detector_id().unwrap_or_default().to_string())
 }
 
@@ -111,14 +100,64 @@ pub async fn enable(
     detector_id: &str,
     features: &[&'static str],
 ) -> Result<(), AwsError> {
-    aws.permit(Service::GuardDuty).await;
-    aws.guardduty
-        .update_detector()
-        .detector_id(detector_id)
-        .enable(true)
-        .set_features((!features.is_empty()).then(|| enabled(features)))
-        .send()
-        .await
-        .map_err(|e| err("UpdateDetector", e))?;
+    aws.call(
+        Service::GuardDuty,
+        "UpdateDetector",
+        aws.guardduty
+            .update_detector()
+            .detector_id(detector_id)
+            .enable(true)
+            .set_features((!features.is_empty()).then(|| enabled(features)))
+            .send(),
+    )
+    .await?;
     Ok(())
+}
+
+impl Resource for DesiredDetector {
+    type Seen = ObservedDetector;
+    type Change = DetectorChange;
+
+    fn label(&self) -> String {
+        "GuardDuty detector".to_string()
+    }
+
+    /// The region's detector, whoever made it: GuardDuty has one per account and region,
+    /// so one the environment did not create is used (adopted, never tagged or deleted).
+    async fn observe(
+        &self,
+        aws: &AwsCtx,
+        _uid: &str,
+    ) -> Result<Presence<ObservedDetector>, AwsError> {
+        Ok(observe(aws)
+            .await?
+            .map_or(Presence::Absent, Presence::Owned))
+    }
+
+    async fn create(&self, aws: &AwsCtx) -> Result<ObservedDetector, AwsError> {
+        let id = create(aws, self).await?;
+        Ok(ObservedDetector {
+            id,
+            status: "ENABLED".into(),
+            features: self
+                .features
+                .iter()
+                .map(|f| (f.to_string(), "ENABLED".to_string()))
+                .collect(),
+            tags: self.tags.clone(),
+        })
+    }
+
+    fn changes(&self, seen: &ObservedDetector) -> Vec<DetectorChange> {
+        detector_changes(self, seen)
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsCtx,
+        seen: &ObservedDetector,
+        _: &[DetectorChange],
+    ) -> Result<(), AwsError> {
+        enable(aws, &seen.id, &self.features).await
+    }
 }

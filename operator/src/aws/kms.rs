@@ -7,38 +7,18 @@
 //! AWS. Every call waits for the KMS budget first.
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::http::Response as HttpResponse;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::plan::kms::{DesiredKey, KeyChange, KeyState, ObservedKey};
+use crate::plan::kms::{DesiredKey, KeyChange, KeyPlan, KeyState, ObservedKey, key_plan};
 use crate::plan::policy::parse_policy;
 use crate::plan::tags::TagSet;
 
-use super::error::classify;
+use super::resource::{Presence, Resource};
 use super::{AwsCtx, AwsError, Service};
 
 const SERVICE: &str = "kms";
 
-/// KMS codes that retrying cannot fix (on top of the common list).
-pub const TERMINAL_CODES: &[&str] = &[
-    "InvalidAliasNameException",
-    "InvalidArnException",
-    "TagException",
-    "UnsupportedOperationException",
-    "CustomKeyStoreInvalidStateException",
-    "IncorrectKeyException",
-];
-
 /// The shortest waiting period KMS allows before a scheduled key is deleted.
 pub const MIN_DELETION_WINDOW_DAYS: i32 = 7;
-
-fn err<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    classify(SERVICE, operation, TERMINAL_CODES, e)
-}
 
 fn build_err(operation: &'static str, e: impl std::error::Error) -> AwsError {
     AwsError::build(SERVICE, operation, e)
@@ -46,13 +26,15 @@ fn build_err(operation: &'static str, e: impl std::error::Error) -> AwsError {
 
 /// The key behind `alias` (or a key id), or `None` when there is none.
 pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, AwsError> {
-    aws.permit(Service::Kms).await;
-    let described = match aws.kms.describe_key().key_id(key).send().await {
-        Ok(out) => out,
-        Err(e) => {
-            let e = err("DescribeKey", e);
-            return if e.is_not_found() { Ok(None) } else { Err(e) };
-        }
+    let Some(described) = aws
+        .find(
+            Service::Kms,
+            "DescribeKey",
+            aws.kms.describe_key().key_id(key).send(),
+        )
+        .await?
+    else {
+        return Ok(None);
     };
     let Some(meta) = described.key_metadata() else {
         return Ok(None);
@@ -62,14 +44,13 @@ pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, Aws
     // Rotation status is only asked of an enabled key: for a disabled or pending-deletion
     // key the answer is not meaningful, and enabling it again re-asserts rotation anyway.
     let rotation_enabled = if state == KeyState::Enabled {
-        aws.permit(Service::Kms).await;
         let out = aws
-            .kms
-            .get_key_rotation_status()
-            .key_id(&key_id)
-            .send()
-            .await
-            .map_err(|e| err("GetKeyRotationStatus", e))?;
+            .call(
+                Service::Kms,
+                "GetKeyRotationStatus",
+                aws.kms.get_key_rotation_status().key_id(&key_id).send(),
+            )
+            .await?;
         Some(out.key_rotation_enabled())
     } else {
         None
@@ -79,15 +60,17 @@ pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, Aws
     let policy = if state == KeyState::PendingDeletion {
         None
     } else {
-        aws.permit(Service::Kms).await;
         let out = aws
-            .kms
-            .get_key_policy()
-            .key_id(&key_id)
-            .policy_name("default")
-            .send()
-            .await
-            .map_err(|e| err("GetKeyPolicy", e))?;
+            .call(
+                Service::Kms,
+                "GetKeyPolicy",
+                aws.kms
+                    .get_key_policy()
+                    .key_id(&key_id)
+                    .policy_name("default")
+                    .send(),
+            )
+            .await?;
         out.policy().map(parse_policy)
     };
     Ok(Some(ObservedKey {
@@ -103,61 +86,51 @@ pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, Aws
 }
 
 async fn tags_of(aws: &AwsCtx, key_id: &str) -> Result<TagSet, AwsError> {
-    let mut tags = TagSet::new();
-    let mut marker: Option<String> = None;
-    loop {
-        aws.permit(Service::Kms).await;
-        let out = aws
-            .kms
-            .list_resource_tags()
-            .key_id(key_id)
-            .set_marker(marker.take())
-            .send()
-            .await
-            .map_err(|e| err("ListResourceTags", e))?;
-        for t in out.tags() {
-            tags.insert(t.tag_key(), t.tag_value());
-        }
-        match out.next_marker() {
-            Some(m) if out.truncated() => marker = Some(m.to_string()),
-            _ => return Ok(tags),
-        }
-    }
+    let pages = aws
+        .pages(
+            Service::Kms,
+            "ListResourceTags",
+            aws.kms
+                .list_resource_tags()
+                .key_id(key_id)
+                .into_paginator()
+                .send(),
+        )
+        .await?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.tags())
+        .map(|t| (t.tag_key(), t.tag_value()))
+        .collect())
 }
 
 /// A key tagged with this environment's UID that has no alias: left by a crash between
 /// `CreateKey` and `CreateAlias`. Lists every key in the region, so only called when
 /// the alias is missing.
 pub async fn find_orphan(aws: &AwsCtx, uid: &str) -> Result<Option<ObservedKey>, AwsError> {
-    let mut marker: Option<String> = None;
-    loop {
-        aws.permit(Service::Kms).await;
-        let page = aws
-            .kms
-            .list_keys()
-            .set_marker(marker.take())
-            .send()
-            .await
-            .map_err(|e| err("ListKeys", e))?;
-        for entry in page.keys() {
-            let Some(key_id) = entry.key_id() else {
-                continue;
-            };
-            match tags_of(aws, key_id).await {
-                Ok(tags) if tags.is_owned_by(uid) => return observe(aws, key_id).await,
-                Ok(_) => {}
-                // Keys of other owners may refuse us (key policy) or vanish mid-listing.
-                Err(e) if e.is_terminal() || e.is_not_found() => {
-                    tracing::debug!(key_id, error = %e, "skipping key while looking for an orphan");
-                }
-                Err(e) => return Err(e),
+    let pages = aws
+        .pages(
+            Service::Kms,
+            "ListKeys",
+            aws.kms.list_keys().into_paginator().send(),
+        )
+        .await?;
+    for key_id in pages
+        .iter()
+        .flat_map(|p| p.keys())
+        .filter_map(|k| k.key_id())
+    {
+        match tags_of(aws, key_id).await {
+            Ok(tags) if tags.is_owned_by(uid) => return observe(aws, key_id).await,
+            Ok(_) => {}
+            // Keys of other owners may refuse us (key policy) or vanish mid-listing.
+            Err(e) if e.is_terminal() || e.is_not_found() => {
+                tracing::debug!(key_id, error = %e, "skipping key while looking for an orphan");
             }
-        }
-        match page.next_marker() {
-            Some(m) if page.truncated() => marker = Some(m.to_string()),
-            _ => return Ok(None),
+            Err(e) => return Err(e),
         }
     }
+    Ok(None)
 }
 
 fn kms_tags(tags: &TagSet) -> Result<Vec<Tag>, AwsError> {
@@ -175,17 +148,19 @@ fn kms_tags(tags: &TagSet) -> Result<Vec<Tag>, AwsError> {
 /// Creates the key (symmetric, encrypt/decrypt, default key policy, tagged) and returns
 /// its id. Rotation and the alias are applied by the caller.
 pub async fn create(aws: &AwsCtx, want: &DesiredKey) -> Result<String, AwsError> {
-    aws.permit(Service::Kms).await;
     let out = aws
-        .kms
-        .create_key()
-        .description(&want.description)
-        .key_usage(KeyUsageType::EncryptDecrypt)
-        .key_spec(KeySpec::SymmetricDefault)
-        .set_tags(Some(kms_tags(&want.tags)?))
-        .send()
-        .await
-        .map_err(|e| err("CreateKey", e))?;
+        .call(
+            Service::Kms,
+            "CreateKey",
+            aws.kms
+                .create_key()
+                .description(&want.description)
+                .key_usage(KeyUsageType::EncryptDecrypt)
+                .key_spec(KeySpec::SymmetricDefault)
+                .set_tags(Some(kms_tags(&want.tags)?))
+                .send(),
+        )
+        .await?;
     out.key_metadata()
         .map(|m| m.key_id().to_string())
         .ok_or_else(|| {
@@ -199,65 +174,72 @@ pub async fn create(aws: &AwsCtx, want: &DesiredKey) -> Result<String, AwsError>
 }
 
 pub async fn create_alias(aws: &AwsCtx, alias: &str, key_id: &str) -> Result<(), AwsError> {
-    aws.permit(Service::Kms).await;
-    aws.kms
-        .create_alias()
-        .alias_name(alias)
-        .target_key_id(key_id)
-        .send()
-        .await
-        .map_err(|e| err("CreateAlias", e))?;
+    aws.call(
+        Service::Kms,
+        "CreateAlias",
+        aws.kms
+            .create_alias()
+            .alias_name(alias)
+            .target_key_id(key_id)
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 
 /// Applies the changes `plan::kms::key_plan` returned, in order.
 pub async fn apply(aws: &AwsCtx, key_id: &str, changes: &[KeyChange]) -> Result<(), AwsError> {
     for change in changes {
-        aws.permit(Service::Kms).await;
         match change {
             KeyChange::CancelDeletion => {
-                aws.kms
-                    .cancel_key_deletion()
-                    .key_id(key_id)
-                    .send()
-                    .await
-                    .map_err(|e| err("CancelKeyDeletion", e))?;
+                aws.call(
+                    Service::Kms,
+                    "CancelKeyDeletion",
+                    aws.kms.cancel_key_deletion().key_id(key_id).send(),
+                )
+                .await?;
             }
             KeyChange::Enable => {
-                aws.kms
-                    .enable_key()
-                    .key_id(key_id)
-                    .send()
-                    .await
-                    .map_err(|e| err("EnableKey", e))?;
+                aws.call(
+                    Service::Kms,
+                    "EnableKey",
+                    aws.kms.enable_key().key_id(key_id).send(),
+                )
+                .await?;
             }
             KeyChange::UpdateDescription(d) => {
-                aws.kms
-                    .update_key_description()
-                    .key_id(key_id)
-                    .description(d)
-                    .send()
-                    .await
-                    .map_err(|e| err("UpdateKeyDescription", e))?;
+                aws.call(
+                    Service::Kms,
+                    "UpdateKeyDescription",
+                    aws.kms
+                        .update_key_description()
+                        .key_id(key_id)
+                        .description(d)
+                        .send(),
+                )
+                .await?;
             }
             KeyChange::EnableRotation => {
-                aws.kms
-                    .enable_key_rotation()
-                    .key_id(key_id)
-                    .send()
-                    .await
-                    .map_err(|e| err("EnableKeyRotation", e))?;
+                aws.call(
+                    Service::Kms,
+                    "EnableKeyRotation",
+                    aws.kms.enable_key_rotation().key_id(key_id).send(),
+                )
+                .await?;
             }
             KeyChange::Tag(tags) => tag(aws, key_id, tags).await?,
             KeyChange::PutPolicy(policy) => {
-                aws.kms
-                    .put_key_policy()
-                    .key_id(key_id)
-                    .policy_name("default")
-                    .policy(policy)
-                    .send()
-                    .await
-                    .map_err(|e| err("PutKeyPolicy", e))?;
+                aws.call(
+                    Service::Kms,
+                    "PutKeyPolicy",
+                    aws.kms
+                        .put_key_policy()
+                        .key_id(key_id)
+                        .policy_name("default")
+                        .policy(policy)
+                        .send(),
+                )
+                .await?;
             }
         }
     }
@@ -266,38 +248,130 @@ pub async fn apply(aws: &AwsCtx, key_id: &str, changes: &[KeyChange]) -> Result<
 
 /// Adds or overwrites tags (never removes any).
 pub async fn tag(aws: &AwsCtx, key_id: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.permit(Service::Kms).await;
-    aws.kms
-        .tag_resource()
-        .key_id(key_id)
-        .set_tags(Some(kms_tags(tags)?))
-        .send()
-        .await
-        .map_err(|e| err("TagResource", e))?;
+    aws.call(
+        Service::Kms,
+        "TagResource",
+        aws.kms
+            .tag_resource()
+            .key_id(key_id)
+            .set_tags(Some(kms_tags(tags)?))
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 
 /// Schedules deletion with the shortest window KMS allows (the last chance to cancel).
 pub async fn schedule_deletion(aws: &AwsCtx, key_id: &str) -> Result<(), AwsError> {
-    aws.permit(Service::Kms).await;
-    aws.kms
-        .schedule_key_deletion()
-        .key_id(key_id)
-        .pending_window_in_days(MIN_DELETION_WINDOW_DAYS)
-        .send()
-        .await
-        .map_err(|e| err("ScheduleKeyDeletion", e))?;
+    aws.call(
+        Service::Kms,
+        "ScheduleKeyDeletion",
+        aws.kms
+            .schedule_key_deletion()
+            .key_id(key_id)
+            .pending_window_in_days(MIN_DELETION_WINDOW_DAYS)
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 
 /// Deletes the alias; an alias already gone is fine.
 pub async fn delete_alias(aws: &AwsCtx, alias: &str) -> Result<(), AwsError> {
-    aws.permit(Service::Kms).await;
-    match aws.kms.delete_alias().alias_name(alias).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = err("DeleteAlias", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
+    aws.delete(
+        Service::Kms,
+        "DeleteAlias",
+        aws.kms.delete_alias().alias_name(alias).send(),
+    )
+    .await?;
+    Ok(())
+}
+
+impl Resource for DesiredKey {
+    type Seen = ObservedKey;
+    type Change = KeyChange;
+
+    fn label(&self) -> String {
+        format!("key {}", self.alias)
+    }
+
+    /// By alias; without one, a key tagged with `uid` is ours from a crash between
+    /// `CreateKey` and `CreateAlias` (adoptable).
+    async fn observe(&self, aws: &AwsCtx, uid: &str) -> Result<Presence<ObservedKey>, AwsError> {
+        match observe(aws, &self.alias).await? {
+            Some(seen) => Ok(match key_plan(self, &seen, uid) {
+                KeyPlan::Blocked(reason)
+                    if !seen.tags.is_owned_by(uid) || !seen.customer_managed =>
+                {
+                    Presence::Foreign {
+                        adoptable: false,
+                        reason: Some(reason),
+                    }
+                }
+                _ => Presence::Owned(seen),
+            }),
+            None => Ok(match find_orphan(aws, uid).await? {
+                Some(_) => Presence::Foreign {
+                    adoptable: true,
+                    reason: None,
+                },
+                None => Presence::Absent,
+            }),
         }
+    }
+
+    async fn create(&self, aws: &AwsCtx) -> Result<ObservedKey, AwsError> {
+        let key_id = create(aws, self).await?;
+        self.finish(aws, &key_id).await
+    }
+
+    /// Only the changes of a key in a state the operator can act on; a key AWS is busy
+    /// with, or one in a state nobody can fix, is the component's to report.
+    fn changes(&self, seen: &ObservedKey) -> Vec<KeyChange> {
+        match key_plan(
+            self,
+            seen,
+            seen.tags.get(crate::api::tags::UID).unwrap_or_default(),
+        ) {
+            KeyPlan::Changes(changes) => changes,
+            KeyPlan::Wait(_) | KeyPlan::Blocked(_) => Vec::new(),
+        }
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsCtx,
+        seen: &ObservedKey,
+        changes: &[KeyChange],
+    ) -> Result<(), AwsError> {
+        apply(aws, &seen.key_id, changes).await
+    }
+
+    async fn adopt(&self, aws: &AwsCtx) -> Result<ObservedKey, AwsError> {
+        let uid = self.tags.get(crate::api::tags::UID).unwrap_or_default();
+        let Some(orphan) = find_orphan(aws, uid).await? else {
+            return Err(AwsError::recoverable(
+                SERVICE,
+                "ListKeys",
+                "NotYetVisible",
+                "the key left without its alias is gone",
+            ));
+        };
+        self.finish(aws, &orphan.key_id).await
+    }
+}
+
+impl DesiredKey {
+    /// Gives the key `key_id` its alias and reads it back.
+    async fn finish(&self, aws: &AwsCtx, key_id: &str) -> Result<ObservedKey, AwsError> {
+        create_alias(aws, &self.alias, key_id).await?;
+        observe(aws, key_id).await?.ok_or_else(|| {
+            AwsError::recoverable(
+                SERVICE,
+                "DescribeKey",
+                "NotYetVisible",
+                format!("key {key_id} is not visible yet"),
+            )
+        })
     }
 }

@@ -8,36 +8,18 @@
 //! window. Every call waits for the Secrets Manager budget first.
 
 use aws_sdk_secretsmanager::types::Tag;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::http::Response as HttpResponse;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use aws_sdk_secretsmanager::types::RotationRulesType;
+
+use crate::plan::database::{ObservedRotation, rotation_days_of};
 use crate::plan::secret::SecretString;
-use crate::plan::secrets::{DesiredSecret, ObservedSecret, RECOVERY_WINDOW_DAYS, SecretChange};
+use crate::plan::secrets::{
+    DesiredSecret, ObservedSecret, RECOVERY_WINDOW_DAYS, SecretChange, secret_changes,
+};
 use crate::plan::tags::TagSet;
 
-use super::error::classify;
+use super::resource::{Presence, Resource};
 use super::{AwsCtx, AwsError, Service};
-
-const SERVICE: &str = "secretsmanager";
-
-/// Secrets Manager codes that retrying cannot fix (on top of the common list).
-pub const TERMINAL_CODES: &[&str] = &[
-    "InvalidParameterException",
-    "MalformedPolicyDocumentException",
-    "PreconditionNotMetException",
-];
-
-fn err<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    classify(SERVICE, operation, TERMINAL_CODES, e)
-}
-
-fn missing(e: &AwsError) -> bool {
-    e.code == "ResourceNotFoundException" || e.is_not_found()
-}
 
 fn sm_tags(tags: &TagSet) -> Vec<Tag> {
     tags.iter()
@@ -47,19 +29,15 @@ fn sm_tags(tags: &TagSet) -> Vec<Tag> {
 
 /// The secret named `name` (also when scheduled for deletion), or `None`.
 pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedSecret>, AwsError> {
-    aws.permit(Service::SecretsManager).await;
-    let out = match aws
-        .secretsmanager
-        .describe_secret()
-        .secret_id(name)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => {
-            let e = err("DescribeSecret", e);
-            return if missing(&e) { Ok(None) } else { Err(e) };
-        }
+    let Some(out) = aws
+        .find(
+            Service::SecretsManager,
+            "DescribeSecret",
+            aws.secretsmanager.describe_secret().secret_id(name).send(),
+        )
+        .await?
+    else {
+        return Ok(None);
     };
     let stage = |label: &str| {
         out.version_ids_to_stages().and_then(|m| {
@@ -91,19 +69,21 @@ pub async fn create(
     value: &SecretString,
     version: Option<&str>,
 ) -> Result<String, AwsError> {
-    aws.permit(Service::SecretsManager).await;
     let out = aws
-        .secretsmanager
-        .create_secret()
-        .name(&want.name)
-        .description(&want.description)
-        .kms_key_id(&want.kms_key_arn)
-        .secret_string(value.expose())
-        .set_client_request_token(version.map(str::to_string))
-        .set_tags(Some(sm_tags(&want.tags)))
-        .send()
-        .await
-        .map_err(|e| err("CreateSecret", e))?;
+        .call(
+            Service::SecretsManager,
+            "CreateSecret",
+            aws.secretsmanager
+                .create_secret()
+                .name(&want.name)
+                .description(&want.description)
+                .kms_key_id(&want.kms_key_arn)
+                .secret_string(value.expose())
+                .set_client_request_token(version.map(str::to_string))
+                .set_tags(Some(sm_tags(&want.tags)))
+                .send(),
+        )
+        .await?;
     Ok(out.arn().unwrap_or_default().to_string())
 }
 
@@ -114,15 +94,17 @@ pub async fn put_value(
     version: &str,
     value: &SecretString,
 ) -> Result<(), AwsError> {
-    aws.permit(Service::SecretsManager).await;
-    aws.secretsmanager
-        .put_secret_value()
-        .secret_id(arn)
-        .client_request_token(version)
-        .secret_string(value.expose())
-        .send()
-        .await
-        .map_err(|e| err("PutSecretValue", e))?;
+    aws.call(
+        Service::SecretsManager,
+        "PutSecretValue",
+        aws.secretsmanager
+            .put_secret_value()
+            .secret_id(arn)
+            .client_request_token(version)
+            .secret_string(value.expose())
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -134,25 +116,27 @@ pub async fn apply(
     changes: &[SecretChange],
 ) -> Result<(), AwsError> {
     for change in changes {
-        aws.permit(Service::SecretsManager).await;
         match change {
             SecretChange::Restore => {
-                aws.secretsmanager
-                    .restore_secret()
-                    .secret_id(arn)
-                    .send()
-                    .await
-                    .map_err(|e| err("RestoreSecret", e))?;
+                aws.call(
+                    Service::SecretsManager,
+                    "RestoreSecret",
+                    aws.secretsmanager.restore_secret().secret_id(arn).send(),
+                )
+                .await?;
             }
             SecretChange::Update => {
-                aws.secretsmanager
-                    .update_secret()
-                    .secret_id(arn)
-                    .description(&want.description)
-                    .kms_key_id(&want.kms_key_arn)
-                    .send()
-                    .await
-                    .map_err(|e| err("UpdateSecret", e))?;
+                aws.call(
+                    Service::SecretsManager,
+                    "UpdateSecret",
+                    aws.secretsmanager
+                        .update_secret()
+                        .secret_id(arn)
+                        .description(&want.description)
+                        .kms_key_id(&want.kms_key_arn)
+                        .send(),
+                )
+                .await?;
             }
             SecretChange::Tag(tags) => tag(aws, arn, tags).await?,
         }
@@ -162,32 +146,159 @@ pub async fn apply(
 
 /// Adds or overwrites tags (never removes any).
 pub async fn tag(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.permit(Service::SecretsManager).await;
-    aws.secretsmanager
-        .tag_resource()
-        .secret_id(arn)
-        .set_tags(Some(sm_tags(tags)))
-        .send()
-        .await
-        .map_err(|e| err("TagResource", e))?;
+    aws.call(
+        Service::SecretsManager,
+        "TagResource",
+        aws.secretsmanager
+            .tag_resource()
+            .secret_id(arn)
+            .set_tags(Some(sm_tags(tags)))
+            .send(),
+    )
+    .await?;
     Ok(())
 }
 
 /// Schedules deletion after the recovery window; a secret already gone is fine.
 pub async fn delete(aws: &AwsCtx, arn: &str) -> Result<(), AwsError> {
-    aws.permit(Service::SecretsManager).await;
-    match aws
-        .secretsmanager
-        .delete_secret()
-        .secret_id(arn)
-        .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = err("DeleteSecret", e);
-            if missing(&e) { Ok(()) } else { Err(e) }
-        }
+    aws.delete(
+        Service::SecretsManager,
+        "DeleteSecret",
+        aws.secretsmanager
+            .delete_secret()
+            .secret_id(arn)
+            .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
+            .send(),
+    )
+    .await?;
+    Ok(())
+}
+
+// --- the master user secret RDS manages: its rotation schedule only ---------------
+
+fn ts(t: &aws_smithy_types::DateTime) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(t.secs()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+/// The rotation state of the secret, or `None` when it does not exist (yet).
+pub async fn rotation(aws: &AwsCtx, arn: &str) -> Result<Option<ObservedRotation>, AwsError> {
+    let Some(out) = aws
+        .find(
+            Service::SecretsManager,
+            "DescribeSecret",
+            aws.secretsmanager.describe_secret().secret_id(arn).send(),
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let rules = out.rotation_rules();
+    Ok(Some(ObservedRotation {
+        enabled: out.rotation_enabled().unwrap_or(false),
+        days: rotation_days_of(
+            rules.and_then(|r| r.automatically_after_days()),
+            rules.and_then(|r| r.schedule_expression()),
+        ),
+        next: out.next_rotation_date().map(ts),
+        last_changed: out.last_rotated_date().or(out.created_date()).map(ts),
+    }))
+}
+
+/// Sets the rotation schedule of the RDS-managed secret (managed rotation: no Lambda),
+/// without rotating now.
+pub async fn set_rotation(aws: &AwsCtx, arn: &str, days: u32) -> Result<(), AwsError> {
+    aws.call(
+        Service::SecretsManager,
+        "RotateSecret",
+        aws.secretsmanager
+            .rotate_secret()
+            .secret_id(arn)
+            .rotation_rules(
+                RotationRulesType::builder()
+                    .automatically_after_days(i64::from(days))
+                    .build(),
+            )
+            .rotate_immediately(false)
+            .send(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The current value of the secret `arn`, or `None` when it has none (or is gone): only
+/// to tell whether a user's Kubernetes Secret changed since it was copied (the
+/// consortium credentials). The value only travels inside a [`SecretString`].
+pub async fn current_value(aws: &AwsCtx, arn: &str) -> Result<Option<SecretString>, AwsError> {
+    let out = aws
+        .find(
+            Service::SecretsManager,
+            "GetSecretValue",
+            aws.secretsmanager.get_secret_value().secret_id(arn).send(),
+        )
+        .await?;
+    Ok(out.and_then(|o| o.secret_string().map(SecretString::new)))
+}
+
+/// A secret of the environment with the value it is created with (the salt, a copy of a
+/// user's Secret); a secret that exists is never rewritten through this, only its
+/// metadata corrected.
+pub struct SeededSecret<'a> {
+    pub want: &'a DesiredSecret,
+    /// The first value; `None`: this secret is created elsewhere (a credential secret,
+    /// made together with its access key), and only corrected here.
+    pub value: Option<SecretString>,
+}
+
+impl Resource for SeededSecret<'_> {
+    type Seen = ObservedSecret;
+    type Change = SecretChange;
+
+    fn label(&self) -> String {
+        format!("secret {}", self.want.name)
+    }
+
+    async fn observe(&self, aws: &AwsCtx, uid: &str) -> Result<Presence<ObservedSecret>, AwsError> {
+        Ok(match observe(aws, &self.want.name).await? {
+            None => Presence::Absent,
+            Some(seen) if seen.tags.is_owned_by(uid) => Presence::Owned(seen),
+            Some(_) => Presence::Foreign {
+                adoptable: false,
+                reason: None,
+            },
+        })
+    }
+
+    async fn create(&self, aws: &AwsCtx) -> Result<ObservedSecret, AwsError> {
+        let Some(value) = &self.value else {
+            return Err(AwsError::terminal(
+                "secretsmanager",
+                "CreateSecret",
+                "NoInitialValue",
+                format!("secret {} is created with its credentials", self.want.name),
+            ));
+        };
+        let arn = create(aws, self.want, value, None).await?;
+        Ok(ObservedSecret {
+            arn,
+            description: self.want.description.clone(),
+            kms_key_id: Some(self.want.kms_key_arn.clone()),
+            tags: self.want.tags.clone(),
+            deleted: false,
+            current_version: None,
+            previous_version: None,
+        })
+    }
+
+    fn changes(&self, seen: &ObservedSecret) -> Vec<SecretChange> {
+        secret_changes(self.want, seen)
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsCtx,
+        seen: &ObservedSecret,
+        changes: &[SecretChange],
+    ) -> Result<(), AwsError> {
+        apply(aws, &seen.arn, self.want, changes).await
     }
 }

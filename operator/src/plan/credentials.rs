@@ -85,6 +85,49 @@ pub struct DesiredUser {
     pub policy: Value,
 }
 
+/// One correction to a credential set's IAM user.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UserChange {
+    /// Tags to add or overwrite.
+    Tag(TagSet),
+    /// The inline policy is missing or differs.
+    Policy,
+}
+
+impl crate::plan::Describe for UserChange {
+    fn describe(&self) -> String {
+        match self {
+            UserChange::Tag(_) => "tags".to_string(),
+            UserChange::Policy => "permissions".to_string(),
+        }
+    }
+}
+
+/// What IAM says about the user: its tags and inline policy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedUser {
+    pub arn: String,
+    pub tags: TagSet,
+    pub policy: Option<Value>,
+}
+
+/// The corrections that make the user match (ownership is checked when observing).
+pub fn user_changes(want: &DesiredUser, seen: &ObservedUser) -> Vec<UserChange> {
+    let mut changes = Vec::new();
+    let missing = want.tags.missing_from(&seen.tags);
+    if !missing.is_empty() {
+        changes.push(UserChange::Tag(missing));
+    }
+    if !seen
+        .policy
+        .as_ref()
+        .is_some_and(|p| crate::plan::policy::same_policy(p, &want.policy))
+    {
+        changes.push(UserChange::Policy);
+    }
+    changes
+}
+
 /// The IAM user of a credential set.
 pub fn desired_user(
     id: &EnvIdentity,

@@ -32,6 +32,9 @@ pub struct DesiredDetector {
     pub features: Vec<&'static str>,
     /// Tags for a detector the operator creates (an adopted one is not tagged).
     pub tags: TagSet,
+    /// Client token of the create: the same for a retry after a lost answer, a new one
+    /// per spec generation.
+    pub client_token: String,
 }
 
 /// What GuardDuty says about the region's detector.
@@ -54,8 +57,8 @@ pub enum DetectorChange {
     EnableFeatures(Vec<&'static str>),
 }
 
-impl DetectorChange {
-    pub fn describe(&self) -> String {
+impl crate::plan::Describe for DetectorChange {
+    fn describe(&self) -> String {
         match self {
             DetectorChange::Enable => "detector suspended".to_string(),
             DetectorChange::EnableFeatures(f) => format!("{} not enabled", f.join(", ")),
@@ -64,10 +67,12 @@ impl DetectorChange {
 }
 
 /// The detector for the spec, or `None` when `spec.guardDuty.enabled` is false.
+/// `generation` is the object's `metadata.generation` (the create's client token).
 pub fn desired_detector(
     id: &EnvIdentity,
     spec: &GuardDutySpec,
     extra_tags: &[Tag],
+    generation: Option<i64>,
 ) -> Result<Option<DesiredDetector>, PlanError> {
     if !spec.enabled {
         return Ok(None);
@@ -78,6 +83,11 @@ pub fn desired_detector(
     Ok(Some(DesiredDetector {
         features,
         tags: id.ownership_tags(ComponentName::GuardDuty, extra_tags)?,
+        client_token: format!(
+            "{}-{}",
+            id.environment_id(),
+            super::cfn::attempt_salt(generation, None)
+        ),
     }))
 }
 
@@ -134,12 +144,15 @@ mod tests {
 
     #[test]
     fn disabled_spec_wants_nothing() {
-        assert_eq!(desired_detector(&identity(), &spec(false), &[]), Ok(None));
+        assert_eq!(
+            desired_detector(&identity(), &spec(false), &[], Some(1)),
+            Ok(None)
+        );
     }
 
     #[test]
     fn default_plans_are_the_seeds() {
-        let want = desired_detector(&identity(), &spec(true), &[])
+        let want = desired_detector(&identity(), &spec(true), &[], Some(1))
             .expect("plan")
             .expect("wanted");
         assert_eq!(
@@ -151,7 +164,7 @@ mod tests {
 
     #[test]
     fn only_turns_things_on() {
-        let want = desired_detector(&identity(), &spec(true), &[])
+        let want = desired_detector(&identity(), &spec(true), &[], Some(1))
             .expect("plan")
             .expect("wanted");
         let all_on = seen(

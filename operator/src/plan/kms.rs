@@ -159,9 +159,8 @@ pub enum KeyChange {
     PutPolicy(String),
 }
 
-impl KeyChange {
-    /// Short name for status messages.
-    pub fn describe(&self) -> &'static str {
+impl crate::plan::Describe for KeyChange {
+    fn describe(&self) -> String {
         match self {
             KeyChange::CancelDeletion => "scheduled deletion",
             KeyChange::Enable => "key disabled",
@@ -170,6 +169,7 @@ impl KeyChange {
             KeyChange::Tag(_) => "tags",
             KeyChange::PutPolicy(_) => "key policy",
         }
+        .to_string()
     }
 }
 

@@ -11,8 +11,10 @@ pub mod cron;
 pub mod database;
 pub mod email;
 pub mod guardduty;
+pub mod iam;
 pub mod image;
 pub mod kms;
+pub mod logs;
 pub mod naming;
 pub mod network;
 pub mod policy;
@@ -25,6 +27,20 @@ pub mod tags;
 use crate::api::{self, ComponentName, RedcapEnvironment};
 
 pub use tags::TagSet;
+
+/// A change that can say what it changes, for status messages ("retention").
+pub trait Describe {
+    fn describe(&self) -> String;
+}
+
+/// "a, b, c": what a list of changes changes.
+pub fn describe_all<C: Describe>(changes: &[C]) -> String {
+    changes
+        .iter()
+        .map(Describe::describe)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Largest number of tags S3 and KMS accept on one resource.
 pub const MAX_TAGS: usize = 50;

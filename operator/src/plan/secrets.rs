@@ -151,28 +151,19 @@ pub enum SecretChange {
     Tag(TagSet),
 }
 
-impl SecretChange {
-    pub fn describe(&self) -> &'static str {
+impl crate::plan::Describe for SecretChange {
+    fn describe(&self) -> String {
         match self {
             SecretChange::Restore => "scheduled deletion",
             SecretChange::Update => "description or KMS key",
             SecretChange::Tag(_) => "tags",
         }
+        .to_string()
     }
 }
 
-/// Compares a secret with the desired one. `Err` names why the secret is not ours.
-pub fn secret_changes(
-    want: &DesiredSecret,
-    seen: &ObservedSecret,
-    uid: &str,
-) -> Result<Vec<SecretChange>, String> {
-    if !seen.tags.is_owned_by(uid) {
-        return Err(format!(
-            "secret {} exists and is not tagged as owned by this environment",
-            want.name
-        ));
-    }
+/// Compares a secret with the desired one (ownership is checked when observing).
+pub fn secret_changes(want: &DesiredSecret, seen: &ObservedSecret) -> Vec<SecretChange> {
     let mut changes = Vec::new();
     if seen.deleted {
         changes.push(SecretChange::Restore);
@@ -189,7 +180,7 @@ pub fn secret_changes(
     if !missing.is_empty() {
         changes.push(SecretChange::Tag(missing));
     }
-    Ok(changes)
+    changes
 }
 
 /// What happens to a secret when the environment is deleted.

@@ -82,6 +82,10 @@ pub struct DesiredBucket {
     /// `None`: server access logging off.
     pub logging: Option<LoggingTarget>,
     pub tags: TagSet,
+    /// The name is derived from the environment, so an untagged, empty bucket under it
+    /// is ours from an interrupted create and may be adopted (a user-chosen name never
+    /// is: it may be someone's bucket).
+    pub adoptable: bool,
 }
 
 /// Both buckets of the environment.
@@ -122,9 +126,8 @@ pub enum BucketChange {
     Logging,
 }
 
-impl BucketChange {
-    /// Short name for status messages.
-    pub fn describe(&self) -> &'static str {
+impl crate::plan::Describe for BucketChange {
+    fn describe(&self) -> String {
         match self {
             BucketChange::Tags(_) => "tags",
             BucketChange::PublicAccessBlock => "public access block",
@@ -135,6 +138,7 @@ impl BucketChange {
             BucketChange::Lifecycle => "lifecycle",
             BucketChange::Logging => "access logging",
         }
+        .to_string()
     }
 }
 
@@ -262,6 +266,7 @@ pub fn desired_storage(
         lifecycle: vec![abort_uploads_rule()],
         logging: None,
         tags: tags.clone(),
+        adoptable: true,
     });
     let files = DesiredBucket {
         encryption: Encryption::Kms {
@@ -275,6 +280,7 @@ pub fn desired_storage(
             prefix: ACCESS_LOG_PREFIX.to_string(),
         }),
         tags,
+        adoptable: files_name == file_bucket_name(&id.environment_id()),
         name: files_name,
     };
     Ok(DesiredStorage { files, logs })
@@ -341,14 +347,6 @@ pub fn bucket_changes(want: &DesiredBucket, seen: &ObservedBucket) -> Vec<Bucket
 }
 
 /// "versioning, policy" for a status message.
-pub fn describe_changes(changes: &[BucketChange]) -> String {
-    changes
-        .iter()
-        .map(BucketChange::describe)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[cfg(test)]
 #[path = "storage_tests.rs"]
 mod tests;

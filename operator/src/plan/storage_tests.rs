@@ -296,7 +296,7 @@ fn drift_table() {
     ];
     for (name, seen, want) in cases {
         let changes = bucket_changes(&s.files, &seen);
-        assert_eq!(describe_changes(&changes), want, "{name}");
+        assert_eq!(crate::plan::describe_all(&changes), want, "{name}");
     }
 }
 
@@ -339,7 +339,7 @@ fn fresh_bucket_gets_everything_in_a_safe_order() {
     };
     let changes = bucket_changes(&s.files, &fresh);
     assert_eq!(
-        describe_changes(&changes),
+        crate::plan::describe_all(&changes),
         "tags, public access block, object ownership, encryption, versioning, policy, lifecycle, access logging"
     );
 }

@@ -6,9 +6,92 @@
 
 use kube::runtime::finalizer;
 
+use crate::api::ComponentName;
 use crate::api::ConditionReason;
 use crate::aws::{AwsError, ErrorClass};
-use crate::reconcile::components::ComponentError;
+use crate::plan::PlanError;
+
+/// A component step that failed, with the component it belongs to.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ComponentError {
+    /// An AWS call failed (or the operator found a terminal problem in AWS).
+    #[error("{component}: {source}")]
+    Aws {
+        component: ComponentName,
+        #[source]
+        source: AwsError,
+    },
+    /// The spec asks for something impossible for this component (terminal).
+    #[error("{component}: {message}")]
+    Invalid {
+        component: ComponentName,
+        message: String,
+    },
+    /// A Kubernetes Secret the spec refers to is missing or lacks the key (terminal,
+    /// reason `SecretReferenceMissing`), or could not be read (recoverable).
+    #[error("{component}: {message}")]
+    SecretReference {
+        component: ComponentName,
+        message: String,
+        class: ErrorClass,
+    },
+}
+
+impl ComponentError {
+    pub fn component(&self) -> ComponentName {
+        match self {
+            ComponentError::Aws { component, .. }
+            | ComponentError::Invalid { component, .. }
+            | ComponentError::SecretReference { component, .. } => *component,
+        }
+    }
+
+    /// Recoverable errors retry with backoff; terminal ones stall the environment.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ComponentError::Aws { source, .. } => source.class,
+            ComponentError::Invalid { .. } => ErrorClass::Terminal,
+            ComponentError::SecretReference { class, .. } => *class,
+        }
+    }
+
+    /// The message without the component prefix (for the component's own entry).
+    pub fn detail(&self) -> String {
+        match self {
+            ComponentError::Aws { source, .. } => source.to_string(),
+            ComponentError::Invalid { message, .. }
+            | ComponentError::SecretReference { message, .. } => message.clone(),
+        }
+    }
+}
+
+/// Maps an AWS error of `component`.
+pub fn aws_err(component: ComponentName) -> impl Fn(AwsError) -> ComponentError {
+    move |source| ComponentError::Aws { component, source }
+}
+
+/// Maps a plan error of `component` (an invalid spec).
+pub fn invalid(component: ComponentName) -> impl Fn(PlanError) -> ComponentError {
+    move |e| ComponentError::Invalid {
+        component,
+        message: e.to_string(),
+    }
+}
+
+/// A terminal problem found in AWS by the operator itself (a name someone else holds, a
+/// resource in a state the operator cannot fix).
+pub fn refused(
+    component: ComponentName,
+    service: &'static str,
+    operation: &'static str,
+    code: &str,
+    message: impl Into<String>,
+) -> ComponentError {
+    ComponentError::Aws {
+        component,
+        source: AwsError::terminal(service, operation, code, message),
+    }
+}
 
 /// A reconcile step that failed.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +237,7 @@ mod tests {
             code: "SomeCode".into(),
             message: "something".into(),
             class,
+            not_found: false,
         }
     }
 

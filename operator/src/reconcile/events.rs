@@ -10,8 +10,7 @@ use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder};
 
 use crate::api::{
-    ComponentName, ComponentState, DatabaseStatus, Phase, RedcapEnvironment,
-    RedcapEnvironmentStatus,
+    ComponentState, DatabaseStatus, Phase, RedcapEnvironment, RedcapEnvironmentStatus,
 };
 
 /// One Event to publish.
@@ -36,12 +35,6 @@ fn phase_reason(phase: Phase) -> &'static str {
         Phase::Stalled => "Stalled",
         Phase::Deleting => "DeletionStarted",
     }
-}
-
-/// `FileStorage` from `fileStorage`.
-fn pascal(name: ComponentName) -> &'static str {
-    let t = name.condition_type();
-    t.strip_suffix("Ready").unwrap_or(t)
 }
 
 /// The Events that the change from `old` to `new` deserves, components first.
@@ -71,7 +64,7 @@ pub fn transitions(
         }
         out.push(Transition {
             warning,
-            reason: format!("{}{suffix}", pascal(component.name)),
+            reason: format!("{}{suffix}", component.name.event_prefix()),
             note,
             action,
         });
@@ -202,6 +195,7 @@ pub async fn publish(recorder: &Recorder, env: &RedcapEnvironment, events: Vec<T
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ComponentName;
     use crate::api::ComponentState as S;
     use crate::fixtures::{all, component, report, time};
     use crate::reconcile::status::{Outcome, compute_status};
@@ -237,21 +231,13 @@ mod tests {
             Outcome::Applied(&all(S::Ready)),
             &time(3),
         );
-        assert_eq!(
-            reasons(&transitions(Some(&provisioning), &ready)),
-            [
-                "NetworkReady",
-                "FileStorageReady",
-                "SecretsReady",
-                "DatabaseReady",
-                "StorageCredentialsReady",
-                "EmailReady",
-                "SmtpCredentialsReady",
-                "GuardDutyReady",
-                "ImageReady",
-                "Ready"
-            ]
-        );
+        // Every component but the key (already Ready), in table order, then the phase.
+        let mut expected: Vec<String> = ComponentName::all()
+            .skip(1)
+            .map(|n| format!("{}Ready", n.event_prefix()))
+            .collect();
+        expected.push("Ready".into());
+        assert_eq!(reasons(&transitions(Some(&provisioning), &ready)), expected);
     }
 
     #[test]

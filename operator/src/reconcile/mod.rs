@@ -3,15 +3,20 @@
 //! when suspended, or cleanup on deletion), writes status through the one status writer,
 //! publishes Events on transitions and decides the requeue.
 //!
-//! AWS calls happen only inside `components` (through `aws/`); this module orders steps
-//! and handles errors, it never builds AWS requests itself.
+//! AWS calls happen only inside `components` (through `aws/`), which `walk` sequences;
+//! this module handles the object's lifecycle and errors, it never builds AWS requests
+//! itself.
 
 pub mod backoff;
 pub mod components;
+pub mod converge;
 pub mod error;
 pub mod events;
+pub mod ledger;
+pub mod references;
 pub mod report;
 pub mod status;
+pub mod walk;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,9 +40,11 @@ use crate::http::Readiness;
 use crate::metrics::{Metrics, ReconcileResult};
 
 use self::backoff::Backoff;
-use self::components::{KubeSecrets, WriteMode, apply_components, cleanup_components};
-pub use self::error::Error;
+pub use self::error::{ComponentError, Error};
+use self::ledger::WriteMode;
+use self::references::KubeSecrets;
 use self::status::Outcome;
+use self::walk::{Scope, apply_pass, cleanup_pass};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -296,10 +303,14 @@ async fn apply(
         WriteMode::Apply
     };
     let store = KubeSecrets::new(ctx.client.clone());
-    let report = apply_components(&aws, &store, env, mode)
+    let report = apply_pass(&aws, &store, env, mode, jiff::Timestamp::now(), Scope::All)
         .await
         .map_err(|source| Error::Component { source })?;
     writer.update(Outcome::Applied(&report)).await?;
+    if let Some(source) = report.error.clone() {
+        // Written with the pass's report above; `error_policy` decides the retry.
+        return Err(Error::Component { source });
+    }
     Ok(Action::requeue(match report.requeue_after {
         Some(wait) => wait,
         None => resync_delay(ctx.config.resync),
@@ -320,10 +331,14 @@ async fn cleanup(
         return Ok(Some(Action::requeue(ctx.config.resync)));
     }
     let aws = aws_context(env, ctx).await?;
-    let report = cleanup_components(&aws, env)
+    let store = KubeSecrets::new(ctx.client.clone());
+    let report = cleanup_pass(&aws, &store, env, Scope::All)
         .await
         .map_err(|source| Error::Component { source })?;
     writer.update(Outcome::CleaningUp(&report)).await?;
+    if let Some(source) = report.error.clone() {
+        return Err(Error::Component { source });
+    }
     Ok(report.requeue_after.map(Action::requeue))
 }
 

@@ -5,6 +5,8 @@ use std::time::Duration;
 use crate::api::{ComponentName, ComponentState, ImageStatus, Outputs};
 use crate::plan::secret::SecretString;
 
+use super::error::ComponentError;
+
 /// Result of reconciling (or cleaning up) one component.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ComponentReport {
@@ -19,7 +21,7 @@ pub struct ComponentReport {
 }
 
 /// Result of one pass over every component.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct PassReport {
     pub components: Vec<ComponentReport>,
     pub outputs: Outputs,
@@ -32,6 +34,9 @@ pub struct PassReport {
     /// `status.image`, when the image component got far enough to know it (`None`
     /// keeps what status holds).
     pub image: Option<ImageStatus>,
+    /// The pass's first failure (terminal ones first); the components after it still
+    /// ran, and its own entry is in `components` when it is terminal.
+    pub error: Option<ComponentError>,
 }
 
 /// What the compute and firewall components take from this pass. Secret values stay in
@@ -75,8 +80,8 @@ pub struct DatabaseHandoff {
 }
 
 impl PassReport {
-    /// True when every component reached its target state and nothing waits on AWS.
+    /// True when nothing waits on AWS and nothing failed.
     pub fn is_settled(&self) -> bool {
-        self.requeue_after.is_none()
+        self.requeue_after.is_none() && self.error.is_none()
     }
 }

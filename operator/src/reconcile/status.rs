@@ -86,6 +86,32 @@ pub fn compute_status(
         _ => {}
     }
 
+    // A pass whose report carries a failure ends like a failed reconcile (the same status
+    // `Outcome::Failed` of that error would give, so the writer's second look is a no-op).
+    let failure = match outcome {
+        Outcome::Applied(r) | Outcome::CleaningUp(r) => {
+            r.error.clone().map(|source| Error::Component { source })
+        }
+        _ => None,
+    };
+    if let Some(err) = &failure
+        && err.class() == ErrorClass::Terminal
+        && let Some(name) = err.component()
+    {
+        let report = ComponentReport {
+            name,
+            state: ComponentState::Failed,
+            id: None,
+            arn: None,
+            message: err.component_message(),
+            wrote: false,
+        };
+        merge_components(&mut status.components, &[report], now);
+    }
+    let outcome = match &failure {
+        Some(err) => Outcome::Failed(err),
+        None => outcome,
+    };
     let summary = summarize(old, env, outcome, &status.components);
     status.phase = Some(summary.phase);
     status.phase_reason = Some(truncate(&summary.phase_reason));
@@ -104,9 +130,9 @@ pub fn compute_status(
     set(ConditionType::Reconciling, &summary.reconciling);
     set(ConditionType::Stalled, &summary.stalled);
     for component in &status.components {
-        let (ok, mut reason, default_message) = component_condition(component.state);
         // The failed component's condition carries the error's own reason
         // (`SecretReferenceMissing`, `InvalidSpec`), not a generic one.
+        let (ok, mut reason, default_message) = component_condition(component.state);
         if let Outcome::Failed(err) = outcome
             && err.class() == ErrorClass::Terminal
             && err.component() == Some(component.name)
@@ -283,7 +309,10 @@ fn summarize(
                 Outcome::Applied(report) => report.is_settled(),
                 _ => true,
             };
-            let all_ready = settled && components.iter().all(|c| c.state == ComponentState::Ready);
+            let all_ready = settled
+                && components
+                    .iter()
+                    .all(|c| matches!(c.state, ComponentState::Ready | ComponentState::Planned));
             let detail = if all_ready {
                 "every component matches the spec".to_string()
             } else {
@@ -331,12 +360,14 @@ fn summarize(
                     stalled: cond(true, R::AwsRejected, failed),
                 };
             }
-            let all_ready = components.iter().all(|c| c.state == ComponentState::Ready);
+            let all_ready = components
+                .iter()
+                .all(|c| matches!(c.state, ComponentState::Ready | ComponentState::Planned));
             if all_ready && report.is_settled() {
-                let m = "Every component matches the spec";
+                let m = ready_message(components);
                 return Summary {
                     phase: Phase::Ready,
-                    phase_reason: m.into(),
+                    phase_reason: m.clone(),
                     ready: cond(true, R::Reconciled, m),
                     reconciling: cond(false, R::Idle, "Nothing is in progress"),
                     stalled: cond(false, R::NoProblem, "No terminal problem"),
@@ -356,6 +387,24 @@ fn summarize(
                 stalled: cond(false, R::NoProblem, "No terminal problem"),
             }
         }
+    }
+}
+
+/// `Ready`'s message: every component matches the spec, naming the spec sections this
+/// operator version does not act on yet (they are validated, not reconciled).
+fn ready_message(components: &[ComponentStatus]) -> String {
+    let planned: Vec<String> = components
+        .iter()
+        .filter(|c| c.state == ComponentState::Planned)
+        .map(|c| format!("{} ({})", c.name, c.name.info().section))
+        .collect();
+    if planned.is_empty() {
+        "Every component matches the spec".to_string()
+    } else {
+        format!(
+            "Every built component matches the spec; not managed by this operator version yet: {}",
+            planned.join(", ")
+        )
     }
 }
 
@@ -385,6 +434,11 @@ fn component_condition(state: ComponentState) -> (bool, ConditionReason, &'stati
             R::Deleting,
             "Retained in AWS per spec.deletionPolicy",
         ),
+        S::Planned => (
+            false,
+            R::NotManaged,
+            "Validated, not acted on by this operator version",
+        ),
     }
 }
 
@@ -402,7 +456,7 @@ fn pending_summary(components: &[ComponentStatus], deleting: bool) -> String {
         if deleting {
             matches!(s, ComponentState::Deleted | ComponentState::Retained)
         } else {
-            s == ComponentState::Ready
+            matches!(s, ComponentState::Ready | ComponentState::Planned)
         }
     };
     let parts: Vec<String> = components

@@ -5,7 +5,7 @@ use crate::api::conditions::find_condition;
 use crate::api::{ComponentName, ComponentState as S, RedcapEnvironment};
 use crate::aws::AwsError;
 use crate::fixtures::{all, component, report, time};
-use crate::reconcile::components::ComponentError;
+use crate::reconcile::ComponentError;
 
 fn cond<'a>(
     status: &'a RedcapEnvironmentStatus,
@@ -35,6 +35,7 @@ fn terminal_error() -> Error {
                 code: "BucketAlreadyExists".into(),
                 message: "The requested bucket name is not available".into(),
                 class: ErrorClass::Terminal,
+                not_found: false,
             },
         },
     }
@@ -50,6 +51,7 @@ fn throttled() -> Error {
                 code: "ThrottlingException".into(),
                 message: "Rate exceeded".into(),
                 class: ErrorClass::Recoverable,
+                not_found: false,
             },
         },
     }
@@ -421,9 +423,9 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
 
     let mut done = report(vec![component(ComponentName::EncryptionKey, S::Retained)]);
     done.components.extend(
-        ComponentName::ALL[1..]
-            .iter()
-            .map(|n| component(*n, S::Deleted)),
+        ComponentName::all()
+            .skip(1)
+            .map(|n| component(n, S::Deleted)),
     );
     let status = compute_status(Some(&status), &env, Outcome::CleaningUp(&done), &time(300));
     assert_eq!(status.phase, Some(Phase::Deleting));
@@ -431,7 +433,7 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
     assert_eq!(sr(&status, "EncryptionKeyReady"), pair("False", "Deleting"));
     let states: Vec<_> = status.components.iter().map(|c| c.state).collect();
     let mut expected = vec![S::Retained];
-    expected.extend(ComponentName::ALL[1..].iter().map(|_| S::Deleted));
+    expected.extend(ComponentName::all().skip(1).map(|_| S::Deleted));
     assert_eq!(states, expected);
 }
 

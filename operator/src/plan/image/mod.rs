@@ -22,13 +22,15 @@ use crate::plan::policy::file_bucket_policy;
 use crate::plan::storage::{ABORT_MPU_DAYS, DesiredBucket, Encryption, LifecycleRule};
 
 use self::buildspec::{BuildInputs, Languages, ZipSource, languages_of, valid_language};
-use self::project::{ProjectDefinition, ProjectVpc};
+use self::project::{DesiredProject, ProjectDefinition, ProjectVpc};
 use self::repository::{DesiredRepository, lifecycle_policy};
-use self::role::{DesiredRole, POLICY_NAME, ROLE_PATH, RoleScope, build_policy, trust_policy};
+use self::role::{POLICY_NAME, RoleScope, build_policy, trust_policy};
 use self::tag::{TagInputs, image_tag};
 use self::version::{Version, check_source_name, supported_version};
+use crate::plan::iam::{DesiredRole, ROLE_PATH, role_arn};
 
-use super::{EnvIdentity, PlanError, TagSet};
+use super::logs::DesiredLogGroup;
+use super::{EnvIdentity, PlanError};
 
 /// Key prefix of the context zips in the build bucket.
 pub const CONTEXT_PREFIX: &str = "contexts/";
@@ -190,6 +192,7 @@ pub fn desired_build_bucket(
         }],
         logging: None,
         tags: id.ownership_tags(ComponentName::Image, extra_tags)?,
+        adoptable: true,
         name,
     })
 }
@@ -208,42 +211,6 @@ pub fn desired_repository(
     })
 }
 
-/// The build log group.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DesiredLogGroup {
-    pub name: String,
-    pub retention_days: i32,
-    pub kms_key_arn: String,
-    pub tags: TagSet,
-}
-
-/// What `DescribeLogGroups` and `ListTagsForResource` say about the log group.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ObservedLogGroup {
-    pub arn: String,
-    pub retention_days: Option<i32>,
-    pub kms_key_id: Option<String>,
-    pub tags: TagSet,
-}
-
-/// One correction to the log group.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LogGroupChange {
-    Tag(TagSet),
-    Retention,
-    Key,
-}
-
-impl LogGroupChange {
-    pub fn describe(&self) -> &'static str {
-        match self {
-            LogGroupChange::Tag(_) => "tags",
-            LogGroupChange::Retention => "retention",
-            LogGroupChange::Key => "encryption key",
-        }
-    }
-}
-
 /// The build log group: `spec.logs.retentionDays`, the environment's key.
 pub fn desired_log_group(
     id: &EnvIdentity,
@@ -251,48 +218,12 @@ pub fn desired_log_group(
     retention_days: u32,
     key_arn: &str,
 ) -> Result<DesiredLogGroup, PlanError> {
-    if !crate::api::LOG_RETENTION_DAYS.contains(&retention_days) {
-        return Err(invalid(
-            "spec.logs.retentionDays",
-            format!("{retention_days} is not a retention CloudWatch Logs accepts"),
-        ));
-    }
-    Ok(DesiredLogGroup {
-        name: log_group_name(&id.environment_id()),
-        retention_days: i32::try_from(retention_days)
-            .map_err(|_| invalid("spec.logs.retentionDays", "is too large"))?,
-        kms_key_arn: key_arn.to_string(),
-        tags: id.ownership_tags(ComponentName::Image, extra_tags)?,
-    })
-}
-
-/// The corrections that make the log group match. `Err` when it is not ours.
-pub fn log_group_changes(
-    want: &DesiredLogGroup,
-    seen: &ObservedLogGroup,
-    uid: &str,
-) -> Result<Vec<LogGroupChange>, String> {
-    if !seen.tags.is_owned_by(uid) {
-        return Err(format!(
-            "log group {} exists and is not tagged as owned by this environment; it is left untouched",
-            want.name
-        ));
-    }
-    let mut changes = Vec::new();
-    let missing = want.tags.missing_from(&seen.tags);
-    if !missing.is_empty() {
-        changes.push(LogGroupChange::Tag(missing));
-    }
-    if seen.retention_days != Some(want.retention_days) {
-        changes.push(LogGroupChange::Retention);
-    }
-    let same_key = seen.kms_key_id.as_deref().is_some_and(|k| {
-        crate::plan::naming::key_id_of(k) == crate::plan::naming::key_id_of(&want.kms_key_arn)
-    });
-    if !same_key {
-        changes.push(LogGroupChange::Key);
-    }
-    Ok(changes)
+    crate::plan::logs::desired_log_group(
+        log_group_name(&id.environment_id()),
+        id.ownership_tags(ComponentName::Image, extra_tags)?,
+        retention_days,
+        key_arn,
+    )
 }
 
 /// Where the build runs, from the network's outputs: the private subnets and the build
@@ -321,7 +252,7 @@ pub struct PipelineInput<'a> {
 /// The desired project (definition and tags) and the role it runs as.
 pub fn desired_pipeline(
     input: &PipelineInput<'_>,
-) -> Result<(ProjectDefinition, TagSet, DesiredRole), PlanError> {
+) -> Result<(DesiredProject, DesiredRole), PlanError> {
     let id = input.id;
     let env_id = id.environment_id();
     let partition = id.partition();
@@ -370,7 +301,7 @@ pub fn desired_pipeline(
         compute_type: project::COMPUTE_TYPE.to_string(),
         privileged: true,
         environment: buildspec::environment(&build_inputs),
-        service_role: role::role_arn(partition, input.account, &role),
+        service_role: role_arn(partition, input.account, &role),
         timeout_minutes: project::TIMEOUT_MINUTES,
         queued_timeout_minutes: project::QUEUED_TIMEOUT_MINUTES,
         encryption_key: input.key_arn.to_string(),
@@ -382,12 +313,20 @@ pub fn desired_pipeline(
     let desired_role = DesiredRole {
         name: role,
         path: ROLE_PATH.to_string(),
+        description: "Runs the REDCap image build of one environment (managed by redcap-operator)"
+            .to_string(),
         trust_policy: trust_policy(&scope),
         policy_name: POLICY_NAME.to_string(),
         policy: build_policy(&scope),
         tags: tags.clone(),
     };
-    Ok((project::normalize(definition), tags, desired_role))
+    Ok((
+        DesiredProject {
+            definition: project::normalize(definition),
+            tags,
+        },
+        desired_role,
+    ))
 }
 
 #[cfg(test)]

@@ -53,6 +53,44 @@ pub struct ProjectDefinition {
     pub docker_layer_cache: bool,
 }
 
+/// The project as it should be: its definition and tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredProject {
+    pub definition: ProjectDefinition,
+    pub tags: TagSet,
+}
+
+/// One correction of the project (written in one `UpdateProject`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProjectChange {
+    /// These parts of the definition differ.
+    Definition(Vec<&'static str>),
+    /// The full tag set to write (CodeBuild replaces all tags).
+    Tags(TagSet),
+}
+
+impl crate::plan::Describe for ProjectChange {
+    fn describe(&self) -> String {
+        match self {
+            ProjectChange::Definition(parts) => parts.join(", "),
+            ProjectChange::Tags(_) => "tags".to_string(),
+        }
+    }
+}
+
+/// The corrections that make the project match (ownership is checked when observing).
+pub fn project_changes(want: &DesiredProject, seen: &ObservedProject) -> Vec<ProjectChange> {
+    let mut changes = Vec::new();
+    let drift = project_drift(&want.definition, &seen.definition);
+    if !drift.is_empty() {
+        changes.push(ProjectChange::Definition(drift));
+    }
+    if let Some(tags) = tags_to_write(&want.tags, &seen.tags) {
+        changes.push(ProjectChange::Tags(tags));
+    }
+    changes
+}
+
 /// A project as `BatchGetProjects` returns it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObservedProject {

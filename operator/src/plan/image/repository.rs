@@ -50,14 +50,15 @@ pub enum RepositoryChange {
     LifecyclePolicy,
 }
 
-impl RepositoryChange {
-    pub fn describe(&self) -> &'static str {
+impl crate::plan::Describe for RepositoryChange {
+    fn describe(&self) -> String {
         match self {
             RepositoryChange::Tag(_) => "tags",
             RepositoryChange::ScanOnPush => "scan on push",
             RepositoryChange::ImmutableTags => "tag immutability",
             RepositoryChange::LifecyclePolicy => "lifecycle policy",
         }
+        .to_string()
     }
 }
 
@@ -93,14 +94,7 @@ pub fn lifecycle_policy() -> Value {
 pub fn repository_changes(
     want: &DesiredRepository,
     seen: &ObservedRepository,
-    uid: &str,
-) -> Result<Vec<RepositoryChange>, String> {
-    if !seen.tags.is_owned_by(uid) {
-        return Err(format!(
-            "ECR repository {} exists and is not tagged as owned by this environment; it is left untouched",
-            want.name
-        ));
-    }
+) -> Vec<RepositoryChange> {
     let mut changes = Vec::new();
     let missing = want.tags.missing_from(&seen.tags);
     if !missing.is_empty() {
@@ -115,7 +109,7 @@ pub fn repository_changes(
     if seen.lifecycle_policy.as_ref() != Some(&want.lifecycle_policy) {
         changes.push(RepositoryChange::LifecyclePolicy);
     }
-    Ok(changes)
+    changes
 }
 
 /// A note when the repository is not encrypted with the environment's key (ECR fixes the
@@ -171,18 +165,18 @@ mod tests {
 
     #[test]
     fn in_sync_means_no_change() {
-        assert_eq!(repository_changes(&want(), &in_sync(), "u"), Ok(vec![]));
+        assert_eq!(repository_changes(&want(), &in_sync()), vec![]);
         assert_eq!(encryption_note(&want(), &in_sync()), None);
     }
 
     #[test]
-    fn drift_and_ownership() {
+    fn drift_is_named() {
         let mut seen = in_sync();
         seen.scan_on_push = false;
         seen.tag_mutability = "MUTABLE".into();
         seen.lifecycle_policy = None;
         seen.tags.insert("redcap.dev/uid", "u");
-        let changes = repository_changes(&want(), &seen, "u").expect("ours");
+        let changes = repository_changes(&want(), &seen);
         assert_eq!(
             changes,
             vec![
@@ -191,7 +185,6 @@ mod tests {
                 RepositoryChange::LifecyclePolicy
             ]
         );
-        assert!(repository_changes(&want(), &in_sync(), "someone-else").is_err());
         let mut aes = in_sync();
         aes.encryption_type = "AES256".into();
         aes.kms_key = None;

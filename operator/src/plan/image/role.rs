@@ -10,13 +10,9 @@
 use serde_json::{Value, json};
 
 use crate::plan::naming::bucket_arn;
-use crate::plan::policy::same_policy;
-use crate::plan::tags::TagSet;
 
 use super::buildspec::{Languages, ZipSource};
 
-/// IAM path of the role (as the operator's users: `/redcap/`).
-pub const ROLE_PATH: &str = "/redcap/";
 /// Name of the role's inline policy.
 pub const POLICY_NAME: &str = "redcap-image-build";
 
@@ -37,50 +33,6 @@ pub struct RoleScope {
     pub languages: Languages,
     /// Private subnet ids the builds run in.
     pub subnets: Vec<String>,
-}
-
-/// The role the project should run as.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DesiredRole {
-    pub name: String,
-    pub path: String,
-    pub trust_policy: Value,
-    pub policy_name: String,
-    pub policy: Value,
-    pub tags: TagSet,
-}
-
-/// What IAM says about the role.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ObservedRole {
-    pub arn: String,
-    pub trust_policy: Value,
-    pub tags: TagSet,
-    /// The inline policy, when it exists.
-    pub policy: Option<Value>,
-}
-
-/// One correction.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RoleChange {
-    Tag(TagSet),
-    TrustPolicy,
-    Policy,
-}
-
-impl RoleChange {
-    pub fn describe(&self) -> &'static str {
-        match self {
-            RoleChange::Tag(_) => "tags",
-            RoleChange::TrustPolicy => "trust policy",
-            RoleChange::Policy => "permissions",
-        }
-    }
-}
-
-/// The role's ARN.
-pub fn role_arn(partition: &str, account: &str, name: &str) -> String {
-    format!("arn:{partition}:iam::{account}:role{ROLE_PATH}{name}")
 }
 
 /// Only CodeBuild, building this project of this account, may assume the role.
@@ -228,36 +180,6 @@ pub fn build_policy(scope: &RoleScope) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// The corrections that make `seen` match `want`. `Err` says why the role is not ours.
-pub fn role_changes(
-    want: &DesiredRole,
-    seen: &ObservedRole,
-    uid: &str,
-) -> Result<Vec<RoleChange>, String> {
-    if !seen.tags.is_owned_by(uid) {
-        return Err(format!(
-            "IAM role {} exists and is not tagged as owned by this environment; it is left untouched",
-            want.name
-        ));
-    }
-    let mut changes = Vec::new();
-    let missing = want.tags.missing_from(&seen.tags);
-    if !missing.is_empty() {
-        changes.push(RoleChange::Tag(missing));
-    }
-    if !same_policy(&want.trust_policy, &seen.trust_policy) {
-        changes.push(RoleChange::TrustPolicy);
-    }
-    if !seen
-        .policy
-        .as_ref()
-        .is_some_and(|p| same_policy(p, &want.policy))
-    {
-        changes.push(RoleChange::Policy);
-    }
-    Ok(changes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,42 +295,8 @@ mod tests {
             "arn:aws:codebuild:eu-west-1:123456789012:project/rc-x-image"
         );
         assert_eq!(
-            role_arn("aws", "123456789012", "rc-x-image-build"),
+            crate::plan::iam::role_arn("aws", "123456789012", "rc-x-image-build"),
             "arn:aws:iam::123456789012:role/redcap/rc-x-image-build"
         );
-    }
-
-    #[test]
-    fn changes() {
-        let s = scope(
-            ZipSource::Url {
-                url: "u".into(),
-                sha256: None,
-            },
-            Languages::None,
-        );
-        let want = DesiredRole {
-            name: "rc-x-image-build".into(),
-            path: ROLE_PATH.into(),
-            trust_policy: trust_policy(&s),
-            policy_name: POLICY_NAME.into(),
-            policy: build_policy(&s),
-            tags: [("redcap.dev/uid", "u")].into_iter().collect(),
-        };
-        let seen = ObservedRole {
-            arn: "arn".into(),
-            trust_policy: want.trust_policy.clone(),
-            tags: want.tags.clone(),
-            policy: Some(want.policy.clone()),
-        };
-        assert_eq!(role_changes(&want, &seen, "u"), Ok(vec![]));
-        let mut drifted = seen.clone();
-        drifted.policy = None;
-        drifted.trust_policy = json!({});
-        assert_eq!(
-            role_changes(&want, &drifted, "u"),
-            Ok(vec![RoleChange::TrustPolicy, RoleChange::Policy])
-        );
-        assert!(role_changes(&want, &seen, "other").is_err());
     }
 }

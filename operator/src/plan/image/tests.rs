@@ -166,23 +166,12 @@ fn log_group_follows_the_retention_and_the_key() {
     let want = desired_log_group(&identity(), &[], 30, KEY).expect("group");
     assert_eq!(want.retention_days, 30);
     assert!(desired_log_group(&identity(), &[], 17, KEY).is_err());
-    let seen = ObservedLogGroup {
-        arn: "arn".into(),
-        retention_days: Some(30),
-        kms_key_id: Some("k-1".into()),
-        tags: want.tags.clone(),
-    };
-    assert_eq!(log_group_changes(&want, &seen, "uid-1"), Ok(vec![]));
-    let drifted = ObservedLogGroup {
-        retention_days: None,
-        kms_key_id: None,
-        ..seen.clone()
-    };
     assert_eq!(
-        log_group_changes(&want, &drifted, "uid-1"),
-        Ok(vec![LogGroupChange::Retention, LogGroupChange::Key])
+        want.name,
+        "/redcap/rc-redcap-prod-uid1/image-build"
+            .replace("rc-redcap-prod-uid1", &identity().environment_id())
     );
-    assert!(log_group_changes(&want, &seen, "uid-2").is_err());
+    assert_eq!(want.tags.get(crate::api::tags::COMPONENT), Some("image"));
 }
 
 #[test]
@@ -190,7 +179,7 @@ fn the_project_runs_privileged_in_the_private_subnets_with_the_build_group() {
     assert_eq!(project_vpc(&NetworkOutputs::default()), None);
     let vpc = project_vpc(&network()).expect("vpc");
     let request = image_request(&spec(), "0123456789abcdef0123", None).expect("valid");
-    let (project, tags, role) = desired_pipeline(&PipelineInput {
+    let (project, role) = desired_pipeline(&PipelineInput {
         id: &identity(),
         account: "123456789012",
         key_arn: KEY,
@@ -201,22 +190,23 @@ fn the_project_runs_privileged_in_the_private_subnets_with_the_build_group() {
     })
     .expect("pipeline");
     let env_id = identity().environment_id();
-    assert!(project.privileged);
-    assert_eq!(project.name, project_name(&env_id));
+    assert!(project.definition.privileged);
+    assert_eq!(project.definition.name, project_name(&env_id));
     assert_eq!(
-        project.source_location,
+        project.definition.source_location,
         format!("{env_id}-build/contexts/0123456789abcdef0123.zip")
     );
-    assert_eq!(project.encryption_key, KEY);
-    assert_eq!(project.log_group, log_group_name(&env_id));
-    let vpc = project.vpc.as_ref().expect("vpc");
+    assert_eq!(project.definition.encryption_key, KEY);
+    assert_eq!(project.definition.log_group, log_group_name(&env_id));
+    let vpc = project.definition.vpc.as_ref().expect("vpc");
     assert_eq!(vpc.subnets, ["subnet-a", "subnet-b"], "normalised");
     assert_eq!(vpc.security_groups, ["sg-build"]);
     assert_eq!(
-        project.service_role,
+        project.definition.service_role,
         format!("arn:aws:iam::123456789012:role/redcap/{env_id}-image-build")
     );
     let tag = project
+        .definition
         .environment
         .iter()
         .find(|v| v.name == "IMAGE_TAG")
@@ -224,18 +214,19 @@ fn the_project_runs_privileged_in_the_private_subnets_with_the_build_group() {
     assert_eq!(tag.value, request.tag);
     assert!(
         project
+            .definition
             .environment
             .iter()
             .any(|v| v.name == "ECR_REPOSITORY_URI"
                 && v.value
                     == format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/redcap/{env_id}"))
     );
-    assert!(tags.is_owned_by("uid-1"));
+    assert!(project.tags.is_owned_by("uid-1"));
     assert_eq!(role.name, role_name(&env_id));
     assert_eq!(role.path, "/redcap/");
     // An unchanged spec renders an unchanged project (no update loop).
     assert_eq!(
-        project::project_drift(&project, &project.clone()),
+        project::project_drift(&project.definition, &project.definition.clone()),
         Vec::<&str>::new()
     );
 }

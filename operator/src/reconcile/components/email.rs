@@ -1,35 +1,54 @@
-//! The `email` component (step: reconcile; sequences `plan::email` decisions and
-//! `aws::{email, dns}` calls).
+//! `email`: the SES identity, its configuration set and the SNS topic for bounces and
+//! complaints (sequences `plan::email` decisions and `aws::{email, route53}` calls).
 //!
 //! Order: look at the identity, then the SNS topic (created first: its tags record which
 //! identity this environment created, written before the identity is), the configuration
 //! set and its event destination, the topic's email subscription, the identity itself,
 //! and finally its DNS records (Route 53, or `status.outputs.dnsRecords`). A pending
 //! verification is reported, not waited for: mail flows once SES says `Success`. A failed
-//! verification is requested again and stalls the environment with what to fix. No
-//! status writes here.
+//! verification is requested again and stalls the environment with what to fix.
+//!
+//! Deletion: the configuration set and the topic go on every policy; the identity only
+//! with `Delete`, and only when this environment created it (the topic's marker tag),
+//! together with the DNS records it wrote for it.
 
-use crate::api::{ComponentName, Outputs, RedcapEnvironment};
-use crate::aws::{AwsCtx, AwsError, dns, email};
+use crate::api::{ComponentName, DeletionPolicy, Outputs};
+use crate::aws::{AwsCtx, AwsError, email, route53 as dns};
 use crate::plan::email::{
     DesiredEmail, DnsTarget, IDENTITY_MARKER_TAG, IdentityKind, ObservedIdentity, SUBSCRIBED_TAG,
     SesRecord, desired_email, email_outputs, event_destination_in_sync, identity_changes,
-    output_record, records_to_write, ses_records, subscription_changes, topic_arn,
-    verification_failed,
+    output_record, owned_record_sets, records_to_write, ses_records, subscription_changes,
+    topic_arn, verification_failed,
 };
+use crate::plan::kms::desired_key;
+use crate::plan::naming::account_of_arn;
 use crate::plan::{EnvIdentity, TagSet};
-
-use super::steps::Steps;
-use super::{ComponentError, WriteMode, aws_err, invalid};
-use crate::reconcile::report::ComponentReport;
+use crate::reconcile::error::{ComponentError, aws_err, invalid};
+use crate::reconcile::ledger::Ledger;
+use crate::reconcile::walk::{Component, Walk};
 
 const C: ComponentName = ComponentName::Email;
 
-/// What converging the email component produced.
-pub struct EmailOutcome {
-    pub report: ComponentReport,
-    /// The identity and configuration set the SMTP user may send with.
-    pub want: DesiredEmail,
+pub struct Email;
+
+impl Component for Email {
+    const NAME: ComponentName = C;
+    const NEEDS: &'static [ComponentName] = &[ComponentName::EncryptionKey];
+
+    async fn apply(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), ComponentError> {
+        let Some(key) = w.key.clone() else {
+            l.pending("waiting for the encryption key");
+            return Ok(());
+        };
+        let want = desired_email(&w.id, &w.env.spec).map_err(invalid(C))?;
+        apply_email(w.aws, &w.id, &want, &key.account, l, &mut w.outputs).await?;
+        w.email = Some(want);
+        Ok(())
+    }
+
+    async fn cleanup(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), ComponentError> {
+        cleanup_email(w, l).await
+    }
 }
 
 fn terminal(
@@ -49,17 +68,15 @@ fn one_tag(key: &str, value: &str) -> TagSet {
 }
 
 /// Converges SES, SNS and the identity's DNS records. `account` is the AWS account id.
-pub async fn apply_email(
+async fn apply_email(
     aws: &AwsCtx,
-    env: &RedcapEnvironment,
     id: &EnvIdentity,
-    mode: WriteMode,
+    want: &DesiredEmail,
     account: &str,
+    steps: &mut Ledger,
     outputs: &mut Outputs,
-) -> Result<EmailOutcome, ComponentError> {
+) -> Result<(), ComponentError> {
     let err = aws_err(C);
-    let want = desired_email(id, &env.spec).map_err(invalid(C))?;
-    let mut steps = Steps::new(mode);
     let region = id.region.as_str();
     let n = &want.notifications;
     let topic = topic_arn(id.partition(), region, account, &n.topic_name);
@@ -136,16 +153,16 @@ pub async fn apply_email(
                 .await
                 .map_err(&err)?;
         }
-        converge_configuration_set(aws, &want, &topic, &mut steps).await?;
-        converge_subscription(aws, &want, &topic, tags, &mut steps, topic_created).await?;
+        converge_configuration_set(aws, want, &topic, steps).await?;
+        converge_subscription(aws, want, &topic, tags, steps, topic_created).await?;
     } else {
-        converge_configuration_set(aws, &want, &topic, &mut steps).await?;
+        converge_configuration_set(aws, want, &topic, steps).await?;
     }
 
     // The identity.
     let mut identity_created = false;
     let failed = seen.as_ref().is_some_and(verification_failed);
-    let changes = identity_changes(&want, seen.as_ref());
+    let changes = identity_changes(want, seen.as_ref());
     if !changes.is_empty() {
         let what: Vec<&str> = changes.iter().map(|c| c.describe()).collect();
         if steps.apply() {
@@ -160,7 +177,7 @@ pub async fn apply_email(
                     format!(
                         "SES could not verify {}; verification was requested again: {}",
                         want.identity,
-                        verification_hint(&want)
+                        verification_hint(want)
                     ),
                 ));
             }
@@ -189,26 +206,24 @@ pub async fn apply_email(
     }
 
     if let Some(seen) = &seen {
-        converge_dns(aws, &want, id, seen, &mut steps, outputs, identity_created).await?;
+        converge_dns(aws, want, id, seen, steps, outputs, identity_created).await?;
         let status = seen.verification_status.as_deref().unwrap_or("NotStarted");
         if status != "Success" {
             steps.note(format!(
                 "SES identity {} verification is {status}: {}",
                 want.identity,
-                verification_hint(&want)
+                verification_hint(want)
             ));
         }
     }
     outputs.email = Some(email_outputs(
-        &want,
+        want,
         seen.as_ref(),
         tags.as_ref().map(|_| topic.clone()),
         region,
     ));
-    Ok(EmailOutcome {
-        report: steps.report(C, Some(want.identity.clone()), tags.map(|_| topic)),
-        want,
-    })
+    steps.identify(Some(want.identity.clone()), tags.map(|_| topic));
+    Ok(())
 }
 
 fn verification_hint(want: &DesiredEmail) -> String {
@@ -229,7 +244,7 @@ async fn converge_configuration_set(
     aws: &AwsCtx,
     want: &DesiredEmail,
     topic: &str,
-    steps: &mut Steps,
+    steps: &mut Ledger,
 ) -> Result<(), ComponentError> {
     let err = aws_err(C);
     let n = &want.notifications;
@@ -286,7 +301,7 @@ async fn converge_subscription(
     want: &DesiredEmail,
     topic: &str,
     tags: &TagSet,
-    steps: &mut Steps,
+    steps: &mut Ledger,
     created_topic: bool,
 ) -> Result<(), ComponentError> {
     let err = aws_err(C);
@@ -326,7 +341,7 @@ async fn converge_dns(
     want: &DesiredEmail,
     id: &EnvIdentity,
     seen: &ObservedIdentity,
-    steps: &mut Steps,
+    steps: &mut Ledger,
     outputs: &mut Outputs,
     identity_created: bool,
 ) -> Result<(), ComponentError> {
@@ -387,6 +402,132 @@ async fn converge_dns(
                 }
             }
         },
+    }
+    Ok(())
+}
+
+/// The account id, from the recorded key ARN or, failing that, the key itself.
+async fn account(w: &Walk<'_>) -> Result<Option<String>, ComponentError> {
+    let (aws, id) = (w.aws, &w.id);
+    let recorded = w
+        .recorded()
+        .and_then(|o| o.kms_key_arn.as_deref())
+        .and_then(account_of_arn)
+        .map(str::to_string);
+    if recorded.is_some() {
+        return Ok(recorded);
+    }
+    let alias = desired_key(id, &[]).map_err(invalid(C))?.alias;
+    let key = crate::aws::kms::observe(aws, &alias)
+        .await
+        .map_err(aws_err(C))?;
+    Ok(key.and_then(|k| account_of_arn(&k.arn).map(str::to_string)))
+}
+
+async fn cleanup_email(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), ComponentError> {
+    let (aws, id, env) = (w.aws, &w.id, w.env);
+    let policy = env.spec.deletion_policy;
+    let err = aws_err(C);
+    let environment_id = id.environment_id();
+    let set = format!("{environment_id}-mail");
+    if email::observe_configuration_set(aws, &set)
+        .await
+        .map_err(&err)?
+        .is_some()
+    {
+        email::delete_configuration_set(aws, &set)
+            .await
+            .map_err(&err)?;
+        l.deleted(format!("deleted SES configuration set {set}"));
+    }
+    let Some(account) = account(w).await? else {
+        // Without the key nothing else of the environment was ever created.
+        return Ok(());
+    };
+    let topic = topic_arn(
+        id.partition(),
+        &id.region,
+        &account,
+        &format!("{environment_id}-ses-notifications"),
+    );
+    let tags = email::topic_tags(aws, &topic).await.map_err(&err)?;
+    match tags {
+        Some(tags) if tags.is_owned_by(&id.uid) => {
+            let identity = tags
+                .get(IDENTITY_MARKER_TAG)
+                .unwrap_or_default()
+                .to_string();
+            if !identity.is_empty() && policy == DeletionPolicy::Delete {
+                if let Ok(want) = desired_email(id, &env.spec) {
+                    delete_identity_records(aws, &want, id, &identity, l).await?;
+                } else {
+                    l.note("spec.email is invalid: DNS records left in place");
+                }
+                email::delete_identity(aws, &identity).await.map_err(&err)?;
+                l.deleted(format!("deleted SES identity {identity}"));
+            } else if !identity.is_empty() {
+                l.retained(format!(
+                    "kept SES identity {identity} and its DNS records ({policy:?} policy)"
+                ));
+            }
+            email::delete_topic(aws, &topic).await.map_err(&err)?;
+            l.deleted("deleted the notification topic");
+        }
+        Some(_) => l.note(format!(
+            "SNS topic {topic} is not owned by this environment; left untouched"
+        )),
+        None => {}
+    }
+    Ok(())
+}
+
+/// Removes the SES records the operator wrote into a Route 53 zone for `identity`
+/// (only record sets that still hold exactly the operator's values).
+async fn delete_identity_records(
+    aws: &AwsCtx,
+    want: &DesiredEmail,
+    id: &EnvIdentity,
+    identity: &str,
+    l: &mut Ledger,
+) -> Result<(), ComponentError> {
+    let err = aws_err(C);
+    let DnsTarget::Route53 {
+        zone_name,
+        must_be_owned,
+    } = &want.dns
+    else {
+        return Ok(());
+    };
+    if want.identity != identity {
+        return Ok(());
+    }
+    let Some(seen) = email::observe_identity(aws, identity, want.kind)
+        .await
+        .map_err(&err)?
+    else {
+        return Ok(());
+    };
+    let Some((zone, tags)) = dns::find_zone(aws, zone_name, *must_be_owned)
+        .await
+        .map_err(&err)?
+    else {
+        return Ok(());
+    };
+    if *must_be_owned && !tags.is_owned_by(&id.uid) {
+        return Ok(());
+    }
+    let records = ses_records(want, &id.region, &seen);
+    let current = dns::read_records(aws, &zone, &records)
+        .await
+        .map_err(&err)?;
+    let owned = owned_record_sets(&records, &current);
+    if !owned.is_empty() {
+        dns::delete(aws, &zone, &owned).await.map_err(&err)?;
+        l.deleted(format!(
+            "deleted {} SES DNS record(s) from zone {}",
+            owned.len(),
+            zone.name
+        ));
     }
     Ok(())
 }

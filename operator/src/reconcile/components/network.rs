@@ -1,6 +1,5 @@
-//! The network component in the walk (step: reconcile; sequences `plan::network`,
-//! `plan::cfn::stack` and `aws::network` for one pass). No AWS client code, no status
-//! writes.
+//! `network`: the VPC and everything in it, as one CloudFormation stack (sequences
+//! `plan::network`, `plan::cfn::stack` and `aws::network`).
 //!
 //! Apply: render the stack, read it (one `DescribeStacks` when healthy), let the stack
 //! state machine decide, make at most one CloudFormation write, and hand the stack's
@@ -10,41 +9,21 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::api::RedcapEnvironment;
 use crate::api::{ANNOTATION_RECONCILE_REQUESTED_AT, ComponentName, ComponentState, Outputs};
-use crate::aws::{AwsCtx, AwsError, network};
-use crate::plan::EnvIdentity;
+use crate::aws::{AwsError, network};
 use crate::plan::cfn::attempt_salt;
 use crate::plan::cfn::stack::{ApplyStep, DeleteStep, apply_step, delete_step};
 use crate::plan::network::{NetworkOutputs, check_live_change, desired_network, stack_name};
-
-use super::super::report::ComponentReport;
-use super::{ComponentError, WriteMode, aws_err, invalid, report};
+use crate::reconcile::error::{ComponentError, aws_err, invalid};
+use crate::reconcile::ledger::Ledger;
+use crate::reconcile::walk::{Component, Walk};
 
 const C: ComponentName = ComponentName::Network;
 
-/// The encryption key as the network needs it.
-#[derive(Clone, Copy, Debug)]
-pub struct KeyForNetwork<'a> {
-    /// `None` until the key exists.
-    pub arn: Option<&'a str>,
-    /// The key (or its policy) was written in this pass: wait one pass before writing
-    /// the stack, whose log group uses the key.
-    pub just_changed: bool,
-}
+pub struct Network;
 
 /// Look again this soon when the stack waits for the key's policy to apply.
 const KEY_SETTLE: Duration = Duration::from_secs(5);
-
-/// What the network step produced for the rest of the walk.
-#[derive(Debug)]
-pub struct NetworkStep {
-    pub report: ComponentReport,
-    /// The deployed network, for the components that live in it (absent until the
-    /// first create completes).
-    pub outputs: Option<NetworkOutputs>,
-    pub requeue: Option<Duration>,
-}
 
 fn now() -> i64 {
     SystemTime::now()
@@ -78,201 +57,172 @@ fn publish(outputs: &mut Outputs, network: &NetworkOutputs) {
     outputs.nat_egress_ips = network.nat_egress_ips.clone();
 }
 
-/// Creates, updates or waits for the network stack.
-pub async fn apply_network(
-    aws: &AwsCtx,
-    env: &RedcapEnvironment,
-    id: &EnvIdentity,
-    mode: WriteMode,
-    key: KeyForNetwork<'_>,
-    outputs: &mut Outputs,
-) -> Result<NetworkStep, ComponentError> {
-    let Some(key_arn) = key.arn else {
-        return Ok(NetworkStep {
-            report: report(C, ComponentState::Pending, "waiting for the encryption key"),
-            outputs: None,
-            requeue: None,
-        });
-    };
-    let requested = env
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(ANNOTATION_RECONCILE_REQUESTED_AT))
-        .map(String::as_str);
-    let salt = attempt_salt(env.metadata.generation, requested);
-    let want =
-        desired_network(id, &env.spec, &env.spec.aws.tags, key_arn, &salt).map_err(invalid(C))?;
-    let seen = network::observe(aws, &want.stack.name, Some(&want.stack.hash))
-        .await
-        .map_err(aws_err(C))?;
-    if let Some(stack) = &seen.stack
-        && !stack.tags.is_owned_by(&id.uid)
-    {
-        return Err(blocked(
-            "DescribeStacks",
-            "StackNotOwned",
-            format!(
-                "stack {} exists but is not tagged as owned by this environment; it is left untouched",
-                want.stack.name
-            ),
-        ));
-    }
-    let deployed = seen
-        .stack
-        .as_ref()
-        .and_then(|s| NetworkOutputs::from_stack_outputs(&s.outputs).ok());
-    if let Some(deployed) = &deployed {
-        check_live_change(&want, deployed).map_err(invalid(C))?;
-        publish(outputs, deployed);
-    }
+impl Component for Network {
+    const NAME: ComponentName = C;
+    const NEEDS: &'static [ComponentName] = &[ComponentName::EncryptionKey];
 
-    let (step, requeue) = apply_step(&want.stack, seen.stack.as_ref(), &seen.history, now());
-    let apply = mode == WriteMode::Apply;
-    let stack_id = seen.stack.as_ref().map(|s| s.stack_id.clone());
-    let (state, message, wrote, requeue) = match step {
-        ApplyStep::InSync => (ComponentState::Ready, String::new(), false, requeue),
-        ApplyStep::Wait { reason, creating } => {
-            let state = if creating {
-                ComponentState::Creating
-            } else {
-                ComponentState::Updating
-            };
-            (state, reason, false, requeue)
-        }
-        ApplyStep::Blocked { code, message } => {
-            let operation = if code == "StackCreateFailed" {
-                "CreateStack"
-            } else {
-                "UpdateStack"
-            };
-            return Err(blocked(operation, code, with_hint(message, &env.spec)));
-        }
-        ApplyStep::Create if !apply => (
-            ComponentState::Pending,
-            format!("stack {} not created yet (suspended)", want.stack.name),
-            false,
-            None,
-        ),
-        ApplyStep::Update if !apply => (
-            ComponentState::Updating,
-            format!(
-                "stack {} differs from the spec, not updated while suspended",
-                want.stack.name
-            ),
-            false,
-            None,
-        ),
-        ApplyStep::DeleteFailedCreate { reason } | ApplyStep::RetryDelete { reason } if !apply => (
-            ComponentState::Creating,
-            format!("{reason} (not done while suspended)"),
-            false,
-            None,
-        ),
-        ApplyStep::Create | ApplyStep::Update if key.just_changed => (
-            if seen.stack.is_some() {
-                ComponentState::Updating
-            } else {
-                ComponentState::Pending
-            },
-            "waiting a moment for the encryption key's policy to apply".to_string(),
-            false,
-            Some(KEY_SETTLE),
-        ),
-        ApplyStep::Create => {
-            network::create(aws, &want.stack)
-                .await
-                .map_err(aws_err(C))?;
-            (
-                ComponentState::Creating,
-                format!("creating stack {}", want.stack.name),
-                true,
-                Some(crate::plan::cfn::stack::BUSY_REQUEUE),
-            )
-        }
-        ApplyStep::Update => {
-            network::update(aws, &want.stack)
-                .await
-                .map_err(aws_err(C))?;
-            (
-                ComponentState::Updating,
-                format!("updating stack {} to the spec", want.stack.name),
-                true,
-                Some(crate::plan::cfn::stack::BUSY_REQUEUE),
-            )
-        }
-        ApplyStep::DeleteFailedCreate { reason } | ApplyStep::RetryDelete { reason } => {
-            let token = format!("redcap-delete-{}-{salt}", seen.history.delete_failures);
-            network::delete(aws, &want.stack.name, &token)
-                .await
-                .map_err(aws_err(C))?;
-            (ComponentState::Creating, reason, true, requeue)
-        }
-    };
-    let mut r = report(C, state, message);
-    r.id = Some(want.stack.name.clone());
-    r.arn = stack_id;
-    r.wrote = wrote;
-    Ok(NetworkStep {
-        report: r,
-        outputs: deployed,
-        requeue,
-    })
-}
-
-/// Deletes the network stack and follows the deletion. `blocked_by` names a component
-/// that still lives in the network: the stack waits for it (`Deleting`), or is kept when
-/// that component is kept (its subnets and security groups are still in use).
-pub async fn cleanup_network(
-    aws: &AwsCtx,
-    id: &EnvIdentity,
-    blocked_by: Option<(ComponentName, ComponentState)>,
-) -> Result<(ComponentReport, Option<Duration>), ComponentError> {
-    let name = stack_name(&id.environment_id());
-    let seen = network::observe(aws, &name, None)
-        .await
-        .map_err(aws_err(C))?;
-    let mut r = report(C, ComponentState::Deleted, "");
-    r.id = Some(name.clone());
-    r.arn = seen.stack.as_ref().map(|s| s.stack_id.clone());
-    match blocked_by {
-        Some((other, ComponentState::Retained)) if seen.stack.is_some() => {
-            r.state = ComponentState::Retained;
-            r.message = Some(format!(
-                "stack {name} kept: {other} is kept and still uses its subnets and security groups"
-            ));
-            return Ok((r, None));
-        }
-        Some((other, _)) if seen.stack.is_some() => {
-            r.state = ComponentState::Deleting;
-            r.message = Some(format!("waiting for {other} to be deleted first"));
-            return Ok((r, Some(crate::plan::cfn::stack::BUSY_REQUEUE)));
-        }
-        _ => {}
-    }
-    let (step, requeue) = delete_step(&name, seen.stack.as_ref(), &id.uid, &seen.history, now());
-    match step {
-        DeleteStep::Gone => r.message = Some(format!("stack {name} is gone")),
-        DeleteStep::NotOurs { reason } => r.message = Some(reason),
-        DeleteStep::Wait { reason } => {
-            r.state = ComponentState::Deleting;
-            r.message = Some(reason);
-        }
-        DeleteStep::Delete => {
-            let token = format!("redcap-delete-{}", seen.history.delete_failures);
-            network::delete(aws, &name, &token)
-                .await
-                .map_err(aws_err(C))?;
-            r.state = ComponentState::Deleting;
-            r.wrote = true;
-            r.message = Some(match &seen.history.failure {
-                Some(f) if seen.history.delete_failures > 0 => format!(
-                    "deleting stack {name} again after {} failed attempt(s): {f}",
-                    seen.history.delete_failures
+    /// Creates, updates or waits for the network stack.
+    async fn apply(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), ComponentError> {
+        let Some(key) = w.key.clone() else {
+            l.pending("waiting for the encryption key");
+            return Ok(());
+        };
+        let env = w.env;
+        let requested = env
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_RECONCILE_REQUESTED_AT))
+            .map(String::as_str);
+        let salt = attempt_salt(env.metadata.generation, requested);
+        let want = desired_network(&w.id, &env.spec, &env.spec.aws.tags, &key.arn, &salt)
+            .map_err(invalid(C))?;
+        let seen = network::observe(w.aws, &want.stack.name, Some(&want.stack.hash))
+            .await
+            .map_err(aws_err(C))?;
+        if let Some(stack) = &seen.stack
+            && !stack.tags.is_owned_by(&w.id.uid)
+        {
+            return Err(blocked(
+                "DescribeStacks",
+                "StackNotOwned",
+                format!(
+                    "stack {} exists but is not tagged as owned by this environment; it is left untouched",
+                    want.stack.name
                 ),
-                _ => format!("deleting stack {name}"),
-            });
+            ));
         }
+        let deployed = seen
+            .stack
+            .as_ref()
+            .and_then(|s| NetworkOutputs::from_stack_outputs(&s.outputs).ok());
+        if let Some(deployed) = &deployed {
+            check_live_change(&want, deployed).map_err(invalid(C))?;
+            publish(&mut w.outputs, deployed);
+        }
+        l.identify(
+            Some(want.stack.name.clone()),
+            seen.stack.as_ref().map(|s| s.stack_id.clone()),
+        );
+        w.network = deployed;
+
+        let (step, requeue) = apply_step(&want.stack, seen.stack.as_ref(), &seen.history, now());
+        let name = &want.stack.name;
+        let busy = crate::plan::cfn::stack::BUSY_REQUEUE;
+        match step {
+            ApplyStep::InSync => {}
+            ApplyStep::Wait { reason, creating } => {
+                let after = requeue.unwrap_or(busy);
+                if creating {
+                    l.creating(reason, after);
+                } else {
+                    l.busy(reason, after);
+                }
+            }
+            ApplyStep::Blocked { code, message } => {
+                let operation = if code == "StackCreateFailed" {
+                    "CreateStack"
+                } else {
+                    "UpdateStack"
+                };
+                return Err(blocked(operation, code, with_hint(message, &env.spec)));
+            }
+            ApplyStep::Create if !l.apply() => l.missing(format!("stack {name} not created yet")),
+            ApplyStep::Update if !l.apply() => {
+                l.drift(format!("stack {name} differs from the spec"));
+            }
+            ApplyStep::DeleteFailedCreate { reason } | ApplyStep::RetryDelete { reason }
+                if !l.apply() =>
+            {
+                l.missing(reason);
+            }
+            ApplyStep::Create | ApplyStep::Update if key.just_changed => {
+                let what = "waiting a moment for the encryption key's policy to apply";
+                if seen.stack.is_some() {
+                    l.busy(what, KEY_SETTLE);
+                } else {
+                    l.pending(what);
+                    l.wait_for(KEY_SETTLE);
+                }
+            }
+            ApplyStep::Create => {
+                network::create(w.aws, &want.stack)
+                    .await
+                    .map_err(aws_err(C))?;
+                l.created(format!("creating stack {name}"));
+                l.wait_for(busy);
+            }
+            ApplyStep::Update => {
+                network::update(w.aws, &want.stack)
+                    .await
+                    .map_err(aws_err(C))?;
+                l.mark_written();
+                l.busy(format!("updating stack {name} to the spec"), busy);
+            }
+            ApplyStep::DeleteFailedCreate { reason } | ApplyStep::RetryDelete { reason } => {
+                let token = format!("redcap-delete-{}-{salt}", seen.history.delete_failures);
+                network::delete(w.aws, name, &token)
+                    .await
+                    .map_err(aws_err(C))?;
+                l.mark_written();
+                l.creating(reason, requeue.unwrap_or(busy));
+            }
+        }
+        Ok(())
     }
-    Ok((r, requeue))
+
+    /// Deletes the network stack and follows the deletion. While a component that lives
+    /// in the network is not deleted, the stack waits for it (`Deleting`), or is kept
+    /// when that component is kept (its subnets and security groups are still in use).
+    async fn cleanup(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), ComponentError> {
+        let name = stack_name(&w.id.environment_id());
+        let seen = network::observe(w.aws, &name, None)
+            .await
+            .map_err(aws_err(C))?;
+        l.identify(
+            Some(name.clone()),
+            seen.stack.as_ref().map(|s| s.stack_id.clone()),
+        );
+        match w.network_user() {
+            Some((other, ComponentState::Retained)) if seen.stack.is_some() => {
+                l.retained(format!(
+                    "stack {name} kept: {other} is kept and still uses its subnets and security groups"
+                ));
+                return Ok(());
+            }
+            Some((other, _)) if seen.stack.is_some() => {
+                l.deleting(
+                    format!("waiting for {other} to be deleted first"),
+                    Some(crate::plan::cfn::stack::BUSY_REQUEUE),
+                );
+                return Ok(());
+            }
+            _ => {}
+        }
+        let (step, requeue) =
+            delete_step(&name, seen.stack.as_ref(), &w.id.uid, &seen.history, now());
+        match step {
+            DeleteStep::Gone => l.note(format!("stack {name} is gone")),
+            DeleteStep::NotOurs { reason } => l.note(reason),
+            DeleteStep::Wait { reason } => l.deleting(reason, requeue),
+            DeleteStep::Delete => {
+                let token = format!("redcap-delete-{}", seen.history.delete_failures);
+                network::delete(w.aws, &name, &token)
+                    .await
+                    .map_err(aws_err(C))?;
+                l.mark_written();
+                l.deleting(
+                    match &seen.history.failure {
+                        Some(f) if seen.history.delete_failures > 0 => format!(
+                            "deleting stack {name} again after {} failed attempt(s): {f}",
+                            seen.history.delete_failures
+                        ),
+                        _ => format!("deleting stack {name}"),
+                    },
+                    requeue,
+                );
+            }
+        }
+        Ok(())
+    }
 }

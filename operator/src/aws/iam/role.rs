@@ -1,0 +1,185 @@
+//! IAM roles the operator creates (the image build's, compute's task and execution
+//! roles): one inline policy each (step: observe / create / update / delete; decisions
+//! are in `plan::iam`).
+
+use crate::aws::resource::{Presence, Resource};
+use crate::aws::{AwsCtx, AwsError, Service};
+use crate::plan::credentials::decode_policy_document;
+use crate::plan::iam::{DesiredRole, ObservedRole, RoleChange, role_changes};
+
+use super::{iam_tags, tag_set};
+
+const S: Service = Service::Iam;
+
+/// The role `name` with its tags and the inline policy `policy_name`, or `None`. The
+/// policy of a role that is not the operator's is not read.
+pub async fn observe(
+    aws: &AwsCtx,
+    name: &str,
+    policy_name: &str,
+) -> Result<Option<ObservedRole>, AwsError> {
+    let Some(out) = aws
+        .find(S, "GetRole", aws.iam.get_role().role_name(name).send())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(role) = out.role() else {
+        return Ok(None);
+    };
+    let mut tags = tag_set(role.tags());
+    // GetRole includes the tags on AWS; ask separately only when they are missing.
+    if tags.is_empty() {
+        let out = aws
+            .call(
+                S,
+                "ListRoleTags",
+                aws.iam.list_role_tags().role_name(name).send(),
+            )
+            .await?;
+        tags = tag_set(out.tags());
+    }
+    let policy = match tags.get(crate::api::tags::UID) {
+        Some(_) => aws
+            .find(
+                S,
+                "GetRolePolicy",
+                aws.iam
+                    .get_role_policy()
+                    .role_name(name)
+                    .policy_name(policy_name)
+                    .send(),
+            )
+            .await?
+            .map(|out| decode_policy_document(out.policy_document())),
+        None => None,
+    };
+    Ok(Some(ObservedRole {
+        arn: role.arn().to_string(),
+        trust_policy: decode_policy_document(role.assume_role_policy_document().unwrap_or("")),
+        tags,
+        policy,
+    }))
+}
+
+async fn put_policy(aws: &AwsCtx, want: &DesiredRole) -> Result<(), AwsError> {
+    aws.call(
+        S,
+        "PutRolePolicy",
+        aws.iam
+            .put_role_policy()
+            .role_name(&want.name)
+            .policy_name(&want.policy_name)
+            .policy_document(want.policy.to_string())
+            .send(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes the role and its inline policy; a role already gone is fine.
+pub async fn delete(aws: &AwsCtx, name: &str, policy_name: &str) -> Result<(), AwsError> {
+    aws.delete(
+        S,
+        "DeleteRolePolicy",
+        aws.iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(policy_name)
+            .send(),
+    )
+    .await?;
+    aws.delete(
+        S,
+        "DeleteRole",
+        aws.iam.delete_role().role_name(name).send(),
+    )
+    .await?;
+    Ok(())
+}
+
+impl Resource for DesiredRole {
+    type Seen = ObservedRole;
+    type Change = RoleChange;
+
+    fn label(&self) -> String {
+        format!("IAM role {}", self.name)
+    }
+
+    async fn observe(&self, aws: &AwsCtx, uid: &str) -> Result<Presence<ObservedRole>, AwsError> {
+        Ok(match observe(aws, &self.name, &self.policy_name).await? {
+            None => Presence::Absent,
+            Some(seen) if seen.tags.is_owned_by(uid) => Presence::Owned(seen),
+            Some(_) => Presence::Foreign {
+                adoptable: false,
+                reason: None,
+            },
+        })
+    }
+
+    async fn create(&self, aws: &AwsCtx) -> Result<ObservedRole, AwsError> {
+        let out = aws
+            .call(
+                S,
+                "CreateRole",
+                aws.iam
+                    .create_role()
+                    .role_name(&self.name)
+                    .path(&self.path)
+                    .description(&self.description)
+                    .assume_role_policy_document(self.trust_policy.to_string())
+                    .set_tags(Some(iam_tags(&self.tags, "TagRole")?))
+                    .send(),
+            )
+            .await?;
+        put_policy(aws, self).await?;
+        Ok(ObservedRole {
+            arn: out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
+            trust_policy: self.trust_policy.clone(),
+            tags: self.tags.clone(),
+            policy: Some(self.policy.clone()),
+        })
+    }
+
+    fn changes(&self, seen: &ObservedRole) -> Vec<RoleChange> {
+        role_changes(self, seen)
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsCtx,
+        _: &ObservedRole,
+        changes: &[RoleChange],
+    ) -> Result<(), AwsError> {
+        for change in changes {
+            match change {
+                RoleChange::Tag(tags) => {
+                    aws.call(
+                        S,
+                        "TagRole",
+                        aws.iam
+                            .tag_role()
+                            .role_name(&self.name)
+                            .set_tags(Some(iam_tags(tags, "TagRole")?))
+                            .send(),
+                    )
+                    .await?;
+                }
+                RoleChange::TrustPolicy => {
+                    aws.call(
+                        S,
+                        "UpdateAssumeRolePolicy",
+                        aws.iam
+                            .update_assume_role_policy()
+                            .role_name(&self.name)
+                            .policy_document(self.trust_policy.to_string())
+                            .send(),
+                    )
+                    .await?;
+                }
+                RoleChange::Policy => put_policy(aws, self).await?,
+            }
+        }
+        Ok(())
+    }
+}
