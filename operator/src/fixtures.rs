@@ -163,3 +163,15 @@ pub async fn aws() -> crate::aws::AwsCtx {
     .await
     .expect("an AWS context")
 }
+
+impl crate::plan::EnvIdentity {
+    /// `prod/redcap` in eu-west-1 with UID `uid-1`.
+    pub fn test() -> Self {
+        Self {
+            namespace: "prod".into(),
+            name: "redcap".into(),
+            uid: "uid-1".into(),
+            region: "eu-west-1".into(),
+        }
+    }
+}

@@ -52,12 +52,11 @@ pub(crate) fn string_set(
     if !item_rules.is_empty() {
         items["x-kubernetes-validations"] = json!(item_rules);
     }
-    json_schema!({
-        "type": "array",
-        "maxItems": max_items,
-        "items": items,
-        "x-kubernetes-list-type": "set",
-    })
+    bounded_array(
+        json!(items),
+        max_items,
+        json!({"x-kubernetes-list-type": "set"}),
+    )
 }
 
 /// A list of `T` with `x-kubernetes-list-type: map` keyed by `key`, bounded.
@@ -67,13 +66,11 @@ pub(crate) fn bounded_list_map<T: schemars::JsonSchema>(
     max_items: u64,
 ) -> Schema {
     let items = generator.subschema_for::<T>();
-    json_schema!({
-        "type": "array",
-        "maxItems": max_items,
-        "items": items,
-        "x-kubernetes-list-type": "map",
-        "x-kubernetes-list-map-keys": [key],
-    })
+    bounded_array(
+        json!(items),
+        max_items,
+        json!({"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": [key]}),
+    )
 }
 
 /// A bounded set of unit-enum values (`T` serialises to a string).
@@ -82,10 +79,24 @@ pub(crate) fn enum_set<T: schemars::JsonSchema>(
     max_items: u64,
 ) -> Schema {
     let items = generator.subschema_for::<T>();
-    json_schema!({
+    bounded_array(
+        json!(items),
+        max_items,
+        json!({"x-kubernetes-list-type": "set"}),
+    )
+}
+
+/// An array of at most `max_items` `items`, with the list-type markers in `list`.
+fn bounded_array(items: Value, max_items: u64, list: Value) -> Schema {
+    let mut schema = json_schema!({
         "type": "array",
         "maxItems": max_items,
         "items": items,
-        "x-kubernetes-list-type": "set",
-    })
+    });
+    if let Value::Object(markers) = list {
+        for (k, v) in markers {
+            schema.insert(k, v);
+        }
+    }
+    schema
 }

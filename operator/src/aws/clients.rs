@@ -232,6 +232,25 @@ impl AwsCtx {
         request.await.map_err(|e| classify(service, operation, e))
     }
 
+    /// [`AwsCtx::call`] where some answers mean there is nothing to do: `Ok(None)` for
+    /// an error `skip` accepts.
+    async fn call_unless<T, E>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        request: impl Future<Output = SdkResult<T, E>>,
+        skip: impl FnOnce(&AwsError) -> bool,
+    ) -> Result<Option<T>, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match self.call(service, operation, request).await {
+            Ok(out) => Ok(Some(out)),
+            Err(e) if skip(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// [`AwsCtx::call`] for reads of one thing: "does not exist" is `Ok(None)`.
     pub async fn find<T, E>(
         &self,
@@ -242,11 +261,8 @@ impl AwsCtx {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        match self.call(service, operation, request).await {
-            Ok(out) => Ok(Some(out)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.call_unless(service, operation, request, AwsError::is_not_found)
+            .await
     }
 
     /// [`AwsCtx::call`] for deletes: a thing already gone is fine (`Ok(false)`).
@@ -274,11 +290,10 @@ impl AwsCtx {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        match self.call(service, operation, request).await {
-            Ok(out) => Ok(Some(out)),
-            Err(e) if done.contains(&e.code.as_str()) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.call_unless(service, operation, request, |e| {
+            done.contains(&e.code.as_str())
+        })
+        .await
     }
 
     /// Every page of a paginated call (the SDK's paginator), each page after the budget.

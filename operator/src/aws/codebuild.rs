@@ -219,6 +219,27 @@ fn parts(
     })
 }
 
+/// The same definition for `CreateProject` and `UpdateProject` (their builders share
+/// these setters but no trait).
+macro_rules! with_definition {
+    ($builder:expr, $want:expr, $p:expr) => {
+        $builder
+            .name(&$want.name)
+            .description(&$want.description)
+            .source($p.source)
+            .artifacts($p.artifacts)
+            .environment($p.environment)
+            .cache($p.cache)
+            .service_role(&$want.service_role)
+            .timeout_in_minutes($want.timeout_minutes)
+            .queued_timeout_in_minutes($want.queued_timeout_minutes)
+            .encryption_key(&$want.encryption_key)
+            .logs_config($p.logs)
+            .set_vpc_config($p.vpc)
+            .set_tags(Some($p.tags))
+    };
+}
+
 /// Creates the project; returns its ARN.
 pub async fn create_project(
     aws: &AwsCtx,
@@ -230,22 +251,7 @@ pub async fn create_project(
         .call(
             Service::CodeBuild,
             "CreateProject",
-            aws.codebuild
-                .create_project()
-                .name(&want.name)
-                .description(&want.description)
-                .source(p.source)
-                .artifacts(p.artifacts)
-                .environment(p.environment)
-                .cache(p.cache)
-                .service_role(&want.service_role)
-                .timeout_in_minutes(want.timeout_minutes)
-                .queued_timeout_in_minutes(want.queued_timeout_minutes)
-                .encryption_key(&want.encryption_key)
-                .logs_config(p.logs)
-                .set_vpc_config(p.vpc)
-                .set_tags(Some(p.tags))
-                .send(),
+            with_definition!(aws.codebuild.create_project(), want, p).send(),
         )
         .await?;
     Ok(out
@@ -266,22 +272,7 @@ pub async fn update_project(
     aws.call(
         Service::CodeBuild,
         "UpdateProject",
-        aws.codebuild
-            .update_project()
-            .name(&want.name)
-            .description(&want.description)
-            .source(p.source)
-            .artifacts(p.artifacts)
-            .environment(p.environment)
-            .cache(p.cache)
-            .service_role(&want.service_role)
-            .timeout_in_minutes(want.timeout_minutes)
-            .queued_timeout_in_minutes(want.queued_timeout_minutes)
-            .encryption_key(&want.encryption_key)
-            .logs_config(p.logs)
-            .set_vpc_config(p.vpc)
-            .set_tags(Some(p.tags))
-            .send(),
+        with_definition!(aws.codebuild.update_project(), want, p).send(),
     )
     .await?;
     Ok(())
@@ -468,14 +459,10 @@ impl Resource for DesiredProject {
         aws: &AwsCtx,
         uid: &str,
     ) -> Result<Presence<ObservedProject>, AwsError> {
-        Ok(match observe_project(aws, &self.definition.name).await? {
-            None => Presence::Absent,
-            Some(seen) if seen.tags.is_owned_by(uid) => Presence::Owned(seen),
-            Some(_) => Presence::Foreign {
-                adoptable: false,
-                reason: None,
-            },
-        })
+        Ok(Presence::of(
+            observe_project(aws, &self.definition.name).await?,
+            |s| s.tags.is_owned_by(uid),
+        ))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedProject, AwsError> {

@@ -12,21 +12,16 @@ use crate::plan::image::repository::{
 use crate::plan::policy::parse_policy;
 use crate::plan::tags::TagSet;
 
+use super::error::sdk_tags;
 use super::resource::{Presence, Resource};
 use super::{AwsCtx, AwsError, Service};
 
 const SERVICE: &str = "ecr";
 
 fn ecr_tags(tags: &TagSet) -> Result<Vec<Tag>, AwsError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::build(SERVICE, "TagResource", e))
-        })
-        .collect()
+    sdk_tags(tags, SERVICE, "TagResource", |k, v| {
+        Tag::builder().key(k).value(v).build()
+    })
 }
 
 /// The repository `name` with its tags and lifecycle policy, or `None`.
@@ -267,14 +262,9 @@ impl Resource for DesiredRepository {
         aws: &AwsCtx,
         uid: &str,
     ) -> Result<Presence<ObservedRepository>, AwsError> {
-        Ok(match observe(aws, &self.name).await? {
-            None => Presence::Absent,
-            Some(seen) if seen.tags.is_owned_by(uid) => Presence::Owned(seen),
-            Some(_) => Presence::Foreign {
-                adoptable: false,
-                reason: None,
-            },
-        })
+        Ok(Presence::of(observe(aws, &self.name).await?, |s| {
+            s.tags.is_owned_by(uid)
+        }))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedRepository, AwsError> {

@@ -17,6 +17,7 @@ use crate::plan::email::{
 };
 use crate::plan::tags::TagSet;
 
+use super::error::sdk_tags;
 use super::{AwsCtx, AwsError, Service};
 
 /// The identity, or `None` when SES does not know it.
@@ -295,15 +296,9 @@ pub async fn topic_tags(aws: &AwsCtx, arn: &str) -> Result<Option<TagSet>, AwsEr
 }
 
 fn sns_tags(tags: &TagSet) -> Result<Vec<aws_sdk_sns::types::Tag>, AwsError> {
-    tags.iter()
-        .map(|(k, v)| {
-            aws_sdk_sns::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::build("sns", "TagResource", e))
-        })
-        .collect()
+    sdk_tags(tags, "sns", "TagResource", |k, v| {
+        aws_sdk_sns::types::Tag::builder().key(k).value(v).build()
+    })
 }
 
 /// Creates the topic (idempotent for the same name and tags) and returns its ARN.

@@ -19,6 +19,19 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::services::Service;
 
+/// `tags` as one SDK's tag type, built with `tag` (for SDKs whose tag builder can fail,
+/// a failure is a bug in the request: terminal).
+pub fn sdk_tags<T, E: std::error::Error>(
+    tags: &crate::plan::TagSet,
+    service: &'static str,
+    operation: &'static str,
+    tag: impl Fn(&str, &str) -> Result<T, E>,
+) -> Result<Vec<T>, AwsError> {
+    tags.iter()
+        .map(|(k, v)| tag(k, v).map_err(|e| AwsError::build(service, operation, e)))
+        .collect()
+}
+
 /// How the reconciler should treat an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {

@@ -12,6 +12,7 @@ use crate::plan::kms::{DesiredKey, KeyChange, KeyPlan, KeyState, ObservedKey, ke
 use crate::plan::policy::parse_policy;
 use crate::plan::tags::TagSet;
 
+use super::error::sdk_tags;
 use super::resource::{Presence, Resource};
 use super::{AwsCtx, AwsError, Service};
 
@@ -19,10 +20,6 @@ const SERVICE: &str = "kms";
 
 /// The shortest waiting period KMS allows before a scheduled key is deleted.
 pub const MIN_DELETION_WINDOW_DAYS: i32 = 7;
-
-fn build_err(operation: &'static str, e: impl std::error::Error) -> AwsError {
-    AwsError::build(SERVICE, operation, e)
-}
 
 /// The key behind `alias` (or a key id), or `None` when there is none.
 pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, AwsError> {
@@ -134,15 +131,9 @@ pub async fn find_orphan(aws: &AwsCtx, uid: &str) -> Result<Option<ObservedKey>,
 }
 
 fn kms_tags(tags: &TagSet) -> Result<Vec<Tag>, AwsError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .tag_key(k)
-                .tag_value(v)
-                .build()
-                .map_err(|e| build_err("TagResource", e))
-        })
-        .collect()
+    sdk_tags(tags, SERVICE, "TagResource", |k, v| {
+        Tag::builder().tag_key(k).tag_value(v).build()
+    })
 }
 
 /// Creates the key (symmetric, encrypt/decrypt, default key policy, tagged) and returns

@@ -191,14 +191,9 @@ impl Resource for DesiredLogGroup {
         aws: &AwsCtx,
         uid: &str,
     ) -> Result<Presence<ObservedLogGroup>, AwsError> {
-        Ok(match observe(aws, &self.name).await? {
-            None => Presence::Absent,
-            Some(seen) if seen.tags.is_owned_by(uid) => Presence::Owned(seen),
-            Some(_) => Presence::Foreign {
-                adoptable: false,
-                reason: None,
-            },
-        })
+        Ok(Presence::of(observe(aws, &self.name).await?, |s| {
+            s.tags.is_owned_by(uid)
+        }))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedLogGroup, AwsError> {

@@ -30,6 +30,21 @@ pub enum Presence<S> {
 
 pub use crate::plan::Describe;
 
+impl<S> Presence<S> {
+    /// What a lookup by name found: ours when `owned` says so (the UID tag), else
+    /// someone else's (not adoptable).
+    pub fn of(found: Option<S>, owned: impl FnOnce(&S) -> bool) -> Self {
+        match found {
+            None => Presence::Absent,
+            Some(seen) if owned(&seen) => Presence::Owned(seen),
+            Some(_) => Presence::Foreign {
+                adoptable: false,
+                reason: None,
+            },
+        }
+    }
+}
+
 /// One AWS resource kind: observe it, create it, correct it.
 pub trait Resource: Sync {
     /// What observing returns.

@@ -258,14 +258,9 @@ impl Resource for SeededSecret<'_> {
     }
 
     async fn observe(&self, aws: &AwsCtx, uid: &str) -> Result<Presence<ObservedSecret>, AwsError> {
-        Ok(match observe(aws, &self.want.name).await? {
-            None => Presence::Absent,
-            Some(seen) if seen.tags.is_owned_by(uid) => Presence::Owned(seen),
-            Some(_) => Presence::Foreign {
-                adoptable: false,
-                reason: None,
-            },
-        })
+        Ok(Presence::of(observe(aws, &self.want.name).await?, |s| {
+            s.tags.is_owned_by(uid)
+        }))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedSecret, AwsError> {

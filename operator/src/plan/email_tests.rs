@@ -4,12 +4,7 @@ use super::*;
 use crate::api::RedcapEnvironment;
 
 fn identity() -> EnvIdentity {
-    EnvIdentity {
-        namespace: "prod".into(),
-        name: "redcap".into(),
-        uid: "uid-1".into(),
-        region: "eu-west-1".into(),
-    }
+    EnvIdentity::test()
 }
 
 fn spec(extra: serde_json::Value) -> RedcapEnvironmentSpec {

@@ -115,12 +115,7 @@ mod tests {
     use crate::api::tags;
 
     fn identity() -> EnvIdentity {
-        EnvIdentity {
-            namespace: "prod".into(),
-            name: "redcap".into(),
-            uid: "uid-1".into(),
-            region: "eu-west-1".into(),
-        }
+        EnvIdentity::test()
     }
 
     fn spec(enabled: bool) -> GuardDutySpec {

@@ -254,12 +254,7 @@ mod tests {
     use crate::api::tags;
 
     fn identity() -> EnvIdentity {
-        EnvIdentity {
-            namespace: "prod".into(),
-            name: "redcap".into(),
-            uid: "uid-1".into(),
-            region: "eu-west-1".into(),
-        }
+        EnvIdentity::test()
     }
 
     fn in_sync(want: &DesiredKey) -> ObservedKey {

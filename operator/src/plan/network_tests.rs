@@ -8,12 +8,7 @@ use crate::api::tags;
 const KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/k";
 
 fn identity() -> EnvIdentity {
-    EnvIdentity {
-        namespace: "prod".into(),
-        name: "redcap".into(),
-        uid: "uid-1".into(),
-        region: "eu-west-1".into(),
-    }
+    EnvIdentity::test()
 }
 
 fn spec(network: serde_json::Value) -> RedcapEnvironmentSpec {

@@ -4,12 +4,7 @@ use super::*;
 use crate::api::{DeletionPolicy, tags};
 
 fn identity() -> EnvIdentity {
-    EnvIdentity {
-        namespace: "prod".into(),
-        name: "redcap".into(),
-        uid: "uid-1".into(),
-        region: "eu-west-1".into(),
-    }
+    EnvIdentity::test()
 }
 
 const KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/k-1";

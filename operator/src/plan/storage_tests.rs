@@ -8,12 +8,7 @@ const KEY_ARN: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-0000-0000
 const ACCOUNT: &str = "123456789012";
 
 fn identity() -> EnvIdentity {
-    EnvIdentity {
-        namespace: "prod".into(),
-        name: "redcap".into(),
-        uid: "uid-1".into(),
-        region: "eu-west-1".into(),
-    }
+    EnvIdentity::test()
 }
 
 fn plan(spec: &StorageSpec) -> DesiredStorage {

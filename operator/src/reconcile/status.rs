@@ -70,22 +70,8 @@ pub fn compute_status(
                 status.image = Some(image.clone());
             }
         }
-        Outcome::Failed(err) if err.class() == ErrorClass::Terminal => {
-            if let Some(name) = err.component() {
-                let report = ComponentReport {
-                    name,
-                    state: ComponentState::Failed,
-                    id: None,
-                    arn: None,
-                    message: err.component_message(),
-                    wrote: false,
-                };
-                merge_components(&mut status.components, &[report], now);
-            }
-        }
         _ => {}
     }
-
     // A pass whose report carries a failure ends like a failed reconcile (the same status
     // `Outcome::Failed` of that error would give, so the writer's second look is a no-op).
     let failure = match outcome {
@@ -94,7 +80,11 @@ pub fn compute_status(
         }
         _ => None,
     };
-    if let Some(err) = &failure
+    let outcome = match &failure {
+        Some(err) => Outcome::Failed(err),
+        None => outcome,
+    };
+    if let Outcome::Failed(err) = outcome
         && err.class() == ErrorClass::Terminal
         && let Some(name) = err.component()
     {
@@ -108,10 +98,6 @@ pub fn compute_status(
         };
         merge_components(&mut status.components, &[report], now);
     }
-    let outcome = match &failure {
-        Some(err) => Outcome::Failed(err),
-        None => outcome,
-    };
     let summary = summarize(old, env, outcome, &status.components);
     status.phase = Some(summary.phase);
     status.phase_reason = Some(truncate(&summary.phase_reason));

@@ -191,6 +191,14 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// The key, or `None` after noting in `l` that the component waits for it.
+    pub fn key_or_wait(&self, l: &mut Ledger) -> Option<KeyRef> {
+        if self.key.is_none() {
+            l.pending("waiting for the encryption key");
+        }
+        self.key.clone()
+    }
+
     /// The previous status's `outputs`, when a component needs what an earlier pass used.
     pub fn recorded(&self) -> Option<&Outputs> {
         self.env.status.as_ref().map(|s| &s.outputs)

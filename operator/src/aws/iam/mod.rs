@@ -14,15 +14,9 @@ use super::AwsError;
 
 /// `tags` as IAM tags; `operation` names the call they are for in a build error.
 pub(crate) fn iam_tags(tags: &TagSet, operation: &'static str) -> Result<Vec<Tag>, AwsError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::build("iam", operation, e))
-        })
-        .collect()
+    super::error::sdk_tags(tags, "iam", operation, |k, v| {
+        Tag::builder().key(k).value(v).build()
+    })
 }
 
 /// Tags as IAM returns them.

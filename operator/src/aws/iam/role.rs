@@ -107,14 +107,10 @@ impl Resource for DesiredRole {
     }
 
     async fn observe(&self, aws: &AwsCtx, uid: &str) -> Result<Presence<ObservedRole>, AwsError> {
-        Ok(match observe(aws, &self.name, &self.policy_name).await? {
-            None => Presence::Absent,
-            Some(seen) if seen.tags.is_owned_by(uid) => Presence::Owned(seen),
-            Some(_) => Presence::Foreign {
-                adoptable: false,
-                reason: None,
-            },
-        })
+        Ok(Presence::of(
+            observe(aws, &self.name, &self.policy_name).await?,
+            |s| s.tags.is_owned_by(uid),
+        ))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedRole, AwsError> {

@@ -172,6 +172,27 @@ fn scaling(want: &DesiredCluster) -> ServerlessV2ScalingConfiguration {
         .build()
 }
 
+/// The settings a new cluster takes at creation and at both kinds of restore (their
+/// builders share these setters but no trait).
+macro_rules! with_cluster_settings {
+    ($builder:expr, $want:expr, $tags:expr) => {
+        $builder
+            .db_subnet_group_name(&$want.subnet_group)
+            .set_vpc_security_group_ids(Some($want.security_group_ids.iter().cloned().collect()))
+            .db_cluster_parameter_group_name(&$want.parameter_group)
+            .kms_key_id(&$want.kms_key_arn)
+            .backtrack_window($want.backtrack_seconds)
+            .backup_retention_period($want.backup_retention_days)
+            .set_preferred_backup_window($want.backup_window.clone())
+            .set_enable_cloudwatch_logs_exports(Some($want.log_exports.iter().cloned().collect()))
+            .enable_iam_database_authentication($want.iam_auth)
+            .deletion_protection(true)
+            .copy_tags_to_snapshot(true)
+            .serverless_v2_scaling_configuration(scaling($want))
+            .set_tags(Some(rds_tags($tags)))
+    };
+}
+
 /// Creates an empty cluster (`tags`: ownership, user and state tags).
 pub async fn create_cluster(
     aws: &AwsCtx,
@@ -183,33 +204,22 @@ pub async fn create_cluster(
         .call(
             S,
             "CreateDBCluster",
-            aws.rds
-                .create_db_cluster()
-                .db_cluster_identifier(id)
-                .engine(ENGINE)
-                .engine_version(want.engine_version.as_str())
-                .master_username(MASTER_USERNAME)
-                .manage_master_user_password(true)
-                .master_user_secret_kms_key_id(&want.kms_key_arn)
-                .database_name(DATABASE_NAME)
-                .db_subnet_group_name(&want.subnet_group)
-                .set_vpc_security_group_ids(Some(want.security_group_ids.iter().cloned().collect()))
-                .db_cluster_parameter_group_name(&want.parameter_group)
-                .storage_encrypted(true)
-                .kms_key_id(&want.kms_key_arn)
-                .backtrack_window(want.backtrack_seconds)
-                .backup_retention_period(want.backup_retention_days)
-                .set_preferred_maintenance_window(want.maintenance_window.clone())
-                .set_preferred_backup_window(want.backup_window.clone())
-                .set_enable_cloudwatch_logs_exports(Some(
-                    want.log_exports.iter().cloned().collect(),
-                ))
-                .enable_iam_database_authentication(want.iam_auth)
-                .deletion_protection(true)
-                .copy_tags_to_snapshot(true)
-                .serverless_v2_scaling_configuration(scaling(want))
-                .set_tags(Some(rds_tags(tags)))
-                .send(),
+            with_cluster_settings!(
+                aws.rds
+                    .create_db_cluster()
+                    .db_cluster_identifier(id)
+                    .engine(ENGINE)
+                    .engine_version(want.engine_version.as_str())
+                    .master_username(MASTER_USERNAME)
+                    .manage_master_user_password(true)
+                    .master_user_secret_kms_key_id(&want.kms_key_arn)
+                    .database_name(DATABASE_NAME)
+                    .storage_encrypted(true)
+                    .set_preferred_maintenance_window(want.maintenance_window.clone()),
+                want,
+                tags
+            )
+            .send(),
         )
         .await?;
     Ok(out.db_cluster().map(observed).unwrap_or_default())
@@ -228,26 +238,17 @@ pub async fn restore_from_snapshot(
     aws.call(
         S,
         "RestoreDBClusterFromSnapshot",
-        aws.rds
-            .restore_db_cluster_from_snapshot()
-            .db_cluster_identifier(id)
-            .snapshot_identifier(snapshot)
-            .engine(ENGINE)
-            .engine_version(want.engine_version.as_str())
-            .db_subnet_group_name(&want.subnet_group)
-            .set_vpc_security_group_ids(Some(want.security_group_ids.iter().cloned().collect()))
-            .db_cluster_parameter_group_name(&want.parameter_group)
-            .kms_key_id(&want.kms_key_arn)
-            .backtrack_window(want.backtrack_seconds)
-            .backup_retention_period(want.backup_retention_days)
-            .set_preferred_backup_window(want.backup_window.clone())
-            .set_enable_cloudwatch_logs_exports(Some(want.log_exports.iter().cloned().collect()))
-            .enable_iam_database_authentication(want.iam_auth)
-            .deletion_protection(true)
-            .copy_tags_to_snapshot(true)
-            .serverless_v2_scaling_configuration(scaling(want))
-            .set_tags(Some(rds_tags(tags)))
-            .send(),
+        with_cluster_settings!(
+            aws.rds
+                .restore_db_cluster_from_snapshot()
+                .db_cluster_identifier(id)
+                .snapshot_identifier(snapshot)
+                .engine(ENGINE)
+                .engine_version(want.engine_version.as_str()),
+            want,
+            tags
+        )
+        .send(),
     )
     .await?;
     Ok(())
@@ -264,25 +265,15 @@ pub async fn restore_to_point_in_time(
     want: &DesiredCluster,
     tags: &TagSet,
 ) -> Result<(), AwsError> {
-    let mut req = aws
-        .rds
-        .restore_db_cluster_to_point_in_time()
-        .db_cluster_identifier(id)
-        .source_db_cluster_identifier(source)
-        .restore_type("full-copy")
-        .db_subnet_group_name(&want.subnet_group)
-        .set_vpc_security_group_ids(Some(want.security_group_ids.iter().cloned().collect()))
-        .db_cluster_parameter_group_name(&want.parameter_group)
-        .kms_key_id(&want.kms_key_arn)
-        .backtrack_window(want.backtrack_seconds)
-        .backup_retention_period(want.backup_retention_days)
-        .set_preferred_backup_window(want.backup_window.clone())
-        .set_enable_cloudwatch_logs_exports(Some(want.log_exports.iter().cloned().collect()))
-        .enable_iam_database_authentication(want.iam_auth)
-        .deletion_protection(true)
-        .copy_tags_to_snapshot(true)
-        .serverless_v2_scaling_configuration(scaling(want))
-        .set_tags(Some(rds_tags(tags)));
+    let mut req = with_cluster_settings!(
+        aws.rds
+            .restore_db_cluster_to_point_in_time()
+            .db_cluster_identifier(id)
+            .source_db_cluster_identifier(source)
+            .restore_type("full-copy"),
+        want,
+        tags
+    );
     req = match time {
         Some(t) => req.restore_to_time(aws_smithy_types::DateTime::from_secs(t.as_second())),
         None => req.use_latest_restorable_time(true),

@@ -3,12 +3,7 @@ use crate::api::{CommunitySource, CredentialsSecretRef, RedcapSource, S3Location
 use crate::plan::network::{NetworkOutputs, SecurityGroups};
 
 fn identity() -> EnvIdentity {
-    EnvIdentity {
-        namespace: "prod".into(),
-        name: "redcap".into(),
-        uid: "uid-1".into(),
-        region: "eu-west-1".into(),
-    }
+    EnvIdentity::test()
 }
 
 const KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/k-1";

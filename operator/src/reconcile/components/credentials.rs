@@ -38,8 +38,7 @@ impl Component for StorageCredentials {
 
     /// The IAM user REDCap uses for the file bucket (and nothing else).
     async fn apply(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), ComponentError> {
-        let Some(key) = w.key.clone() else {
-            l.pending("waiting for the encryption key");
+        let Some(key) = w.key_or_wait(l) else {
             return Ok(());
         };
         let c = Self::NAME;

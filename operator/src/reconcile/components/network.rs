@@ -63,8 +63,7 @@ impl Component for Network {
 
     /// Creates, updates or waits for the network stack.
     async fn apply(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), ComponentError> {
-        let Some(key) = w.key.clone() else {
-            l.pending("waiting for the encryption key");
+        let Some(key) = w.key_or_wait(l) else {
             return Ok(());
         };
         let env = w.env;

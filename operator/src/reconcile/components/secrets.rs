@@ -42,8 +42,7 @@ impl Component for Secrets {
                 l.created(format!("created the cron Secret {}", cron.reference.name));
             }
         }
-        let Some(key) = w.key.clone() else {
-            l.pending("waiting for the encryption key");
+        let Some(key) = w.key_or_wait(l) else {
             return Ok(());
         };
         let want = desired_secret(

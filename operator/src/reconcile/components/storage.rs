@@ -23,8 +23,7 @@ impl Component for FileStorage {
     const NEEDS: &'static [ComponentName] = &[ComponentName::EncryptionKey];
 
     async fn apply(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), ComponentError> {
-        let Some(key) = w.key.clone() else {
-            l.pending("waiting for the encryption key");
+        let Some(key) = w.key_or_wait(l) else {
             return Ok(());
         };
         let spec = &w.env.spec;

@@ -19,27 +19,18 @@ use jiff::Timestamp;
 use crate::api::{
     ANNOTATION_DELETE_RETIRED_CLUSTERS, ANNOTATION_SNAPSHOT_REQUESTED_AT, ComponentName,
     DatabaseStatus, MasterUserSecretStatus, Outputs, RedcapEnvironment, RestoreStatus,
-    RetiredCluster, SecretOutput, SnapshotStatus,
+    RetiredCluster, SecretOutput,
 };
 use crate::aws::AwsCtx;
-use crate::aws::rds::{self, groups, snapshots};
-use crate::aws::{logs, secrets as secret};
-use crate::plan::database::cluster::{ClusterModification, ObservedCluster, cluster_plan};
-use crate::plan::database::deletion::{DeleteStep, delete_step, named_for_deletion};
-use crate::plan::database::instances::{ObservedInstance, instance_plan};
+use crate::aws::rds::{self};
+use crate::plan::database::cluster::{ObservedCluster, cluster_plan};
+use crate::plan::database::deletion::named_for_deletion;
+use crate::plan::database::instances::ObservedInstance;
 use crate::plan::database::names::{
     ACTIVE_SINCE_TAG, ENGINE_VERSION_TAG, RESTORE_SOURCE_TAG, RESTORED_FROM_TAG, RETIRED_AT_TAG,
-    SNAPSHOT_KIND_TAG, log_group_prefix, on_demand_snapshot_id, pre_restore_snapshot_id,
-    source_hash,
 };
-use crate::plan::database::parameters::{apply_method, parameter_changes};
-use crate::plan::database::restore::{
-    ClusterRoles, RestoreSource, RestoreStep, restore_step, roles,
-};
-use crate::plan::database::version::check_restorable;
-use crate::plan::database::{
-    DATABASE_NAME, DesiredDatabase, ObservedRotation, desired_database, rotation_needs_update,
-};
+use crate::plan::database::restore::{ClusterRoles, roles};
+use crate::plan::database::{DATABASE_NAME, DesiredDatabase, desired_database};
 use crate::plan::network::NetworkOutputs;
 use crate::plan::{EnvIdentity, PlanError, TagSet};
 use crate::reconcile::error::{ComponentError, aws_err, invalid};
@@ -48,6 +39,15 @@ use crate::reconcile::report::DatabaseHandoff;
 use crate::reconcile::walk::{Component, Walk};
 
 mod cleanup;
+mod cluster;
+mod deleting;
+mod restore;
+
+use self::cluster::{
+    converge_cluster, converge_logs, converge_parameter_group, converge_subnet_group,
+};
+use self::deleting::{delete_one, on_demand_snapshot};
+use self::restore::{advance_restore, check_restore_source};
 
 const C: ComponentName = ComponentName::Database;
 
@@ -64,8 +64,7 @@ impl Component for Database {
     const NEEDS: &'static [ComponentName] = &[ComponentName::EncryptionKey, ComponentName::Network];
 
     async fn apply(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), ComponentError> {
-        let Some(key) = w.key.clone() else {
-            l.pending("waiting for the encryption key");
+        let Some(key) = w.key_or_wait(l) else {
             return Ok(());
         };
         let Some(network) = w.network.clone() else {
@@ -92,26 +91,26 @@ struct DatabaseStep {
     cutover_pending: bool,
 }
 
-fn plan_err(e: PlanError) -> ComponentError {
+pub(super) fn plan_err(e: PlanError) -> ComponentError {
     invalid(C)(e)
 }
 
-fn rejected(field: &'static str, message: String) -> ComponentError {
+pub(super) fn rejected(field: &'static str, message: String) -> ComponentError {
     plan_err(PlanError::InvalidSpec { field, message })
 }
 
-fn now_tag() -> String {
+pub(super) fn now_tag() -> String {
     Timestamp::from_second(Timestamp::now().as_second())
         .unwrap_or(Timestamp::UNIX_EPOCH)
         .to_string()
 }
 
-fn time(t: Timestamp) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+pub(super) fn time(t: Timestamp) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
     k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t)
 }
 
 /// Tag values may hold at most 256 characters.
-fn tag_value(s: &str) -> String {
+pub(super) fn tag_value(s: &str) -> String {
     s.chars().take(256).collect()
 }
 
@@ -484,578 +483,6 @@ async fn find_clusters(
         }
     }
     rds::list_owned_clusters(aws, &id.uid).await.map_err(err)
-}
-
-async fn converge_subnet_group(
-    aws: &AwsCtx,
-    want: &DesiredDatabase,
-    pass: &mut Ledger,
-) -> Result<(), ComponentError> {
-    let err = aws_err(C);
-    let g = &want.subnet_group;
-    match groups::describe_subnet_group(aws, &g.name)
-        .await
-        .map_err(&err)?
-    {
-        None if pass.apply() => {
-            groups::create_subnet_group(aws, g).await.map_err(&err)?;
-            pass.created(format!("created DB subnet group {}", g.name));
-        }
-        None => pass.missing(format!("DB subnet group {} not created yet", g.name)),
-        Some(seen) if seen.subnet_ids != g.subnet_ids => {
-            if pass.apply() {
-                groups::modify_subnet_group(aws, g).await.map_err(&err)?;
-            }
-            pass.changed(format!("DB subnet group {}: subnets", g.name));
-        }
-        Some(_) => {}
-    }
-    Ok(())
-}
-
-async fn converge_parameter_group(
-    aws: &AwsCtx,
-    want: &DesiredDatabase,
-    pass: &mut Ledger,
-) -> Result<(), ComponentError> {
-    let err = aws_err(C);
-    let g = &want.parameter_group;
-    let (seen, created) = match groups::user_parameters(aws, &g.name).await.map_err(&err)? {
-        Some(seen) => (seen, false),
-        None if pass.apply() => {
-            groups::create_parameter_group(aws, g).await.map_err(&err)?;
-            pass.created(format!("created parameter group {}", g.name));
-            (Default::default(), true)
-        }
-        None => {
-            pass.missing(format!("parameter group {} not created yet", g.name));
-            return Ok(());
-        }
-    };
-    let changes = parameter_changes(&g.parameters, &seen);
-    if changes.is_empty() {
-        return Ok(());
-    }
-    if pass.apply() {
-        let names: Vec<&str> = changes.set.iter().map(|(n, _)| n.as_str()).collect();
-        let types = groups::apply_types(aws, &g.name, &names)
-            .await
-            .map_err(&err)?;
-        let set: Vec<(String, String, &'static str)> = changes
-            .set
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.clone(),
-                    v.clone(),
-                    apply_method(types.get(n).map(String::as_str)),
-                )
-            })
-            .collect();
-        groups::set_parameters(aws, &g.name, &set)
-            .await
-            .map_err(&err)?;
-        groups::reset_parameters(aws, &g.name, &changes.reset)
-            .await
-            .map_err(&err)?;
-    }
-    if !created {
-        pass.changed(format!(
-            "parameter group {}: {}",
-            g.name,
-            changes.describe()
-        ));
-    }
-    Ok(())
-}
-
-/// What converging one cluster found.
-#[derive(Debug, Default)]
-struct ClusterOutcome {
-    writer_available: bool,
-    in_sync: bool,
-    rotation: Option<ObservedRotation>,
-}
-
-/// One `ModifyDBCluster` (when anything differs), its tags, its instances and the
-/// master password's rotation schedule.
-async fn converge_cluster(
-    aws: &AwsCtx,
-    c: &ObservedCluster,
-    instances: &[ObservedInstance],
-    want: &DesiredDatabase,
-    pass: &mut Ledger,
-) -> Result<ClusterOutcome, ComponentError> {
-    let err = aws_err(C);
-    let mut out = ClusterOutcome {
-        writer_available: instances.iter().any(|i| i.writer && i.available()),
-        ..ClusterOutcome::default()
-    };
-    if c.status == "creating" {
-        pass.creating(format!("cluster {} is creating", c.id), DB_BUSY_REQUEUE);
-        return Ok(out);
-    }
-    if !c.available() {
-        pass.busy(format!("cluster {} is {}", c.id, c.status), DB_BUSY_REQUEUE);
-        return Ok(out);
-    }
-    let plan = cluster_plan(&want.cluster, c).map_err(plan_err)?;
-    for note in &plan.notes {
-        pass.note(format!("cluster {}: {note}", c.id));
-    }
-    if !plan.modify.is_empty() {
-        if pass.apply() {
-            rds::modify_cluster(aws, &c.id, &plan.modify)
-                .await
-                .map_err(&err)?;
-        }
-        pass.changed(format!(
-            "cluster {}: {}",
-            c.id,
-            plan.modify.describe().join(", ")
-        ));
-    }
-    if !plan.tags.is_empty() {
-        if pass.apply() {
-            rds::add_tags(aws, &c.arn, &plan.tags).await.map_err(&err)?;
-        }
-        let keys: Vec<&str> = plan.tags.iter().map(|(k, _)| k).collect();
-        pass.changed(format!("cluster {}: tags {}", c.id, keys.join(", ")));
-    }
-
-    let instance_plan = instance_plan(&c.id, want.instance_count, instances, &want.zones);
-    for note in &instance_plan.notes {
-        pass.note(format!("cluster {}: {note}", c.id));
-    }
-    for new in &instance_plan.create {
-        if pass.apply() {
-            rds::create_instance(aws, &c.id, new, &want.tags)
-                .await
-                .map_err(&err)?;
-        }
-        pass.changed(format!("creating instance {}", new.id));
-    }
-    for gone in &instance_plan.delete {
-        if pass.apply() {
-            rds::delete_instance(aws, gone).await.map_err(&err)?;
-        }
-        pass.changed(format!("deleting instance {gone}"));
-    }
-    let busy: Vec<&str> = instances
-        .iter()
-        .filter(|i| !i.available() && !instance_plan.delete.contains(&i.id))
-        .map(|i| i.id.as_str())
-        .collect();
-    if !busy.is_empty() {
-        pass.busy(
-            format!("instances {} not available yet", busy.join(", ")),
-            DB_BUSY_REQUEUE,
-        );
-    }
-
-    if let Some(s) = &c.master_secret
-        && s.status.as_deref() != Some("creating")
-        && let Some(rotation) = secret::rotation(aws, &s.arn).await.map_err(&err)?
-    {
-        if rotation_needs_update(&rotation, want.rotation_days) {
-            if pass.apply() {
-                secret::set_rotation(aws, &s.arn, want.rotation_days)
-                    .await
-                    .map_err(&err)?;
-            }
-            pass.changed(format!(
-                "master password rotation every {} days",
-                want.rotation_days
-            ));
-        }
-        out.rotation = Some(rotation);
-    }
-
-    out.in_sync = plan.modify.is_empty()
-        && instance_plan.is_empty()
-        && busy.is_empty()
-        && c.master_secret.is_some();
-    Ok(out)
-}
-
-/// Retention of the log groups RDS exports this cluster's logs to (the groups that exist;
-/// RDS creates them with the first log lines).
-async fn converge_logs(
-    aws: &AwsCtx,
-    c: &ObservedCluster,
-    want: &DesiredDatabase,
-    pass: &mut Ledger,
-) -> Result<(), ComponentError> {
-    let err = aws_err(C);
-    let groups = logs::under_prefix(aws, &log_group_prefix(&c.id))
-        .await
-        .map_err(&err)?;
-    for (name, days) in groups {
-        if days == Some(want.log_retention_days) {
-            continue;
-        }
-        if pass.apply()
-            && !logs::put_retention(aws, &name, want.log_retention_days)
-                .await
-                .map_err(&err)?
-        {
-            continue;
-        }
-        pass.changed(format!(
-            "log group {name}: retention {} days",
-            want.log_retention_days
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a restore source before anything is created. `Ok(false)`: the source exists but
-/// is not ready (a snapshot still being taken); errors are terminal.
-async fn check_restore_source(
-    aws: &AwsCtx,
-    want: &DesiredDatabase,
-    source: &RestoreSource,
-    pass: &mut Ledger,
-) -> Result<bool, ComponentError> {
-    let err = aws_err(C);
-    let engine = &want.cluster.engine_version;
-    match source {
-        RestoreSource::Snapshot(id) => {
-            let Some(s) = snapshots::describe_snapshot(aws, id).await.map_err(&err)? else {
-                return Err(rejected(
-                    "spec.database.restoreFrom.snapshotIdentifier",
-                    format!(
-                        "cluster snapshot {id} does not exist in {} (or is not shared with this account)",
-                        aws.region
-                    ),
-                ));
-            };
-            check_restorable(
-                engine,
-                &s.engine,
-                &s.engine_version,
-                &format!("snapshot {id}"),
-            )
-            .map_err(|m| rejected("spec.database.restoreFrom.snapshotIdentifier", m))?;
-            if !s.available() {
-                pass.note(format!("snapshot {id} is {}", s.status));
-                return Ok(false);
-            }
-            Ok(true)
-        }
-        RestoreSource::PointInTime { cluster, time } => {
-            let Some(src) = rds::describe_cluster(aws, cluster).await.map_err(&err)? else {
-                return Err(rejected(
-                    "spec.database.restoreFrom.pointInTime.sourceClusterIdentifier",
-                    format!("cluster {cluster} does not exist in {}", aws.region),
-                ));
-            };
-            check_restorable(
-                engine,
-                &src.engine,
-                &src.engine_version,
-                &format!("cluster {cluster}"),
-            )
-            .map_err(|m| rejected("spec.database.restoreFrom.pointInTime", m))?;
-            if let Some(t) = time {
-                let early = src.earliest_restorable_time.is_some_and(|e| *t < e);
-                let late = src.latest_restorable_time.is_some_and(|l| *t > l);
-                if early || late {
-                    return Err(rejected(
-                        "spec.database.restoreFrom.pointInTime.restoreTime",
-                        format!(
-                            "{t} is outside what cluster {cluster} can restore to ({} to {})",
-                            src.earliest_restorable_time
-                                .map(|e| e.to_string())
-                                .unwrap_or_default(),
-                            src.latest_restorable_time
-                                .map(|e| e.to_string())
-                                .unwrap_or_default()
-                        ),
-                    ));
-                }
-            }
-            Ok(true)
-        }
-    }
-}
-
-/// What advancing a restore did.
-#[derive(Default)]
-struct RestoreOutcome {
-    cut_over: bool,
-    message: Option<String>,
-    /// The cluster the cut-over retired.
-    retired: Option<RetiredCluster>,
-}
-
-impl RestoreOutcome {
-    fn waiting(message: impl Into<String>) -> Self {
-        Self {
-            message: Some(message.into()),
-            ..Self::default()
-        }
-    }
-}
-
-async fn advance_restore(
-    aws: &AwsCtx,
-    want: &DesiredDatabase,
-    roles: &ClusterRoles<'_>,
-    of: &impl Fn(&ObservedCluster) -> Vec<ObservedInstance>,
-    source_ready: bool,
-    pass: &mut Ledger,
-) -> Result<RestoreOutcome, ComponentError> {
-    let err = aws_err(C);
-    let Some(target) = &want.restore else {
-        return Ok(RestoreOutcome::default());
-    };
-    let key = target.source.key();
-    let pre_snapshot = roles.active.map(|a| pre_restore_snapshot_id(&a.id, &key));
-    let pre_exists = match (&pre_snapshot, roles.restoring) {
-        (Some(id), None) => snapshots::describe_snapshot(aws, id)
-            .await
-            .map_err(&err)?
-            .is_some(),
-        _ => true,
-    };
-    let outcome = match roles.restoring {
-        Some(t) => Some(Box::pin(converge_cluster(aws, t, &of(t), want, pass)).await?),
-        None => None,
-    };
-    let step = restore_step(
-        roles.active,
-        roles.restoring,
-        outcome.as_ref().is_some_and(|o| o.writer_available),
-        outcome.as_ref().is_some_and(|o| o.in_sync),
-        pre_exists,
-    );
-    let source = target.source.describe();
-    match step {
-        RestoreStep::Create { snapshot_active } => {
-            if !source_ready {
-                // A snapshot still being taken.
-                pass.busy(
-                    format!("restore waits for {source} to be available"),
-                    DB_BUSY_REQUEUE,
-                );
-                return Ok(RestoreOutcome::waiting(format!("waiting for {source}")));
-            }
-            if !pass.apply() {
-                pass.missing(format!(
-                    "restore of {source} into {} not started",
-                    target.cluster_id
-                ));
-                return Ok(RestoreOutcome::default());
-            }
-            if snapshot_active && let (Some(active), Some(snap)) = (roles.active, &pre_snapshot) {
-                let mut tags = want.tags.clone();
-                tags.insert(SNAPSHOT_KIND_TAG, "pre-restore");
-                snapshots::create_snapshot(aws, &active.id, snap, &tags)
-                    .await
-                    .map_err(&err)?;
-                pass.changed(format!(
-                    "took snapshot {snap} of cluster {} before the restore",
-                    active.id
-                ));
-            }
-            let mut tags = want.cluster.tags.clone();
-            tags.insert(RESTORE_SOURCE_TAG, source_hash(&key));
-            tags.insert(RESTORED_FROM_TAG, tag_value(&source));
-            tags.insert(ENGINE_VERSION_TAG, want.cluster.engine_version.as_str());
-            if roles.active.is_none() {
-                // Nothing to cut over from: the restored cluster serves once ready, and
-                // until then nothing else is created in its place.
-                tags.insert(ACTIVE_SINCE_TAG, now_tag());
-            }
-            match &target.source {
-                RestoreSource::Snapshot(id) => {
-                    rds::restore_from_snapshot(aws, &target.cluster_id, id, &want.cluster, &tags)
-                        .await
-                        .map_err(&err)?
-                }
-                RestoreSource::PointInTime { cluster, time } => rds::restore_to_point_in_time(
-                    aws,
-                    &target.cluster_id,
-                    cluster,
-                    *time,
-                    &want.cluster,
-                    &tags,
-                )
-                .await
-                .map_err(&err)?,
-            }
-            pass.created(format!(
-                "restoring {source} into cluster {}",
-                target.cluster_id
-            ));
-            let message = match roles.active {
-                Some(a) => format!(
-                    "creating cluster {}; REDCap stays on {} until it is ready",
-                    target.cluster_id, a.id
-                ),
-                None => format!("creating cluster {}", target.cluster_id),
-            };
-            Ok(RestoreOutcome::waiting(message))
-        }
-        RestoreStep::Wait(message) => {
-            pass.busy(format!("restore from {source}: {message}"), DB_BUSY_REQUEUE);
-            Ok(RestoreOutcome::waiting(message))
-        }
-        RestoreStep::CutOver => {
-            let Some(new) = roles.restoring else {
-                return Ok(RestoreOutcome::default());
-            };
-            if !pass.apply() {
-                pass.changed(format!(
-                    "switch to cluster {} (restored from {source})",
-                    new.id
-                ));
-                return Ok(RestoreOutcome::waiting("ready to cut over"));
-            }
-            let stamp = now_tag();
-            let mut tags = TagSet::new();
-            tags.insert(ACTIVE_SINCE_TAG, stamp.clone());
-            rds::add_tags(aws, &new.arn, &tags).await.map_err(&err)?;
-            let mut retired = None;
-            if let Some(old) = roles.active {
-                let mut tags = TagSet::new();
-                tags.insert(RETIRED_AT_TAG, stamp.clone());
-                rds::add_tags(aws, &old.arn, &tags).await.map_err(&err)?;
-                pass.changed(format!(
-                    "switched to cluster {} restored from {source}; cluster {} is retired (kept, deletion-protected)",
-                    new.id, old.id
-                ));
-                retired = Some(RetiredCluster {
-                    identifier: old.id.clone(),
-                    status: Some(old.status.clone()),
-                    retired_at: Some(stamp),
-                    snapshot_identifier: pre_snapshot.clone(),
-                });
-            } else {
-                pass.changed(format!(
-                    "cluster {} restored from {source} is in use",
-                    new.id
-                ));
-            }
-            Ok(RestoreOutcome {
-                cut_over: true,
-                message: None,
-                retired,
-            })
-        }
-    }
-}
-
-/// Advances the deletion of a cluster as far as one pass can (protection off, then the
-/// instances, then the cluster); returns the final snapshot's name once the cluster's
-/// deletion with it has been asked for or is under way.
-async fn delete_one(
-    aws: &AwsCtx,
-    cluster: &ObservedCluster,
-    instances: &[ObservedInstance],
-    final_snapshot: bool,
-    pass: &mut Ledger,
-) -> Result<Option<String>, ComponentError> {
-    let err = aws_err(C);
-    let snapshot =
-        final_snapshot.then(|| crate::plan::database::names::final_snapshot_id(&cluster.id));
-    // What this pass has done so far, as RDS will report it next time.
-    let mut cluster = cluster.clone();
-    let mut instances = instances.to_vec();
-    loop {
-        match delete_step(Some(&cluster), &instances, final_snapshot) {
-            DeleteStep::Gone => return Ok(snapshot),
-            DeleteStep::Wait(message) => {
-                pass.waiting(message, DB_BUSY_REQUEUE);
-                return Ok(snapshot.filter(|_| cluster.status == "deleting"));
-            }
-            DeleteStep::LiftProtection => {
-                let m = ClusterModification {
-                    deletion_protection: Some(false),
-                    ..ClusterModification::default()
-                };
-                rds::modify_cluster(aws, &cluster.id, &m)
-                    .await
-                    .map_err(&err)?;
-                pass.changed(format!(
-                    "lifted deletion protection of cluster {} to delete it",
-                    cluster.id
-                ));
-                cluster.deletion_protection = false;
-            }
-            DeleteStep::DeleteInstances(ids) => {
-                for i in &ids {
-                    rds::delete_instance(aws, i).await.map_err(&err)?;
-                }
-                pass.changed(format!("deleting instances {}", ids.join(", ")));
-                for i in instances.iter_mut() {
-                    i.status = "deleting".to_string();
-                }
-            }
-            DeleteStep::DeleteCluster { final_snapshot } => {
-                rds::delete_cluster(aws, &cluster.id, final_snapshot.as_deref())
-                    .await
-                    .map_err(&err)?;
-                pass.changed(match &final_snapshot {
-                    Some(s) => format!("deleting cluster {} with final snapshot {s}", cluster.id),
-                    None => format!("deleting cluster {} without a final snapshot", cluster.id),
-                });
-                return Ok(final_snapshot);
-            }
-        }
-    }
-}
-
-async fn on_demand_snapshot(
-    aws: &AwsCtx,
-    want: &DesiredDatabase,
-    requested: &str,
-    cluster: Option<&ObservedCluster>,
-    previous: Option<&SnapshotStatus>,
-    pass: &mut Ledger,
-) -> Result<Option<SnapshotStatus>, ComponentError> {
-    let err = aws_err(C);
-    let id = on_demand_snapshot_id(&want.environment_id, requested);
-    if let Some(p) = previous
-        && p.identifier == id
-        && p.status.as_deref() == Some("available")
-    {
-        return Ok(Some(p.clone()));
-    }
-    let mut status = SnapshotStatus {
-        identifier: id.clone(),
-        requested_at: requested.to_string(),
-        status: None,
-        created_at: None,
-    };
-    match snapshots::describe_snapshot(aws, &id).await.map_err(&err)? {
-        Some(s) => {
-            if !s.available() {
-                pass.busy(format!("snapshot {id} is {}", s.status), DB_BUSY_REQUEUE);
-            }
-            status.status = Some(s.status.clone());
-            status.created_at = s.created.map(time);
-        }
-        None => match cluster.filter(|c| c.available()) {
-            Some(c) if pass.apply() => {
-                let mut tags = want.tags.clone();
-                tags.insert(SNAPSHOT_KIND_TAG, "on-demand");
-                snapshots::create_snapshot(aws, &c.id, &id, &tags)
-                    .await
-                    .map_err(&err)?;
-                pass.changed(format!("taking snapshot {id} of cluster {}", c.id));
-                pass.wait_for(DB_BUSY_REQUEUE);
-                status.status = Some("creating".to_string());
-            }
-            Some(_) => pass.missing(format!("snapshot {id} not taken yet")),
-            None => pass.busy(
-                format!("snapshot {id} waits for an available cluster"),
-                DB_BUSY_REQUEUE,
-            ),
-        },
-    }
-    Ok(Some(status))
 }
 
 #[cfg(test)]
