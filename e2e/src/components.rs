@@ -1,5 +1,4 @@
-//! Shared helpers for the component-level end-to-end tests (`aws_components`,
-//! `secrets_email`, `network`, `guardduty`, `network_progress`, `image`).
+//! Shared helpers for the component-level end-to-end tests (`tests/component_*.rs`).
 //!
 //! These tests drive the reconcile components straight against the moto emulator; this
 //! module builds the AWS context, the [`Harness`] a test drives the walk with, and the
@@ -26,7 +25,7 @@ use serde_json::{Value, json};
 
 /// One test's AWS context, the metrics its calls are counted in, and the Kubernetes
 /// Secrets of the walk (the generated cron Secret) kept in memory: these tests are about
-/// AWS; `lifecycle.rs` runs the same walk against a real API server.
+/// AWS; `operator_lifecycle.rs` runs the same walk against a real API server.
 pub struct Harness {
     pub ctx: AwsCtx,
     pub metrics: AwsCallMetrics,
@@ -103,6 +102,36 @@ pub async fn cleanup_components(
 }
 
 impl Harness {
+    /// One `Apply` pass over `only` these components (the rest of the walk is not run);
+    /// panics when the pass fails.
+    pub async fn pass_only(&self, env: &RedcapEnvironment, only: &[ComponentName]) -> PassReport {
+        apply_at(
+            &self.ctx,
+            &self.store,
+            env,
+            WriteMode::Apply,
+            Timestamp::now(),
+            Scope::Only(only),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply pass: {e}"))
+    }
+
+    /// One deletion pass over `only` these components; panics when the pass fails.
+    pub async fn cleanup_only(
+        &self,
+        env: &RedcapEnvironment,
+        only: &[ComponentName],
+    ) -> PassReport {
+        let mut report = cleanup_pass(&self.ctx, &self.store, env, Scope::Only(only))
+            .await
+            .unwrap_or_else(|e| panic!("cleanup pass: {e}"));
+        if let Some(e) = report.error.take() {
+            panic!("cleanup pass: {e}");
+        }
+        report
+    }
+
     /// The pass's report even when a component failed (the walk goes on after a failure).
     pub async fn pass_report(&self, env: &RedcapEnvironment) -> PassReport {
         apply_pass(
@@ -224,6 +253,12 @@ pub fn emulator_control(method: &str, path: &str, body: &Value) -> u16 {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status line")
+}
+
+/// The CodeBuild project `env`'s image is built by.
+pub fn image_project(env: &RedcapEnvironment) -> String {
+    let id = redcap_operator::plan::EnvIdentity::from_env(env).expect("identity");
+    redcap_operator::plan::image::project_name(&id.environment_id())
 }
 
 /// The state `pass` reported for component `name`; panics when it was not reported.

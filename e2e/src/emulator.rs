@@ -101,8 +101,54 @@ impl EmulatorControl {
     /// Merges `{"durations": {...}, "outcomes": {...}}` into the lifecycle settings; the
     /// guard restores the defaults on drop.
     pub fn set_config(&self, config: Value) -> anyhow::Result<ConfigGuard> {
-        self.expect_ok("POST", "config", &config)?;
+        self.merge_config(&config)?;
         Ok(ConfigGuard(self.clone()))
+    }
+
+    /// Merges `{"durations": {...}, "outcomes": {...}}` into the lifecycle settings and
+    /// leaves them: for settings narrowed to one test's own resource names.
+    pub fn merge_config(&self, config: &Value) -> anyhow::Result<()> {
+        self.expect_ok("POST", "config", config).map(drop)
+    }
+
+    /// The duration `key` (e.g. `rds.cluster.create:<id>`, narrowed to one resource) set
+    /// to `seconds`; the guard removes that one key on drop (other settings stay).
+    pub fn set_duration(&self, key: &str, seconds: u64) -> anyhow::Result<DurationGuard> {
+        self.merge_config(&json!({"durations": {key: seconds}}))?;
+        Ok(DurationGuard(self.clone(), key.to_string()))
+    }
+
+    /// How long CodeBuild's builds of `project` take and how they end: `outcome` is
+    /// (`SUCCEEDED`/`FAILED`/..., the failed phase), `None` for the default (success).
+    /// Narrowed to the project, so tests with projects of their own run side by side.
+    pub fn set_build(
+        &self,
+        project: &str,
+        seconds: f64,
+        outcome: Option<(&str, &str)>,
+    ) -> anyhow::Result<()> {
+        let mut outcomes = json!({ format!("codebuild:{project}"): outcome.map(|o| o.0) });
+        if let Some((_, phase)) = outcome {
+            outcomes[format!("codebuild.failed_phase:{project}")] = json!(phase);
+        }
+        self.merge_config(&json!({
+            "durations": { format!("codebuild.build:{project}"): seconds },
+            "outcomes": outcomes,
+        }))
+    }
+}
+
+/// Removes one duration setting when dropped.
+#[must_use = "the duration is removed when the guard is dropped"]
+pub struct DurationGuard(EmulatorControl, String);
+
+impl Drop for DurationGuard {
+    fn drop(&mut self) {
+        let _ = self.0.request(
+            "POST",
+            "config",
+            &json!({"durations": {self.1.as_str(): null}}),
+        );
     }
 }
 

@@ -5,6 +5,11 @@
 //! operator binary running as a separate process with a ServiceAccount token bound to the
 //! chart's RBAC. `e2e/scripts/test-all.sh` starts those and exports where they are; a
 //! test run without them fails (it never silently skips).
+//!
+//! A test file's name says its level (see `e2e/README.md`): `component_*` drives the
+//! operator library's walk in-process ([`components`]), `operator_*` starts the operator
+//! binary ([`Operator`]) and reads status back from the API server ([`TestEnv`]), `api_*`
+//! needs the API server only, `emulator_*` the emulator only.
 
 pub mod components;
 pub mod emulator;

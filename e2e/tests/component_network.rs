@@ -1,11 +1,12 @@
 //! The network component (a CloudFormation stack) against a real moto server.
 //!
-//! Needs `AWS_ENDPOINT_URL` pointing at moto (moto[server]==5.2.5) started through
-//! `e2e/moto/moto_server_compat.py` (its CloudFormation fixes make moto resolve
-//! `Fn::GetAZs` per region, roll back a failed create, keep resources across updates and
-//! delete the VPC's parts): `bash e2e/scripts/moto.sh start <dir>`. The tests fail (never
-//! skip) without it. Each test uses its own environment UID and call metrics, so they run
-//! in parallel on one server.
+//! Needs `AWS_ENDPOINT_URL` pointing at the emulator (moto[server]==5.2.5 with the
+//! extensions in `e2e/emulator/`; the CloudFormation ones in
+//! `e2e/emulator/services/cloudformation.py` make moto resolve `Fn::GetAZs` per region,
+//! roll back a failed create, keep resources across updates and delete the VPC's parts):
+//! `bash e2e/scripts/moto.sh start <dir>`. The tests fail (never skip) without it. Each
+//! test uses its own environment UID and call metrics, so they run in parallel on one
+//! server.
 //!
 //! What AWS holds is checked through CloudFormation's own API and, for the EC2 resources'
 //! tags, through moto's EC2 and CloudWatch Logs query endpoints with a plain HTTP request
@@ -378,7 +379,7 @@ async fn deletion_removes_the_stack_even_when_data_is_retained() {
     let h = harness(REGION).await;
     // Snapshot: the buckets, the key and the salt are kept, the database leaves a final
     // snapshot; nothing is left in the network, so it goes. (Under Retain the database
-    // stays, and the network with it: see e2e/tests/database.rs.)
+    // stays, and the network with it: see e2e/tests/component_database.rs.)
     let env = environment(REGION, serde_json::json!({"deletionPolicy": "Snapshot"}));
     let uid = env.metadata.uid.clone().expect("uid");
     let vpc = converge(&h, &env).await.outputs.vpc_id.expect("vpc");

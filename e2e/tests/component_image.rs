@@ -1,18 +1,18 @@
 //! The image component against the emulator: the ECR repository, the CodeBuild project
-//! and the builds (component level, like `secrets_email`), plus an operator restart in
-//! the middle of a build (operator process, like `lifecycle`).
+//! and the builds, run in-process (`operator_image.rs` restarts the operator process in
+//! the middle of a build).
 //!
 //! Builds take `codebuild.build:<project>` seconds and end as `codebuild:<project>` says
 //! (emulator control API, narrowed to each test's own project so tests run side by side);
-//! a successful one puts its image into the emulator's ECR. Needs `AWS_ENDPOINT_URL`
-//! (component tests) and the local control plane with `REDCAP_OPERATOR_BIN` (the restart
-//! test); fails, never skips, without them.
+//! a successful one puts its image into the emulator's ECR. Needs `AWS_ENDPOINT_URL`;
+//! fails, never skips, without it.
 
 use std::time::Duration;
 
-use redcap_e2e::components::{self, aws_context, emulator_control, state, unique};
+use redcap_e2e::components::{self, aws_context, image_project, state, unique};
 use redcap_e2e::components::{apply_components, cleanup_components};
-use redcap_e2e::{Operator, OperatorOptions, TestEnv, ensure_release, is_ready};
+use redcap_e2e::emulator::EmulatorControl;
+use redcap_e2e::ensure_release;
 use redcap_operator::api::{
     ANNOTATION_REBUILD_REQUESTED_AT, ComponentName, ComponentState, RedcapEnvironment,
     RedcapEnvironmentStatus,
@@ -22,7 +22,7 @@ use redcap_operator::aws::{AwsCallMetrics, AwsCtx};
 use redcap_operator::plan::EnvIdentity;
 use redcap_operator::plan::image::builds::ObservedBuild;
 use redcap_operator::plan::image::context::EMBEDDED;
-use redcap_operator::plan::image::{image_request, project_name, repository_name};
+use redcap_operator::plan::image::{image_request, repository_name};
 use redcap_operator::reconcile::ComponentError;
 use redcap_operator::reconcile::ledger::WriteMode;
 use redcap_operator::reconcile::references::MemorySecrets;
@@ -57,22 +57,11 @@ fn environment(h: &Harness, spec_extra: Value) -> RedcapEnvironment {
     components::environment(REGION, &h.releases, Some(1), spec_extra)
 }
 
-fn project_of(env: &RedcapEnvironment) -> String {
-    let id = EnvIdentity::from_env(env).expect("identity");
-    project_name(&id.environment_id())
-}
-
 /// Sets this project's build duration and outcome in the emulator.
 fn build_config(project: &str, seconds: f64, outcome: Option<(&str, &str)>) {
-    let mut outcomes = json!({ format!("codebuild:{project}"): outcome.map(|o| o.0) });
-    if let Some((_, phase)) = outcome {
-        outcomes[format!("codebuild.failed_phase:{project}")] = json!(phase);
-    }
-    let body = json!({
-        "durations": { format!("codebuild.build:{project}"): seconds },
-        "outcomes": outcomes,
-    });
-    assert_eq!(emulator_control("POST", "/_emulator/config", &body), 200);
+    EmulatorControl::from_env()
+        .set_build(project, seconds, outcome)
+        .expect("build settings");
 }
 
 /// One pass; the status the operator would write is carried into `env` (hints such as the
@@ -153,7 +142,7 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
     let mut env = environment(&h, json!({"logs": {"retentionDays": 30}}));
     let ready = settle(&h, &mut env).await;
     let status = ready.image.clone().expect("status.image");
-    let project = project_of(&env);
+    let project = image_project(&env);
     let all = builds(&h, &project).await;
     assert_eq!(all.len(), 1, "exactly one build: {all:?}");
     assert_eq!(all[0].tag.as_deref(), Some(status.tag.as_str()));
@@ -318,7 +307,7 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
 async fn a_failed_build_reports_its_phase_and_is_not_restarted() {
     let h = harness().await;
     let mut env = environment(&h, json!({}));
-    let project = project_of(&env);
+    let project = image_project(&env);
     build_config(&project, 0.0, Some(("FAILED", "PRE_BUILD")));
     let failed = settle(&h, &mut env).await;
     let image = image_report(&failed);
@@ -368,7 +357,7 @@ async fn a_version_change_builds_a_new_image_and_runs_the_old_one_until_then() {
         .await
         .expect("release zip");
     let mut env = environment(&h, json!({}));
-    let project = project_of(&env);
+    let project = image_project(&env);
     let first = settle(&h, &mut env).await;
     let old = first.image.clone().expect("status");
     let old_reference = old.reference.clone().expect("reference");
@@ -419,7 +408,7 @@ async fn a_missing_release_object_stalls_before_any_build() {
     let mut env = environment(&h, json!({}));
     env.spec.redcap.version = "15.8.0".into();
     env.spec.redcap.source.s3.as_mut().expect("s3").key = "releases/redcap15.8.0.zip".into();
-    let project = project_of(&env);
+    let project = image_project(&env);
     let mut err = None;
     for _ in 0..10 {
         match apply_components(&h.ctx, &h.store, &env, WriteMode::Apply).await {
@@ -468,7 +457,7 @@ async fn a_build_already_running_for_the_tag_is_adopted_past_the_first_page() {
         .await
         .expect("release zip");
     let mut env = environment(&h, json!({}));
-    let project = project_of(&env);
+    let project = image_project(&env);
     settle(&h, &mut env).await;
 
     // Someone (an earlier operator process, a human in the console) started the build of
@@ -569,7 +558,7 @@ async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
     );
     // The build reads it through masked SECRETS_MANAGER variables; nothing in the report
     // (what becomes status) carries the value.
-    let project = project_of(&env);
+    let project = image_project(&env);
     let p = h
         .ctx
         .codebuild
@@ -639,139 +628,4 @@ async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
             .and_then(|i| i.credentials_secret_arn),
         None
     );
-}
-
-// --------------------------------------------------------------------------- operator process
-
-const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn manifest(name: &str) -> String {
-    format!(
-        r#"
-apiVersion: redcap.dev/v1alpha1
-kind: RedcapEnvironment
-metadata:
-  name: {name}
-spec:
-  aws:
-    region: us-east-1
-  redcap:
-    version: "15.8.0"
-    source:
-      s3:
-        bucket: redcap-releases
-        key: redcap15.8.0.zip
-  email:
-    fromAddress: redcap-{name}@example.org
-  deletionPolicy: Delete
-"#
-    )
-}
-
-fn build_of(env: &RedcapEnvironment) -> Option<(String, String)> {
-    let b = env.status.as_ref()?.image.as_ref()?.build.as_ref()?;
-    Some((b.id.clone(), b.status.clone()))
-}
-
-#[tokio::test]
-async fn an_operator_restart_during_a_build_adopts_it_and_rebuilds_only_when_asked()
--> anyhow::Result<()> {
-    let env = TestEnv::from_env().await?;
-    let ns = env.namespace("image").await?;
-    let created = env.apply_yaml(&ns, &manifest("build")).await?;
-    let project = project_of(&created);
-    // Long enough to kill the operator in the middle.
-    build_config(&project, 20.0, None);
-
-    let mut op = Operator::start(&env, "image-1", OperatorOptions::scoped(&ns)).await?;
-    let running = env
-        .wait_env(&ns, "build", TIMEOUT, "building its image", |e| {
-            build_of(e).is_some_and(|(_, s)| s == "IN_PROGRESS")
-        })
-        .await?;
-    let (build_id, _) = build_of(&running).expect("build");
-    op.kill().await?;
-
-    let mut op = Operator::start(&env, "image-2", OperatorOptions::scoped(&ns)).await?;
-    let ready = env.wait_ready(&ns, "build", TIMEOUT).await?;
-    let status = ready.status.clone().expect("status");
-    let image = status.image.clone().expect("status.image");
-    assert_eq!(
-        image.build.as_ref().map(|b| b.id.as_str()),
-        Some(build_id.as_str())
-    );
-    assert_eq!(
-        image.build.as_ref().map(|b| b.status.as_str()),
-        Some("SUCCEEDED")
-    );
-    let reference = image.reference.clone().expect("reference");
-    assert!(reference.contains("@sha256:"), "{reference}");
-    assert_eq!(status.outputs.image.as_deref(), Some(reference.as_str()));
-    let (ctx, _) = aws_context("us-east-1").await;
-    let ids = codebuild::list_builds(&ctx, &project).await?;
-    assert_eq!(
-        ids,
-        std::slice::from_ref(&build_id),
-        "exactly one build across the restart"
-    );
-
-    // Steady state: no writes over several resyncs.
-    let writes = op.aws_calls("write").await?;
-    tokio::time::sleep(Duration::from_secs(7)).await;
-    assert_eq!(op.aws_calls("write").await?, writes, "steady state wrote");
-
-    // The rebuild annotation: one new build, a new tag and digest.
-    build_config(&project, 0.0, None);
-    let patch = json!({"metadata": {"annotations": {ANNOTATION_REBUILD_REQUESTED_AT: "2026-05-01T12:00:00Z"}}});
-    env.environments(&ns)
-        .patch(
-            "build",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&patch),
-        )
-        .await?;
-    let rebuilt = env
-        .wait_env(&ns, "build", TIMEOUT, "Ready with a rebuilt image", |e| {
-            is_ready(e)
-                && e.status
-                    .as_ref()
-                    .and_then(|s| s.image.as_ref())
-                    .is_some_and(|i| {
-                        i.tag != image.tag
-                            && i.reference.is_some()
-                            && i.reference != image.reference
-                    })
-        })
-        .await?;
-    let ids = codebuild::list_builds(&ctx, &project).await?;
-    assert_eq!(ids.len(), 2, "one more build: {ids:?}");
-    assert_eq!(
-        rebuilt.status.and_then(|s| s.outputs.image),
-        rebuilt_reference(&env, &ns).await?
-    );
-
-    env.delete_env(&ns, "build").await?;
-    env.wait_gone(&ns, "build", TIMEOUT).await?;
-    assert!(
-        ctx.codebuild
-            .batch_get_projects()
-            .names(&project)
-            .send()
-            .await?
-            .projects()
-            .is_empty(),
-        "the project is deleted with the environment"
-    );
-    op.stop().await?;
-    Ok(())
-}
-
-async fn rebuilt_reference(env: &TestEnv, ns: &str) -> anyhow::Result<Option<String>> {
-    Ok(env
-        .environments(ns)
-        .get("build")
-        .await?
-        .status
-        .and_then(|s| s.image)
-        .and_then(|i| i.reference))
 }

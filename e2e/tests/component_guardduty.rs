@@ -1,21 +1,21 @@
-//! The optional GuardDuty component against a real moto server.
+//! The optional GuardDuty component against the emulator, run alone (the rest of the walk
+//! is not involved: GuardDuty needs nothing the other components make).
 //!
-//! Needs `AWS_ENDPOINT_URL` pointing at moto started by `bash e2e/scripts/moto.sh start
-//! <dir>`; fails (never skips) without it. GuardDuty has one detector per account and
-//! region, so this file uses a region of its own and one sequential test: create, steady
-//! state, drift, adoption by a second environment, deletion that keeps the detector.
+//! Needs `AWS_ENDPOINT_URL` pointing at the emulator started by `bash e2e/scripts/moto.sh
+//! start <dir>`; fails (never skips) without it. GuardDuty has one detector per account
+//! and region, so this file uses a region of its own and one sequential test: create,
+//! steady state, drift, adoption by a second environment, deletion that keeps the detector.
 
 use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, FeatureStatus};
-use redcap_e2e::components::{self, aws_context};
-use redcap_e2e::components::{apply_components, cleanup_components};
+use redcap_e2e::components::{self, Harness};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::aws::AwsCtx;
-use redcap_operator::reconcile::ledger::WriteMode;
-use redcap_operator::reconcile::references::MemorySecrets;
 use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 
 /// No other test file uses this region, so the account's one detector here is ours.
 const REGION: &str = "ap-southeast-2";
+/// The only component these tests run.
+const ONLY: &[ComponentName] = &[ComponentName::GuardDuty];
 
 fn environment(guard_duty: serde_json::Value) -> RedcapEnvironment {
     components::environment(
@@ -31,16 +31,6 @@ fn guard_duty(pass: &PassReport) -> &ComponentReport {
         .iter()
         .find(|c| c.name == ComponentName::GuardDuty)
         .expect("guardDuty reported")
-}
-
-/// Where the generated cron Secret lives (these tests exercise only AWS). Every
-/// environment here is `e2e/redcap`, so they share that Secret: it only seeds a token.
-static STORE: std::sync::LazyLock<MemorySecrets> = std::sync::LazyLock::new(MemorySecrets::default);
-
-async fn apply(ctx: &AwsCtx, env: &RedcapEnvironment) -> PassReport {
-    apply_components(ctx, &*STORE, env, WriteMode::Apply)
-        .await
-        .expect("apply pass")
 }
 
 async fn features(ctx: &AwsCtx, id: &str) -> Vec<(String, String)> {
@@ -67,8 +57,8 @@ async fn features(ctx: &AwsCtx, id: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn detector_is_created_corrected_adopted_and_never_deleted() {
-    let (ctx, metrics) = aws_context(REGION).await;
-    components::ensure_release(&ctx, "redcap-binaries").await;
+    let h = Harness::new(REGION).await;
+    let (ctx, metrics) = (&h.ctx, &h.metrics);
     // A server reused from an earlier run still has that run's detector: start clean.
     let left = ctx.guardduty.list_detectors().send().await.expect("list");
     for id in left.detector_ids() {
@@ -83,7 +73,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
     // Off by default: not a single GuardDuty call.
     let off = environment(serde_json::json!({}));
     let before = metrics.snapshot();
-    let pass = apply(&ctx, &off).await;
+    let pass = h.pass_only(&off, ONLY).await;
     assert_eq!(guard_duty(&pass).state, ComponentState::Ready);
     let calls = metrics.snapshot().since(&before);
     assert_eq!(
@@ -93,7 +83,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
 
     // Enabled with no detector in the region: created, enabled, tagged as ours.
     let env = environment(serde_json::json!({"enabled": true}));
-    let first = apply(&ctx, &env).await;
+    let first = h.pass_only(&env, ONLY).await;
     let created = guard_duty(&first);
     assert_eq!(created.state, ComponentState::Creating, "{created:?}");
     let id = created.id.clone().expect("detector id");
@@ -115,7 +105,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
     );
     let enabled = |f: &str| (f.to_string(), "ENABLED".to_string());
     assert_eq!(
-        features(&ctx, &id).await,
+        features(ctx, &id).await,
         [
             enabled("LAMBDA_NETWORK_LOGS"),
             enabled("RDS_LOGIN_EVENTS"),
@@ -124,9 +114,9 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
     );
 
     // Steady: two reads, no write.
-    apply(&ctx, &env).await;
+    h.pass_only(&env, ONLY).await;
     let before = metrics.snapshot();
-    let pass = apply(&ctx, &env).await;
+    let pass = h.pass_only(&env, ONLY).await;
     assert_eq!(guard_duty(&pass).state, ComponentState::Ready, "{pass:?}");
     let calls = metrics.snapshot().since(&before);
     assert_eq!(
@@ -153,7 +143,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
         .send()
         .await
         .expect("disable a plan");
-    let fixed = apply(&ctx, &env).await;
+    let fixed = h.pass_only(&env, ONLY).await;
     let report = guard_duty(&fixed);
     assert_eq!(report.state, ComponentState::Updating, "{report:?}");
     assert!(
@@ -165,7 +155,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
         "{report:?}"
     );
     assert!(
-        features(&ctx, &id)
+        features(ctx, &id)
             .await
             .contains(&enabled("S3_DATA_EVENTS"))
     );
@@ -173,7 +163,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
     // A second environment in the region adopts the detector instead of creating one.
     let second = environment(serde_json::json!({"enabled": true}));
     let before = metrics.snapshot();
-    let pass = apply(&ctx, &second).await;
+    let pass = h.pass_only(&second, ONLY).await;
     let adopted = guard_duty(&pass);
     assert_eq!(adopted.id.as_deref(), Some(id.as_str()));
     assert!(
@@ -194,7 +184,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
 
     // Deleting either environment keeps the detector.
     for e in [&second, &env] {
-        let pass = cleanup_components(&ctx, e).await.expect("cleanup");
+        let pass = h.cleanup_only(e, ONLY).await;
         assert_eq!(guard_duty(&pass).state, ComponentState::Retained);
     }
     let list = ctx.guardduty.list_detectors().send().await.expect("list");

@@ -3,11 +3,11 @@
 //! a moment without a valid stored key, deletion follows `deletionPolicy`, and a resync
 //! with nothing changed writes nothing.
 //!
-//! Needs `AWS_ENDPOINT_URL` pointing at moto started through
-//! `e2e/moto/moto_server_compat.py` (see `aws_components.rs`); the tests fail (never
-//! skip) without it. Every test has its own environment UID, SES identity and call
-//! metrics, so they run in parallel on one server. Kubernetes Secrets (the cron seed) are
-//! held in memory here; `secret_leaks.rs` runs the same walk against a real API server.
+//! Needs `AWS_ENDPOINT_URL` pointing at the emulator started by `bash e2e/scripts/moto.sh
+//! start <dir>` (see `component_key_storage.rs`); the tests fail (never skip) without it.
+//! Every test has its own environment UID, SES identity and call metrics, so they run in
+//! parallel on one server. Kubernetes Secrets (the cron seed) are held in memory here;
+//! `operator_secret_leaks.rs` runs the same walk against a real API server.
 
 use std::time::Duration;
 

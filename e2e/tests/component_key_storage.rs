@@ -1,11 +1,11 @@
 //! The encryption key and file storage components against a real moto server.
 //!
-//! Needs `AWS_ENDPOINT_URL` pointing at moto (moto[server]==5.2.5) started through
-//! `e2e/moto/moto_server_compat.py` (moto_server plus the GetBucketVersioning fix the Rust
-//! SDK needs): `python e2e/moto/moto_server_compat.py -H 127.0.0.1 -p <port>`. The tests
-//! fail (never skip) without it. Every test uses its own environment UID, so they run in
-//! parallel on one server without a reset, and its own call metrics, so "no writes"
-//! assertions count only that test's calls.
+//! Needs `AWS_ENDPOINT_URL` pointing at the emulator (moto[server]==5.2.5 with the
+//! extensions in `e2e/emulator/`, among them AWS's GetBucketVersioning answer the Rust SDK
+//! needs, in `e2e/emulator/services/s3.py`), started by `bash e2e/scripts/moto.sh start
+//! <dir>`. The tests fail (never skip) without it. Every test uses its own environment
+//! UID, so they run in parallel on one server without a reset, and its own call metrics,
+//! so "no writes" assertions count only that test's calls.
 
 use std::time::Duration;
 

@@ -47,6 +47,8 @@ struct Harness {
 
 async fn harness() -> Harness {
     let (ctx, metrics) = aws_context(REGION).await;
+    // The release zip the image component checks, whichever test file ran first.
+    components::ensure_release(&ctx, "releases").await;
     Harness {
         ctx,
         metrics,
