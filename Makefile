@@ -13,7 +13,7 @@ export CARGO_TARGET_DIR ?= $(REDCAP_CACHE)/target
 help:
 	@echo "make demo   - run the operator end to end on a local kube-apiserver + moto"
 	@echo "make test   - run the whole test suite (lint, unit, e2e, chart)"
-	@echo "make crds   - regenerate crds/ and the chart's copy from the Rust types"
+	@echo "make crds   - regenerate crds/, the chart's copy and manifests/install from the Rust types"
 	@echo "make bench  - benchmark 50 environments (prints figures; not a test)"
 
 demo:
@@ -25,6 +25,7 @@ test:
 crds:
 	cargo run -q -p redcap-operator -- crd > crds/redcapenvironments.redcap.dev.yaml
 	bash charts/redcap-operator/sync-crds.sh
+	eval "$$(bash e2e/scripts/build-tools.sh)" && bash manifests/install/generate.sh
 
 bench:
 	bash e2e/bench/run.sh

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::services::Service;
+use super::Service;
 
 /// Rate and burst of every bucket. `calls_per_second == 0.0` turns the budget off.
 #[derive(Clone, Copy, Debug, PartialEq)]

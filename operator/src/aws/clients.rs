@@ -31,8 +31,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::budget::{Budget, BudgetSettings};
 use super::error::classify;
-use super::services::{Clients, Service};
 use super::{AwsCallMetrics, AwsError};
+use super::{Clients, Service};
 
 /// Session name of every role the operator assumes (shows up in CloudTrail).
 pub const SESSION_NAME: &str = "redcap-operator";

@@ -17,7 +17,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::services::Service;
+use super::Service;
 
 /// `tags` as one SDK's tag type, built with `tag` (for SDKs whose tag builder can fail,
 /// a failure is a bug in the request: terminal).

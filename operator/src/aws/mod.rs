@@ -4,6 +4,10 @@
 //! error table. Compositions that span services for one component stay small: `network`
 //! (the stack over CloudFormation).
 //!
+//! The registry below has one entry per AWS service the operator calls (see
+//! `services.rs`): adding a service is its module and its entry here, and its crate in
+//! `operator/Cargo.toml`.
+//!
 //! Every call goes through [`AwsCtx::call`] (or `find`, `delete`, `tolerate`, `pages`),
 //! which waits for the service's budget, sends and classifies. Desired states implement
 //! [`resource::Resource`] so the reconcile layer's converge loop can drive them.
@@ -31,7 +35,6 @@ pub mod services;
 pub use clients::{AwsCtx, AwsFactory, AwsRetryMode, AwsSettings};
 pub use error::{AwsError, ErrorClass};
 pub use instrument::{AwsCallMetrics, CallCounts, CallResult};
-pub use services::Service;
 
 use std::time::Duration;
 
@@ -44,4 +47,98 @@ pub enum Progress {
         requeue_after: Duration,
         reason: String,
     },
+}
+
+services::aws_services! {
+    Kms => kms: aws_sdk_kms, "kms" {
+        terminal: [
+            "InvalidAliasNameException", "InvalidArnException", "TagException",
+            "UnsupportedOperationException", "CustomKeyStoreInvalidStateException",
+            "IncorrectKeyException",
+        ];
+        not_found: [];
+    }
+    S3 => s3: aws_sdk_s3, "s3", path_style = true {
+        terminal: [
+            "BucketAlreadyExists", "InvalidBucketName", "TooManyBuckets", "InvalidTag",
+            "InvalidLocationConstraint", "IllegalLocationConstraintException",
+            "InvalidBucketState", "KMS.NotFoundException", "KMS.DisabledException",
+        ];
+        not_found: [];
+    }
+    Sts => sts: aws_sdk_sts, "sts" {
+        terminal: ["RegionDisabledException", "PackedPolicyTooLarge"];
+        not_found: [];
+    }
+    Iam => iam: aws_sdk_iam, "iam" {
+        terminal: ["InvalidInput", "MalformedPolicyDocument", "LimitExceeded", "PolicyNotAttachable"];
+        not_found: ["NoSuchEntity", "NoSuchEntityException"];
+    }
+    Route53 => route53: aws_sdk_route53, "route53" {
+        terminal: ["InvalidInput", "InvalidChangeBatch", "InvalidDomainName"];
+        not_found: ["NoSuchHostedZone"];
+    }
+    SecretsManager => secretsmanager: aws_sdk_secretsmanager, "secretsmanager" {
+        terminal: ["InvalidParameterException", "MalformedPolicyDocumentException", "PreconditionNotMetException"];
+        not_found: ["ResourceNotFoundException"];
+    }
+    Ses => ses: aws_sdk_ses, "ses" {
+        terminal: [
+            "InvalidParameterValue", "InvalidConfigurationSet", "InvalidSNSDestination",
+            "InvalidParameter", "InvalidSecurity",
+        ];
+        not_found: [
+            "ConfigurationSetDoesNotExist", "ConfigurationSetDoesNotExistException",
+            "EventDestinationDoesNotExist", "ResourceNotFound", "ResourceNotFoundException",
+        ];
+    }
+    Sns => sns: aws_sdk_sns, "sns" {
+        terminal: ["InvalidParameter", "AuthorizationError", "TagPolicy", "InvalidSecurity"];
+        not_found: ["ResourceNotFound", "ResourceNotFoundException"];
+    }
+    CloudFormation => cloudformation: aws_sdk_cloudformation, "cloudformation" {
+        terminal: ["InsufficientCapabilitiesException"];
+        not_found: [];
+        refine: cloudformation::refine;
+    }
+    GuardDuty => guardduty: aws_sdk_guardduty, "guardduty" {
+        terminal: ["BadRequestException"];
+        not_found: [];
+    }
+    Rds => rds: aws_sdk_rds, "rds" {
+        terminal: [
+            "DBClusterQuotaExceededFault", "InstanceQuotaExceeded", "StorageQuotaExceeded",
+            "SnapshotQuotaExceeded", "DBParameterGroupQuotaExceeded", "DBSubnetGroupQuotaExceeded",
+            "DBSubnetGroupDoesNotCoverEnoughAZs", "InvalidSubnet", "InvalidVPCNetworkStateFault",
+            "KMSKeyNotAccessibleFault", "InvalidRestoreFault", "StorageTypeNotSupported",
+        ];
+        not_found: [
+            "DBClusterNotFoundFault", "DBInstanceNotFound", "DBInstanceNotFoundFault",
+            "DBSubnetGroupNotFoundFault",
+            "DBParameterGroupNotFound", "DBClusterParameterGroupNotFound",
+            "DBClusterSnapshotNotFoundFault",
+        ];
+    }
+    CloudWatchLogs => logs: aws_sdk_cloudwatchlogs, "logs" {
+        terminal: ["InvalidParameterException"];
+        not_found: ["ResourceNotFoundException"];
+    }
+    CodeBuild => codebuild: aws_sdk_codebuild, "codebuild" {
+        terminal: [
+            "InvalidInputException", "AccountLimitExceededException",
+            "AccountSuspendedException", "OAuthProviderException",
+        ];
+        not_found: ["ResourceNotFoundException"];
+        refine: codebuild::refine;
+    }
+    Ecr => ecr: aws_sdk_ecr, "ecr" {
+        terminal: [
+            "InvalidParameterException", "InvalidTagParameterException", "TooManyTagsException",
+            "KmsException", "LimitExceededException",
+        ];
+        not_found: [
+            "RepositoryNotFoundException", "ImageNotFoundException",
+            "LifecyclePolicyNotFoundException",
+        ];
+    }
 }

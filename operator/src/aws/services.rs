@@ -1,16 +1,12 @@
-//! The AWS service registry: one line per service the operator calls.
+//! The machinery of the AWS service registry, whose table (`aws_services! { ... }`) is in
+//! `aws/mod.rs`, next to the service modules.
 //!
-//! Each line gives the SDK crate, the client's field name, the label used in metrics and
-//! errors, the service's terminal error codes (on top of the common list in
-//! `error.rs`) and the codes that mean "does not exist". From it come [`Service`]
-//! (with its call-budget slot), the [`Clients`] of one environment, and the list of SDK
-//! crates the IAM-policy coverage check reads (`operator/Cargo.toml`). Adding a service
-//! is one line here and the crate in `Cargo.toml`. No AWS calls here.
-
-use aws_types::SdkConfig;
-
-use super::clients::AwsSettings;
-use super::instrument::AwsCallMetrics;
+//! Each entry gives the SDK crate, the client's field name, the label used in metrics and
+//! errors, the service's terminal error codes (on top of the common list in `error.rs`),
+//! the codes that mean "does not exist", and optionally a refinement for ambiguous codes.
+//! From it come `Service` (with its call-budget slot), the `Clients` of one environment,
+//! and `sdk`, the SDK crates re-exported for the tests. The IAM-policy coverage check
+//! reads the crates from `operator/Cargo.toml`. No AWS calls here.
 
 macro_rules! aws_services {
     ($(
@@ -53,7 +49,7 @@ macro_rules! aws_services {
 
             /// Adjusts a classified error where the service's codes are ambiguous (one
             /// code for several conditions, told apart by the message).
-            pub fn refine(self, e: &mut super::AwsError) {
+            pub fn refine(self, e: &mut crate::aws::AwsError) {
                 let _ = &e;
                 match self {
                     $($(Service::$variant => $refine(e),)?)*
@@ -76,10 +72,10 @@ macro_rules! aws_services {
         }
 
         impl Clients {
-            pub(super) fn new(
-                conf: &SdkConfig,
-                settings: &AwsSettings,
-                metrics: &AwsCallMetrics,
+            pub(crate) fn new(
+                conf: &aws_types::SdkConfig,
+                settings: &crate::aws::AwsSettings,
+                metrics: &crate::aws::AwsCallMetrics,
             ) -> Self {
                 let _ = settings;
                 Self {
@@ -92,106 +88,19 @@ macro_rules! aws_services {
                 }
             }
         }
+
+        /// The SDK crates, for code that builds requests the operator does not (tests).
+        pub mod sdk {
+            $(pub use $krate;)*
+        }
     };
 }
 
-aws_services! {
-    Kms => kms: aws_sdk_kms, "kms" {
-        terminal: [
-            "InvalidAliasNameException", "InvalidArnException", "TagException",
-            "UnsupportedOperationException", "CustomKeyStoreInvalidStateException",
-            "IncorrectKeyException",
-        ];
-        not_found: [];
-    }
-    S3 => s3: aws_sdk_s3, "s3", path_style = true {
-        terminal: [
-            "BucketAlreadyExists", "InvalidBucketName", "TooManyBuckets", "InvalidTag",
-            "InvalidLocationConstraint", "IllegalLocationConstraintException",
-            "InvalidBucketState", "KMS.NotFoundException", "KMS.DisabledException",
-        ];
-        not_found: [];
-    }
-    Sts => sts: aws_sdk_sts, "sts" {
-        terminal: ["RegionDisabledException", "PackedPolicyTooLarge"];
-        not_found: [];
-    }
-    Iam => iam: aws_sdk_iam, "iam" {
-        terminal: ["InvalidInput", "MalformedPolicyDocument", "LimitExceeded", "PolicyNotAttachable"];
-        not_found: ["NoSuchEntity", "NoSuchEntityException"];
-    }
-    Route53 => route53: aws_sdk_route53, "route53" {
-        terminal: ["InvalidInput", "InvalidChangeBatch", "InvalidDomainName"];
-        not_found: ["NoSuchHostedZone"];
-    }
-    SecretsManager => secretsmanager: aws_sdk_secretsmanager, "secretsmanager" {
-        terminal: ["InvalidParameterException", "MalformedPolicyDocumentException", "PreconditionNotMetException"];
-        not_found: ["ResourceNotFoundException"];
-    }
-    Ses => ses: aws_sdk_ses, "ses" {
-        terminal: [
-            "InvalidParameterValue", "InvalidConfigurationSet", "InvalidSNSDestination",
-            "InvalidParameter", "InvalidSecurity",
-        ];
-        not_found: [
-            "ConfigurationSetDoesNotExist", "ConfigurationSetDoesNotExistException",
-            "EventDestinationDoesNotExist", "ResourceNotFound", "ResourceNotFoundException",
-        ];
-    }
-    Sns => sns: aws_sdk_sns, "sns" {
-        terminal: ["InvalidParameter", "AuthorizationError", "TagPolicy", "InvalidSecurity"];
-        not_found: ["ResourceNotFound", "ResourceNotFoundException"];
-    }
-    CloudFormation => cloudformation: aws_sdk_cloudformation, "cloudformation" {
-        terminal: ["InsufficientCapabilitiesException"];
-        not_found: [];
-        refine: super::cloudformation::refine;
-    }
-    GuardDuty => guardduty: aws_sdk_guardduty, "guardduty" {
-        terminal: ["BadRequestException"];
-        not_found: [];
-    }
-    Rds => rds: aws_sdk_rds, "rds" {
-        terminal: [
-            "DBClusterQuotaExceededFault", "InstanceQuotaExceeded", "StorageQuotaExceeded",
-            "SnapshotQuotaExceeded", "DBParameterGroupQuotaExceeded", "DBSubnetGroupQuotaExceeded",
-            "DBSubnetGroupDoesNotCoverEnoughAZs", "InvalidSubnet", "InvalidVPCNetworkStateFault",
-            "KMSKeyNotAccessibleFault", "InvalidRestoreFault", "StorageTypeNotSupported",
-        ];
-        not_found: [
-            "DBClusterNotFoundFault", "DBInstanceNotFound", "DBInstanceNotFoundFault",
-            "DBSubnetGroupNotFoundFault",
-            "DBParameterGroupNotFound", "DBClusterParameterGroupNotFound",
-            "DBClusterSnapshotNotFoundFault",
-        ];
-    }
-    CloudWatchLogs => logs: aws_sdk_cloudwatchlogs, "logs" {
-        terminal: ["InvalidParameterException"];
-        not_found: ["ResourceNotFoundException"];
-    }
-    CodeBuild => codebuild: aws_sdk_codebuild, "codebuild" {
-        terminal: [
-            "InvalidInputException", "AccountLimitExceededException",
-            "AccountSuspendedException", "OAuthProviderException",
-        ];
-        not_found: ["ResourceNotFoundException"];
-        refine: super::codebuild::refine;
-    }
-    Ecr => ecr: aws_sdk_ecr, "ecr" {
-        terminal: [
-            "InvalidParameterException", "InvalidTagParameterException", "TooManyTagsException",
-            "KmsException", "LimitExceededException",
-        ];
-        not_found: [
-            "RepositoryNotFoundException", "ImageNotFoundException",
-            "LifecyclePolicyNotFoundException",
-        ];
-    }
-}
+pub(crate) use aws_services;
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::aws::Service;
 
     #[test]
     fn the_budget_slots_are_the_registry_order() {

@@ -3,7 +3,8 @@
 //! Every component meets the walk through one contract, [`Component`]: its name (its
 //! entry in the component table, `api::components`, which says whether it holds data,
 //! lives in the network or uses the key), what it needs, and `apply` and `cleanup` side
-//! by side. One ordered list, [`WALK`], drives apply (forwards) and cleanup (backwards);
+//! by side. One ordered list, `components::WALK`, drives apply (forwards) and cleanup
+//! (backwards);
 //! the network and the key wait during cleanup for the components that the table says
 //! live in the network or are encrypted with the key.
 //!
@@ -29,10 +30,7 @@ use crate::plan::EnvIdentity;
 use crate::plan::email::DesiredEmail;
 use crate::plan::network::NetworkOutputs;
 
-use super::components::{
-    Database, Email, EncryptionKey, FileStorage, GuardDuty, Image, Network, Secrets,
-    SmtpCredentials, StorageCredentials,
-};
+use super::components::WALK;
 use super::error::{ComponentError, invalid};
 use super::ledger::{Direction, Ledger, WriteMode};
 use super::references::{CronSecret, SecretStore, resolve_cron};
@@ -90,7 +88,8 @@ fn boxed_cleanup<'w, 'a, C: Component>(
     Box::pin(C::cleanup(w, l))
 }
 
-const fn entry<C: Component>() -> Entry {
+/// The walk's entry for component `C` (see `components::WALK`).
+pub const fn entry<C: Component>() -> Entry {
     Entry {
         name: C::NAME,
         needs: C::NEEDS,
@@ -98,21 +97,6 @@ const fn entry<C: Component>() -> Entry {
         cleanup: boxed_cleanup::<C>,
     }
 }
-
-/// The built components in dependency order: apply runs forwards, cleanup backwards.
-pub const WALK: &[Entry] = &[
-    entry::<EncryptionKey>(),
-    entry::<Network>(),
-    entry::<FileStorage>(),
-    entry::<Secrets>(),
-    entry::<Database>(),
-    entry::<StorageCredentials>(),
-    entry::<Email>(),
-    entry::<SmtpCredentials>(),
-    entry::<GuardDuty>(),
-    // Last: a bad release source stalls the image alone, after everything else converged.
-    entry::<Image>(),
-];
 
 /// The environment's key, as later components use it.
 #[derive(Clone, Debug)]

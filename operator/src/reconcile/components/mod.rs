@@ -1,7 +1,7 @@
 //! The components of an environment, one module each (one directory for the large
 //! ones), each implementing [`super::walk::Component`] with `apply` and `cleanup` side
-//! by side. Their order is `super::walk::WALK`; what they are is the component table
-//! (`api::components`). No status writes here.
+//! by side, and [`WALK`], the order the walk takes them in. What they are is the
+//! component table (`api::components`). No status writes here.
 
 pub mod credentials;
 pub mod database;
@@ -23,3 +23,20 @@ pub use key::EncryptionKey;
 pub use network::Network;
 pub use secrets::Secrets;
 pub use storage::FileStorage;
+
+use super::walk::{Entry, entry};
+
+/// The built components in dependency order: apply runs forwards, cleanup backwards.
+pub const WALK: &[Entry] = &[
+    entry::<EncryptionKey>(),
+    entry::<Network>(),
+    entry::<FileStorage>(),
+    entry::<Secrets>(),
+    entry::<Database>(),
+    entry::<StorageCredentials>(),
+    entry::<Email>(),
+    entry::<SmtpCredentials>(),
+    entry::<GuardDuty>(),
+    // Last: a bad release source stalls the image alone, after everything else converged.
+    entry::<Image>(),
+];
