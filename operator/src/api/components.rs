@@ -329,7 +329,7 @@ pub fn components_markdown() -> String {
     }
     out.push_str(
         "\n*Holds data*: `spec.deletionPolicy` decides what happens to it when the \
-         environment is deleted (see [operations](operations.md#deleting-an-environment)). \
+         environment is deleted (see [operations](operations.md#delete-an-environment)). \
          *In the VPC*: the network is deleted only after it, and kept while it is kept.\n",
     );
     out
