@@ -1,27 +1,30 @@
 //! Shared helpers for the component-level end-to-end tests (`tests/component_*.rs`).
 //!
 //! These tests drive the reconcile components straight against the moto emulator; this
-//! module builds the AWS context, the [`Harness`] a test drives the walk with, and the
-//! `RedcapEnvironment` objects they start from. It must not start or configure the
-//! emulator or assert anything beyond "the pass ran": each test file keeps its own
-//! specialised helpers and expectations.
+//! module builds the AWS context, the [`Harness`] a test drives the walk with (passes,
+//! settling, deletion, the calls a step made), the `RedcapEnvironment` objects they start
+//! from, and reads the pass reports. It does not start or configure the emulator; what
+//! AWS holds is read with [`crate::probe`], and each test file keeps its own expectations.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
 use jiff::Timestamp;
-use redcap_operator::api::{AwsSpec, ComponentName, ComponentState, RedcapEnvironment};
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings};
+use redcap_operator::api::{
+    AwsSpec, ComponentName, ComponentState, RedcapEnvironment, SecretOutput,
+};
+use redcap_operator::aws::{AwsCallMetrics, AwsCtx, AwsFactory, AwsSettings, CallCounts};
+use redcap_operator::plan::EnvIdentity;
 use redcap_operator::reconcile::ComponentError;
 use redcap_operator::reconcile::ledger::WriteMode;
 use redcap_operator::reconcile::references::MemorySecrets;
 use redcap_operator::reconcile::references::SecretStore;
-use redcap_operator::reconcile::report::PassReport;
+use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 use redcap_operator::reconcile::walk::{Scope, apply_pass, cleanup_pass};
 use serde_json::{Value, json};
+
+use crate::probe::{Limit, settle_until};
 
 /// One test's AWS context, the metrics its calls are counted in, and the Kubernetes
 /// Secrets of the walk (the generated cron Secret) kept in memory: these tests are about
@@ -42,6 +45,14 @@ impl Harness {
         }
     }
 
+    /// [`Harness::new`] with the release zip of [`environment`]'s spec in
+    /// `release_bucket` (the image component checks it is there).
+    pub async fn with_release(region: &str, release_bucket: &str) -> Self {
+        let h = Self::new(region).await;
+        ensure_release(&h.ctx, release_bucket).await;
+        h
+    }
+
     /// One `Apply` pass of the whole walk; panics when the pass fails.
     pub async fn pass(&self, env: &RedcapEnvironment) -> PassReport {
         self.pass_at(env, Timestamp::now()).await
@@ -49,16 +60,105 @@ impl Harness {
 
     /// [`Harness::pass`] as if the time were `now` (rotation schedules).
     pub async fn pass_at(&self, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
-        apply_at(
+        self.pass_scoped(env, now, Scope::All).await
+    }
+
+    /// One `Apply` pass over `only` these components (the rest of the walk is not run);
+    /// panics when the pass fails.
+    pub async fn pass_only(&self, env: &RedcapEnvironment, only: &[ComponentName]) -> PassReport {
+        self.pass_scoped(env, Timestamp::now(), Scope::Only(only))
+            .await
+    }
+
+    async fn pass_scoped(
+        &self,
+        env: &RedcapEnvironment,
+        now: Timestamp,
+        scope: Scope<'_>,
+    ) -> PassReport {
+        apply_at(&self.ctx, &self.store, env, WriteMode::Apply, now, scope)
+            .await
+            .unwrap_or_else(|e| panic!("apply pass: {e}"))
+    }
+
+    /// One `Apply` pass that must fail; its first failure.
+    pub async fn failing_pass(&self, env: &RedcapEnvironment) -> ComponentError {
+        self.try_pass(env, WriteMode::Apply)
+            .await
+            .expect_err("the pass fails")
+    }
+
+    /// One pass of the whole walk in `mode`, now; its first failure as `Err`.
+    pub async fn try_pass(
+        &self,
+        env: &RedcapEnvironment,
+        mode: WriteMode,
+    ) -> Result<PassReport, ComponentError> {
+        apply_components(&self.ctx, &self.store, env, mode).await
+    }
+
+    /// Passes (each at the time it runs) until every component is Ready, at most
+    /// `passes`; the last pass, settled or not.
+    pub async fn settle(&self, env: &RedcapEnvironment, passes: usize) -> PassReport {
+        settle_until(
+            Limit::Tries(passes),
+            Duration::ZERO,
+            async || self.pass(env).await,
+            all_ready,
+        )
+        .await
+        .unwrap_or_else(|last| last)
+    }
+
+    /// One deletion pass of the whole walk; panics when the pass fails.
+    pub async fn cleanup(&self, env: &RedcapEnvironment) -> PassReport {
+        cleanup_components(&self.ctx, env).await.expect("cleanup")
+    }
+
+    /// Deletion passes until nothing is left to wait for (at most 20, 50 ms apart);
+    /// panics when the deletion does not finish.
+    pub async fn cleanup_until_done(&self, env: &RedcapEnvironment) -> PassReport {
+        settle_until(
+            Limit::Tries(20),
+            Duration::from_millis(50),
+            async || self.cleanup(env).await,
+            |p| p.requeue_after.is_none(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("cleanup did not finish"))
+    }
+
+    /// One deletion pass over `only` these components; panics when the pass fails.
+    pub async fn cleanup_only(
+        &self,
+        env: &RedcapEnvironment,
+        only: &[ComponentName],
+    ) -> PassReport {
+        cleanup_pass(&self.ctx, &self.store, env, Scope::Only(only))
+            .await
+            .and_then(first_failure)
+            .unwrap_or_else(|e| panic!("cleanup pass: {e}"))
+    }
+
+    /// The pass's report even when a component failed (the walk goes on after a failure).
+    pub async fn pass_report(&self, env: &RedcapEnvironment) -> PassReport {
+        apply_pass(
             &self.ctx,
             &self.store,
             env,
             WriteMode::Apply,
-            now,
+            Timestamp::now(),
             Scope::All,
         )
         .await
-        .unwrap_or_else(|e| panic!("apply pass: {e}"))
+        .expect("the pass starts")
+    }
+
+    /// Runs `work` and returns its result with the AWS calls it made (this harness's).
+    pub async fn counted<T>(&self, work: impl Future<Output = T>) -> (T, CallCounts) {
+        let before = self.metrics.snapshot();
+        let out = work.await;
+        (out, self.metrics.snapshot().since(&before))
     }
 }
 
@@ -72,11 +172,7 @@ pub async fn apply_at(
     now: Timestamp,
     scope: Scope<'_>,
 ) -> Result<PassReport, ComponentError> {
-    let mut report = apply_pass(ctx, store, env, mode, now, scope).await?;
-    match report.error.take() {
-        Some(e) => Err(e),
-        None => Ok(report),
-    }
+    first_failure(apply_pass(ctx, store, env, mode, now, scope).await?)
 }
 
 /// One pass of the whole walk, now.
@@ -94,57 +190,65 @@ pub async fn cleanup_components(
     ctx: &AwsCtx,
     env: &RedcapEnvironment,
 ) -> Result<PassReport, ComponentError> {
-    let mut report = cleanup_pass(ctx, &MemorySecrets::default(), env, Scope::All).await?;
+    first_failure(cleanup_pass(ctx, &MemorySecrets::default(), env, Scope::All).await?)
+}
+
+/// The pass as the controller sees it: its first failure (terminal first) as `Err`.
+fn first_failure(mut report: PassReport) -> Result<PassReport, ComponentError> {
     match report.error.take() {
         Some(e) => Err(e),
         None => Ok(report),
     }
 }
 
-impl Harness {
-    /// One `Apply` pass over `only` these components (the rest of the walk is not run);
-    /// panics when the pass fails.
-    pub async fn pass_only(&self, env: &RedcapEnvironment, only: &[ComponentName]) -> PassReport {
-        apply_at(
-            &self.ctx,
-            &self.store,
-            env,
-            WriteMode::Apply,
-            Timestamp::now(),
-            Scope::Only(only),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("apply pass: {e}"))
+/// Asserts what every steady-state pass shows: `calls` (the pass's) wrote nothing, and
+/// every component of `pass` is Ready.
+pub fn assert_steady(calls: &CallCounts, pass: &PassReport) {
+    assert_eq!(
+        calls.writes(),
+        0,
+        "steady state wrote: {:?} in {:#?}",
+        calls.write_operations(),
+        pass.components
+    );
+    for c in &pass.components {
+        assert_eq!(c.state, ComponentState::Ready, "{c:?}");
     }
+}
 
-    /// One deletion pass over `only` these components; panics when the pass fails.
-    pub async fn cleanup_only(
-        &self,
-        env: &RedcapEnvironment,
-        only: &[ComponentName],
-    ) -> PassReport {
-        let mut report = cleanup_pass(&self.ctx, &self.store, env, Scope::Only(only))
-            .await
-            .unwrap_or_else(|e| panic!("cleanup pass: {e}"));
-        if let Some(e) = report.error.take() {
-            panic!("cleanup pass: {e}");
-        }
-        report
+/// Asserts the state of each named component of `pass`.
+pub fn assert_states(pass: &PassReport, expected: &[(ComponentName, ComponentState)]) {
+    for (name, want) in expected {
+        assert_eq!(state(pass, *name), *want, "{name}: {pass:?}");
     }
+}
 
-    /// The pass's report even when a component failed (the walk goes on after a failure).
-    pub async fn pass_report(&self, env: &RedcapEnvironment) -> PassReport {
-        apply_pass(
-            &self.ctx,
-            &self.store,
-            env,
-            WriteMode::Apply,
-            Timestamp::now(),
-            Scope::All,
-        )
-        .await
-        .expect("the pass starts")
-    }
+/// The secrets in the pass's outputs but the database's master secret (which joins the
+/// list once the cluster exists, a few passes after the others).
+pub fn secrets_but_database_master(pass: &PassReport) -> Vec<SecretOutput> {
+    pass.outputs
+        .secrets
+        .iter()
+        .filter(|s| s.name != "databaseMaster")
+        .cloned()
+        .collect()
+}
+
+/// Whether every component of the pass is Ready.
+pub fn all_ready(pass: &PassReport) -> bool {
+    pass.components
+        .iter()
+        .all(|c| c.state == ComponentState::Ready)
+}
+
+/// The writes among `calls` to `service` (`cloudformation.UpdateStack`, ...).
+pub fn writes_to(calls: &CallCounts, service: &str) -> Vec<String> {
+    let prefix = format!("{service}.");
+    calls
+        .write_operations()
+        .into_iter()
+        .filter(|op| op.starts_with(&prefix))
+        .collect()
 }
 
 /// The emulator's URL; panics when unset because these tests never skip silently.
@@ -199,16 +303,14 @@ pub fn environment(
     generation: Option<i64>,
     spec_extra: Value,
 ) -> RedcapEnvironment {
-    let mut spec = json!({
+    let spec = json!({
         "aws": {"region": region},
         "redcap": {"version": "15.0.0", "source": {"s3": {"bucket": release_bucket, "key": "redcap15.0.0.zip"}}},
         // One SES identity per environment: identities are account-wide, and tests run
         // in parallel.
         "email": {"fromAddress": format!("redcap-{}@example.org", unique())},
     });
-    if let (Some(s), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
-        s.extend(extra.clone());
-    }
+    let spec = merged(spec, &spec_extra);
     let mut metadata =
         json!({"name": "redcap", "namespace": "e2e", "uid": format!("uid-{}", unique())});
     if let (Some(m), Some(generation)) = (metadata.as_object_mut(), generation) {
@@ -231,34 +333,16 @@ pub async fn ensure_release(ctx: &AwsCtx, release_bucket: &str) {
         .expect("release zip in the emulator");
 }
 
-/// One plain HTTP/1.1 request to the emulator's control API (`/_emulator/...`); returns
-/// the status code. Panics when the emulator cannot be reached.
-pub fn emulator_control(method: &str, path: &str, body: &Value) -> u16 {
-    let url = endpoint();
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let payload = body.to_string();
-    let mut stream = TcpStream::connect(host).expect("connect to the emulator");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
-    )
-    .expect("write request");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read answer");
-    raw.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line")
+/// The environment id `env`'s AWS names derive from.
+pub fn environment_id(env: &RedcapEnvironment) -> String {
+    EnvIdentity::from_env(env)
+        .expect("identity")
+        .environment_id()
 }
 
 /// The CodeBuild project `env`'s image is built by.
 pub fn image_project(env: &RedcapEnvironment) -> String {
-    let id = redcap_operator::plan::EnvIdentity::from_env(env).expect("identity");
-    redcap_operator::plan::image::project_name(&id.environment_id())
+    redcap_operator::plan::image::project_name(&environment_id(env))
 }
 
 /// The state `pass` reported for component `name`; panics when it was not reported.
@@ -268,4 +352,25 @@ pub fn state(pass: &PassReport, name: ComponentName) -> ComponentState {
         .find(|c| c.name == name)
         .map(|c| c.state)
         .expect("component reported")
+}
+
+/// The report of component `name` in `pass`; panics when it was not reported.
+pub fn report(pass: &PassReport, name: ComponentName) -> &ComponentReport {
+    pass.components
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("{name} not reported"))
+}
+
+/// The message component `name` reported in `pass`, or "".
+pub fn message(pass: &PassReport, name: ComponentName) -> String {
+    report(pass, name).message.clone().unwrap_or_default()
+}
+
+/// `spec` with `extra`'s top-level fields added (or replacing its own).
+pub fn merged(mut spec: Value, extra: &Value) -> Value {
+    if let (Some(s), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        s.extend(extra.clone());
+    }
+    spec
 }

@@ -9,11 +9,13 @@
 //! A test file's name says its level (see `e2e/README.md`): `component_*` drives the
 //! operator library's walk in-process ([`components`]), `operator_*` starts the operator
 //! binary ([`Operator`]) and reads status back from the API server ([`TestEnv`]), `api_*`
-//! needs the API server only, `emulator_*` the emulator only.
+//! needs the API server only, `emulator_*` the emulator only. What they read back from AWS
+//! to check, and the loops they wait with, are in [`probe`].
 
 pub mod components;
 pub mod emulator;
 pub mod manifests;
+pub mod probe;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -82,12 +84,21 @@ impl TestEnv {
         Ok(env)
     }
 
-    /// S3 client for assertions (path-style: the emulator listens on 127.0.0.1).
+    /// How most operator tests start: the parts, a fresh namespace `<prefix>-<random>`, and
+    /// the operator (logging as `label`) watching only that namespace.
+    pub async fn with_scoped_operator(
+        prefix: &str,
+        label: &str,
+    ) -> anyhow::Result<(Self, String, Operator)> {
+        let env = Self::from_env().await?;
+        let ns = env.namespace(prefix).await?;
+        let op = Operator::start(&env, label, OperatorOptions::scoped(&ns)).await?;
+        Ok((env, ns, op))
+    }
+
+    /// S3 client for assertions.
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.aws)
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
+        s3_client(&self.aws)
     }
 
     /// KMS client for assertions.
@@ -210,6 +221,16 @@ impl TestEnv {
         Ok(())
     }
 
+    /// The `events.k8s.io/v1` Events of a namespace.
+    pub async fn events(
+        &self,
+        namespace: &str,
+    ) -> anyhow::Result<Vec<k8s_openapi::api::events::v1::Event>> {
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.kube.clone(), namespace);
+        Ok(api.list(&Default::default()).await?.items)
+    }
+
     /// Runs real kubectl with the admin kubeconfig; returns (success, stdout+stderr).
     pub async fn kubectl(
         &self,
@@ -239,6 +260,15 @@ impl TestEnv {
         );
         Ok((out.status.success(), text))
     }
+}
+
+/// An S3 client of `aws` in path style (the emulator listens on 127.0.0.1, no virtual
+/// hosts).
+pub fn s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(aws)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
 }
 
 /// `Ready=True` with `observedGeneration` equal to the object's generation (kstatus "Current").

@@ -14,7 +14,8 @@ pub const REDCAP_VERSION: &str = "15.8.0";
 #[derive(Clone, Debug)]
 pub struct EnvironmentManifest {
     name: String,
-    deletion_policy: String,
+    /// `None`: the field is left out (the CRD's default applies).
+    deletion_policy: Option<String>,
     from_address: String,
     email_extra: Vec<(String, String)>,
     extra_spec: Vec<String>,
@@ -25,7 +26,7 @@ impl EnvironmentManifest {
     pub fn new(name: &str) -> Self {
         Self {
             name: name.to_string(),
-            deletion_policy: "Delete".to_string(),
+            deletion_policy: Some("Delete".to_string()),
             from_address: format!("redcap-{name}@example.org"),
             email_extra: Vec::new(),
             extra_spec: Vec::new(),
@@ -33,7 +34,13 @@ impl EnvironmentManifest {
     }
 
     pub fn deletion_policy(mut self, policy: &str) -> Self {
-        self.deletion_policy = policy.to_string();
+        self.deletion_policy = Some(policy.to_string());
+        self
+    }
+
+    /// No `deletionPolicy` in the manifest: the API server's default applies.
+    pub fn default_deletion_policy(mut self) -> Self {
+        self.deletion_policy = None;
         self
     }
 
@@ -59,6 +66,11 @@ impl EnvironmentManifest {
         for (key, value) in &self.email_extra {
             email.push_str(&format!("    {key}: {value}\n"));
         }
+        let policy = self
+            .deletion_policy
+            .as_ref()
+            .map(|p| format!("  deletionPolicy: {p}\n"))
+            .unwrap_or_default();
         format!(
             r#"apiVersion: redcap.dev/v1alpha1
 kind: RedcapEnvironment
@@ -74,11 +86,9 @@ spec:
         bucket: {RELEASE_BUCKET}
         key: redcap{REDCAP_VERSION}.zip
   email:
-{email}  deletionPolicy: {policy}
-{extra}
+{email}{policy}{extra}
 "#,
             name = self.name,
-            policy = self.deletion_policy,
             extra = self.extra_spec.join("\n"),
         )
     }
@@ -110,6 +120,24 @@ mod tests {
         assert_eq!(
             value["spec"]["redcap"]["source"]["s3"]["key"],
             "redcap15.8.0.zip"
+        );
+    }
+
+    #[test]
+    fn the_default_deletion_policy_leaves_the_field_out() {
+        let yaml = EnvironmentManifest::new("dev")
+            .default_deletion_policy()
+            .spec("  database:\n    readers: 0")
+            .yaml();
+        let value: serde_json::Value = serde_yaml::from_str(&yaml).expect("valid YAML");
+        assert!(value["spec"].get("deletionPolicy").is_none(), "{yaml}");
+        assert_eq!(value["spec"]["database"]["readers"], 0);
+        assert_eq!(
+            EnvironmentManifest::new("dev")
+                .yaml()
+                .matches("deletionPolicy: Delete")
+                .count(),
+            1
         );
     }
 }

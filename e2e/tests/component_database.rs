@@ -11,57 +11,48 @@
 //! skips, without it. Every test has its own environment UID; they run in parallel in
 //! their own region so the cluster listings stay short.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use redcap_e2e::components::{self, aws_context, endpoint};
-use redcap_e2e::components::{apply_at, cleanup_components};
+use redcap_e2e::components::{self, Harness, all_ready, apply_at, cleanup_components};
+use redcap_e2e::emulator::EmulatorControl;
+use redcap_e2e::probe::{self, Limit, cluster_tag as tag, settle_until};
 use redcap_operator::api::{
     ANNOTATION_DELETE_RETIRED_CLUSTERS, ANNOTATION_SNAPSHOT_REQUESTED_AT, ComponentName,
-    ComponentState, RedcapEnvironment,
+    ComponentState, DatabaseStatus, RedcapEnvironment,
 };
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx};
-use redcap_operator::plan::EnvIdentity;
 use redcap_operator::plan::database::names::{
     ACTIVE_SINCE_TAG, ENGINE_VERSION_TAG, RETIRED_AT_TAG, base_cluster_id, final_snapshot_id,
     on_demand_snapshot_id,
 };
 use redcap_operator::reconcile::ComponentError;
 use redcap_operator::reconcile::ledger::WriteMode;
-use redcap_operator::reconcile::references::MemorySecrets;
 use redcap_operator::reconcile::report::PassReport;
 use redcap_operator::reconcile::status::{Outcome, compute_status, now};
 use redcap_operator::reconcile::walk::Scope;
 use serde_json::{Value, json};
 
 const REGION: &str = "eu-central-1";
-const KEY_TAG_UID: &str = "redcap.dev/uid";
-
-struct Harness {
-    ctx: AwsCtx,
-    metrics: AwsCallMetrics,
-    store: MemorySecrets,
-}
 
 async fn harness() -> Harness {
-    let (ctx, metrics) = aws_context(REGION).await;
     // The release zip the image component checks, whichever test file ran first.
-    components::ensure_release(&ctx, "releases").await;
-    Harness {
-        ctx,
-        metrics,
-        store: MemorySecrets::default(),
-    }
+    Harness::with_release(REGION, "releases").await
 }
 
 fn environment(database: Value, extra: Value) -> RedcapEnvironment {
-    let mut spec = json!({"database": database});
-    if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
-        s.extend(e.clone());
-    }
+    let spec = components::merged(json!({"database": database}), &extra);
     components::environment(REGION, "releases", Some(1), spec)
+}
+
+/// A database spec with the first test's maintenance and backup windows and no minimum
+/// capacity, plus `fields`.
+fn with_windows(fields: Value) -> Value {
+    let windows = json!({
+        "minCapacityAcu": 0,
+        "preferredMaintenanceWindow": "Sun:23:45-Mon:00:15",
+        "preferredBackupWindow": "03:00-03:30",
+    });
+    components::merged(windows, &fields)
 }
 
 fn set_database(env: &mut RedcapEnvironment, database: Value) {
@@ -76,11 +67,15 @@ fn annotate(env: &mut RedcapEnvironment, key: &str, value: &str) {
 }
 
 fn cluster_id(env: &RedcapEnvironment) -> String {
-    base_cluster_id(
-        &EnvIdentity::from_env(env)
-            .expect("identity")
-            .environment_id(),
-    )
+    base_cluster_id(&components::environment_id(env))
+}
+
+/// `status.database` as the last pass left it.
+fn database_status(env: &RedcapEnvironment) -> DatabaseStatus {
+    env.status
+        .as_ref()
+        .and_then(|s| s.database.clone())
+        .expect("status.database")
 }
 
 /// One pass; its status is written back into `env` as the status writer would.
@@ -108,64 +103,33 @@ fn state(pass: &PassReport) -> ComponentState {
 }
 
 fn message(pass: &PassReport) -> String {
-    pass.components
-        .iter()
-        .find(|c| c.name == ComponentName::Database)
-        .and_then(|c| c.message.clone())
-        .unwrap_or_default()
+    components::message(pass, ComponentName::Database)
+}
+
+/// Asserts the database's message says `needle`.
+fn assert_message(pass: &PassReport, needle: &str) {
+    let message = message(pass);
+    assert!(message.contains(needle), "{message}");
 }
 
 /// Passes until every component is Ready and nothing waits.
 async fn settle(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
-    let mut last = None;
-    for _ in 0..12 {
-        let p = pass(h, env).await;
-        if p.components
-            .iter()
-            .all(|c| c.state == ComponentState::Ready)
-            && p.requeue_after.is_none()
-        {
-            return p;
-        }
-        last = Some(p);
-    }
-    panic!("did not settle: {:#?}", last.map(|p| p.components));
+    let step = async || pass(h, env).await;
+    let settled = |p: &PassReport| all_ready(p) && p.requeue_after.is_none();
+    settle_until(Limit::Tries(12), Duration::ZERO, step, settled)
+        .await
+        .unwrap_or_else(|last| panic!("did not settle: {:#?}", last.components))
 }
 
 /// One pass that must find everything Ready and make no AWS write.
 async fn assert_steady(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
-    let before = h.metrics.snapshot();
-    let p = pass(h, env).await;
-    let calls = h.metrics.snapshot().since(&before);
-    assert_eq!(
-        calls.writes(),
-        0,
-        "steady state wrote: {:?} in {:#?}",
-        calls.write_operations(),
-        p.components
-    );
-    for c in &p.components {
-        assert_eq!(c.state, ComponentState::Ready, "{c:?}");
-    }
+    let (p, calls) = h.counted(pass(h, env)).await;
+    components::assert_steady(&calls, &p);
     p
 }
 
 async fn cluster(h: &Harness, id: &str) -> Option<aws_sdk_rds::types::DbCluster> {
-    h.ctx
-        .rds
-        .describe_db_clusters()
-        .db_cluster_identifier(id)
-        .send()
-        .await
-        .ok()
-        .and_then(|o| o.db_clusters().first().cloned())
-}
-
-fn tag<'a>(c: &'a aws_sdk_rds::types::DbCluster, key: &str) -> Option<&'a str> {
-    c.tag_list()
-        .iter()
-        .find(|t| t.key() == Some(key))
-        .and_then(|t| t.value())
+    probe::cluster(&h.ctx.rds, id).await
 }
 
 /// (identifier, promotion tier, writer) of the cluster's instances, by identifier.
@@ -225,30 +189,13 @@ async fn user_parameters(h: &Harness, group: &str) -> Vec<(String, String)> {
 }
 
 async fn snapshot_exists(h: &Harness, id: &str) -> bool {
-    h.ctx
-        .rds
-        .describe_db_cluster_snapshots()
-        .db_cluster_snapshot_identifier(id)
-        .send()
-        .await
-        .is_ok_and(|o| !o.db_cluster_snapshots().is_empty())
+    probe::cluster_snapshot_exists(&h.ctx.rds, id).await
 }
 
 /// Clusters of the region owned by this environment.
 async fn owned_clusters(h: &Harness, env: &RedcapEnvironment) -> Vec<String> {
     let uid = env.metadata.uid.clone().expect("uid");
-    let out = h
-        .ctx
-        .rds
-        .describe_db_clusters()
-        .send()
-        .await
-        .expect("clusters");
-    out.db_clusters()
-        .iter()
-        .filter(|c| tag(c, KEY_TAG_UID) == Some(uid.as_str()))
-        .filter_map(|c| c.db_cluster_identifier().map(str::to_string))
-        .collect()
+    probe::clusters_owned_by(&h.ctx.rds, &uid).await
 }
 
 fn invalid(err: ComponentError) -> String {
@@ -265,12 +212,10 @@ fn invalid(err: ComponentError) -> String {
 async fn create_with_readers_then_scale_change_readers_and_parameters_in_place() {
     let h = harness().await;
     let mut env = environment(
-        json!({
-            "readers": 2, "minCapacityAcu": 0, "maxCapacityAcu": 4,
-            "preferredMaintenanceWindow": "Sun:23:45-Mon:00:15",
-            "preferredBackupWindow": "03:00-03:30",
+        with_windows(json!({
+            "readers": 2, "maxCapacityAcu": 4,
             "parameters": [{"name": "sort_buffer_size", "value": "2097152"}],
-        }),
+        })),
         json!({}),
     );
     let p = settle(&h, &mut env).await;
@@ -335,11 +280,7 @@ async fn create_with_readers_then_scale_change_readers_and_parameters_in_place()
         p.outputs.database_reader_endpoint.as_deref(),
         c.reader_endpoint()
     );
-    let db = env
-        .status
-        .as_ref()
-        .and_then(|s| s.database.clone())
-        .expect("status.database");
+    let db = database_status(&env);
     assert_eq!(db.cluster_identifier.as_deref(), Some(id.as_str()));
     assert_eq!(db.readers, Some(2));
     assert_eq!(
@@ -397,36 +338,21 @@ async fn create_with_readers_then_scale_change_readers_and_parameters_in_place()
         .await
         .expect("log group");
     let p = pass(&h, &mut env).await;
-    assert!(
-        message(&p).contains("retention 365 days"),
-        "{}",
-        message(&p)
-    );
-    let groups = h
-        .ctx
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix(&group)
-        .send()
-        .await
-        .expect("groups");
-    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(365));
+    assert_message(&p, "retention 365 days");
+    let groups = probe::log_groups(&h.ctx.logs, &group).await;
+    assert_eq!(groups[0].retention_in_days(), Some(365));
     assert_steady(&h, &mut env).await;
 
     // Scale up, drop both readers: in place, no new cluster.
     set_database(
         &mut env,
-        json!({
-            "readers": 0, "minCapacityAcu": 0, "maxCapacityAcu": 8,
-            "preferredMaintenanceWindow": "Sun:23:45-Mon:00:15",
-            "preferredBackupWindow": "03:00-03:30",
+        with_windows(json!({
+            "readers": 0, "maxCapacityAcu": 8,
             "parameters": [{"name": "sort_buffer_size", "value": "2097152"}],
-        }),
+        })),
     );
-    let before = h.metrics.snapshot();
-    let p = pass(&h, &mut env).await;
+    let (p, writes) = h.counted(pass(&h, &mut env)).await;
     assert_eq!(state(&p), ComponentState::Updating);
-    let writes = h.metrics.snapshot().since(&before);
     assert_eq!(writes.of("rds", "ModifyDBCluster"), 1);
     assert_eq!(writes.of("rds", "DeleteDBInstance"), 2);
     assert_eq!(writes.of("rds", "CreateDBCluster"), 0);
@@ -442,24 +368,16 @@ async fn create_with_readers_then_scale_change_readers_and_parameters_in_place()
         p.outputs.database_reader_endpoint, None,
         "no readers, no reader endpoint"
     );
-    assert_eq!(
-        env.status
-            .as_ref()
-            .and_then(|s| s.database.as_ref())
-            .and_then(|d| d.readers),
-        Some(0)
-    );
+    assert_eq!(database_status(&env).readers, Some(0));
     assert_steady(&h, &mut env).await;
 
     // One reader back; parameters changed (one set, one reset).
     set_database(
         &mut env,
-        json!({
-            "readers": 1, "minCapacityAcu": 0, "maxCapacityAcu": 8,
-            "preferredMaintenanceWindow": "Sun:23:45-Mon:00:15",
-            "preferredBackupWindow": "03:00-03:30",
+        with_windows(json!({
+            "readers": 1, "maxCapacityAcu": 8,
             "maxAllowedPacket": 1073741824,
-        }),
+        })),
     );
     let p = settle(&h, &mut env).await;
     assert_eq!(
@@ -493,16 +411,8 @@ async fn an_aws_minor_upgrade_writes_nothing_a_downgrade_is_refused_an_upgrade_i
         .await
         .expect("aws-side upgrade");
     let p = assert_steady(&h, &mut env).await;
-    assert!(
-        message(&p).contains("newer than spec.database.engineVersion"),
-        "{}",
-        message(&p)
-    );
-    let db = env
-        .status
-        .as_ref()
-        .and_then(|s| s.database.clone())
-        .expect("status");
+    assert_message(&p, "newer than spec.database.engineVersion");
+    let db = database_status(&env);
     assert_eq!(
         db.engine_version.as_deref(),
         Some("8.0.mysql_aurora.3.10.4")
@@ -514,11 +424,11 @@ async fn an_aws_minor_upgrade_writes_nothing_a_downgrade_is_refused_an_upgrade_i
         &mut env,
         json!({"readers": 0, "engineVersion": "8.0.mysql_aurora.3.08.0", "maxAllowedPacket": 8388608}),
     );
-    let before = h.metrics.snapshot();
-    let err = invalid(try_pass(&h, &mut env).await.expect_err("downgrade refused"));
+    let (err, calls) = h.counted(try_pass(&h, &mut env)).await;
+    let err = invalid(err.expect_err("downgrade refused"));
     assert!(err.starts_with("spec.database.engineVersion"), "{err}");
     assert!(err.contains("cannot downgrade"), "{err}");
-    assert_eq!(h.metrics.snapshot().since(&before).writes(), 0);
+    assert_eq!(calls.writes(), 0);
     assert_eq!(
         cluster(&h, &id)
             .await
@@ -532,15 +442,8 @@ async fn an_aws_minor_upgrade_writes_nothing_a_downgrade_is_refused_an_upgrade_i
         &mut env,
         json!({"readers": 0, "engineVersion": "8.0.mysql_aurora.3.10.5"}),
     );
-    let before = h.metrics.snapshot();
-    pass(&h, &mut env).await;
-    assert_eq!(
-        h.metrics
-            .snapshot()
-            .since(&before)
-            .of("rds", "ModifyDBCluster"),
-        1
-    );
+    let (_, calls) = h.counted(pass(&h, &mut env)).await;
+    assert_eq!(calls.of("rds", "ModifyDBCluster"), 1);
     settle(&h, &mut env).await;
     let c = cluster(&h, &id).await.expect("cluster");
     assert_eq!(c.engine_version(), Some("8.0.mysql_aurora.3.10.5"));
@@ -557,9 +460,7 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
     let old_endpoint = cluster(&h, &old)
         .await
         .and_then(|c| c.endpoint().map(str::to_string));
-    let environment_id = EnvIdentity::from_env(&env)
-        .expect("identity")
-        .environment_id();
+    let environment_id = components::environment_id(&env);
 
     // One snapshot per distinct annotation value, under a name derived from it.
     annotate(
@@ -568,23 +469,11 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
         "2026-05-01T10:00:00Z",
     );
     let first = on_demand_snapshot_id(&environment_id, "2026-05-01T10:00:00Z");
-    let before = h.metrics.snapshot();
-    pass(&h, &mut env).await;
-    assert_eq!(
-        h.metrics
-            .snapshot()
-            .since(&before)
-            .of("rds", "CreateDBClusterSnapshot"),
-        1
-    );
+    let (_, calls) = h.counted(pass(&h, &mut env)).await;
+    assert_eq!(calls.of("rds", "CreateDBClusterSnapshot"), 1);
     assert!(snapshot_exists(&h, &first).await);
     settle(&h, &mut env).await;
-    let last = env
-        .status
-        .as_ref()
-        .and_then(|s| s.database.as_ref())
-        .and_then(|d| d.last_snapshot.clone())
-        .expect("last snapshot");
+    let last = database_status(&env).last_snapshot.expect("last snapshot");
     assert_eq!(
         (last.identifier.as_str(), last.status.as_deref()),
         (first.as_str(), Some("available"))
@@ -593,15 +482,8 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
     // A restarted operator (no status) finds the snapshot instead of taking another.
     let mut restarted = env.clone();
     restarted.status = None;
-    let before = h.metrics.snapshot();
-    pass(&h, &mut restarted).await;
-    assert_eq!(
-        h.metrics
-            .snapshot()
-            .since(&before)
-            .of("rds", "CreateDBClusterSnapshot"),
-        0
-    );
+    let (_, calls) = h.counted(pass(&h, &mut restarted)).await;
+    assert_eq!(calls.of("rds", "CreateDBClusterSnapshot"), 0);
 
     // Restore from it: a new cluster; REDCap stays on the old one until the new is ready.
     set_database(
@@ -614,12 +496,7 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
         p.outputs.database_endpoint, old_endpoint,
         "outputs stay on the old cluster"
     );
-    let restore = env
-        .status
-        .as_ref()
-        .and_then(|s| s.database.as_ref())
-        .and_then(|d| d.restore.clone())
-        .expect("restore status");
+    let restore = database_status(&env).restore.expect("restore status");
     let new = restore.cluster_identifier.clone();
     assert_ne!(new, old);
     assert!(cluster(&h, &new).await.is_some(), "restore started");
@@ -650,11 +527,7 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
     let o = cluster(&h, &old).await.expect("the old cluster is kept");
     assert_eq!(o.deletion_protection(), Some(true));
     assert!(tag(&o, RETIRED_AT_TAG).is_some());
-    let db = env
-        .status
-        .as_ref()
-        .and_then(|s| s.database.clone())
-        .expect("status");
+    let db = database_status(&env);
     assert_eq!(db.cluster_identifier.as_deref(), Some(new.as_str()));
     assert_eq!(db.restore, None);
     assert_eq!(
@@ -680,11 +553,7 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
         snapshot_exists(&h, &final_snapshot_id(&old)).await,
         "with a final snapshot"
     );
-    let db = env
-        .status
-        .as_ref()
-        .and_then(|s| s.database.clone())
-        .expect("status");
+    let db = database_status(&env);
     assert!(db.retired_clusters.is_empty());
     assert_eq!(db.final_snapshots, [final_snapshot_id(&old)]);
     assert_eq!(owned_clusters(&h, &env).await, [new]);
@@ -694,9 +563,8 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
 /// A pass that must fail with a terminal spec error and write nothing.
 async fn refused(h: &Harness, env: &RedcapEnvironment) -> String {
     let mut env = env.clone();
-    let before = h.metrics.snapshot();
-    let err = invalid(try_pass(h, &mut env).await.expect_err("refused"));
-    let writes = h.metrics.snapshot().since(&before);
+    let (err, writes) = h.counted(try_pass(h, &mut env)).await;
+    let err = invalid(err.expect_err("refused"));
     assert_eq!(writes.writes(), 0, "{:?}", writes.write_operations());
     err
 }
@@ -782,22 +650,33 @@ async fn cleanup(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
     env.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
         Timestamp::now(),
     ));
-    for _ in 0..20 {
+    let step = async || {
         let p = Box::pin(cleanup_components(&h.ctx, env))
             .await
             .expect("cleanup");
         let status = compute_status(env.status.as_ref(), env, Outcome::CleaningUp(&p), &now());
         env.status = Some(status);
-        if p.requeue_after.is_none() {
-            return p;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("cleanup did not finish");
+        p
+    };
+    let done = |p: &PassReport| p.requeue_after.is_none();
+    settle_until(Limit::Tries(20), Duration::from_millis(50), step, done)
+        .await
+        .unwrap_or_else(|_| panic!("cleanup did not finish"))
 }
 
 fn component(p: &PassReport, name: ComponentName) -> ComponentState {
     components::state(p, name)
+}
+
+/// Asserts the database and the network it lives in are both in `state`.
+fn assert_both(p: &PassReport, state: ComponentState) {
+    components::assert_states(
+        p,
+        &[
+            (ComponentName::Database, state),
+            (ComponentName::Network, state),
+        ],
+    );
 }
 
 #[tokio::test]
@@ -812,66 +691,32 @@ async fn deletion_follows_the_policy() {
     // An on-demand snapshot of the Delete environment goes with it.
     annotate(&mut gone, ANNOTATION_SNAPSHOT_REQUESTED_AT, "before-delete");
     settle(&h, &mut gone).await;
-    let gone_snapshot = on_demand_snapshot_id(
-        &EnvIdentity::from_env(&gone)
-            .expect("identity")
-            .environment_id(),
-        "before-delete",
-    );
+    let gone_snapshot = on_demand_snapshot_id(&components::environment_id(&gone), "before-delete");
     assert!(snapshot_exists(&h, &gone_snapshot).await);
 
     // Snapshot: a final snapshot, then everything gone (the network too).
     let id = cluster_id(&snap);
     let p = cleanup(&h, &mut snap).await;
-    assert_eq!(
-        component(&p, ComponentName::Database),
-        ComponentState::Deleted
-    );
-    assert_eq!(
-        component(&p, ComponentName::Network),
-        ComponentState::Deleted
-    );
+    assert_both(&p, ComponentState::Deleted);
     assert!(cluster(&h, &id).await.is_none());
     assert!(
         snapshot_exists(&h, &final_snapshot_id(&id)).await,
         "final snapshot"
     );
-    let db = snap
-        .status
-        .as_ref()
-        .and_then(|s| s.database.clone())
-        .expect("status");
+    let db = database_status(&snap);
     assert_eq!(db.final_snapshots, [final_snapshot_id(&id)]);
-    assert!(
-        h.ctx
-            .rds
-            .describe_db_subnet_groups()
-            .db_subnet_group_name(&id)
-            .send()
-            .await
-            .is_err()
-    );
-    assert!(
-        h.ctx
-            .rds
-            .describe_db_cluster_parameters()
-            .db_cluster_parameter_group_name(&id)
-            .send()
-            .await
-            .is_err()
-    );
+    let rds = &h.ctx.rds;
+    let subnet_group = rds.describe_db_subnet_groups().db_subnet_group_name(&id);
+    assert!(subnet_group.send().await.is_err());
+    let parameters = rds
+        .describe_db_cluster_parameters()
+        .db_cluster_parameter_group_name(&id);
+    assert!(parameters.send().await.is_err());
 
     // Retain: cluster and instances untouched, still protected; the network stays for it.
     let id = cluster_id(&keep);
     let p = cleanup(&h, &mut keep).await;
-    assert_eq!(
-        component(&p, ComponentName::Database),
-        ComponentState::Retained
-    );
-    assert_eq!(
-        component(&p, ComponentName::Network),
-        ComponentState::Retained
-    );
+    assert_both(&p, ComponentState::Retained);
     let c = cluster(&h, &id).await.expect("kept");
     assert_eq!(c.deletion_protection(), Some(true));
     assert_eq!(tag(&c, "redcap.dev/retained"), Some("true"));
@@ -890,44 +735,6 @@ async fn deletion_follows_the_policy() {
     assert!(!snapshot_exists(&h, &gone_snapshot).await);
 }
 
-/// One plain HTTP/1.1 request to the emulator's control API; returns the status code.
-fn control(method: &str, path: &str, body: &Value) -> u16 {
-    let url = endpoint();
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let payload = body.to_string();
-    let mut stream = TcpStream::connect(host).expect("connect to the emulator");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
-    )
-    .expect("write request");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read answer");
-    raw.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line")
-}
-
-/// Removes a per-name duration override, also when an assertion fails.
-struct DropDuration(String);
-
-impl Drop for DropDuration {
-    fn drop(&mut self) {
-        let mut durations = serde_json::Map::new();
-        durations.insert(self.0.clone(), Value::Null);
-        control(
-            "POST",
-            "/_emulator/config",
-            &json!({"durations": durations}),
-        );
-    }
-}
-
 #[tokio::test]
 async fn a_restart_while_the_cluster_is_creating_adopts_it() {
     const CREATING: u64 = 4;
@@ -935,18 +742,9 @@ async fn a_restart_while_the_cluster_is_creating_adopts_it() {
     let mut env = environment(json!({"readers": 0}), json!({}));
     let id = cluster_id(&env);
     // Only this cluster takes time to create (durations narrowed by name).
-    let key = format!("rds.cluster.create:{id}");
-    let mut durations = serde_json::Map::new();
-    durations.insert(key.clone(), json!(CREATING));
-    assert_eq!(
-        control(
-            "POST",
-            "/_emulator/config",
-            &json!({"durations": durations})
-        ),
-        200
-    );
-    let _reset = DropDuration(key);
+    let _reset = EmulatorControl::from_env()
+        .set_duration(&format!("rds.cluster.create:{id}"), CREATING)
+        .expect("cluster create duration");
 
     let mut created = false;
     for _ in 0..8 {
@@ -968,11 +766,9 @@ async fn a_restart_while_the_cluster_is_creating_adopts_it() {
     // The operator restarts: no status, the cluster still `creating`.
     let mut restarted = env.clone();
     restarted.status = None;
-    let before = h.metrics.snapshot();
-    let p = pass(&h, &mut restarted).await;
+    let (p, calls) = h.counted(pass(&h, &mut restarted)).await;
     assert_eq!(state(&p), ComponentState::Creating, "{}", message(&p));
     assert!(p.requeue_after.is_some());
-    let calls = h.metrics.snapshot().since(&before);
     assert_eq!(
         calls.of("rds", "CreateDBCluster"),
         0,

@@ -27,20 +27,23 @@ fn environment(guard_duty: serde_json::Value) -> RedcapEnvironment {
 }
 
 fn guard_duty(pass: &PassReport) -> &ComponentReport {
-    pass.components
-        .iter()
-        .find(|c| c.name == ComponentName::GuardDuty)
-        .expect("guardDuty reported")
+    components::report(pass, ComponentName::GuardDuty)
 }
 
-async fn features(ctx: &AwsCtx, id: &str) -> Vec<(String, String)> {
-    let d = ctx
-        .guardduty
+async fn detector(
+    ctx: &AwsCtx,
+    id: &str,
+) -> aws_sdk_guardduty::operation::get_detector::GetDetectorOutput {
+    ctx.guardduty
         .get_detector()
         .detector_id(id)
         .send()
         .await
-        .expect("detector");
+        .expect("detector")
+}
+
+async fn features(ctx: &AwsCtx, id: &str) -> Vec<(String, String)> {
+    let d = detector(ctx, id).await;
     let mut out: Vec<(String, String)> = d
         .features()
         .iter()
@@ -58,7 +61,7 @@ async fn features(ctx: &AwsCtx, id: &str) -> Vec<(String, String)> {
 #[tokio::test]
 async fn detector_is_created_corrected_adopted_and_never_deleted() {
     let h = Harness::new(REGION).await;
-    let (ctx, metrics) = (&h.ctx, &h.metrics);
+    let ctx = &h.ctx;
     // A server reused from an earlier run still has that run's detector: start clean.
     let left = ctx.guardduty.list_detectors().send().await.expect("list");
     for id in left.detector_ids() {
@@ -72,10 +75,8 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
 
     // Off by default: not a single GuardDuty call.
     let off = environment(serde_json::json!({}));
-    let before = metrics.snapshot();
-    let pass = h.pass_only(&off, ONLY).await;
+    let (pass, calls) = h.counted(h.pass_only(&off, ONLY)).await;
     assert_eq!(guard_duty(&pass).state, ComponentState::Ready);
-    let calls = metrics.snapshot().since(&before);
     assert_eq!(
         calls.of("guardduty", "ListDetectors") + calls.of("guardduty", "CreateDetector"),
         0
@@ -87,13 +88,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
     let created = guard_duty(&first);
     assert_eq!(created.state, ComponentState::Creating, "{created:?}");
     let id = created.id.clone().expect("detector id");
-    let detector = ctx
-        .guardduty
-        .get_detector()
-        .detector_id(&id)
-        .send()
-        .await
-        .expect("detector");
+    let detector = detector(ctx, &id).await;
     assert_eq!(detector.status().map(|s| s.as_str()), Some("ENABLED"));
     let uid = env.metadata.uid.clone().expect("uid");
     assert_eq!(
@@ -115,18 +110,9 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
 
     // Steady: two reads, no write.
     h.pass_only(&env, ONLY).await;
-    let before = metrics.snapshot();
-    let pass = h.pass_only(&env, ONLY).await;
+    let (pass, calls) = h.counted(h.pass_only(&env, ONLY)).await;
     assert_eq!(guard_duty(&pass).state, ComponentState::Ready, "{pass:?}");
-    let calls = metrics.snapshot().since(&before);
-    assert_eq!(
-        calls
-            .write_operations()
-            .iter()
-            .filter(|o| o.starts_with("guardduty."))
-            .count(),
-        0
-    );
+    assert_eq!(components::writes_to(&calls, "guardduty").len(), 0);
     assert_eq!(calls.of("guardduty", "ListDetectors"), 1);
     assert_eq!(calls.of("guardduty", "GetDetector"), 1);
 
@@ -162,8 +148,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
 
     // A second environment in the region adopts the detector instead of creating one.
     let second = environment(serde_json::json!({"enabled": true}));
-    let before = metrics.snapshot();
-    let pass = h.pass_only(&second, ONLY).await;
+    let (pass, calls) = h.counted(h.pass_only(&second, ONLY)).await;
     let adopted = guard_duty(&pass);
     assert_eq!(adopted.id.as_deref(), Some(id.as_str()));
     assert!(
@@ -174,13 +159,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
             .contains("not created by this environment"),
         "{adopted:?}"
     );
-    assert_eq!(
-        metrics
-            .snapshot()
-            .since(&before)
-            .of("guardduty", "CreateDetector"),
-        0
-    );
+    assert_eq!(calls.of("guardduty", "CreateDetector"), 0);
 
     // Deleting either environment keeps the detector.
     for e in [&second, &env] {

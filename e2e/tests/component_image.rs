@@ -9,48 +9,56 @@
 
 use std::time::Duration;
 
-use redcap_e2e::components::{self, aws_context, image_project, state, unique};
-use redcap_e2e::components::{apply_components, cleanup_components};
+use redcap_e2e::components::{self, all_ready, image_project, state, unique};
 use redcap_e2e::emulator::EmulatorControl;
 use redcap_e2e::ensure_release;
+use redcap_e2e::probe::{self, Limit, settle_until};
 use redcap_operator::api::{
     ANNOTATION_REBUILD_REQUESTED_AT, ComponentName, ComponentState, RedcapEnvironment,
     RedcapEnvironmentStatus,
 };
 use redcap_operator::aws::codebuild;
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx};
-use redcap_operator::plan::EnvIdentity;
 use redcap_operator::plan::image::builds::ObservedBuild;
 use redcap_operator::plan::image::context::EMBEDDED;
 use redcap_operator::plan::image::{image_request, repository_name};
 use redcap_operator::reconcile::ComponentError;
 use redcap_operator::reconcile::ledger::WriteMode;
-use redcap_operator::reconcile::references::MemorySecrets;
-use redcap_operator::reconcile::report::PassReport;
+use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 use serde_json::{Value, json};
 
 const REGION: &str = "eu-west-1";
 
+/// The component harness with a release bucket of this test's own.
 struct Harness {
-    ctx: AwsCtx,
-    metrics: AwsCallMetrics,
-    store: MemorySecrets,
-    /// A release bucket of this test's own.
+    base: components::Harness,
     releases: String,
 }
 
+impl std::ops::Deref for Harness {
+    type Target = components::Harness;
+    fn deref(&self) -> &components::Harness {
+        &self.base
+    }
+}
+
 async fn harness() -> Harness {
-    let (ctx, metrics) = aws_context(REGION).await;
     let releases = format!("rel-{}", unique());
-    ensure_release(&ctx.s3, &releases, "15.0.0")
-        .await
-        .expect("release zip");
     Harness {
-        ctx,
-        metrics,
-        store: MemorySecrets::default(),
+        base: components::Harness::with_release(REGION, &releases).await,
         releases,
     }
+}
+
+/// A harness whose release bucket also holds REDCap 16.1.5, an environment on 15.0.0,
+/// and its CodeBuild project.
+async fn with_next_release() -> (Harness, RedcapEnvironment, String) {
+    let h = harness().await;
+    ensure_release(&h.ctx.s3, &h.releases, "16.1.5")
+        .await
+        .expect("release zip");
+    let env = environment(&h, json!({}));
+    let project = image_project(&env);
+    (h, env, project)
 }
 
 fn environment(h: &Harness, spec_extra: Value) -> RedcapEnvironment {
@@ -67,9 +75,7 @@ fn build_config(project: &str, seconds: f64, outcome: Option<(&str, &str)>) {
 /// One pass; the status the operator would write is carried into `env` (hints such as the
 /// build id and the previous image live there).
 async fn pass(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
-    let report = apply_components(&h.ctx, &h.store, env, WriteMode::Apply)
-        .await
-        .expect("apply pass");
+    let report = h.try_pass(env, WriteMode::Apply).await.expect("apply pass");
     remember(env, &report);
     report
 }
@@ -91,37 +97,29 @@ async fn settle(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
 }
 
 async fn settle_within(h: &Harness, env: &mut RedcapEnvironment, limit: Duration) -> PassReport {
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        let report = pass(h, env).await;
-        if report
-            .components
-            .iter()
-            .all(|c| c.state == ComponentState::Ready)
-        {
-            return report;
-        }
-        if report
-            .components
+    let step = async || pass(h, env).await;
+    let failed = |r: &PassReport| {
+        r.components
             .iter()
             .any(|c| c.state == ComponentState::Failed)
-        {
-            return report;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!(
-        "the environment did not settle within {limit:?}: {:?}",
-        env.status
-    );
+    };
+    let settled = settle_until(
+        Limit::Within(limit),
+        Duration::from_millis(500),
+        step,
+        |r| all_ready(r) || failed(r),
+    )
+    .await;
+    settled.unwrap_or_else(|_| {
+        panic!(
+            "the environment did not settle within {limit:?}: {:?}",
+            env.status
+        )
+    })
 }
 
-fn image_report(report: &PassReport) -> &redcap_operator::reconcile::report::ComponentReport {
-    report
-        .components
-        .iter()
-        .find(|c| c.name == ComponentName::Image)
-        .expect("image reported")
+fn image_report(report: &PassReport) -> &ComponentReport {
+    components::report(report, ComponentName::Image)
 }
 
 async fn builds(h: &Harness, project: &str) -> Vec<ObservedBuild> {
@@ -168,13 +166,13 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
     );
 
     // The repository: private, scanned, immutable tags, the environment's key, lifecycle.
-    let id = EnvIdentity::from_env(&env).expect("identity");
+    let repository = repository_name(&components::environment_id(&env));
     let key_arn = ready.outputs.kms_key_arn.clone().expect("key");
     let repo = h
         .ctx
         .ecr
         .describe_repositories()
-        .repository_names(repository_name(&id.environment_id()))
+        .repository_names(&repository)
         .send()
         .await
         .expect("repository");
@@ -195,7 +193,7 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
         .ctx
         .ecr
         .get_lifecycle_policy()
-        .repository_name(repository_name(&id.environment_id()))
+        .repository_name(&repository)
         .send()
         .await
         .expect("lifecycle");
@@ -208,15 +206,9 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
 
     // The project: privileged, in the private subnets with the build group, encrypted,
     // logging to its own group with the retention.
-    let p = h
-        .ctx
-        .codebuild
-        .batch_get_projects()
-        .names(&project)
-        .send()
+    let p = probe::codebuild_project(&h.ctx.codebuild, &project)
         .await
         .expect("project");
-    let p = &p.projects()[0];
     assert_eq!(
         p.environment().and_then(|e| e.privileged_mode()),
         Some(true)
@@ -232,16 +224,9 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
         .and_then(|c| c.group_name())
         .expect("log group")
         .to_string();
-    let groups = h
-        .ctx
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix(&group)
-        .send()
-        .await
-        .expect("groups");
-    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(30));
-    assert_eq!(groups.log_groups()[0].kms_key_id(), Some(key_arn.as_str()));
+    let groups = probe::log_groups(&h.ctx.logs, &group).await;
+    assert_eq!(groups[0].retention_in_days(), Some(30));
+    assert_eq!(groups[0].kms_key_id(), Some(key_arn.as_str()));
 
     // The context zip the build read, under its revision, in the build bucket.
     let source = p.source().and_then(|s| s.location()).expect("source");
@@ -264,42 +249,33 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
     assert_eq!(zip.as_ref(), EMBEDDED.zip.as_slice());
 
     // Steady state: reads only, no new build.
-    let before = h.metrics.snapshot();
-    let again = pass(&h, &mut env).await;
-    let calls = h.metrics.snapshot().since(&before);
+    let (again, calls) = h.counted(pass(&h, &mut env)).await;
     assert_eq!(calls.writes(), 0, "{:?}", calls.write_operations());
     assert_eq!(calls.of("codebuild", "ListBuildsForProject"), 0);
     assert_eq!(state(&again, ComponentName::Image), ComponentState::Ready);
     assert_eq!(builds(&h, &project).await.len(), 1);
 
     // Deletion (Snapshot): the project, role, bucket and repository go.
-    let mut done = cleanup_components(&h.ctx, &env).await.expect("cleanup");
-    for _ in 0..10 {
-        if done.requeue_after.is_none() {
-            break;
-        }
-        done = cleanup_components(&h.ctx, &env).await.expect("cleanup");
-    }
+    let step = async || h.cleanup(&env).await;
+    let done = settle_until(Limit::Tries(11), Duration::ZERO, step, |p| {
+        p.requeue_after.is_none()
+    })
+    .await
+    .unwrap_or_else(|last| last);
     assert_eq!(state(&done, ComponentName::Image), ComponentState::Deleted);
     assert!(
         h.ctx
             .ecr
             .describe_repositories()
-            .repository_names(repository_name(&id.environment_id()))
+            .repository_names(&repository)
             .send()
             .await
             .is_err()
     );
     assert!(
-        h.ctx
-            .codebuild
-            .batch_get_projects()
-            .names(&project)
-            .send()
+        probe::codebuild_project(&h.ctx.codebuild, &project)
             .await
-            .expect("projects")
-            .projects()
-            .is_empty()
+            .is_none()
     );
 }
 
@@ -352,12 +328,7 @@ async fn a_failed_build_reports_its_phase_and_is_not_restarted() {
 
 #[tokio::test]
 async fn a_version_change_builds_a_new_image_and_runs_the_old_one_until_then() {
-    let h = harness().await;
-    ensure_release(&h.ctx.s3, &h.releases, "16.1.5")
-        .await
-        .expect("release zip");
-    let mut env = environment(&h, json!({}));
-    let project = image_project(&env);
+    let (h, mut env, project) = with_next_release().await;
     let first = settle(&h, &mut env).await;
     let old = first.image.clone().expect("status");
     let old_reference = old.reference.clone().expect("reference");
@@ -366,9 +337,7 @@ async fn a_version_change_builds_a_new_image_and_runs_the_old_one_until_then() {
     env.spec.redcap.version = "16.1.5".into();
     env.spec.redcap.source.s3.as_mut().expect("s3").key = "redcap16.1.5.zip".into();
     env.metadata.generation = Some(2);
-    let before = h.metrics.snapshot();
-    let started = pass(&h, &mut env).await;
-    let calls = h.metrics.snapshot().since(&before);
+    let (started, calls) = h.counted(pass(&h, &mut env)).await;
     assert_eq!(
         calls.of("codebuild", "UpdateProject"),
         1,
@@ -411,7 +380,7 @@ async fn a_missing_release_object_stalls_before_any_build() {
     let project = image_project(&env);
     let mut err = None;
     for _ in 0..10 {
-        match apply_components(&h.ctx, &h.store, &env, WriteMode::Apply).await {
+        match h.try_pass(&env, WriteMode::Apply).await {
             Ok(report) => remember(&mut env, &report),
             Err(e) => {
                 err = Some(e);
@@ -452,12 +421,7 @@ async fn a_missing_release_object_stalls_before_any_build() {
 
 #[tokio::test]
 async fn a_build_already_running_for_the_tag_is_adopted_past_the_first_page() {
-    let h = harness().await;
-    ensure_release(&h.ctx.s3, &h.releases, "16.1.5")
-        .await
-        .expect("release zip");
-    let mut env = environment(&h, json!({}));
-    let project = image_project(&env);
+    let (h, mut env, project) = with_next_release().await;
     settle(&h, &mut env).await;
 
     // Someone (an earlier operator process, a human in the console) started the build of
@@ -489,9 +453,7 @@ async fn a_build_already_running_for_the_tag_is_adopted_past_the_first_page() {
     env.spec.redcap = next;
     env.metadata.generation = Some(2);
     env.status = None;
-    let before = h.metrics.snapshot();
-    let adopted = pass(&h, &mut env).await;
-    let calls = h.metrics.snapshot().since(&before);
+    let (adopted, calls) = h.counted(pass(&h, &mut env)).await;
     assert_eq!(
         calls.of("codebuild", "StartBuild"),
         0,
@@ -543,15 +505,7 @@ async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
     assert_eq!(state(&ready, ComponentName::Image), ComponentState::Ready);
     let status = ready.image.clone().expect("status");
     let arn = status.credentials_secret_arn.clone().expect("copy");
-    let value = h
-        .ctx
-        .secretsmanager
-        .get_secret_value()
-        .secret_id(&arn)
-        .send()
-        .await
-        .expect("value");
-    let copied: Value = serde_json::from_str(value.secret_string().expect("string")).expect("json");
+    let copied = probe::secret_json(&h.ctx.secretsmanager, &arn).await;
     assert_eq!(
         copied,
         json!({"username": "site-user", "password": "s3cret-Passw0rd!"})
@@ -559,18 +513,10 @@ async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
     // The build reads it through masked SECRETS_MANAGER variables; nothing in the report
     // (what becomes status) carries the value.
     let project = image_project(&env);
-    let p = h
-        .ctx
-        .codebuild
-        .batch_get_projects()
-        .names(&project)
-        .send()
+    let p = probe::codebuild_project(&h.ctx.codebuild, &project)
         .await
         .expect("project");
-    let vars = p.projects()[0]
-        .environment()
-        .expect("env")
-        .environment_variables();
+    let vars = p.environment().expect("env").environment_variables();
     let password = vars
         .iter()
         .find(|v| v.name() == "REDCAP_COMMUNITY_PASSWORD")
@@ -583,26 +529,12 @@ async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
     assert!(!format!("{ready:?}").contains("s3cret-Passw0rd!"));
 
     // A changed Secret is copied again; an unchanged one is not rewritten.
-    let before = h.metrics.snapshot();
-    pass(&h, &mut env).await;
-    assert_eq!(
-        h.metrics
-            .snapshot()
-            .since(&before)
-            .of("secrets manager", "PutSecretValue"),
-        0
-    );
+    let (_, calls) = h.counted(pass(&h, &mut env)).await;
+    assert_eq!(calls.of("secrets manager", "PutSecretValue"), 0);
     h.store.insert("e2e", &secret, "password", b"n3w-Passw0rd!");
-    let before = h.metrics.snapshot();
-    let changed = pass(&h, &mut env).await;
+    let (changed, calls) = h.counted(pass(&h, &mut env)).await;
     assert_eq!(image_report(&changed).state, ComponentState::Updating);
-    assert_eq!(
-        h.metrics
-            .snapshot()
-            .since(&before)
-            .of("secrets manager", "PutSecretValue"),
-        1
-    );
+    assert_eq!(calls.of("secrets manager", "PutSecretValue"), 1);
 
     // Back to an S3 source: the copy is deleted (with a recovery window).
     env.spec.redcap.source = serde_json::from_value(json!({
@@ -610,16 +542,8 @@ async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
     }))
     .expect("source");
     settle(&h, &mut env).await;
-    let gone = h
-        .ctx
-        .secretsmanager
-        .describe_secret()
-        .secret_id(&arn)
-        .send()
-        .await
-        .expect("describe");
     assert!(
-        gone.deleted_date().is_some(),
+        probe::secret_deleted(&h.ctx.secretsmanager, &arn).await,
         "the copy is scheduled for deletion"
     );
     assert_eq!(

@@ -7,12 +7,9 @@
 //! UID, so they run in parallel on one server without a reset, and its own call metrics,
 //! so "no writes" assertions count only that test's calls.
 
-use std::time::Duration;
-
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use redcap_e2e::components::{self, Harness, state, unique};
-use redcap_e2e::components::{apply_components, cleanup_components};
+use redcap_e2e::components::{self, Harness, message, state, unique};
+use redcap_e2e::probe;
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::aws::ErrorClass;
 use redcap_operator::reconcile::ComponentError;
@@ -22,9 +19,7 @@ use redcap_operator::reconcile::report::PassReport;
 const REGION: &str = "eu-west-1";
 
 async fn harness() -> Harness {
-    let h = Harness::new(REGION).await;
-    components::ensure_release(&h.ctx, "releases").await;
-    h
+    Harness::with_release(REGION, "releases").await
 }
 
 /// A `RedcapEnvironment` as the API server would hand it over, with extra spec fields.
@@ -32,31 +27,21 @@ fn environment(spec_extra: serde_json::Value) -> RedcapEnvironment {
     components::environment(REGION, "releases", None, spec_extra)
 }
 
-fn message(pass: &PassReport, name: ComponentName) -> String {
-    pass.components
-        .iter()
-        .find(|c| c.name == name)
-        .and_then(|c| c.message.clone())
-        .unwrap_or_default()
-}
-
-async fn apply(h: &Harness, env: &RedcapEnvironment) -> PassReport {
-    h.pass(env).await
+/// Asserts the state both components of this file report.
+fn assert_key_and_storage(pass: &PassReport, want: ComponentState) {
+    components::assert_states(
+        pass,
+        &[
+            (ComponentName::EncryptionKey, want),
+            (ComponentName::FileStorage, want),
+        ],
+    );
 }
 
 /// Creates the environment and checks the second pass is clean.
 async fn converge(h: &Harness, env: &RedcapEnvironment) -> PassReport {
-    let first = apply(h, env).await;
-    assert_eq!(
-        state(&first, ComponentName::EncryptionKey),
-        ComponentState::Creating,
-        "{first:?}"
-    );
-    assert_eq!(
-        state(&first, ComponentName::FileStorage),
-        ComponentState::Creating,
-        "{first:?}"
-    );
+    let first = h.pass(env).await;
+    assert_key_and_storage(&first, ComponentState::Creating);
     assert!(
         first.requeue_after.is_some(),
         "a pass that wrote asks to be verified"
@@ -66,38 +51,20 @@ async fn converge(h: &Harness, env: &RedcapEnvironment) -> PassReport {
 }
 
 /// Passes until every component is Ready: the network stack is created in the pass after
-/// the key's (the key policy settles first) and found complete in the next; the image's
-/// role, project and build follow once the network is there.
+/// the key's (the key policy settles first) and found complete in the next; the database
+/// takes three more passes after the network (create the cluster, add its instances and
+/// the master password's rotation schedule, verify); the image's role, project and build
+/// follow once the network is there.
 async fn settle(h: &Harness, env: &RedcapEnvironment) {
-    // The database takes three more passes after the network (create the cluster, add
-    // its instances and the master password's rotation schedule, verify); the image's
-    // role, project and build follow once the network is there.
-    for _ in 0..8 {
-        let pass = apply(h, env).await;
-        if pass
-            .components
-            .iter()
-            .all(|c| c.state == ComponentState::Ready)
-        {
-            return;
-        }
-    }
+    h.settle(env, 8).await;
 }
 
 /// Runs one pass and asserts it wrote nothing and found everything Ready.
 async fn assert_steady(h: &Harness, env: &RedcapEnvironment) -> PassReport {
-    let before = h.metrics.snapshot();
-    let pass = apply(h, env).await;
-    let calls = h.metrics.snapshot().since(&before);
-    assert_eq!(
-        calls.writes(),
-        0,
-        "steady state wrote: {:?}",
-        calls.write_operations()
-    );
+    let (pass, calls) = h.counted(h.pass(env)).await;
+    components::assert_steady(&calls, &pass);
     assert!(calls.reads() > 0);
     for c in &pass.components {
-        assert_eq!(c.state, ComponentState::Ready, "{c:?}");
         assert!(!c.wrote, "{c:?}");
     }
     assert!(pass.is_settled());
@@ -117,102 +84,26 @@ async fn create_from_nothing_then_steady_state_writes_nothing() {
     assert!(alias.starts_with("alias/redcap/rc-e2e-redcap-"), "{alias}");
 
     // What AWS holds now.
-    let key = h
-        .ctx
-        .kms
-        .describe_key()
-        .key_id(&alias)
-        .send()
-        .await
-        .expect("alias resolves");
-    let key_id = key.key_metadata().expect("metadata").key_id().to_string();
-    assert!(
-        h.ctx
-            .kms
-            .get_key_rotation_status()
-            .key_id(&key_id)
-            .send()
-            .await
-            .expect("rotation")
-            .key_rotation_enabled()
-    );
-    let v = h
-        .ctx
-        .s3
-        .get_bucket_versioning()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("versioning");
-    assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
-    let enc = h
-        .ctx
-        .s3
-        .get_bucket_encryption()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("encryption");
-    let rule = &enc
-        .server_side_encryption_configuration()
-        .expect("config")
-        .rules()[0];
+    let (kms, s3) = (&h.ctx.kms, &h.ctx.s3);
+    let key_id = probe::key_id(kms, &alias).await.expect("alias resolves");
+    assert!(probe::key_rotation_enabled(kms, &key_id).await);
+    assert_eq!(probe::bucket_versioning(s3, &files).await, "Enabled");
+    let rule = probe::bucket_encryption(s3, &files).await;
     assert_eq!(
         rule.apply_server_side_encryption_by_default()
             .and_then(|d| d.kms_master_key_id()),
         Some(key_arn.as_str())
     );
     assert_eq!(rule.bucket_key_enabled(), Some(true));
-    let logging = h
-        .ctx
-        .s3
-        .get_bucket_logging()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("logging");
     assert_eq!(
-        logging.logging_enabled().map(|l| l.target_bucket()),
+        probe::bucket_logging_target(s3, &files).await.as_deref(),
         Some(logs.as_str())
     );
-    let policy = h
-        .ctx
-        .s3
-        .get_bucket_policy()
-        .bucket(&logs)
-        .send()
-        .await
-        .expect("log policy");
-    assert!(
-        policy
-            .policy()
-            .unwrap_or_default()
-            .contains("logging.s3.amazonaws.com")
-    );
-    let tagging = h
-        .ctx
-        .s3
-        .get_bucket_tagging()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("tags");
+    let policy = probe::bucket_policy(s3, &logs).await.expect("log policy");
+    assert!(policy.contains("logging.s3.amazonaws.com"));
     let uid = env.metadata.uid.clone().expect("uid");
-    assert!(
-        tagging
-            .tag_set()
-            .iter()
-            .any(|t| t.key() == tags::UID && t.value() == uid)
-    );
-    let lifecycle = h
-        .ctx
-        .s3
-        .get_bucket_lifecycle_configuration()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("lifecycle");
-    assert_eq!(lifecycle.rules().len(), 2);
+    assert!(probe::owned_by(&probe::bucket_tags(s3, &files).await, &uid));
+    assert_eq!(probe::bucket_lifecycle_rules(s3, &files).await, 2);
 
     let before = h.metrics.snapshot();
     let steady = assert_steady(&h, &env).await;
@@ -220,15 +111,10 @@ async fn create_from_nothing_then_steady_state_writes_nothing() {
     assert_eq!(steady.outputs.kms_key_arn, first.outputs.kms_key_arn);
     assert_eq!(steady.outputs.file_bucket, first.outputs.file_bucket);
     // The database's master secret joins the list once its cluster exists.
-    let without_database = |p: &PassReport| -> Vec<_> {
-        p.outputs
-            .secrets
-            .iter()
-            .filter(|s| s.name != "databaseMaster")
-            .cloned()
-            .collect()
-    };
-    assert_eq!(without_database(&steady), without_database(&first));
+    assert_eq!(
+        components::secrets_but_database_master(&steady),
+        components::secrets_but_database_master(&first)
+    );
     assert_eq!(steady.outputs.email, first.outputs.email);
     assert!(steady.outputs.vpc_id.is_some(), "{:?}", steady.outputs);
     // The resync budget: 4 KMS reads for the key (with its policy), 9 S3 reads per
@@ -253,17 +139,7 @@ async fn hand_made_drift_is_corrected_then_steady() {
     let key_arn = first.outputs.kms_key_arn.clone().expect("key");
 
     // A human switches versioning off, deletes the lifecycle and schedules the key for deletion.
-    let suspended = VersioningConfiguration::builder()
-        .status(BucketVersioningStatus::Suspended)
-        .build();
-    h.ctx
-        .s3
-        .put_bucket_versioning()
-        .bucket(&files)
-        .versioning_configuration(suspended)
-        .send()
-        .await
-        .expect("suspend");
+    probe::suspend_versioning(&h.ctx.s3, &files).await;
     h.ctx
         .s3
         .delete_bucket_lifecycle()
@@ -282,17 +158,8 @@ async fn hand_made_drift_is_corrected_then_steady() {
         .await
         .expect("schedule");
 
-    let fixed = apply(&h, &env).await;
-    assert_eq!(
-        state(&fixed, ComponentName::FileStorage),
-        ComponentState::Updating,
-        "{fixed:?}"
-    );
-    assert_eq!(
-        state(&fixed, ComponentName::EncryptionKey),
-        ComponentState::Updating,
-        "{fixed:?}"
-    );
+    let fixed = h.pass(&env).await;
+    assert_key_and_storage(&fixed, ComponentState::Updating);
     let msg = message(&fixed, ComponentName::FileStorage);
     assert!(
         msg.contains("versioning") && msg.contains("lifecycle"),
@@ -300,39 +167,9 @@ async fn hand_made_drift_is_corrected_then_steady() {
     );
     assert!(message(&fixed, ComponentName::EncryptionKey).contains("scheduled deletion"));
 
-    let v = h
-        .ctx
-        .s3
-        .get_bucket_versioning()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("versioning");
-    assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
-    let key = h
-        .ctx
-        .kms
-        .describe_key()
-        .key_id(&key_arn)
-        .send()
-        .await
-        .expect("key");
-    assert_eq!(
-        key.key_metadata()
-            .and_then(|m| m.key_state())
-            .map(|s| s.as_str()),
-        Some("Enabled")
-    );
-    assert!(
-        h.ctx
-            .kms
-            .get_key_rotation_status()
-            .key_id(&key_arn)
-            .send()
-            .await
-            .expect("rotation")
-            .key_rotation_enabled()
-    );
+    assert_eq!(probe::bucket_versioning(&h.ctx.s3, &files).await, "Enabled");
+    assert_eq!(probe::key_state(&h.ctx.kms, &key_arn).await, "Enabled");
+    assert!(probe::key_rotation_enabled(&h.ctx.kms, &key_arn).await);
 
     assert_steady(&h, &env).await;
 }
@@ -341,56 +178,27 @@ async fn hand_made_drift_is_corrected_then_steady() {
 async fn observe_only_reports_drift_without_writing() {
     let h = harness().await;
     let fresh = environment(serde_json::json!({}));
-    let before = h.metrics.snapshot();
-    let pass = apply_components(&h.ctx, &h.store, &fresh, WriteMode::ObserveOnly)
-        .await
-        .expect("observe");
-    assert_eq!(h.metrics.snapshot().since(&before).writes(), 0);
-    assert_eq!(
-        state(&pass, ComponentName::EncryptionKey),
-        ComponentState::Pending
-    );
-    assert_eq!(
-        state(&pass, ComponentName::FileStorage),
-        ComponentState::Pending
-    );
+    let (pass, calls) = h.counted(h.try_pass(&fresh, WriteMode::ObserveOnly)).await;
+    let pass = pass.expect("observe");
+    assert_eq!(calls.writes(), 0);
+    assert_key_and_storage(&pass, ComponentState::Pending);
 
     let env = environment(serde_json::json!({}));
     let first = converge(&h, &env).await;
     let files = first.outputs.file_bucket.clone().expect("bucket");
-    let suspended = VersioningConfiguration::builder()
-        .status(BucketVersioningStatus::Suspended)
-        .build();
-    h.ctx
-        .s3
-        .put_bucket_versioning()
-        .bucket(&files)
-        .versioning_configuration(suspended)
-        .send()
-        .await
-        .expect("suspend");
+    probe::suspend_versioning(&h.ctx.s3, &files).await;
 
-    let before = h.metrics.snapshot();
-    let pass = apply_components(&h.ctx, &h.store, &env, WriteMode::ObserveOnly)
-        .await
-        .expect("observe");
-    assert_eq!(h.metrics.snapshot().since(&before).writes(), 0);
+    let (pass, calls) = h.counted(h.try_pass(&env, WriteMode::ObserveOnly)).await;
+    let pass = pass.expect("observe");
+    assert_eq!(calls.writes(), 0);
     assert_eq!(
         state(&pass, ComponentName::FileStorage),
         ComponentState::Updating
     );
     assert!(message(&pass, ComponentName::FileStorage).contains("versioning"));
-    let v = h
-        .ctx
-        .s3
-        .get_bucket_versioning()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("versioning");
     assert_eq!(
-        v.status(),
-        Some(&BucketVersioningStatus::Suspended),
+        probe::bucket_versioning(&h.ctx.s3, &files).await,
+        "Suspended",
         "suspended mode must not write"
     );
 }
@@ -424,12 +232,8 @@ async fn crash_between_create_key_and_alias_adopts_the_tagged_key() {
         .key_id()
         .to_string();
 
-    let pass = apply(&h, &env).await;
-    let key = pass
-        .components
-        .iter()
-        .find(|c| c.name == ComponentName::EncryptionKey)
-        .expect("key");
+    let pass = h.pass(&env).await;
+    let key = components::report(&pass, ComponentName::EncryptionKey);
     assert_eq!(
         key.id.as_deref(),
         Some(orphan_id.as_str()),
@@ -443,30 +247,20 @@ async fn crash_between_create_key_and_alias_adopts_the_tagged_key() {
         "{key:?}"
     );
     let alias = pass.outputs.kms_key_alias.clone().expect("alias");
-    let resolved = h
-        .ctx
-        .kms
-        .describe_key()
-        .key_id(&alias)
-        .send()
-        .await
-        .expect("alias");
     assert_eq!(
-        resolved.key_metadata().map(|m| m.key_id()),
+        probe::key_id(&h.ctx.kms, &alias).await.as_deref(),
         Some(orphan_id.as_str())
     );
     settle(&h, &env).await;
     assert_steady(&h, &env).await;
 }
 
-#[tokio::test]
-async fn bucket_name_held_by_someone_else_is_terminal_and_untouched() {
-    let h = harness().await;
-    let taken = format!("someone-else-{}", unique());
+/// Creates `bucket` in the test's region as someone (or something) else would.
+async fn create_bucket(h: &Harness, bucket: &str) {
     h.ctx
         .s3
         .create_bucket()
-        .bucket(&taken)
+        .bucket(bucket)
         .create_bucket_configuration(
             aws_sdk_s3::types::CreateBucketConfiguration::builder()
                 .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
@@ -474,21 +268,31 @@ async fn bucket_name_held_by_someone_else_is_terminal_and_untouched() {
         )
         .send()
         .await
-        .expect("foreign bucket");
+        .expect("bucket");
+}
+
+/// Puts `body` under `key`.
+async fn put(h: &Harness, bucket: &str, key: &str, body: &'static [u8]) {
     h.ctx
         .s3
         .put_object()
-        .bucket(&taken)
-        .key("theirs.txt")
-        .body(ByteStream::from_static(b"x"))
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from_static(body))
         .send()
         .await
-        .expect("object");
+        .expect("put");
+}
+
+#[tokio::test]
+async fn bucket_name_held_by_someone_else_is_terminal_and_untouched() {
+    let h = harness().await;
+    let taken = format!("someone-else-{}", unique());
+    create_bucket(&h, &taken).await;
+    put(&h, &taken, "theirs.txt", b"x").await;
 
     let env = environment(serde_json::json!({"storage": {"bucketName": taken}}));
-    let err = apply_components(&h.ctx, &h.store, &env, WriteMode::Apply)
-        .await
-        .expect_err("name taken");
+    let err = h.failing_pass(&env).await;
     assert_eq!(err.class(), ErrorClass::Terminal, "{err}");
     assert_eq!(err.component(), ComponentName::FileStorage);
     match &err {
@@ -496,17 +300,8 @@ async fn bucket_name_held_by_someone_else_is_terminal_and_untouched() {
         other => panic!("unexpected error {other}"),
     }
     // Untouched: no tags, no policy, the object still there.
-    let tags = h.ctx.s3.get_bucket_tagging().bucket(&taken).send().await;
-    assert!(tags.map(|t| t.tag_set().is_empty()).unwrap_or(true));
-    assert!(
-        h.ctx
-            .s3
-            .get_bucket_policy()
-            .bucket(&taken)
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(probe::bucket_tags(&h.ctx.s3, &taken).await.is_empty());
+    assert!(probe::bucket_policy(&h.ctx.s3, &taken).await.is_none());
     h.ctx
         .s3
         .head_object()
@@ -520,12 +315,7 @@ async fn bucket_name_held_by_someone_else_is_terminal_and_untouched() {
 /// Puts versioned objects and a delete marker into a bucket that has the TLS-only policy
 /// (moto applies its Deny to object calls, so the policy is lifted and put back).
 async fn fill_bucket(h: &Harness, bucket: &str) {
-    let policy = h
-        .ctx
-        .s3
-        .get_bucket_policy()
-        .bucket(bucket)
-        .send()
+    let policy = probe::bucket_policy(&h.ctx.s3, bucket)
         .await
         .expect("policy");
     h.ctx
@@ -536,25 +326,9 @@ async fn fill_bucket(h: &Harness, bucket: &str) {
         .await
         .expect("lift policy");
     for body in [&b"v1"[..], &b"v2"[..]] {
-        h.ctx
-            .s3
-            .put_object()
-            .bucket(bucket)
-            .key("edocs/a.pdf")
-            .body(ByteStream::from_static(body))
-            .send()
-            .await
-            .expect("put");
+        put(h, bucket, "edocs/a.pdf", body).await;
     }
-    h.ctx
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key("edocs/b.pdf")
-        .body(ByteStream::from_static(b"b"))
-        .send()
-        .await
-        .expect("put");
+    put(h, bucket, "edocs/b.pdf", b"b").await;
     h.ctx
         .s3
         .delete_object()
@@ -567,21 +341,10 @@ async fn fill_bucket(h: &Harness, bucket: &str) {
         .s3
         .put_bucket_policy()
         .bucket(bucket)
-        .policy(policy.policy().unwrap_or_default())
+        .policy(policy)
         .send()
         .await
         .expect("restore policy");
-}
-
-async fn cleanup_until_done(h: &Harness, env: &RedcapEnvironment) -> PassReport {
-    for _ in 0..20 {
-        let pass = cleanup_components(&h.ctx, env).await.expect("cleanup");
-        if pass.requeue_after.is_none() {
-            return pass;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("cleanup did not finish");
 }
 
 #[tokio::test]
@@ -594,72 +357,38 @@ async fn deletion_policy_delete_empties_and_removes_everything() {
     let key_arn = first.outputs.kms_key_arn.clone().expect("key");
     fill_bucket(&h, &files).await;
 
-    let pass = cleanup_until_done(&h, &env).await;
+    let pass = h.cleanup_until_done(&env).await;
     let order: Vec<ComponentName> = pass.components.iter().map(|c| c.name).collect();
     let mut reverse = ComponentName::all().collect::<Vec<_>>();
     reverse.reverse();
     assert_eq!(order, reverse, "reverse order");
-    assert_eq!(
-        state(&pass, ComponentName::FileStorage),
-        ComponentState::Deleted,
-        "{pass:?}"
-    );
-    assert_eq!(
-        state(&pass, ComponentName::EncryptionKey),
-        ComponentState::Deleted,
-        "{pass:?}"
-    );
+    assert_key_and_storage(&pass, ComponentState::Deleted);
     for bucket in [&files, &logs] {
         assert!(
-            h.ctx.s3.head_bucket().bucket(bucket).send().await.is_err(),
+            !probe::bucket_exists(&h.ctx.s3, bucket).await,
             "{bucket} deleted"
         );
     }
-    let key = h
-        .ctx
-        .kms
-        .describe_key()
-        .key_id(&key_arn)
-        .send()
-        .await
-        .expect("key still listed");
+    // Still listed ("key still listed"), pending deletion.
     assert_eq!(
-        key.key_metadata()
-            .and_then(|m| m.key_state())
-            .map(|s| s.as_str()),
-        Some("PendingDeletion")
+        probe::key_state(&h.ctx.kms, &key_arn).await,
+        "PendingDeletion"
     );
     let alias = first.outputs.kms_key_alias.clone().expect("alias");
     assert!(
-        h.ctx
-            .kms
-            .describe_key()
-            .key_id(&alias)
-            .send()
-            .await
-            .is_err(),
+        probe::key_id(&h.ctx.kms, &alias).await.is_none(),
         "alias deleted"
     );
 
     // Idempotent: a second cleanup finds nothing to do and does not cancel the deletion.
-    let again = cleanup_until_done(&h, &env).await;
+    let again = h.cleanup_until_done(&env).await;
     assert_eq!(
         state(&again, ComponentName::EncryptionKey),
         ComponentState::Deleted
     );
-    let key = h
-        .ctx
-        .kms
-        .describe_key()
-        .key_id(&key_arn)
-        .send()
-        .await
-        .expect("key");
     assert_eq!(
-        key.key_metadata()
-            .and_then(|m| m.key_state())
-            .map(|s| s.as_str()),
-        Some("PendingDeletion")
+        probe::key_state(&h.ctx.kms, &key_arn).await,
+        "PendingDeletion"
     );
 }
 
@@ -670,61 +399,22 @@ async fn assert_retained(policy: &str) {
     let files = first.outputs.file_bucket.clone().expect("bucket");
     let key_arn = first.outputs.kms_key_arn.clone().expect("key");
 
-    let pass = cleanup_until_done(&h, &env).await;
-    assert_eq!(
-        state(&pass, ComponentName::FileStorage),
-        ComponentState::Retained,
-        "{pass:?}"
-    );
-    assert_eq!(
-        state(&pass, ComponentName::EncryptionKey),
-        ComponentState::Retained,
-        "{pass:?}"
-    );
-    let tagging = h
-        .ctx
-        .s3
-        .get_bucket_tagging()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("tags");
-    assert!(
-        tagging
-            .tag_set()
-            .iter()
-            .any(|t| t.key() == "redcap.dev/retained" && t.value() == "true")
-    );
-    let key = h
-        .ctx
-        .kms
-        .describe_key()
-        .key_id(&key_arn)
-        .send()
-        .await
-        .expect("key");
-    assert_eq!(
-        key.key_metadata()
-            .and_then(|m| m.key_state())
-            .map(|s| s.as_str()),
-        Some("Enabled")
-    );
+    let pass = h.cleanup_until_done(&env).await;
+    assert_key_and_storage(&pass, ComponentState::Retained);
+    assert!(probe::has_tag(
+        &probe::bucket_tags(&h.ctx.s3, &files).await,
+        "redcap.dev/retained",
+        "true"
+    ));
+    assert_eq!(probe::key_state(&h.ctx.kms, &key_arn).await, "Enabled");
     let alias = first.outputs.kms_key_alias.clone().expect("alias");
-    h.ctx
-        .kms
-        .describe_key()
-        .key_id(&alias)
-        .send()
-        .await
-        .expect("alias kept");
-
-    let before = h.metrics.snapshot();
-    cleanup_until_done(&h, &env).await;
-    assert_eq!(
-        h.metrics.snapshot().since(&before).writes(),
-        0,
-        "retaining twice writes nothing"
+    assert!(
+        probe::key_id(&h.ctx.kms, &alias).await.is_some(),
+        "alias kept"
     );
+
+    let (_, calls) = h.counted(h.cleanup_until_done(&env)).await;
+    assert_eq!(calls.writes(), 0, "retaining twice writes nothing");
 }
 
 #[tokio::test]
@@ -742,42 +432,20 @@ async fn crash_between_create_bucket_and_tagging_adopts_the_empty_bucket() {
     let h = harness().await;
     let env = environment(serde_json::json!({}));
     let uid = env.metadata.uid.clone().expect("uid");
-    let env_id = redcap_operator::plan::naming::environment_id("e2e", "redcap", &uid);
-    let files = redcap_operator::plan::naming::file_bucket_name(&env_id);
+    let files = redcap_operator::plan::naming::file_bucket_name(&components::environment_id(&env));
     // What an interrupted create leaves: the bucket under our derived name, untagged, empty.
-    h.ctx
-        .s3
-        .create_bucket()
-        .bucket(&files)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("bucket");
+    create_bucket(&h, &files).await;
 
-    let pass = apply(&h, &env).await;
+    let pass = h.pass(&env).await;
     assert_eq!(pass.outputs.file_bucket.as_deref(), Some(files.as_str()));
     assert!(
         message(&pass, ComponentName::FileStorage).contains("adopted"),
         "{pass:?}"
     );
-    let tagging = h
-        .ctx
-        .s3
-        .get_bucket_tagging()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("tags");
-    assert!(
-        tagging
-            .tag_set()
-            .iter()
-            .any(|t| t.key() == tags::UID && t.value() == uid)
-    );
+    assert!(probe::owned_by(
+        &probe::bucket_tags(&h.ctx.s3, &files).await,
+        &uid
+    ));
     settle(&h, &env).await;
     assert_steady(&h, &env).await;
 }
@@ -791,23 +459,11 @@ async fn without_access_logs_and_versioning_the_steady_state_still_writes_nothin
     let first = converge(&h, &env).await;
     assert_eq!(first.outputs.access_log_bucket, None);
     let files = first.outputs.file_bucket.clone().expect("bucket");
-    let logging = h
-        .ctx
-        .s3
-        .get_bucket_logging()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("logging");
-    assert!(logging.logging_enabled().is_none());
-    let lifecycle = h
-        .ctx
-        .s3
-        .get_bucket_lifecycle_configuration()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("lifecycle");
-    assert_eq!(lifecycle.rules().len(), 3);
+    assert!(
+        probe::bucket_logging_target(&h.ctx.s3, &files)
+            .await
+            .is_none()
+    );
+    assert_eq!(probe::bucket_lifecycle_rules(&h.ctx.s3, &files).await, 3);
     assert_steady(&h, &env).await;
 }

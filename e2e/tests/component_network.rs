@@ -16,36 +16,20 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use redcap_e2e::components::{self, aws_context, endpoint};
-use redcap_e2e::components::{apply_components, cleanup_components};
+use redcap_e2e::components::{self, Harness, all_ready, endpoint, writes_to};
+use redcap_e2e::probe::{Limit, settle_until};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx, ErrorClass};
+use redcap_operator::aws::{CallCounts, ErrorClass};
 use redcap_operator::reconcile::ComponentError;
 use redcap_operator::reconcile::ledger::WriteMode;
-use redcap_operator::reconcile::references::MemorySecrets;
-use redcap_operator::reconcile::report::PassReport;
+use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 
 const REGION: &str = "eu-west-1";
 /// moto's us-west-1 has two availability zones.
 const TWO_ZONE_REGION: &str = "us-west-1";
 
-struct Harness {
-    ctx: AwsCtx,
-    /// Where the generated cron Secret lives (these tests exercise only AWS).
-    store: MemorySecrets,
-    metrics: AwsCallMetrics,
-    region: &'static str,
-}
-
-async fn harness(region: &'static str) -> Harness {
-    let (ctx, metrics) = aws_context(region).await;
-    components::ensure_release(&ctx, "redcap-binaries").await;
-    Harness {
-        ctx,
-        store: MemorySecrets::default(),
-        metrics,
-        region,
-    }
+async fn harness(region: &str) -> Harness {
+    Harness::with_release(region, "redcap-binaries").await
 }
 
 /// A `RedcapEnvironment` as the API server would hand it over.
@@ -61,27 +45,17 @@ fn edited(env: &RedcapEnvironment, edit: impl FnOnce(&mut RedcapEnvironment)) ->
     next
 }
 
-fn network(pass: &PassReport) -> &redcap_operator::reconcile::report::ComponentReport {
-    pass.components
-        .iter()
-        .find(|c| c.name == ComponentName::Network)
-        .expect("network reported")
+fn network(pass: &PassReport) -> &ComponentReport {
+    components::report(pass, ComponentName::Network)
 }
 
 async fn apply(h: &Harness, env: &RedcapEnvironment) -> PassReport {
-    apply_components(&h.ctx, &h.store, env, WriteMode::Apply)
-        .await
-        .expect("apply pass")
+    h.pass(env).await
 }
 
-fn cfn_writes(h: &Harness, before: &redcap_operator::aws::CallCounts) -> Vec<String> {
-    h.metrics
-        .snapshot()
-        .since(before)
-        .write_operations()
-        .into_iter()
-        .filter(|op| op.starts_with("cloudformation."))
-        .collect()
+/// The stack writes since `before`.
+fn cfn_writes(h: &Harness, before: &CallCounts) -> Vec<String> {
+    writes_to(&h.metrics.snapshot().since(before), "cloudformation")
 }
 
 /// The first pass creates the key, and the stack waits for the key's policy; the second
@@ -91,33 +65,19 @@ async fn converge(h: &Harness, env: &RedcapEnvironment) -> PassReport {
     assert_eq!(network(&first).state, ComponentState::Pending, "{first:?}");
     assert!(!network(&first).wrote);
     assert!(first.requeue_after.is_some());
-    let before = h.metrics.snapshot();
-    let first = apply(h, env).await;
+    let (first, calls) = h.counted(apply(h, env)).await;
     assert_eq!(network(&first).state, ComponentState::Creating, "{first:?}");
     assert!(network(&first).wrote);
-    assert_eq!(
-        h.metrics
-            .snapshot()
-            .since(&before)
-            .of("cloudformation", "CreateStack"),
-        1
-    );
+    assert_eq!(calls.of("cloudformation", "CreateStack"), 1);
     assert!(first.requeue_after.is_some());
-    let mut second = apply(h, env).await;
+    let second = apply(h, env).await;
     assert_eq!(network(&second).state, ComponentState::Ready, "{second:?}");
     // The database and the image's role, project and build (in the network) take a few
     // more passes.
-    for _ in 0..8 {
-        if second
-            .components
-            .iter()
-            .all(|c| c.state == ComponentState::Ready)
-        {
-            break;
-        }
-        second = apply(h, env).await;
+    if all_ready(&second) {
+        return second;
     }
-    second
+    h.settle(env, 8).await
 }
 
 /// Several passes: nothing written anywhere, one `DescribeStacks` per pass for the network.
@@ -232,9 +192,7 @@ async fn stack(
 }
 
 fn network_stack_name(env: &RedcapEnvironment) -> String {
-    let uid = env.metadata.uid.clone().expect("uid");
-    let env_id = redcap_operator::plan::naming::environment_id("e2e", "redcap", &uid);
-    redcap_operator::plan::network::stack_name(&env_id)
+    redcap_operator::plan::network::stack_name(&components::environment_id(env))
 }
 
 fn output(stack: &aws_sdk_cloudformation::types::Stack, key: &str) -> String {
@@ -343,17 +301,13 @@ async fn changed_retention_updates_the_stack_once() {
     let hash_before = output(&stack(&h, &env).await.expect("stack"), "TemplateHash");
 
     let changed = edited(&env, |e| e.spec.logs.retention_days = 30);
-    let before = h.metrics.snapshot();
-    let pass = apply(&h, &changed).await;
+    let (pass, calls) = h.counted(apply(&h, &changed)).await;
     assert_eq!(network(&pass).state, ComponentState::Updating, "{pass:?}");
-    assert_eq!(cfn_writes(&h, &before), ["cloudformation.UpdateStack"]);
     assert_eq!(
-        h.metrics
-            .snapshot()
-            .since(&before)
-            .of("cloudformation", "UpdateStack"),
-        1
+        writes_to(&calls, "cloudformation"),
+        ["cloudformation.UpdateStack"]
     );
+    assert_eq!(calls.of("cloudformation", "UpdateStack"), 1);
 
     let stack = stack(&h, &changed).await.expect("stack");
     assert_eq!(
@@ -388,16 +342,12 @@ async fn deletion_removes_the_stack_even_when_data_is_retained() {
         6
     );
 
-    let mut last = None;
-    for _ in 0..20 {
-        let pass = cleanup_components(&h.ctx, &env).await.expect("cleanup");
-        let done = pass.requeue_after.is_none();
-        last = Some(pass);
-        if done {
-            break;
-        }
-    }
-    let pass = last.expect("a cleanup pass");
+    let step = async || h.cleanup(&env).await;
+    let pass = settle_until(Limit::Tries(20), Duration::ZERO, step, |p| {
+        p.requeue_after.is_none()
+    })
+    .await
+    .unwrap_or_else(|last| last);
     assert!(
         pass.requeue_after.is_none(),
         "cleanup did not finish: {pass:?}"
@@ -442,7 +392,7 @@ async fn deletion_removes_the_stack_even_when_data_is_retained() {
 
     // Idempotent: nothing left to delete, nothing written for the network.
     let before = h.metrics.snapshot();
-    let again = cleanup_components(&h.ctx, &env).await.expect("cleanup");
+    let again = h.cleanup(&env).await;
     assert_eq!(network(&again).state, ComponentState::Deleted);
     assert!(cfn_writes(&h, &before).is_empty());
 }
@@ -462,9 +412,7 @@ async fn more_zones_than_the_region_has_stalls_then_recovers_after_a_fix() {
     // often it is retried.
     let before = h.metrics.snapshot();
     for _ in 0..3 {
-        let err = apply_components(&h.ctx, &h.store, &env, WriteMode::Apply)
-            .await
-            .expect_err("stalled");
+        let err = h.failing_pass(&env).await;
         assert_eq!(err.class(), ErrorClass::Terminal, "{err}");
         assert_eq!(err.component(), ComponentName::Network);
         let ComponentError::Aws { source, .. } = &err else {
@@ -520,9 +468,7 @@ async fn bad_cidr_and_fewer_zones_on_a_live_network_are_refused_without_a_stack_
         serde_json::json!({"network": {"cidr": "10.1.0.0/24", "availabilityZones": 3}}),
     );
     let before = h.metrics.snapshot();
-    let err = apply_components(&h.ctx, &h.store, &env, WriteMode::Apply)
-        .await
-        .expect_err("too small");
+    let err = h.failing_pass(&env).await;
     assert_eq!(err.class(), ErrorClass::Terminal);
     assert!(
         err.to_string()
@@ -539,9 +485,7 @@ async fn bad_cidr_and_fewer_zones_on_a_live_network_are_refused_without_a_stack_
     assert_eq!(ready.outputs.nat_egress_ips.len(), 3);
     let fewer = edited(&three, |e| e.spec.network.availability_zones = 2);
     let before = h.metrics.snapshot();
-    let err = apply_components(&h.ctx, &h.store, &fewer, WriteMode::Apply)
-        .await
-        .expect_err("refused");
+    let err = h.failing_pass(&fewer).await;
     assert!(err.to_string().contains("cannot shrink to 2"), "{err}");
     assert_eq!(err.class(), ErrorClass::Terminal);
     assert!(
@@ -559,20 +503,18 @@ async fn bad_cidr_and_fewer_zones_on_a_live_network_are_refused_without_a_stack_
 async fn suspended_environments_get_no_stack_writes() {
     let h = harness(REGION).await;
     let fresh = environment(REGION, serde_json::json!({}));
-    let before = h.metrics.snapshot();
-    let pass = apply_components(&h.ctx, &h.store, &fresh, WriteMode::ObserveOnly)
-        .await
-        .expect("observe");
+    let (pass, calls) = h.counted(h.try_pass(&fresh, WriteMode::ObserveOnly)).await;
+    let pass = pass.expect("observe");
     assert_eq!(network(&pass).state, ComponentState::Pending, "{pass:?}");
-    assert_eq!(h.metrics.snapshot().since(&before).writes(), 0);
+    assert_eq!(calls.writes(), 0);
 
     let env = environment(REGION, serde_json::json!({}));
     converge(&h, &env).await;
     let changed = edited(&env, |e| e.spec.logs.retention_days = 7);
-    let before = h.metrics.snapshot();
-    let pass = apply_components(&h.ctx, &h.store, &changed, WriteMode::ObserveOnly)
-        .await
-        .expect("observe");
+    let (pass, calls) = h
+        .counted(h.try_pass(&changed, WriteMode::ObserveOnly))
+        .await;
+    let pass = pass.expect("observe");
     assert_eq!(network(&pass).state, ComponentState::Updating);
     assert!(
         network(&pass)
@@ -581,10 +523,10 @@ async fn suspended_environments_get_no_stack_writes() {
             .unwrap_or_default()
             .contains("not corrected while suspended: stack")
     );
-    assert_eq!(h.metrics.snapshot().since(&before).writes(), 0);
+    assert_eq!(calls.writes(), 0);
     let stack = stack(&h, &env).await.expect("stack");
     assert_eq!(
-        log_group_retention(h.region, &output(&stack, "FlowLogGroupName")),
+        log_group_retention(&h.ctx.region, &output(&stack, "FlowLogGroupName")),
         Some(365)
     );
 }

@@ -10,13 +10,11 @@
 
 use std::time::Duration;
 
-use redcap_e2e::components::{self, aws_context};
-use redcap_e2e::components::{apply_components, cleanup_components};
+use redcap_e2e::components::{self, Harness, writes_to};
 use redcap_e2e::emulator::EmulatorControl;
+use redcap_e2e::probe::{Limit, settle_until};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment};
-use redcap_operator::aws::{AwsCallMetrics, AwsCtx, CallCounts};
-use redcap_operator::reconcile::ledger::WriteMode;
-use redcap_operator::reconcile::references::MemorySecrets;
+use redcap_operator::aws::CallCounts;
 use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 use serde_json::json;
 
@@ -29,41 +27,13 @@ fn environment() -> RedcapEnvironment {
 }
 
 fn network(pass: &PassReport) -> &ComponentReport {
-    pass.components
-        .iter()
-        .find(|c| c.name == ComponentName::Network)
-        .expect("network reported")
+    components::report(pass, ComponentName::Network)
 }
 
-fn stack_writes(metrics: &AwsCallMetrics, before: &CallCounts) -> Vec<String> {
-    metrics
-        .snapshot()
-        .since(before)
-        .write_operations()
-        .into_iter()
-        .filter(|op| op.starts_with("cloudformation."))
-        .collect()
-}
-
-/// Where the generated cron Secret lives (these tests exercise only AWS). Every
-/// environment here is `e2e/redcap`, so they share that Secret: it only seeds a token.
-static STORE: std::sync::LazyLock<MemorySecrets> = std::sync::LazyLock::new(MemorySecrets::default);
-
-async fn apply(ctx: &AwsCtx, env: &RedcapEnvironment) -> PassReport {
-    apply_components(ctx, &*STORE, env, WriteMode::Apply)
-        .await
-        .expect("apply pass")
-}
-
-/// A pass during the operation: the state given, a requeue, and no stack write since
-/// `before`.
-fn assert_busy(
-    metrics: &AwsCallMetrics,
-    before: &CallCounts,
-    pass: &PassReport,
-    state: ComponentState,
-    status_word: &str,
-) {
+/// A pass during the operation, with its calls: the state given, a requeue, and no stack
+/// write.
+fn assert_busy(counted: &(PassReport, CallCounts), state: ComponentState, status_word: &str) {
+    let (pass, calls) = counted;
     assert_eq!(network(pass).state, state, "{pass:?}");
     assert!(
         network(pass)
@@ -75,15 +45,14 @@ fn assert_busy(
     );
     assert!(pass.requeue_after.is_some(), "{pass:?}");
     assert!(
-        stack_writes(metrics, before).is_empty(),
+        writes_to(calls, "cloudformation").is_empty(),
         "no write while CloudFormation works"
     );
 }
 
 #[tokio::test]
 async fn create_update_and_delete_are_followed_without_writing_twice() {
-    let (ctx, metrics) = aws_context(REGION).await;
-    components::ensure_release(&ctx, "redcap-binaries").await;
+    let h = Harness::with_release(REGION, "redcap-binaries").await;
     let durations = json!({"durations": {
         "cloudformation.create": BUSY,
         "cloudformation.update": BUSY,
@@ -95,76 +64,47 @@ async fn create_update_and_delete_are_followed_without_writing_twice() {
     let wait = || tokio::time::sleep(Duration::from_secs(BUSY + 1));
 
     let env = environment();
-    apply(&ctx, &env).await; // the key; the stack waits for its policy
-    let created = apply(&ctx, &env).await;
+    h.pass(&env).await; // the key; the stack waits for its policy
+    let created = h.pass(&env).await;
     assert_eq!(network(&created).state, ComponentState::Creating);
-    let before = metrics.snapshot();
-    let busy = apply(&ctx, &env).await;
-    assert_busy(
-        &metrics,
-        &before,
-        &busy,
-        ComponentState::Creating,
-        "create in progress",
-    );
+    let busy = h.counted(h.pass(&env)).await;
+    assert_busy(&busy, ComponentState::Creating, "create in progress");
     wait().await;
-    let ready = apply(&ctx, &env).await;
+    let ready = h.pass(&env).await;
     assert_eq!(network(&ready).state, ComponentState::Ready, "{ready:?}");
     assert!(ready.outputs.vpc_id.is_some());
 
     let mut changed = env.clone();
     changed.spec.logs.retention_days = 90;
     changed.metadata.generation = Some(2);
-    let before = metrics.snapshot();
-    let updating = apply(&ctx, &changed).await;
+    let (updating, calls) = h.counted(h.pass(&changed)).await;
     assert_eq!(network(&updating).state, ComponentState::Updating);
     assert_eq!(
-        stack_writes(&metrics, &before),
+        writes_to(&calls, "cloudformation"),
         ["cloudformation.UpdateStack"]
     );
-    let before = metrics.snapshot();
-    let busy = apply(&ctx, &changed).await;
-    assert_busy(
-        &metrics,
-        &before,
-        &busy,
-        ComponentState::Updating,
-        "update in progress",
-    );
+    let busy = h.counted(h.pass(&changed)).await;
+    assert_busy(&busy, ComponentState::Updating, "update in progress");
     wait().await;
-    let ready = apply(&ctx, &changed).await;
+    let ready = h.pass(&changed).await;
     assert_eq!(network(&ready).state, ComponentState::Ready, "{ready:?}");
 
     // The database lives in the network: the stack's deletion starts once it is gone.
-    let mut deleting = cleanup_components(&ctx, &changed).await.expect("cleanup");
-    for _ in 0..10 {
-        let database = deleting
-            .components
-            .iter()
-            .find(|c| c.name == ComponentName::Database)
-            .expect("database reported");
-        if database.state == ComponentState::Deleted {
-            break;
-        }
-        deleting = cleanup_components(&ctx, &changed).await.expect("cleanup");
-    }
+    let step = async || h.cleanup(&changed).await;
+    let database_gone =
+        |p: &PassReport| components::state(p, ComponentName::Database) == ComponentState::Deleted;
+    let deleting = settle_until(Limit::Tries(11), Duration::ZERO, step, database_gone)
+        .await
+        .unwrap_or_else(|last| last);
     assert_eq!(network(&deleting).state, ComponentState::Deleting);
-    let before = metrics.snapshot();
-    let busy = cleanup_components(&ctx, &changed).await.expect("cleanup");
-    assert_busy(
-        &metrics,
-        &before,
-        &busy,
-        ComponentState::Deleting,
-        "being deleted",
-    );
+    let busy = h.counted(h.cleanup(&changed)).await;
+    assert_busy(&busy, ComponentState::Deleting, "being deleted");
     wait().await;
-    let mut done = cleanup_components(&ctx, &changed).await.expect("cleanup");
-    for _ in 0..3 {
-        if done.requeue_after.is_none() {
-            break;
-        }
-        done = cleanup_components(&ctx, &changed).await.expect("cleanup");
-    }
+    let step = async || h.cleanup(&changed).await;
+    let done = settle_until(Limit::Tries(4), Duration::ZERO, step, |p| {
+        p.requeue_after.is_none()
+    })
+    .await
+    .unwrap_or_else(|last| last);
     assert_eq!(network(&done).state, ComponentState::Deleted, "{done:?}");
 }

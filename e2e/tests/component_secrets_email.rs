@@ -14,8 +14,8 @@ use std::time::Duration;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet};
 use aws_sdk_ses::types::ConfigurationSetAttribute;
 use jiff::{SignedDuration, Timestamp};
-use redcap_e2e::components::{self, Harness, state, unique};
-use redcap_e2e::components::{apply_at, cleanup_components};
+use redcap_e2e::components::{self, Harness, all_ready, apply_at, assert_states, state, unique};
+use redcap_e2e::probe::{self, Limit, settle_until};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::plan::credentials::{ROTATION_TAG, version_token};
 use redcap_operator::reconcile::ledger::WriteMode;
@@ -26,9 +26,7 @@ use serde_json::Value;
 const REGION: &str = "eu-west-1";
 
 async fn harness() -> Harness {
-    let h = Harness::new(REGION).await;
-    components::ensure_release(&h.ctx, "releases").await;
-    h
+    Harness::with_release(REGION, "releases").await
 }
 
 fn environment(spec_extra: Value) -> RedcapEnvironment {
@@ -54,19 +52,16 @@ async fn domain_environment(h: &Harness, extra: Value) -> (RedcapEnvironment, St
         .id()
         .trim_start_matches("/hostedzone/")
         .to_string();
-    let mut spec = serde_json::json!({
+    let spec = serde_json::json!({
         "domain": {"name": zone_name, "subdomain": "redcap",
                    "hostedZone": {"mode": "Existing", "zoneName": zone_name}},
         "email": {"bounceNotificationAddress": "it@example.org", "credentialRotationDays": 30},
     });
-    if let (Some(s), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
-        s.extend(extra.clone());
-    }
-    (environment(spec), zone_name, zone_id)
-}
-
-async fn pass_at(h: &Harness, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
-    h.pass_at(env, now).await
+    (
+        environment(components::merged(spec, &extra)),
+        zone_name,
+        zone_id,
+    )
 }
 
 fn secret_arn(pass: &PassReport, name: &str) -> String {
@@ -83,68 +78,25 @@ fn secret_arn(pass: &PassReport, name: &str) -> String {
 /// takes three more (cluster, instances and rotation schedule, verification), and the
 /// image's role, project and build follow once the network is there.
 async fn settle(h: &Harness, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
-    let mut pass = pass_at(h, env, now).await;
-    for _ in 0..10 {
-        if pass
-            .components
-            .iter()
-            .all(|c| c.state == ComponentState::Ready)
-        {
-            break;
-        }
-        pass = pass_at(h, env, now).await;
-    }
-    pass
+    let step = async || h.pass_at(env, now).await;
+    settle_until(Limit::Tries(11), Duration::ZERO, step, all_ready)
+        .await
+        .unwrap_or_else(|last| last)
 }
 
 /// One pass that must find everything Ready and make no AWS write.
 async fn assert_steady(h: &Harness, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
-    let before = h.metrics.snapshot();
-    let pass = pass_at(h, env, now).await;
-    let calls = h.metrics.snapshot().since(&before);
-    assert_eq!(
-        calls.writes(),
-        0,
-        "steady state wrote: {:?} in {:#?}",
-        calls.write_operations(),
-        pass.components
-    );
-    for c in &pass.components {
-        assert_eq!(c.state, ComponentState::Ready, "{c:?}");
-    }
+    let (pass, calls) = h.counted(h.pass_at(env, now)).await;
+    components::assert_steady(&calls, &pass);
     pass
 }
 
 async fn secret_tags(h: &Harness, arn: &str) -> Vec<(String, String)> {
-    let out = h
-        .ctx
-        .secretsmanager
-        .describe_secret()
-        .secret_id(arn)
-        .send()
-        .await
-        .expect("describe");
-    out.tags()
-        .iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    probe::secret_tags(&h.ctx.secretsmanager, arn).await
 }
 
 async fn secret_json(h: &Harness, arn: &str) -> Value {
-    let out = h
-        .ctx
-        .secretsmanager
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .expect("value");
-    serde_json::from_str(out.secret_string().expect("string")).expect("json")
+    probe::secret_json(&h.ctx.secretsmanager, arn).await
 }
 
 async fn access_keys(h: &Harness, user: &str) -> Vec<(String, bool)> {
@@ -172,14 +124,7 @@ async fn access_keys(h: &Harness, user: &str) -> Vec<(String, bool)> {
 async fn stored_key_is_valid(h: &Harness, arn: &str, id_field: &str, user: &str) -> String {
     let value = secret_json(h, arn).await;
     let key_id = value[id_field].as_str().expect("key id").to_string();
-    let describe = h
-        .ctx
-        .secretsmanager
-        .describe_secret()
-        .secret_id(arn)
-        .send()
-        .await
-        .expect("describe");
+    let describe = probe::describe_secret(&h.ctx.secretsmanager, arn).await;
     let current = describe
         .version_ids_to_stages()
         .expect("versions")
@@ -195,11 +140,24 @@ async fn stored_key_is_valid(h: &Harness, arn: &str, id_field: &str, user: &str)
     key_id
 }
 
+/// The document of the user's inline policy `name`.
+async fn user_policy(h: &Harness, user: &str, name: &str) -> String {
+    h.ctx
+        .iam
+        .get_user_policy()
+        .user_name(user)
+        .policy_name(name)
+        .send()
+        .await
+        .expect("policy")
+        .policy_document()
+        .to_string()
+}
+
 fn user_of(pass: &PassReport, name: ComponentName) -> String {
-    pass.components
-        .iter()
-        .find(|c| c.name == name)
-        .and_then(|c| c.id.clone())
+    components::report(pass, name)
+        .id
+        .clone()
         .expect("user name")
 }
 
@@ -209,7 +167,7 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
     let (env, zone_name, zone_id) = domain_environment(&h, serde_json::json!({})).await;
     let uid = env.metadata.uid.clone().expect("uid");
     let now = Timestamp::now();
-    let first = pass_at(&h, &env, now).await;
+    let first = h.pass_at(&env, now).await;
     for name in [
         ComponentName::Secrets,
         ComponentName::StorageCredentials,
@@ -237,29 +195,15 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
             t.contains(&(ROTATION_TAG.into(), rotation.into())),
             "{name}: {t:?}"
         );
-        let d = h
-            .ctx
-            .secretsmanager
-            .describe_secret()
-            .secret_id(&arn)
-            .send()
-            .await
-            .expect("describe");
+        let d = probe::describe_secret(&h.ctx.secretsmanager, &arn).await;
         let kms = d.kms_key_id().expect("kms key");
         assert!(
             key_arn.ends_with(kms.rsplit('/').next().unwrap_or(kms)),
             "{kms}"
         );
     }
-    let salt = h
-        .ctx
-        .secretsmanager
-        .get_secret_value()
-        .secret_id(secret_arn(&first, "salt"))
-        .send()
-        .await
-        .expect("salt");
-    assert_eq!(salt.secret_string().map(str::len), Some(64));
+    let salt = probe::secret_string(&h.ctx.secretsmanager, &secret_arn(&first, "salt")).await;
+    assert_eq!(salt.len(), 64);
     let outputs = &first.outputs;
     assert_eq!(outputs.secrets[1].rotation_days, Some(90));
     assert!(outputs.secrets[1].rotated_at.is_some());
@@ -302,34 +246,12 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
         .await
         .expect("user");
     assert_eq!(user.user().map(|u| u.path()), Some("/redcap/"));
-    let policy = h
-        .ctx
-        .iam
-        .get_user_policy()
-        .user_name(&files_user)
-        .policy_name("redcap-file-bucket-access")
-        .send()
-        .await
-        .expect("policy");
+    let policy = user_policy(&h, &files_user, "redcap-file-bucket-access").await;
     let bucket = outputs.file_bucket.clone().expect("bucket");
-    assert!(policy.policy_document().contains(&bucket));
-    let policy = h
-        .ctx
-        .iam
-        .get_user_policy()
-        .user_name(&smtp_user)
-        .policy_name("redcap-ses-send")
-        .send()
-        .await
-        .expect("policy");
+    assert!(policy.contains(&bucket));
+    let policy = user_policy(&h, &smtp_user, "redcap-ses-send").await;
     let site = format!("redcap.{zone_name}");
-    assert!(
-        policy
-            .policy_document()
-            .contains(&format!("identity/{site}")),
-        "{}",
-        policy.policy_document()
-    );
+    assert!(policy.contains(&format!("identity/{site}")), "{policy}");
 
     // SES: the domain identity with DKIM and MAIL FROM, the configuration set, the topic.
     let email = outputs.email.clone().expect("email outputs");
@@ -380,16 +302,8 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
 
     // DNS: written to the existing zone, so nothing to do by hand.
     assert!(outputs.dns_records.is_empty(), "{:?}", outputs.dns_records);
-    let records = h
-        .ctx
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .send()
-        .await
-        .expect("records");
+    let records = probe::record_sets(&h.ctx.route53, &zone_id).await;
     let names: Vec<(String, String)> = records
-        .resource_record_sets()
         .iter()
         .map(|r| {
             (
@@ -427,15 +341,10 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
     // network's appear once its stack is complete, a pass or two later).
     let settled = settle(&h, &env, now + SignedDuration::from_mins(1)).await;
     // The database's master secret joins the list once its cluster exists.
-    let without_database = |p: &PassReport| -> Vec<_> {
-        p.outputs
-            .secrets
-            .iter()
-            .filter(|s| s.name != "databaseMaster")
-            .cloned()
-            .collect()
-    };
-    assert_eq!(without_database(&settled), without_database(&first));
+    assert_eq!(
+        components::secrets_but_database_master(&settled),
+        components::secrets_but_database_master(&first)
+    );
     assert_eq!(settled.outputs.email, first.outputs.email);
     assert_eq!(
         settled.outputs.cron_secret_ref,
@@ -451,7 +360,7 @@ async fn a_rotation_run_replaces_keys_with_no_gap() {
     let h = harness().await;
     let env = environment(serde_json::json!({"storage": {"accessKeyRotationDays": 30}}));
     let t0 = Timestamp::now();
-    let first = pass_at(&h, &env, t0).await;
+    let first = h.pass_at(&env, t0).await;
     let users = [
         (
             ComponentName::StorageCredentials,
@@ -475,14 +384,13 @@ async fn a_rotation_run_replaces_keys_with_no_gap() {
 
     // Day 31: the storage key (30 days) is due, the SMTP key (90 days) is not.
     let t1 = t0 + SignedDuration::from_hours(24 * 31);
-    let rotated = pass_at(&h, &env, t1).await;
-    assert_eq!(
-        state(&rotated, ComponentName::StorageCredentials),
-        ComponentState::Updating
-    );
-    assert_eq!(
-        state(&rotated, ComponentName::SmtpCredentials),
-        ComponentState::Ready
+    let rotated = h.pass_at(&env, t1).await;
+    assert_states(
+        &rotated,
+        &[
+            (ComponentName::StorageCredentials, ComponentState::Updating),
+            (ComponentName::SmtpCredentials, ComponentState::Ready),
+        ],
     );
     let (files_user, old_key) = &old[0];
     let new_key = stored_key_is_valid(
@@ -523,7 +431,7 @@ async fn a_rotation_run_replaces_keys_with_no_gap() {
 
     // After it, the previous key goes; the stored one stays.
     let t2 = t0 + SignedDuration::from_hours(25);
-    pass_at(&h, &env, t2).await;
+    h.pass_at(&env, t2).await;
     assert_eq!(
         access_keys(&h, files_user).await,
         vec![(new_key.clone(), true)]
@@ -533,7 +441,7 @@ async fn a_rotation_run_replaces_keys_with_no_gap() {
     // Day 95: the SMTP key is due too; its password changes with its key.
     let t3 = t0 + SignedDuration::from_hours(24 * 95);
     let before = secret_json(&h, &secret_arn(&first, "smtpCredentials")).await;
-    pass_at(&h, &env, t3).await;
+    h.pass_at(&env, t3).await;
     let after = secret_json(&h, &secret_arn(&first, "smtpCredentials")).await;
     assert_ne!(before["username"], after["username"]);
     assert_ne!(before["password"], after["password"]);
@@ -551,7 +459,7 @@ async fn a_crash_mid_rotation_leaves_a_valid_key_and_the_orphan_is_removed() {
     let h = harness().await;
     let env = environment(serde_json::json!({}));
     let now = Timestamp::now();
-    let first = pass_at(&h, &env, now).await;
+    let first = h.pass_at(&env, now).await;
     let user = user_of(&first, ComponentName::StorageCredentials);
     let arn = secret_arn(&first, "storageCredentials");
     let stored = stored_key_is_valid(&h, &arn, "AccessKeyId", &user).await;
@@ -570,7 +478,7 @@ async fn a_crash_mid_rotation_leaves_a_valid_key_and_the_orphan_is_removed() {
         .expect("key")
         .access_key_id()
         .to_string();
-    let pass = pass_at(&h, &env, now).await;
+    let pass = h.pass_at(&env, now).await;
     assert_eq!(
         state(&pass, ComponentName::StorageCredentials),
         ComponentState::Updating
@@ -586,7 +494,7 @@ async fn drift_is_corrected() {
     let h = harness().await;
     let (env, _zone_name, zone_id) = domain_environment(&h, serde_json::json!({})).await;
     let now = Timestamp::now();
-    let first = pass_at(&h, &env, now).await;
+    let first = h.pass_at(&env, now).await;
     let smtp_user = user_of(&first, ComponentName::SmtpCredentials);
     // A human widens the SMTP policy, schedules the salt for deletion and removes a record.
     h.ctx
@@ -609,16 +517,8 @@ async fn drift_is_corrected() {
         .await
         .expect("schedule");
     let site = first.outputs.email.clone().expect("email").identity;
-    let records = h
-        .ctx
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .send()
-        .await
-        .expect("records");
+    let records = probe::record_sets(&h.ctx.route53, &zone_id).await;
     let mx = records
-        .resource_record_sets()
         .iter()
         .find(|r| r.r#type().as_str() == "MX")
         .expect("mx")
@@ -633,42 +533,21 @@ async fn drift_is_corrected() {
         .await
         .expect("delete mx");
 
-    let fixed = pass_at(&h, &env, now).await;
-    assert_eq!(
-        state(&fixed, ComponentName::SmtpCredentials),
-        ComponentState::Updating
+    let fixed = h.pass_at(&env, now).await;
+    assert_states(
+        &fixed,
+        &[
+            (ComponentName::SmtpCredentials, ComponentState::Updating),
+            (ComponentName::Secrets, ComponentState::Updating),
+            (ComponentName::Email, ComponentState::Updating),
+        ],
     );
-    assert_eq!(
-        state(&fixed, ComponentName::Secrets),
-        ComponentState::Updating
-    );
-    assert_eq!(
-        state(&fixed, ComponentName::Email),
-        ComponentState::Updating
-    );
-    let policy = h
-        .ctx
-        .iam
-        .get_user_policy()
-        .user_name(&smtp_user)
-        .policy_name("redcap-ses-send")
-        .send()
-        .await
-        .expect("policy");
+    let policy = user_policy(&h, &smtp_user, "redcap-ses-send").await;
+    assert!(policy.contains(&format!("identity/{site}")));
     assert!(
-        policy
-            .policy_document()
-            .contains(&format!("identity/{site}"))
+        !deleted(&h, &secret_arn(&first, "salt")).await,
+        "deletion cancelled"
     );
-    let salt = h
-        .ctx
-        .secretsmanager
-        .describe_secret()
-        .secret_id(secret_arn(&first, "salt"))
-        .send()
-        .await
-        .expect("salt");
-    assert!(salt.deleted_date().is_none(), "deletion cancelled");
     settle(&h, &env, now).await; // the database (in the network) finishes
     assert_steady(&h, &env, now).await;
 }
@@ -686,27 +565,8 @@ fn aws_sdk_route53_change(set: ResourceRecordSet) -> ChangeBatch {
         .expect("batch")
 }
 
-async fn cleanup(h: &Harness, env: &RedcapEnvironment) -> PassReport {
-    for _ in 0..20 {
-        let pass = cleanup_components(&h.ctx, env).await.expect("cleanup");
-        if pass.requeue_after.is_none() {
-            return pass;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("cleanup did not finish");
-}
-
 async fn deleted(h: &Harness, arn: &str) -> bool {
-    h.ctx
-        .secretsmanager
-        .describe_secret()
-        .secret_id(arn)
-        .send()
-        .await
-        .expect("describe")
-        .deleted_date()
-        .is_some()
+    probe::secret_deleted(&h.ctx.secretsmanager, arn).await
 }
 
 async fn user_exists(h: &Harness, user: &str) -> bool {
@@ -729,17 +589,16 @@ async fn identity_exists(h: &Harness, identity: &str) -> bool {
 async fn snapshot_policy_keeps_the_salt_and_the_identity_and_removes_access() {
     let h = harness().await;
     let (env, _, zone_id) = domain_environment(&h, serde_json::json!({})).await;
-    let first = pass_at(&h, &env, Timestamp::now()).await;
+    let first = h.pass_at(&env, Timestamp::now()).await;
     let site = first.outputs.email.clone().expect("email").identity;
-    let pass = cleanup(&h, &env).await;
-    assert_eq!(
-        state(&pass, ComponentName::Secrets),
-        ComponentState::Retained
-    );
-    assert_eq!(state(&pass, ComponentName::Email), ComponentState::Retained);
-    assert_eq!(
-        state(&pass, ComponentName::StorageCredentials),
-        ComponentState::Deleted
+    let pass = h.cleanup_until_done(&env).await;
+    assert_states(
+        &pass,
+        &[
+            (ComponentName::Secrets, ComponentState::Retained),
+            (ComponentName::Email, ComponentState::Retained),
+            (ComponentName::StorageCredentials, ComponentState::Deleted),
+        ],
     );
     let salt = secret_arn(&first, "salt");
     assert!(!deleted(&h, &salt).await, "the salt is kept");
@@ -761,28 +620,13 @@ async fn snapshot_policy_keeps_the_salt_and_the_identity_and_removes_access() {
         assert!(!user_exists(&h, &user_of(&first, c)).await);
     }
     assert!(identity_exists(&h, &site).await, "identity kept");
-    let records = h
-        .ctx
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .send()
-        .await
-        .expect("records");
+    let records = probe::record_sets(&h.ctx.route53, &zone_id).await;
     assert!(
-        records
-            .resource_record_sets()
-            .iter()
-            .any(|r| r.r#type().as_str() == "MX"),
+        records.iter().any(|r| r.r#type().as_str() == "MX"),
         "the kept identity keeps its records"
     );
-    let before = h.metrics.snapshot();
-    cleanup(&h, &env).await;
-    assert_eq!(
-        h.metrics.snapshot().since(&before).writes(),
-        0,
-        "a second cleanup writes nothing"
-    );
+    let (_, calls) = h.counted(h.cleanup_until_done(&env)).await;
+    assert_eq!(calls.writes(), 0, "a second cleanup writes nothing");
 }
 
 #[tokio::test]
@@ -790,7 +634,7 @@ async fn delete_policy_removes_everything_with_recovery_windows() {
     let h = harness().await;
     let (env, _, zone_id) =
         domain_environment(&h, serde_json::json!({"deletionPolicy": "Delete"})).await;
-    let first = pass_at(&h, &env, Timestamp::now()).await;
+    let first = h.pass_at(&env, Timestamp::now()).await;
     let site = first.outputs.email.clone().expect("email").identity;
     let topic = first
         .outputs
@@ -798,7 +642,7 @@ async fn delete_policy_removes_everything_with_recovery_windows() {
         .clone()
         .and_then(|e| e.notification_topic_arn)
         .expect("topic");
-    let pass = cleanup(&h, &env).await;
+    let pass = h.cleanup_until_done(&env).await;
     for c in [
         ComponentName::Secrets,
         ComponentName::StorageCredentials,
@@ -812,16 +656,8 @@ async fn delete_policy_removes_everything_with_recovery_windows() {
         assert!(deleted(&h, &secret_arn(&first, name)).await, "{name}");
     }
     assert!(!identity_exists(&h, &site).await, "identity deleted");
-    let records = h
-        .ctx
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .send()
-        .await
-        .expect("records");
+    let records = probe::record_sets(&h.ctx.route53, &zone_id).await;
     let left: Vec<&str> = records
-        .resource_record_sets()
         .iter()
         .map(|r| r.r#type().as_str())
         .filter(|t| *t != "SOA" && *t != "NS")
@@ -856,8 +692,8 @@ async fn an_identity_the_environment_did_not_create_is_never_deleted() {
         .send()
         .await
         .expect("someone else's identity");
-    pass_at(&h, &env, Timestamp::now()).await;
-    cleanup(&h, &env).await;
+    h.pass_at(&env, Timestamp::now()).await;
+    h.cleanup_until_done(&env).await;
     assert!(identity_exists(&h, &address).await);
 }
 
@@ -868,7 +704,7 @@ async fn without_a_managed_zone_the_records_are_listed_in_status() {
         "domain": {"name": format!("n{}.example", unique()), "hostedZone": {"mode": "None"}},
         "email": {},
     }));
-    let first = pass_at(&h, &env, Timestamp::now()).await;
+    let first = h.pass_at(&env, Timestamp::now()).await;
     let records = &first.outputs.dns_records;
     let types: Vec<&str> = records.iter().map(|r| r.type_.as_str()).collect();
     assert_eq!(types, ["TXT", "CNAME", "CNAME", "CNAME", "MX", "TXT"]);
@@ -899,7 +735,7 @@ async fn a_malformed_address_stalls_with_the_field_named_then_recovers() {
     // Fixing the spec is all it takes.
     let address = format!("redcap-{}@example.org", unique());
     env.spec.email.as_mut().expect("email").from_address = Some(address.clone());
-    let pass = pass_at(&h, &env, Timestamp::now()).await;
+    let pass = h.pass_at(&env, Timestamp::now()).await;
     assert_eq!(state(&pass, ComponentName::Email), ComponentState::Creating);
     assert!(identity_exists(&h, &address).await);
     settle(&h, &env, Timestamp::now()).await; // the database (in the network) finishes

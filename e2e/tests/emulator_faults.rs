@@ -24,6 +24,13 @@ fn set_faults(rules: Value) -> FaultsGuard {
         .expect("installing fault rules")
 }
 
+/// One rule: the next `count` calls of `service`'s `operation` fail with `kind`.
+fn fault(service: &str, operation: &str, kind: &str, count: u32) -> FaultsGuard {
+    set_faults(json!([
+        {"service": service, "operation": operation, "kind": kind, "count": count}
+    ]))
+}
+
 fn fired() -> u64 {
     EmulatorControl::from_env()
         .faults_fired()
@@ -47,11 +54,7 @@ async fn config(attempts: u32) -> aws_config::SdkConfig {
 }
 
 fn s3(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(cfg)
-            .force_path_style(true)
-            .build(),
-    )
+    redcap_e2e::s3_client(cfg)
 }
 
 // One test on purpose: fault rules are global to the emulator, so the steps must not run
@@ -62,18 +65,14 @@ async fn injected_faults_are_what_the_rust_sdk_retries() {
     let single = config(1).await;
 
     // awsJson: ThrottlingException (HTTP 400) is a throttling error for the SDK.
-    let _guard = set_faults(
-        json!([{"service": "kms", "operation": "ListKeys", "kind": "throttle", "count": 2}]),
-    );
+    let _guard = fault("kms", "ListKeys", "throttle", 2);
     aws_sdk_kms::Client::new(&retrying)
         .list_keys()
         .send()
         .await
         .expect("KMS succeeds after two throttles");
     assert_eq!(fired(), 2);
-    let _guard = set_faults(
-        json!([{"service": "kms", "operation": "ListKeys", "kind": "throttle", "count": 1}]),
-    );
+    let _guard = fault("kms", "ListKeys", "throttle", 1);
     let err = aws_sdk_kms::Client::new(&single)
         .list_keys()
         .send()
@@ -82,18 +81,14 @@ async fn injected_faults_are_what_the_rust_sdk_retries() {
     assert_eq!(err.code(), Some("ThrottlingException"));
 
     // rest-xml S3: SlowDown (HTTP 503).
-    let _guard = set_faults(
-        json!([{"service": "s3", "operation": "ListBuckets", "kind": "throttle", "count": 1}]),
-    );
+    let _guard = fault("s3", "ListBuckets", "throttle", 1);
     s3(&retrying)
         .list_buckets()
         .send()
         .await
         .expect("S3 succeeds after SlowDown");
     assert_eq!(fired(), 1);
-    let _guard = set_faults(
-        json!([{"service": "s3", "operation": "ListBuckets", "kind": "throttle", "count": 1}]),
-    );
+    let _guard = fault("s3", "ListBuckets", "throttle", 1);
     let err = s3(&single)
         .list_buckets()
         .send()

@@ -13,6 +13,7 @@ use std::time::Duration;
 use redcap_e2e::components::{aws_context, image_project};
 use redcap_e2e::emulator::EmulatorControl;
 use redcap_e2e::manifests::EnvironmentManifest;
+use redcap_e2e::probe;
 use redcap_e2e::{Operator, OperatorOptions, TestEnv, is_ready};
 use redcap_operator::api::{ANNOTATION_REBUILD_REQUESTED_AT, RedcapEnvironment};
 use redcap_operator::aws::codebuild;
@@ -114,13 +115,9 @@ async fn an_operator_restart_during_a_build_adopts_it_and_rebuilds_only_when_ask
     env.delete_env(&ns, "build").await?;
     env.wait_gone(&ns, "build", TIMEOUT).await?;
     assert!(
-        ctx.codebuild
-            .batch_get_projects()
-            .names(&project)
-            .send()
-            .await?
-            .projects()
-            .is_empty(),
+        probe::codebuild_project(&ctx.codebuild, &project)
+            .await
+            .is_none(),
         "the project is deleted with the environment"
     );
     op.stop().await?;

@@ -7,6 +7,7 @@ use anyhow::Context;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use redcap_e2e::manifests::EnvironmentManifest;
+use redcap_e2e::probe::{self, eventually};
 use redcap_e2e::{OPERATOR_NAMESPACE, Operator, OperatorOptions, TestEnv, sum_metric};
 
 async fn holder(leases: &Api<Lease>, name: &str) -> anyhow::Result<Option<String>> {
@@ -23,18 +24,17 @@ async fn wait_holder(
     want: &str,
     timeout: Duration,
 ) -> anyhow::Result<()> {
-    let start = std::time::Instant::now();
-    loop {
+    let held = eventually(
+        &format!("Lease {name} held by {want}"),
+        timeout,
+        async || Ok(holder(leases, name).await?.as_deref() == Some(want)),
+    )
+    .await;
+    if held.is_err() {
         let got = holder(leases, name).await?;
-        if got.as_deref() == Some(want) {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            start.elapsed() < timeout,
-            "Lease {name} held by {got:?}, expected {want} within {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        anyhow::bail!("Lease {name} held by {got:?}, expected {want} within {timeout:?}");
     }
+    Ok(())
 }
 
 fn options<'a>(ns: &'a str, lease: &str, holder: &str) -> OperatorOptions<'a> {
@@ -96,15 +96,9 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over() -> anyhow::Resu
     )
     .await?;
     env.wait_ready(&ns, "ha", Duration::from_secs(90)).await?;
-    let v = env
-        .s3()
-        .get_bucket_versioning()
-        .bucket(&bucket)
-        .send()
-        .await?;
     assert_eq!(
-        v.status().map(|s| s.as_str()),
-        Some("Suspended"),
+        probe::bucket_versioning(&env.s3(), &bucket).await,
+        "Suspended",
         "the new leader did not apply the change"
     );
     assert!(b.aws_calls("write").await? > 0.0);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use redcap_e2e::manifests::EnvironmentManifest;
+use redcap_e2e::probe::{self, eventually};
 use redcap_e2e::{Operator, OperatorOptions, TestEnv, is_ready};
 use redcap_operator::api::{ComponentName, ComponentState, Phase, RedcapEnvironment};
 
@@ -31,68 +32,21 @@ fn component_state(env: &RedcapEnvironment, name: ComponentName) -> Option<Compo
         .map(|c| c.state)
 }
 
-async fn versioning(env: &TestEnv, bucket: &str) -> anyhow::Result<String> {
-    let v = env
-        .s3()
-        .get_bucket_versioning()
-        .bucket(bucket)
-        .send()
-        .await?;
-    Ok(v.status()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_default())
-}
-
-async fn suspend_versioning_by_hand(env: &TestEnv, bucket: &str) -> anyhow::Result<()> {
-    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-    env.s3()
-        .put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Suspended)
-                .build(),
-        )
-        .send()
-        .await?;
-    Ok(())
+async fn versioning(env: &TestEnv, bucket: &str) -> String {
+    probe::bucket_versioning(&env.s3(), bucket).await
 }
 
 async fn bucket_exists(env: &TestEnv, bucket: &str) -> bool {
-    env.s3().head_bucket().bucket(bucket).send().await.is_ok()
+    probe::bucket_exists(&env.s3(), bucket).await
 }
 
-async fn key_state(env: &TestEnv, key_arn: &str) -> anyhow::Result<String> {
-    let k = env.kms().describe_key().key_id(key_arn).send().await?;
-    Ok(k.key_metadata()
-        .and_then(|m| m.key_state())
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_default())
-}
-
-async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<bool>>,
-{
-    let start = std::time::Instant::now();
-    loop {
-        if check().await? {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+async fn key_state(env: &TestEnv, key_arn: &str) -> String {
+    probe::key_state(&env.kms(), key_arn).await
 }
 
 #[tokio::test]
 async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
-    let env = TestEnv::from_env().await?;
-    let ns = env.namespace("lifecycle").await?;
-    let mut op = Operator::start(&env, "lifecycle", OperatorOptions::scoped(&ns)).await?;
+    let (env, ns, mut op) = TestEnv::with_scoped_operator("lifecycle", "lifecycle").await?;
 
     // Create: the status contract exists from the first reconcile, then Ready.
     env.apply_yaml(&ns, &EnvironmentManifest::new("dev").yaml())
@@ -128,38 +82,25 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
 
     // Every phase change is an Event on the object. Events are published after the status
     // write that caused them, one API call each, so look for a little while.
-    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
-        kube::Api::namespaced(env.kube.clone(), &ns);
-    let reasons = || async {
-        Ok::<_, anyhow::Error>(
-            events
-                .list(&Default::default())
-                .await?
-                .items
-                .into_iter()
-                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("dev"))
-                .filter_map(|e| e.reason)
-                .collect::<Vec<String>>(),
-        )
+    let reasons = async || -> anyhow::Result<Vec<String>> {
+        Ok(env
+            .events(&ns)
+            .await?
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("dev"))
+            .filter_map(|e| e.reason)
+            .collect())
     };
-    let seen = wait_until("a Ready event", Duration::from_secs(10), || async {
+    let seen = eventually("a Ready event", Duration::from_secs(10), async || {
         Ok(reasons().await?.iter().any(|r| r == "Ready"))
     })
     .await;
     assert!(seen.is_ok(), "no Ready event among {:?}", reasons().await?);
 
     // What AWS holds matches the spec.
-    assert_eq!(versioning(&env, &bucket).await?, "Enabled");
-    let enc = env
-        .s3()
-        .get_bucket_encryption()
-        .bucket(&bucket)
-        .send()
-        .await?;
-    let rule = &enc
-        .server_side_encryption_configuration()
-        .context("no encryption")?
-        .rules()[0];
+    let s3 = env.s3();
+    assert_eq!(versioning(&env, &bucket).await, "Enabled");
+    let rule = probe::bucket_encryption(&s3, &bucket).await;
     let default = rule
         .apply_server_side_encryption_by_default()
         .context("no default encryption")?;
@@ -171,12 +112,7 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
         "bucket key {:?} is not {key_arn}",
         default.kms_master_key_id()
     );
-    let pab = env
-        .s3()
-        .get_public_access_block()
-        .bucket(&bucket)
-        .send()
-        .await?;
+    let pab = s3.get_public_access_block().bucket(&bucket).send().await?;
     let pab = pab
         .public_access_block_configuration()
         .context("no public access block")?;
@@ -189,26 +125,16 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
         ),
         (Some(true), Some(true), Some(true), Some(true))
     );
-    let tags = env.s3().get_bucket_tagging().bucket(&bucket).send().await?;
     let uid = ready.metadata.uid.clone().unwrap();
     assert!(
-        tags.tag_set()
-            .iter()
-            .any(|t| t.key() == "redcap.dev/uid" && t.value() == uid),
+        probe::owned_by(&probe::bucket_tags(&s3, &bucket).await, &uid),
         "bucket not tagged with the owner UID"
     );
-    let logging = env.s3().get_bucket_logging().bucket(&bucket).send().await?;
     assert_eq!(
-        logging.logging_enabled().map(|l| l.target_bucket()),
+        probe::bucket_logging_target(&s3, &bucket).await.as_deref(),
         Some(log_bucket.as_str())
     );
-    let rotation = env
-        .kms()
-        .get_key_rotation_status()
-        .key_id(&key_arn)
-        .send()
-        .await?;
-    assert!(rotation.key_rotation_enabled());
+    assert!(probe::key_rotation_enabled(&env.kms(), &key_arn).await);
 
     // Steady state: several resyncs, zero AWS writes, no status writes.
     let writes_before = op.aws_calls("write").await?;
@@ -237,11 +163,11 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
     );
 
     // Drift: versioning switched off by hand comes back.
-    suspend_versioning_by_hand(&env, &bucket).await?;
-    wait_until(
+    probe::suspend_versioning(&s3, &bucket).await;
+    eventually(
         "versioning to be re-enabled",
         Duration::from_secs(30),
-        || async { Ok(versioning(&env, &bucket).await? == "Enabled") },
+        async || Ok(versioning(&env, &bucket).await == "Enabled"),
     )
     .await?;
 
@@ -255,10 +181,10 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
     })
     .await?;
     let writes_suspended = op.aws_calls("write").await?;
-    suspend_versioning_by_hand(&env, &bucket).await?;
+    probe::suspend_versioning(&s3, &bucket).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(
-        versioning(&env, &bucket).await?,
+        versioning(&env, &bucket).await,
         "Suspended",
         "a suspended environment must not correct drift"
     );
@@ -272,10 +198,10 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
     env.patch_spec(&ns, "dev", serde_json::json!({"suspend": false}))
         .await?;
     env.wait_ready(&ns, "dev", READY_TIMEOUT).await?;
-    wait_until(
+    eventually(
         "versioning to be re-enabled after resume",
         Duration::from_secs(30),
-        || async { Ok(versioning(&env, &bucket).await? == "Enabled") },
+        async || Ok(versioning(&env, &bucket).await == "Enabled"),
     )
     .await?;
 
@@ -290,7 +216,7 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
         !bucket_exists(&env, &log_bucket).await,
         "log bucket should be deleted"
     );
-    assert_eq!(key_state(&env, &key_arn).await?, "PendingDeletion");
+    assert_eq!(key_state(&env, &key_arn).await, "PendingDeletion");
 
     op.stop().await?;
     Ok(())
@@ -298,24 +224,12 @@ async fn create_steady_state_drift_suspend_and_delete() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn snapshot_and_retain_policies_keep_the_data() -> anyhow::Result<()> {
-    let env = TestEnv::from_env().await?;
-    let ns = env.namespace("keep").await?;
-    let mut op = Operator::start(&env, "keep", OperatorOptions::scoped(&ns)).await?;
+    let (env, ns, mut op) = TestEnv::with_scoped_operator("keep", "keep").await?;
 
-    env.apply_yaml(
-        &ns,
-        &EnvironmentManifest::new("snap")
-            .deletion_policy("Snapshot")
-            .yaml(),
-    )
-    .await?;
-    env.apply_yaml(
-        &ns,
-        &EnvironmentManifest::new("retain")
-            .deletion_policy("Retain")
-            .yaml(),
-    )
-    .await?;
+    for (name, policy) in [("snap", "Snapshot"), ("retain", "Retain")] {
+        let manifest = EnvironmentManifest::new(name).deletion_policy(policy);
+        env.apply_yaml(&ns, &manifest.yaml()).await?;
+    }
     let mut kept = Vec::new();
     for name in ["snap", "retain"] {
         let ready = env.wait_ready(&ns, name, READY_TIMEOUT).await?;
@@ -330,7 +244,7 @@ async fn snapshot_and_retain_policies_keep_the_data() -> anyhow::Result<()> {
             "{log_bucket} must be kept"
         );
         assert_eq!(
-            key_state(&env, &key_arn).await?,
+            key_state(&env, &key_arn).await,
             "Enabled",
             "the key of a kept bucket must stay usable"
         );
@@ -341,9 +255,7 @@ async fn snapshot_and_retain_policies_keep_the_data() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn operator_crash_mid_reconcile_creates_no_duplicates() -> anyhow::Result<()> {
-    let env = TestEnv::from_env().await?;
-    let ns = env.namespace("crash").await?;
-    let mut op = Operator::start(&env, "crash-1", OperatorOptions::scoped(&ns)).await?;
+    let (env, ns, mut op) = TestEnv::with_scoped_operator("crash", "crash-1").await?;
     let created = env
         .apply_yaml(&ns, &EnvironmentManifest::new("crashy").yaml())
         .await?;
@@ -360,21 +272,7 @@ async fn operator_crash_mid_reconcile_creates_no_duplicates() -> anyhow::Result<
     let (key_arn, _, _) = outputs(&ready)?;
 
     // Exactly one key carries this environment's UID.
-    let kms = env.kms();
-    let mut owned = Vec::new();
-    let mut keys = kms.list_keys().into_paginator().items().send();
-    while let Some(key) = keys.next().await {
-        let key = key?;
-        let id = key.key_id().unwrap_or_default().to_string();
-        let tags = kms.list_resource_tags().key_id(&id).send().await?;
-        if tags
-            .tags()
-            .iter()
-            .any(|t| t.tag_key() == "redcap.dev/uid" && t.tag_value() == uid)
-        {
-            owned.push(id);
-        }
-    }
+    let owned = probe::keys_owned_by(&env.kms(), &uid).await;
     assert_eq!(
         owned.len(),
         1,

@@ -11,7 +11,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::PostParams;
 use redcap_e2e::manifests::EnvironmentManifest;
-use redcap_e2e::{Operator, OperatorOptions, TestEnv, condition_message, is_stalled};
+use redcap_e2e::probe;
+use redcap_e2e::{Operator, TestEnv, condition_message, is_stalled};
 use redcap_operator::api::RedcapEnvironment;
 use redcap_operator::plan::cron::firewall_token;
 use redcap_operator::plan::secret::SecretString;
@@ -24,22 +25,6 @@ fn manifest(name: &str) -> EnvironmentManifest {
         .email("bounceNotificationAddress", "it@example.org")
 }
 
-fn secrets_client(env: &TestEnv) -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::new(&env.aws)
-}
-
-async fn secret_string(env: &TestEnv, arn: &str) -> anyhow::Result<String> {
-    let out = secrets_client(env)
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .with_context(|| format!("reading {arn}"))?;
-    out.secret_string()
-        .map(str::to_string)
-        .context("secret has no string")
-}
-
 /// Every secret value the environment holds, and the token derived from the cron seed.
 async fn secret_values(
     env: &TestEnv,
@@ -47,9 +32,10 @@ async fn secret_values(
     object: &RedcapEnvironment,
 ) -> anyhow::Result<Vec<String>> {
     let status = object.status.as_ref().context("no status")?;
+    let sm = aws_sdk_secretsmanager::Client::new(&env.aws);
     let mut values = Vec::new();
     for output in &status.outputs.secrets {
-        let text = secret_string(env, &output.arn).await?;
+        let text = probe::secret_string(&sm, &output.arn).await;
         match output.name.as_str() {
             "salt" => values.push(text),
             "storageCredentials" => {
@@ -97,10 +83,9 @@ async fn assert_no_leak(
     if let Some(object) = env.environments(ns).get_opt(name).await? {
         places.push(("the object".into(), serde_json::to_string(&object)?));
     }
-    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(env.kube.clone(), ns);
-    let listed = events.list(&Default::default()).await?;
-    anyhow::ensure!(!listed.items.is_empty(), "expected Events in {ns}");
-    places.push(("the Events".into(), serde_json::to_string(&listed.items)?));
+    let listed = env.events(ns).await?;
+    anyhow::ensure!(!listed.is_empty(), "expected Events in {ns}");
+    places.push(("the Events".into(), serde_json::to_string(&listed)?));
     let core_events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(env.kube.clone(), ns);
     places.push((
         "the core/v1 Events".into(),
@@ -123,9 +108,7 @@ async fn assert_no_leak(
 
 #[tokio::test]
 async fn no_secret_value_reaches_status_events_or_logs() -> anyhow::Result<()> {
-    let env = TestEnv::from_env().await?;
-    let ns = env.namespace("leaks").await?;
-    let mut op = Operator::start(&env, "leaks", OperatorOptions::scoped(&ns)).await?;
+    let (env, ns, mut op) = TestEnv::with_scoped_operator("leaks", "leaks").await?;
     env.apply_yaml(&ns, &manifest("leaky").yaml()).await?;
     let ready = env.wait_ready(&ns, "leaky", READY_TIMEOUT).await?;
     let values = secret_values(&env, &ns, &ready).await?;
@@ -146,9 +129,7 @@ async fn no_secret_value_reaches_status_events_or_logs() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn a_missing_secret_reference_stalls_then_resumes_by_itself() -> anyhow::Result<()> {
-    let env = TestEnv::from_env().await?;
-    let ns = env.namespace("secret-ref").await?;
-    let mut op = Operator::start(&env, "secret-ref", OperatorOptions::scoped(&ns)).await?;
+    let (env, ns, mut op) = TestEnv::with_scoped_operator("secret-ref", "secret-ref").await?;
     let cron = "  cron:\n    secretRef:\n      name: my-cron\n      key: seed";
     env.apply_yaml(&ns, &manifest("waits").spec(cron).yaml())
         .await?;

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use redcap_e2e::emulator::PrivateEmulator;
-use redcap_e2e::{Operator, OperatorOptions, TestEnv, ensure_release, repo_file};
+use redcap_e2e::probe;
+use redcap_e2e::{Operator, OperatorOptions, TestEnv, ensure_release, repo_file, s3_client};
 use redcap_operator::api::Phase;
 use serde_json::json;
 
@@ -41,11 +42,7 @@ async fn the_demo_environment_converges_under_twenty_percent_throttling() -> any
     let env = TestEnv::from_env().await?;
     let emulator = PrivateEmulator::start(&env.state_dir, "throttled")?;
     let aws = emulator.aws(REGION).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&aws)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(&aws);
     // The example's release zip, where its spec says (before the faults: setup is not
     // what this test is about).
     let example: serde_json::Value = serde_yaml::from_str(&manifest("x")?)?;
@@ -98,16 +95,7 @@ async fn the_demo_environment_converges_under_twenty_percent_throttling() -> any
     let kms = aws_sdk_kms::Client::new(&aws);
     let mut live_keys = 0;
     for key in kms.list_keys().send().await?.keys() {
-        let described = kms
-            .describe_key()
-            .key_id(key.key_id().unwrap_or_default())
-            .send()
-            .await?;
-        if described
-            .key_metadata()
-            .and_then(|m| m.key_state())
-            .is_some_and(|st| st.as_str() == "Enabled")
-        {
+        if probe::key_state(&kms, key.key_id().unwrap_or_default()).await == "Enabled" {
             live_keys += 1;
         }
     }
