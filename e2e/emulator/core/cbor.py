@@ -14,7 +14,7 @@ from typing import Any
 
 import cbor2
 
-from . import wire
+from . import model, wire
 
 
 def dumps(value: Any) -> bytes:
@@ -52,13 +52,7 @@ def from_json(value: Any, shape: Any) -> Any:
     if t == "map" and isinstance(value, dict):
         return {k: from_json(v, shape.value) for k, v in value.items()}
     if t == "timestamp":
-        if isinstance(value, (int, float)):
-            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
-        if isinstance(value, str):
-            try:
-                return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                return value
+        return model.to_datetime(value)
     if t == "blob" and isinstance(value, str):
         return base64.b64decode(value)
     if t in ("double", "float") and isinstance(value, int) and not isinstance(value, bool):

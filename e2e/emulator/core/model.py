@@ -73,7 +73,8 @@ def validation_error_code(op: OperationModel) -> str:
     return "ValidationException"
 
 
-def _to_datetime(value: Any) -> Any:
+def to_datetime(value: Any) -> Any:
+    """A wire timestamp (epoch number or ISO 8601 text) as a datetime; anything else as it is."""
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
@@ -103,7 +104,7 @@ def deserialize(value: Any, shape: Shape | None) -> Any:
     if t == "map" and isinstance(value, dict):
         return {k: deserialize(v, shape.value) for k, v in value.items()}
     if t == "timestamp":
-        return _to_datetime(value)
+        return to_datetime(value)
     if t == "blob" and isinstance(value, str):
         try:
             return base64.b64decode(value, validate=True)

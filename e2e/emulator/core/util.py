@@ -29,6 +29,11 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def epoch(t: dt.datetime) -> float:
+    """A timestamp as JSON protocols send it: epoch seconds, millisecond precision."""
+    return round(t.timestamp(), 3)
+
+
 def elapsed(since: dt.datetime) -> float:
     return (now() - since).total_seconds()
 

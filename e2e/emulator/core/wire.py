@@ -80,6 +80,14 @@ class Call:
     def json(self) -> Any:
         return json.loads(self.body or b"{}")
 
+    def json_or_empty(self) -> Any:
+        """The JSON body, or `{}` when it is not JSON (for answers rewritten after moto's,
+        which has already refused a malformed request)."""
+        try:
+            return self.json()
+        except ValueError:
+            return {}
+
 
 def _credential_scope(auth: str) -> tuple[str, str, str] | None:
     m = re.search(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request", auth)
@@ -247,6 +255,33 @@ def error_response(call: Call, status: int, code: str, message: str) -> Response
             f"<Message>{escape(message)}</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>"
         )
     return status, headers, body.encode()
+
+
+def json_body(call: Call) -> Any:
+    """The request's JSON body; AWS's SerializationException when it is not JSON."""
+    try:
+        return call.json()
+    except ValueError:
+        raise model.ApiError("SerializationException", "request body is not valid JSON") from None
+
+
+def json_params(call: Call, op: Any) -> dict[str, Any]:
+    """The request's JSON body, parsed and validated against `op`'s input shape."""
+    return model.parse_input(op, json_body(call))
+
+
+def rewrite_json(resp: Response, fn: Any) -> Response:
+    """A successful JSON answer with `fn` applied to its document (in place); anything
+    else as it is."""
+    status, headers, body = resp
+    if status != 200:
+        return resp
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return resp
+    fn(doc)
+    return status, headers, json.dumps(doc).encode()
 
 
 def json_response(call: Call, payload: dict[str, Any], status: int = 200) -> Response:

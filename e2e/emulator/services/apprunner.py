@@ -106,6 +106,29 @@ def reset() -> None:
     _backends.clear()
 
 
+def _keep(b: Backend, table: dict[str, dict[str, Any]], arn: str, item: dict[str, Any], p: dict[str, Any]) -> None:
+    """Stores a new resource under its ARN, with the tags of its create request."""
+    table[arn] = item
+    b.tags[arn] = tag_dict(p.get("Tags"))
+
+
+def _found(table: dict[str, dict[str, Any]], arn: str, what: str) -> dict[str, Any]:
+    item = table.get(arn)
+    if item is None:
+        raise not_found(f"{what} {arn} not found")
+    return item
+
+
+def _listed(table: dict[str, dict[str, Any]], name_key: str, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ACTIVE revisions, narrowed to the request's name and to the latest ones when asked."""
+    items = [x for x in table.values() if x["Status"] == "ACTIVE"]
+    if p.get(name_key):
+        items = [x for x in items if x[name_key] == p[name_key]]
+    if p.get("LatestOnly"):
+        items = [x for x in items if x["Latest"]]
+    return items
+
+
 def tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t.get("Value", "") for t in tags or []}
 
@@ -249,8 +272,7 @@ def create_service(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     }
     if p.get("EncryptionConfiguration"):
         svc["EncryptionConfiguration"] = p["EncryptionConfiguration"]
-    b.services[svc["ServiceArn"]] = svc
-    b.tags[svc["ServiceArn"]] = tag_dict(p.get("Tags"))
+    _keep(b, b.services, svc["ServiceArn"], svc, p)
     op_id = _start_op(svc, "CREATE_SERVICE")
     return {"Service": _service_view(b, svc), "OperationId": op_id}
 
@@ -421,8 +443,7 @@ def create_asc(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         a["Latest"] = False
     a = b._revision("asc", "autoscalingconfiguration", name, rev)
     a.update({"MaxConcurrency": p.get("MaxConcurrency", 100), "MinSize": lo, "MaxSize": hi, "IsDefault": False})
-    b.asc[a["AutoScalingConfigurationArn"]] = a
-    b.tags[a["AutoScalingConfigurationArn"]] = tag_dict(p.get("Tags"))
+    _keep(b, b.asc, a["AutoScalingConfigurationArn"], a, p)
     return {"AutoScalingConfiguration": _asc_view(b, a)}
 
 
@@ -457,11 +478,7 @@ def update_default_asc(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_asc(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-    items = [a for a in b.asc.values() if a["Status"] == "ACTIVE"]
-    if p.get("AutoScalingConfigurationName"):
-        items = [a for a in items if a["AutoScalingConfigurationName"] == p["AutoScalingConfigurationName"]]
-    if p.get("LatestOnly"):
-        items = [a for a in items if a["Latest"]]
+    items = _listed(b.asc, "AutoScalingConfigurationName", p)
     page, token = paginate([asc_summary(b, a) for a in items], p)
     return {"AutoScalingConfigurationSummaryList": page, "NextToken": token}
 
@@ -508,20 +525,12 @@ def create_vpc_connector(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         "Status": "ACTIVE",
         "CreatedAt": now(),
     }
-    b.vpc_connectors[c["VpcConnectorArn"]] = c
-    b.tags[c["VpcConnectorArn"]] = tag_dict(p.get("Tags"))
+    _keep(b, b.vpc_connectors, c["VpcConnectorArn"], c, p)
     return {"VpcConnector": c}
 
 
-def _connector(b: Backend, arn: str) -> dict[str, Any]:
-    c = b.vpc_connectors.get(arn)
-    if c is None:
-        raise ApiError("ResourceNotFoundException", f"VPC connector {arn} not found")
-    return c
-
-
 def delete_vpc_connector(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-    c = _connector(b, p["VpcConnectorArn"])
+    c = _found(b.vpc_connectors, p["VpcConnectorArn"], "VPC connector")
     if c["Status"] == "INACTIVE":
         raise ApiError("ResourceNotFoundException", f"VPC connector {c['VpcConnectorArn']} is already deleted")
     c.update({"Status": "INACTIVE", "DeletedAt": now()})
@@ -542,30 +551,18 @@ def create_obs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     o = b._revision("obs", "observabilityconfiguration", name, len(same) + 1)
     if p.get("TraceConfiguration"):
         o["TraceConfiguration"] = p["TraceConfiguration"]
-    b.observability[o["ObservabilityConfigurationArn"]] = o
-    b.tags[o["ObservabilityConfigurationArn"]] = tag_dict(p.get("Tags"))
+    _keep(b, b.observability, o["ObservabilityConfigurationArn"], o, p)
     return {"ObservabilityConfiguration": o}
 
 
-def _obs(b: Backend, arn: str) -> dict[str, Any]:
-    o = b.observability.get(arn)
-    if o is None:
-        raise ApiError("ResourceNotFoundException", f"Observability configuration {arn} not found")
-    return o
-
-
 def delete_obs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-    o = _obs(b, p["ObservabilityConfigurationArn"])
+    o = _found(b.observability, p["ObservabilityConfigurationArn"], "Observability configuration")
     o.update({"Status": "INACTIVE", "DeletedAt": now(), "Latest": False})
     return {"ObservabilityConfiguration": o}
 
 
 def list_obs(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-    items = [o for o in b.observability.values() if o["Status"] == "ACTIVE"]
-    if p.get("ObservabilityConfigurationName"):
-        items = [o for o in items if o["ObservabilityConfigurationName"] == p["ObservabilityConfigurationName"]]
-    if p.get("LatestOnly"):
-        items = [o for o in items if o["Latest"]]
+    items = _listed(b.observability, "ObservabilityConfigurationName", p)
     keys = ("ObservabilityConfigurationArn", "ObservabilityConfigurationName", "ObservabilityConfigurationRevision")
     page, token = paginate([{k: o[k] for k in keys} for o in items], p)
     return {"ObservabilityConfigurationSummaryList": page, "NextToken": token}
@@ -626,11 +623,11 @@ _RESOURCE_HANDLERS: dict[str, Callable[[Backend, dict[str, Any]], dict[str, Any]
     "UpdateDefaultAutoScalingConfiguration": update_default_asc,
     "ListServicesForAutoScalingConfiguration": services_for_asc,
     "CreateVpcConnector": create_vpc_connector,
-    "DescribeVpcConnector": lambda b, p: {"VpcConnector": _connector(b, p["VpcConnectorArn"])},
+    "DescribeVpcConnector": lambda b, p: {"VpcConnector": _found(b.vpc_connectors, p["VpcConnectorArn"], "VPC connector")},
     "DeleteVpcConnector": delete_vpc_connector,
     "ListVpcConnectors": list_vpc_connectors,
     "CreateObservabilityConfiguration": create_obs,
-    "DescribeObservabilityConfiguration": lambda b, p: {"ObservabilityConfiguration": _obs(b, p["ObservabilityConfigurationArn"])},
+    "DescribeObservabilityConfiguration": lambda b, p: {"ObservabilityConfiguration": _found(b.observability, p["ObservabilityConfigurationArn"], "Observability configuration")},
     "DeleteObservabilityConfiguration": delete_obs,
     "ListObservabilityConfigurations": list_obs,
     "TagResource": tag_resource,
@@ -673,11 +670,7 @@ def _handle(call: wire.Call) -> wire.Response:
     if call.operation not in sm.operation_names:
         raise ApiError("UnknownOperationException", f"Unknown operation {call.operation}")
     op = sm.operation_model(call.operation)
-    try:
-        raw = call.json()
-    except ValueError:
-        raise ApiError("SerializationException", "request body is not valid JSON") from None
-    params = model.parse_input(op, raw)
+    params = wire.json_params(call, op)
     handler = HANDLERS.get(op.name)
     if handler is None:
         raise invalid(f"{op.name} is not emulated (connections and VPC ingress connections are out of scope)")

@@ -41,7 +41,7 @@ from ..core import model, wire
 from ..core.config import CONFIG
 from ..core.hooks import Registry
 from ..core.model import ApiError
-from ..core.util import account_id, elapsed, now
+from ..core.util import account_id, elapsed, epoch, now
 
 PHASES = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
 PAGE = 100
@@ -69,26 +69,10 @@ def _reset() -> None:
         _tokens.clear()
 
 
-def _ts(t: dt.datetime) -> float:
-    return round(t.timestamp(), 3)
-
-
 def _backend(account: str, region: str) -> Any:
     from moto.codebuild.models import codebuild_backends
 
     return codebuild_backends[account][region]
-
-
-def _rewrite_json(resp: wire.Response, fn: Any) -> wire.Response:
-    status, headers, body = resp
-    if status != 200:
-        return resp
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return resp
-    fn(doc)
-    return status, headers, json.dumps(doc).encode()
 
 
 def _variables(rec: dict[str, Any]) -> dict[str, str]:
@@ -179,16 +163,16 @@ def _view(b: dict[str, Any]) -> None:
         return start + dt.timedelta(seconds=span * i / (len(PHASES) - 1))
 
     def phase(i: int, status: str | None, ctx: list[dict[str, str]] | None = None) -> dict[str, Any]:
-        p: dict[str, Any] = {"phaseType": PHASES[i], "startTime": _ts(at(i))}
+        p: dict[str, Any] = {"phaseType": PHASES[i], "startTime": epoch(at(i))}
         if status:
-            p.update({"phaseStatus": status, "endTime": _ts(at(i + 1)), "durationInSeconds": int(span / (len(PHASES) - 1)), "contexts": ctx or []})
+            p.update({"phaseStatus": status, "endTime": epoch(at(i + 1)), "durationInSeconds": int(span / (len(PHASES) - 1)), "contexts": ctx or []})
         return p
 
     if rec.get("stopped") is not None:
         ran = (rec["stopped"] - start).total_seconds() / span if span > 0 else 0.0
         cur = min(int(ran * (len(PHASES) - 1)), len(PHASES) - 3)
         phases = [phase(i, "SUCCEEDED") for i in range(cur)] + [phase(cur, "STOPPED")]
-        b.update({"phases": phases, "buildStatus": "STOPPED", "currentPhase": PHASES[cur], "buildComplete": True, "endTime": _ts(rec["stopped"])})
+        b.update({"phases": phases, "buildStatus": "STOPPED", "currentPhase": PHASES[cur], "buildComplete": True, "endTime": epoch(rec["stopped"])})
     elif span > 0 and age < span:
         cur = int(age / span * (len(PHASES) - 1))
         phases = [phase(i, "SUCCEEDED") for i in range(cur)] + [phase(cur, None)]
@@ -200,10 +184,10 @@ def _view(b: dict[str, Any]) -> None:
         ctx = [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": message}]
         fin = len(PHASES) - 2
         phases = [phase(i, "SUCCEEDED") for i in range(failed)] + [phase(failed, "FAILED", ctx), phase(fin, "SUCCEEDED"), phase(fin + 1, None)]
-        b.update({"phases": phases, "buildStatus": "FAILED", "currentPhase": "COMPLETED", "buildComplete": True, "endTime": _ts(at(len(PHASES) - 1))})
+        b.update({"phases": phases, "buildStatus": "FAILED", "currentPhase": "COMPLETED", "buildComplete": True, "endTime": epoch(at(len(PHASES) - 1))})
     else:
         phases = [phase(i, "SUCCEEDED") for i in range(len(PHASES) - 1)] + [phase(len(PHASES) - 1, None)]
-        b.update({"phases": phases, "buildStatus": "SUCCEEDED", "currentPhase": "COMPLETED", "buildComplete": True, "endTime": _ts(at(len(PHASES) - 1))})
+        b.update({"phases": phases, "buildStatus": "SUCCEEDED", "currentPhase": "COMPLETED", "buildComplete": True, "endTime": epoch(at(len(PHASES) - 1))})
         if rec.get("digest"):
             b["exportedEnvironmentVariables"] = [{"name": "IMAGE_DIGEST", "value": rec["digest"]}]
 
@@ -276,10 +260,7 @@ def _start_again(call: wire.Call) -> wire.Response | None:
 
 
 def _builds_view(call: wire.Call, resp: wire.Response) -> wire.Response:
-    try:
-        req = call.json()
-    except ValueError:
-        req = {}
+    req = call.json_or_empty()
 
     def fix(doc: dict[str, Any]) -> None:
         with _lock:
@@ -290,7 +271,7 @@ def _builds_view(call: wire.Call, resp: wire.Response) -> wire.Response:
                     _tokens[(req.get("projectName", ""), req["idempotencyToken"])] = (b["id"], now())
                 rec = _builds[b["id"]]
                 # AWS answers StartBuild while the build is still being submitted.
-                b.update({"buildStatus": "IN_PROGRESS", "currentPhase": "SUBMITTED", "buildComplete": False, "phases": [{"phaseType": "SUBMITTED", "startTime": _ts(rec["start"])}]})
+                b.update({"buildStatus": "IN_PROGRESS", "currentPhase": "SUBMITTED", "buildComplete": False, "phases": [{"phaseType": "SUBMITTED", "startTime": epoch(rec["start"])}]})
                 for key in ("environment", "source", "logs"):
                     b[key] = rec[key]
                 b.pop("endTime", None)
@@ -305,15 +286,12 @@ def _builds_view(call: wire.Call, resp: wire.Response) -> wire.Response:
             for b in doc.get("builds") or []:
                 _view(b)
 
-    return _rewrite_json(resp, fix)
+    return wire.rewrite_json(resp, fix)
 
 
 # --------------------------------------------------------------------------- listing
 def _list_builds(call: wire.Call) -> wire.Response:
-    try:
-        req = call.json()
-    except ValueError:
-        raise ApiError("SerializationException", "request body is not valid JSON") from None
+    req = wire.json_body(call)
     name = req.get("projectName") or ""
     backend = _backend(account_id(call), call.region)
     if name not in backend.codebuild_projects:
@@ -352,15 +330,12 @@ def _create_project(call: wire.Call, resp: wire.Response) -> wire.Response:
         for key in ("encryptionKey", "timeoutInMinutes", "queuedTimeoutInMinutes"):
             doc.setdefault("project", {})[key] = meta[key]
 
-    return _rewrite_json(resp, fix)
+    return wire.rewrite_json(resp, fix)
 
 
 def _update_project(call: wire.Call) -> wire.Response:
     op = model.service_model("codebuild").operation_model("UpdateProject")
-    try:
-        raw = call.json()
-    except ValueError:
-        raise ApiError("SerializationException", "request body is not valid JSON") from None
+    raw = wire.json_body(call)
     params = model.parse_input(op, raw)
     backend = _backend(account_id(call), call.region)
     project = backend.codebuild_projects.get(params["name"])

@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import json
 import math
 import threading
 from typing import Any
@@ -36,7 +35,7 @@ from ..core import model, wire
 from ..core.config import CONFIG
 from ..core.hooks import Registry
 from ..core.model import ApiError
-from ..core.util import account_id, elapsed, hex_id, now
+from ..core.util import account_id, elapsed, epoch, hex_id, now
 
 OPS = {"CreateExpressGatewayService", "UpdateExpressGatewayService", "DescribeExpressGatewayService", "DeleteExpressGatewayService"}
 LOCK = threading.RLock()
@@ -134,6 +133,16 @@ def _find(arn: str, missing: str) -> dict[str, Any]:
     return rec
 
 
+def _active(arn: str) -> tuple[dict[str, Any], Any]:
+    """The Express service `arn` if it is ACTIVE (AWS refuses changes to others), with
+    moto's ECS backend of its account and region."""
+    rec = _find(arn, "ServiceNotFoundException")
+    _status(rec)
+    if rec["status"]["statusCode"] != "ACTIVE":
+        raise ApiError("ServiceNotActiveException", "Service was not ACTIVE.")
+    return rec, _backend(rec["_account"], rec["_region"])
+
+
 def create(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
     account, region = account_id(call), call.region
     ecs = _backend(account, region)
@@ -188,11 +197,7 @@ def create(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def update(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
-    rec = _find(p["serviceArn"], "ServiceNotFoundException")
-    _status(rec)
-    if rec["status"]["statusCode"] != "ACTIVE":
-        raise ApiError("ServiceNotActiveException", "Service was not ACTIVE.")
-    ecs = _backend(rec["_account"], rec["_region"])
+    rec, ecs = _active(p["serviceArn"])
     change = {k: v for k, v in p.items() if k in CONFIG_KEYS}
     cfg = {**rec["_cfg"], **change}
     if "scalingTarget" in change:
@@ -212,11 +217,7 @@ def update(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def delete(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
-    rec = _find(p["serviceArn"], "ServiceNotFoundException")
-    _status(rec)
-    if rec["status"]["statusCode"] != "ACTIVE":
-        raise ApiError("ServiceNotActiveException", "Service was not ACTIVE.")
-    ecs = _backend(rec["_account"], rec["_region"])
+    rec, ecs = _active(p["serviceArn"])
     try:
         ecs.delete_service(rec["_cluster_name"], rec["serviceName"], True)
     except Exception:  # already gone through DeleteService: the Express record still drains
@@ -243,11 +244,7 @@ HANDLERS = {
 
 def _express(call: wire.Call) -> wire.Response:
     op = model.service_model("ecs").operation_model(call.operation or "")
-    try:
-        raw = call.json()
-    except ValueError:
-        raise ApiError("SerializationException", "request body is not valid JSON") from None
-    params = model.parse_input(op, raw)
+    params = wire.json_params(call, op)
     with LOCK:
         result = HANDLERS[op.name](call, params)
     return wire.json_response(call, model.build_output(op, result))
@@ -263,22 +260,6 @@ def _reset_deployments() -> None:
     with _lock:
         _deployments.clear()
         _deleted_services.clear()
-
-
-def _ts(t: dt.datetime) -> float:
-    return round(t.timestamp(), 3)
-
-
-def _rewrite_json(resp: wire.Response, fn: Any) -> wire.Response:
-    status, headers, body = resp
-    if status != 200:
-        return resp
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return resp
-    fn(doc)
-    return status, headers, json.dumps(doc).encode()
 
 
 def record_ecs_deployment(service_arn: str, task_definition: str, desired: int, created: dt.datetime | None = None) -> None:
@@ -305,7 +286,7 @@ def _service_view(s: dict[str, Any]) -> None:
     want = primary["desiredCount"]
     frac = 1.0 if span <= 0 else min(age / span, 1.0)
     out = []
-    p = {**template, "id": primary["id"], "status": "PRIMARY", "taskDefinition": primary["taskDefinition"], "desiredCount": want, "failedTasks": 0, "createdAt": _ts(primary["createdAt"]), "updatedAt": _ts(now())}
+    p = {**template, "id": primary["id"], "status": "PRIMARY", "taskDefinition": primary["taskDefinition"], "desiredCount": want, "failedTasks": 0, "createdAt": epoch(primary["createdAt"]), "updatedAt": epoch(now())}
     older = [d for d in deps[:-1] if not d.get("done")]
     if frac >= 1.0 and primary["outcome"] == "FAILED":
         p.update({"runningCount": 0, "pendingCount": 0, "failedTasks": max(want, 1), "rolloutState": "FAILED", "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start (emulated failure)."})
@@ -320,7 +301,7 @@ def _service_view(s: dict[str, Any]) -> None:
     out.append(p)
     for d in older[-1:]:
         keep = d["desiredCount"] if primary["outcome"] == "FAILED" and frac >= 1.0 else max(d["desiredCount"] - p["runningCount"], 0)
-        out.append({**template, "id": d["id"], "status": "ACTIVE", "taskDefinition": d["taskDefinition"], "desiredCount": keep, "runningCount": keep, "pendingCount": 0, "failedTasks": 0, "createdAt": _ts(d["createdAt"]), "updatedAt": _ts(now()), "rolloutState": "COMPLETED", "rolloutStateReason": ""})
+        out.append({**template, "id": d["id"], "status": "ACTIVE", "taskDefinition": d["taskDefinition"], "desiredCount": keep, "runningCount": keep, "pendingCount": 0, "failedTasks": 0, "createdAt": epoch(d["createdAt"]), "updatedAt": epoch(now()), "rolloutState": "COMPLETED", "rolloutStateReason": ""})
         out[-1].pop("rolloutStateReason")
     s["deployments"] = out
     s["runningCount"] = sum(d["runningCount"] for d in out)
@@ -328,10 +309,7 @@ def _service_view(s: dict[str, Any]) -> None:
 
 
 def _deployments_view(call: wire.Call, resp: wire.Response) -> wire.Response:
-    try:
-        req = call.json()
-    except ValueError:
-        req = {}
+    req = call.json_or_empty()
 
     def fix(doc: dict[str, Any]) -> None:
         if call.operation == "DescribeServices":
@@ -356,7 +334,7 @@ def _deployments_view(call: wire.Call, resp: wire.Response) -> wire.Response:
         with _lock:
             _service_view(s)
 
-    return _rewrite_json(resp, fix)
+    return wire.rewrite_json(resp, fix)
 
 
 # --------------------------------------------------------------------------- moto patches

@@ -18,11 +18,7 @@ def install(reg: Registry) -> None:
 
 def _associate_kms_key(call: wire.Call) -> wire.Response:
     op = model.service_model("logs").operation_model("AssociateKmsKey")
-    try:
-        raw = call.json()
-    except ValueError:
-        raise ApiError("SerializationException", "request body is not valid JSON") from None
-    params = model.parse_input(op, raw)
+    params = wire.json_params(call, op)
     from moto.logs.models import logs_backends
 
     name = params.get("logGroupName")

@@ -309,29 +309,26 @@ def _rds_restore_version(rds: Any, RDSClientError: Any) -> None:
     rds.RDSBackend.restore_db_cluster_from_snapshot = restore_db_cluster_from_snapshot
 
 
+# AWS's messages for a group a cluster still uses.
+_SUBNET_GROUP_IN_USE = "Cannot delete the subnet group '{name}' because at least one database cluster: {cluster} is still using it."
+_PARAMETER_GROUP_IN_USE = "One or more database clusters are still members of this parameter group {name}, so the group cannot be deleted"
+
+
 def _rds_groups_in_use(rds: Any, RDSClientError: Any) -> None:
     original_subnet = rds.RDSBackend.delete_subnet_group
     original_params = rds.RDSBackend.delete_db_cluster_parameter_group
 
-    def users(self: Any, attr: str, name: str) -> list[str]:
-        return [cid for cid, c in self.clusters.items() if getattr(c, attr, None) == name]
+    def refuse_in_use(self: Any, attr: str, name: str, code: str, message: str) -> None:
+        in_use = [cid for cid, c in self.clusters.items() if getattr(c, attr, None) == name]
+        if in_use:
+            raise RDSClientError(code, message.format(name=name, cluster=in_use[0]))
 
     def delete_subnet_group(self: Any, subnet_name: str) -> Any:
-        in_use = users(self, "db_subnet_group_name", subnet_name)
-        if in_use:
-            raise RDSClientError(
-                "InvalidDBSubnetGroupStateFault",
-                f"Cannot delete the subnet group '{subnet_name}' because at least one database cluster: {in_use[0]} is still using it.",
-            )
+        refuse_in_use(self, "db_subnet_group_name", subnet_name, "InvalidDBSubnetGroupStateFault", _SUBNET_GROUP_IN_USE)
         return original_subnet(self, subnet_name)
 
     def delete_db_cluster_parameter_group(self: Any, db_cluster_parameter_group_name: str) -> None:
-        in_use = users(self, "parameter_group", db_cluster_parameter_group_name)
-        if in_use:
-            raise RDSClientError(
-                "InvalidDBParameterGroupState",
-                f"One or more database clusters are still members of this parameter group {db_cluster_parameter_group_name}, so the group cannot be deleted",
-            )
+        refuse_in_use(self, "parameter_group", db_cluster_parameter_group_name, "InvalidDBParameterGroupState", _PARAMETER_GROUP_IN_USE)
         return original_params(self, db_cluster_parameter_group_name)
 
     rds.RDSBackend.delete_subnet_group = delete_subnet_group

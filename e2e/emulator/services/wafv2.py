@@ -49,11 +49,7 @@ def _wafv2_backend(call: wire.Call) -> Any:
 
 def _web_acl_resources(call: wire.Call) -> wire.Response | None:
     op = model.service_model("wafv2").operation_model(call.operation or "")
-    try:
-        raw = call.json()
-    except ValueError:
-        raise ApiError("SerializationException", "request body is not valid JSON") from None
-    params = model.parse_input(op, raw)
+    params = wire.json_params(call, op)
     if op.name == "AssociateWebACL":
         arn = params["ResourceArn"]
         if ":apprunner:" in arn:

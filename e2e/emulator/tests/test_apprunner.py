@@ -7,14 +7,12 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from awserror import code, fails_with
+
 IMAGE = {
     "ImageRepository": {"ImageIdentifier": "123456789012.dkr.ecr.us-east-1.amazonaws.com/redcap:1", "ImageRepositoryType": "ECR", "ImageConfiguration": {"Port": "8080"}},
     "AuthenticationConfiguration": {"AccessRoleArn": "arn:aws:iam::123456789012:role/apprunner-ecr"},
 }
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return e.value.response["Error"]["Code"]
 
 
 def create(ar, name="redcap-app", **kw):
@@ -43,9 +41,8 @@ def test_operation_takes_configured_time(aws, control):
     arn = create(ar)["Service"]["ServiceArn"]
     assert ar.describe_service(ServiceArn=arn)["Service"]["Status"] == "OPERATION_IN_PROGRESS"
     assert ar.list_operations(ServiceArn=arn)["OperationSummaryList"][0]["Status"] == "IN_PROGRESS"
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidStateException"):
         ar.update_service(ServiceArn=arn, InstanceConfiguration={"Cpu": "2048", "Memory": "4096"})
-    assert code(e) == "InvalidStateException"
     time.sleep(1.1)
     assert ar.describe_service(ServiceArn=arn)["Service"]["Status"] == "RUNNING"
     op = ar.list_operations(ServiceArn=arn)["OperationSummaryList"][0]
@@ -58,9 +55,8 @@ def test_create_failed_then_only_delete(aws, control):
     arn = create(ar)["Service"]["ServiceArn"]
     assert ar.describe_service(ServiceArn=arn)["Service"]["Status"] == "CREATE_FAILED"
     assert ar.list_operations(ServiceArn=arn)["OperationSummaryList"][0]["Status"] == "FAILED"
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidStateException"):
         ar.start_deployment(ServiceArn=arn)
-    assert code(e) == "InvalidStateException"
     control.config(outcomes={"apprunner": "SUCCEEDED"})
     ar.delete_service(ServiceArn=arn)
     assert ar.describe_service(ServiceArn=arn)["Service"]["Status"] == "DELETED"
@@ -85,9 +81,8 @@ def test_pause_resume_deploy_delete(aws):
     ar.describe_service(ServiceArn=arn)
     ar.pause_service(ServiceArn=arn)
     assert ar.describe_service(ServiceArn=arn)["Service"]["Status"] == "PAUSED"
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidStateException"):
         ar.pause_service(ServiceArn=arn)
-    assert code(e) == "InvalidStateException"
     ar.resume_service(ServiceArn=arn)
     ar.start_deployment(ServiceArn=arn)
     ar.describe_service(ServiceArn=arn)
@@ -101,9 +96,8 @@ def test_pause_resume_deploy_delete(aws):
 def test_duplicate_name_rejected(aws):
     ar = aws("apprunner")
     create(ar)
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidRequestException"):
         create(ar)
-    assert code(e) == "InvalidRequestException"
 
 
 @pytest.mark.parametrize(
@@ -119,9 +113,8 @@ def test_duplicate_name_rejected(aws):
 )
 def test_malformed_requests_get_invalid_request(aws, kwargs, needle):
     ar = aws("apprunner", validate=False)
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidRequestException") as e:
         ar.create_service(**kwargs)
-    assert code(e) == "InvalidRequestException"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert needle in e.value.response["Error"]["Message"]
     assert ar.list_services()["ServiceSummaryList"] == []
@@ -153,9 +146,8 @@ def test_unknown_member_and_operation(endpoint, control):
 
 def test_unknown_resource(aws):
     ar = aws("apprunner")
-    with pytest.raises(ClientError) as e:
+    with fails_with("ResourceNotFoundException"):
         ar.describe_service(ServiceArn="arn:aws:apprunner:us-east-1:123456789012:service/nope/0123456789abcdef0123456789abcdef")
-    assert code(e) == "ResourceNotFoundException"
 
 
 def test_custom_domain_waits_for_route53_records(aws, control):
@@ -177,9 +169,8 @@ def test_custom_domain_waits_for_route53_records(aws, control):
     r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
     domain = ar.describe_custom_domains(ServiceArn=arn)["CustomDomains"][0]
     assert domain["Status"] == "ACTIVE" and {x["Status"] for x in domain["CertificateValidationRecords"]} == {"SUCCESS"}
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidRequestException"):
         ar.associate_custom_domain(ServiceArn=arn, DomainName="redcap.example.org")
-    assert code(e) == "InvalidRequestException"
     ar.disassociate_custom_domain(ServiceArn=arn, DomainName="redcap.example.org")
     assert ar.describe_custom_domains(ServiceArn=arn)["CustomDomains"] == []
 
@@ -190,19 +181,16 @@ def test_auto_scaling_revisions_and_quota(aws):
     assert [a["AutoScalingConfigurationRevision"] for a in arns] == [1, 2, 3, 4, 5]
     latest = ar.list_auto_scaling_configurations(AutoScalingConfigurationName="redcap-asc", LatestOnly=True)["AutoScalingConfigurationSummaryList"]
     assert [a["AutoScalingConfigurationRevision"] for a in latest] == [5]
-    with pytest.raises(ClientError) as e:
+    with fails_with("ServiceQuotaExceededException"):
         ar.create_auto_scaling_configuration(AutoScalingConfigurationName="redcap-asc")
-    assert code(e) == "ServiceQuotaExceededException"
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidRequestException"):
         ar.create_auto_scaling_configuration(AutoScalingConfigurationName="other-asc", MinSize=5, MaxSize=2)
-    assert code(e) == "InvalidRequestException"
     asc = arns[4]["AutoScalingConfigurationArn"]
     svc = create(ar, AutoScalingConfigurationArn=asc)["Service"]
     assert svc["AutoScalingConfigurationSummary"]["AutoScalingConfigurationArn"] == asc
     assert ar.list_services_for_auto_scaling_configuration(AutoScalingConfigurationArn=asc)["ServiceArnList"] == [svc["ServiceArn"]]
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidRequestException"):
         ar.delete_auto_scaling_configuration(AutoScalingConfigurationArn=asc)
-    assert code(e) == "InvalidRequestException"
     d = ar.delete_auto_scaling_configuration(AutoScalingConfigurationArn=arns[0]["AutoScalingConfigurationArn"])
     assert d["AutoScalingConfiguration"]["Status"] == "INACTIVE"
 
@@ -212,21 +200,18 @@ def test_vpc_connector_checks_network_and_egress(aws):
     vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
     sg = ec2.create_security_group(GroupName="apprunner", Description="x", VpcId=vpc)["GroupId"]
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidRequestException"):
         ar.create_vpc_connector(VpcConnectorName="redcap-vpc", Subnets=["subnet-00000000"])
-    assert code(e) == "InvalidRequestException"
     conn = ar.create_vpc_connector(VpcConnectorName="redcap-vpc", Subnets=[subnet], SecurityGroups=[sg])["VpcConnector"]
     assert conn["VpcConnectorArn"].startswith("arn:aws:apprunner:us-east-1:123456789012:vpcconnector/redcap-vpc/1/")
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidRequestException"):
         ar.create_vpc_connector(VpcConnectorName="redcap-vpc", Subnets=[subnet])
-    assert code(e) == "InvalidRequestException"
     net = {"EgressConfiguration": {"EgressType": "VPC", "VpcConnectorArn": conn["VpcConnectorArn"]}}
     svc = create(ar, NetworkConfiguration=net)["Service"]
     assert svc["NetworkConfiguration"]["EgressConfiguration"]["VpcConnectorArn"] == conn["VpcConnectorArn"]
     ar.delete_vpc_connector(VpcConnectorArn=conn["VpcConnectorArn"])
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidRequestException"):
         create(ar, name="second-app", NetworkConfiguration=net)
-    assert code(e) == "InvalidRequestException"
 
 
 def test_observability_and_tags(aws):
@@ -236,9 +221,8 @@ def test_observability_and_tags(aws):
     ar.tag_resource(ResourceArn=svc["ServiceArn"], Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
     ar.untag_resource(ResourceArn=svc["ServiceArn"], TagKeys=["a"])
     assert ar.list_tags_for_resource(ResourceArn=svc["ServiceArn"])["Tags"] == [{"Key": "b", "Value": "2"}]
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidRequestException"):
         ar.tag_resource(ResourceArn=svc["ServiceArn"], Tags=[{"Key": "aws:reserved", "Value": "x"}])
-    assert code(e) == "InvalidRequestException"
 
 
 def test_waf_accepts_apprunner_arn(aws):

@@ -8,12 +8,10 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from awserror import code, fails_with
+
 ROLE = "arn:aws:iam::123456789012:role/ecsInfrastructureRoleForExpressServices"
 EXEC = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return e.value.response["Error"]["Code"]
 
 
 def create(ecs, name="redcap-web", **kw):
@@ -62,32 +60,26 @@ def test_delete_drains_then_inactive(aws, control):
     ecs = aws("ecs")
     arn = create(ecs)["serviceArn"]
     assert ecs.delete_express_gateway_service(serviceArn=arn)["service"]["status"]["statusCode"] == "DRAINING"
-    with pytest.raises(ClientError) as e:
+    with fails_with("ServiceNotActiveException"):
         ecs.update_express_gateway_service(serviceArn=arn, cpu="2048")
-    assert code(e) == "ServiceNotActiveException"
     time.sleep(1.1)
     assert ecs.describe_express_gateway_service(serviceArn=arn)["service"]["status"]["statusCode"] == "INACTIVE"
-    with pytest.raises(ClientError) as e:
+    with fails_with("ServiceNotActiveException"):
         ecs.delete_express_gateway_service(serviceArn=arn)
-    assert code(e) == "ServiceNotActiveException"
     create(ecs)  # name reusable once the old service is inactive
 
 
 def test_duplicate_and_semantic_errors(aws):
     ecs = aws("ecs")
     create(ecs)
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidParameterException"):
         create(ecs)
-    assert code(e) == "InvalidParameterException"
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidParameterException"):
         ecs.create_express_gateway_service(infrastructureRoleArn=ROLE, executionRoleArn=EXEC)
-    assert code(e) == "InvalidParameterException"
-    with pytest.raises(ClientError) as e:
+    with fails_with("ClusterNotFoundException"):
         create(ecs, name="other", cluster="nope")
-    assert code(e) == "ClusterNotFoundException"
-    with pytest.raises(ClientError) as e:
+    with fails_with("ResourceNotFoundException"):
         ecs.describe_express_gateway_service(serviceArn="arn:aws:ecs:us-east-1:123456789012:service/default/missing")
-    assert code(e) == "ResourceNotFoundException"
 
 
 def test_model_validation(aws):

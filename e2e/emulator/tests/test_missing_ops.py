@@ -8,9 +8,7 @@ import datetime as dt
 import pytest
 from botocore.exceptions import ClientError
 
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return e.value.response["Error"]["Code"]
+from awserror import code, fails_with
 
 
 def test_rds_reset_cluster_parameters(aws):
@@ -24,9 +22,8 @@ def test_rds_reset_cluster_parameters(aws):
     assert left == {"max_allowed_packet", "sort_buffer_size"}
     rds.reset_db_cluster_parameter_group(DBClusterParameterGroupName="p", ResetAllParameters=True)
     assert rds.describe_db_cluster_parameters(DBClusterParameterGroupName="p", Source="user")["Parameters"] == []
-    with pytest.raises(ClientError) as e:
+    with fails_with("DBParameterGroupNotFound"):
         rds.reset_db_cluster_parameter_group(DBClusterParameterGroupName="nope", ResetAllParameters=True)
-    assert code(e) == "DBParameterGroupNotFound"
 
 
 def test_rds_backtrack(aws):
@@ -38,13 +35,11 @@ def test_rds_backtrack(aws):
     got = rds.describe_db_cluster_backtracks(DBClusterIdentifier="redcap-db")["DBClusterBacktracks"]
     assert [b["BacktrackIdentifier"] for b in got] == [r["BacktrackIdentifier"]] and got[0]["Status"] == "completed"
     assert abs((got[0]["BacktrackTo"] - to).total_seconds()) < 1
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidParameterValue"):
         rds.backtrack_db_cluster(DBClusterIdentifier="redcap-db", BacktrackTo=to - dt.timedelta(hours=2))
-    assert code(e) == "InvalidParameterValue"
     rds.create_db_cluster(DBClusterIdentifier="no-bt", Engine="aurora-mysql", MasterUsername="admin", MasterUserPassword="password123")
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidDBClusterStateFault"):
         rds.backtrack_db_cluster(DBClusterIdentifier="no-bt", BacktrackTo=to)
-    assert code(e) == "InvalidDBClusterStateFault"
     with pytest.raises(ClientError) as e:
         rds.describe_db_cluster_backtracks(DBClusterIdentifier="missing")
     assert code(e) == "DBClusterNotFoundFault" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
@@ -57,12 +52,10 @@ def test_codebuild_update_project(aws):
     assert p["environment"]["computeType"] == "BUILD_GENERAL1_MEDIUM" and p["timeoutInMinutes"] == 30
     again = cb.batch_get_projects(names=["redcap-image"])["projects"][0]
     assert again["environment"]["privilegedMode"] is True and again["timeoutInMinutes"] == 30
-    with pytest.raises(ClientError) as e:
+    with fails_with("ResourceNotFoundException"):
         cb.update_project(name="missing", timeoutInMinutes=5)
-    assert code(e) == "ResourceNotFoundException"
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidInputException"):
         aws("codebuild", validate=False).update_project(name="redcap-image", timeoutInMinutes="soon")
-    assert code(e) == "InvalidInputException"
 
 
 def test_waf_list_resources_for_web_acl(aws):
@@ -72,9 +65,8 @@ def test_waf_list_resources_for_web_acl(aws):
     waf.associate_web_acl(WebACLArn=acl, ResourceArn=svc)
     assert waf.list_resources_for_web_acl(WebACLArn=acl, ResourceType="APP_RUNNER_SERVICE")["ResourceArns"] == [svc]
     assert waf.list_resources_for_web_acl(WebACLArn=acl)["ResourceArns"] == []
-    with pytest.raises(ClientError) as e:
+    with fails_with("WAFNonexistentItemException"):
         waf.associate_web_acl(WebACLArn=acl, ResourceArn=svc.replace("redcap-app", "ghost"))
-    assert code(e) == "WAFNonexistentItemException"
 
 
 def test_sesv2_dkim_mail_from_event_destinations(aws, control):
@@ -95,9 +87,8 @@ def test_sesv2_dkim_mail_from_event_destinations(aws, control):
     assert got["MailFromAttributes"] == {"MailFromDomain": "bounce.mail.example.org", "MailFromDomainStatus": "SUCCESS", "BehaviorOnMxFailure": "REJECT_MESSAGE"}
     dest = {"Enabled": True, "MatchingEventTypes": ["BOUNCE", "COMPLAINT"], "SnsDestination": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:bounces"}}
     ses.create_configuration_set_event_destination(ConfigurationSetName="redcap", EventDestinationName="bounces", EventDestination=dest)
-    with pytest.raises(ClientError) as e:
+    with fails_with("AlreadyExistsException"):
         ses.create_configuration_set_event_destination(ConfigurationSetName="redcap", EventDestinationName="bounces", EventDestination=dest)
-    assert code(e) == "AlreadyExistsException"
     got = ses.get_configuration_set_event_destinations(ConfigurationSetName="redcap")["EventDestinations"]
     assert got == [{"Name": "bounces", **dest}]
     ses.delete_configuration_set_event_destination(ConfigurationSetName="redcap", EventDestinationName="bounces")

@@ -11,17 +11,14 @@ import cbor2
 import pytest
 from botocore.exceptions import ClientError
 
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return e.value.response["Error"]["Code"]
+from awserror import code, fails_with
 
 
 def test_duplicate_db_cluster_fails_and_keeps_the_original(aws):
     rds = aws("rds")
     rds.create_db_cluster(DBClusterIdentifier="redcap-db", Engine="aurora-mysql", MasterUsername="admin", MasterUserPassword="password123", BackupRetentionPeriod=14)
-    with pytest.raises(ClientError) as e:
+    with fails_with("DBClusterAlreadyExistsFault"):
         rds.create_db_cluster(DBClusterIdentifier="redcap-db", Engine="aurora-mysql", MasterUsername="other", MasterUserPassword="password456")
-    assert code(e) == "DBClusterAlreadyExistsFault"
     c = rds.describe_db_clusters(DBClusterIdentifier="redcap-db")["DBClusters"][0]
     assert c["MasterUsername"] == "admin" and c["BackupRetentionPeriod"] == 14
 
@@ -31,9 +28,8 @@ def test_duplicate_ecs_service_fails_until_deleted(aws):
     ecs.create_cluster(clusterName="redcap")
     td = ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster="redcap", serviceName="web", taskDefinition=td, desiredCount=2)
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidParameterException"):
         ecs.create_service(cluster="redcap", serviceName="web", taskDefinition=td, desiredCount=1)
-    assert code(e) == "InvalidParameterException"
     assert ecs.describe_services(cluster="redcap", services=["web"])["services"][0]["desiredCount"] == 2
     ecs.delete_service(cluster="redcap", service="web", force=True)
     ecs.create_service(cluster="redcap", serviceName="web", taskDefinition=td, desiredCount=1)
@@ -83,21 +79,18 @@ def test_deny_with_unmet_condition_and_plain_deny(aws):
         {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::redcap-files/*"},
     ]}
     s3.put_bucket_policy(Bucket="redcap-files", Policy=json.dumps(policy))
-    with pytest.raises(ClientError) as e:
+    with fails_with("AccessDenied"):
         s3.put_object(Bucket="redcap-files", Key="plain", Body=b"x")
-    assert code(e) == "AccessDenied"
     s3.put_object(Bucket="redcap-files", Key="enc", Body=b"x", ServerSideEncryption="aws:kms")
-    with pytest.raises(ClientError) as e:
+    with fails_with("AccessDenied"):
         s3.delete_object(Bucket="redcap-files", Key="enc")
-    assert code(e) == "AccessDenied"
 
 
 def test_malformed_bucket_policy_rejected(aws):
     s3 = aws("s3")
     s3.create_bucket(Bucket="redcap-files")
-    with pytest.raises(ClientError) as e:
+    with fails_with("MalformedPolicy"):
         s3.put_bucket_policy(Bucket="redcap-files", Policy=json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*", "Resource": "*"}]}))
-    assert code(e) == "MalformedPolicy"
     s3.put_object(Bucket="redcap-files", Key="a", Body=b"x")  # no 500s afterwards
 
 
@@ -107,9 +100,8 @@ def test_restore_from_managed_password_snapshot(aws):
     rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier="snap", DBClusterIdentifier="src")
     c = rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="restored", SnapshotIdentifier="snap", Engine="aurora-mysql")["DBCluster"]
     assert c["DBClusterIdentifier"] == "restored" and "MasterUserSecret" not in c
-    with pytest.raises(ClientError) as e:
+    with fails_with("DBClusterAlreadyExistsFault"):
         rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="restored", SnapshotIdentifier="snap", Engine="aurora-mysql")
-    assert code(e) == "DBClusterAlreadyExistsFault"
 
 
 def _aurora(rds, cid="c", version="8.0.mysql_aurora.3.10.3", **kw):
@@ -159,9 +151,8 @@ def test_restore_refuses_an_engine_older_than_the_snapshot(aws):
     rds = aws("rds")
     _aurora(rds, version="8.0.mysql_aurora.3.08.2")
     rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier="snap", DBClusterIdentifier="c")
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidParameterCombination"):
         rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="r", SnapshotIdentifier="snap", Engine="aurora-mysql", EngineVersion="8.0.mysql_aurora.3.08.0")
-    assert code(e) == "InvalidParameterCombination"
     r = rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="r", SnapshotIdentifier="snap", Engine="aurora-mysql", EngineVersion="8.0.mysql_aurora.3.10.3")["DBCluster"]
     assert r["EngineVersion"] == "8.0.mysql_aurora.3.10.3"
 
@@ -173,12 +164,10 @@ def test_groups_in_use_cannot_be_deleted(aws):
     rds.create_db_subnet_group(DBSubnetGroupName="g", DBSubnetGroupDescription="d", SubnetIds=subnets)
     rds.create_db_cluster_parameter_group(DBClusterParameterGroupName="p", DBParameterGroupFamily="aurora-mysql8.0", Description="d")
     _aurora(rds, DBSubnetGroupName="g", DBClusterParameterGroupName="p")
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidDBSubnetGroupStateFault"):
         rds.delete_db_subnet_group(DBSubnetGroupName="g")
-    assert code(e) == "InvalidDBSubnetGroupStateFault"
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidDBParameterGroupState"):
         rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName="p")
-    assert code(e) == "InvalidDBParameterGroupState"
     rds.delete_db_cluster(DBClusterIdentifier="c", SkipFinalSnapshot=True)
     rds.delete_db_subnet_group(DBSubnetGroupName="g")
     rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName="p")
@@ -188,18 +177,15 @@ def test_error_codes_corrected(aws):
     waf = aws("wafv2")
     acl = dict(Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig={"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"})
     waf.create_web_acl(Name="redcap", **acl)
-    with pytest.raises(ClientError) as e:
+    with fails_with("WAFDuplicateItemException"):
         waf.create_web_acl(Name="redcap", **acl)
-    assert code(e) == "WAFDuplicateItemException"
     rds = aws("rds")
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidSubnet"):
         rds.create_db_subnet_group(DBSubnetGroupName="g", DBSubnetGroupDescription="d", SubnetIds=["subnet-00000000"])
-    assert code(e) == "InvalidSubnet"
     r53 = aws("route53")
     zone = r53.create_hosted_zone(Name="example.org", CallerReference="z")["HostedZone"]["Id"]
-    with pytest.raises(ClientError) as e:
+    with fails_with("InvalidChangeBatch"):
         r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": {"Name": "x.example.org", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "10.0.0.1"}]}}]})
-    assert code(e) == "InvalidChangeBatch"
 
 
 def test_ecr_immutable_tag(aws):
@@ -208,9 +194,8 @@ def test_ecr_immutable_tag(aws):
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:" + "a" * 64}, "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": "sha256:" + "b" * 64}]}
     ecr.put_image(repositoryName="redcap", imageManifest=json.dumps(manifest), imageTag="v1")
     manifest["layers"][0]["digest"] = "sha256:" + "c" * 64
-    with pytest.raises(ClientError) as e:
+    with fails_with("ImageTagAlreadyExistsException"):
         ecr.put_image(repositoryName="redcap", imageManifest=json.dumps(manifest), imageTag="v1")
-    assert code(e) == "ImageTagAlreadyExistsException"
 
 
 def cbor_call(endpoint: str, op: str, params: dict) -> tuple[int, dict, dict]:
@@ -254,9 +239,8 @@ def test_moto_404s_pass_through(aws):
     with pytest.raises(ClientError) as e:
         s3.head_bucket(Bucket="missing-bucket")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
-    with pytest.raises(ClientError) as e:
+    with fails_with("NoSuchBucket"):
         s3.get_object(Bucket="missing-bucket", Key="k")
-    assert code(e) == "NoSuchBucket"
 
 
 def test_unimplemented_operation_is_a_clean_501(aws):
@@ -281,9 +265,8 @@ def test_iam_denials_use_each_protocols_code(aws, control, endpoint):
     status, _ = control.request("POST", "/moto-api/reset-auth", 0)
     assert status == 200
     try:
-        with pytest.raises(ClientError) as e:
+        with fails_with("UnauthorizedOperation"):
             client("ec2").describe_vpcs()
-        assert code(e) == "UnauthorizedOperation"
         with pytest.raises(ClientError) as e:
             client("ecs").list_clusters()
         assert code(e) == "AccessDeniedException" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
