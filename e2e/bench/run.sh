@@ -5,12 +5,9 @@
 #
 #   BENCH_ENVIRONMENTS=50 BENCH_RESYNC_SECONDS=60 BENCH_RESYNCS=2 make bench
 set -euo pipefail
-export E2E_LOG_TAG=bench
 # shellcheck source=../scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
-REPO_DIR="$(cd "$E2E_DIR/.." && pwd)"
-cd "$REPO_DIR"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REDCAP_CACHE/target}"
+repo_script bench
 export BENCH_ENVIRONMENTS="${BENCH_ENVIRONMENTS:-50}"
 export BENCH_RESYNC_SECONDS="${BENCH_RESYNC_SECONDS:-60}"
 # 50 environments resynced every minute need ~18 S3 reads/s; the default budget (10/s per

@@ -89,29 +89,26 @@ lists_are_well_formed() {
   ((bad == 0))
 }
 
+# has FILE PATTERN MESSAGE [GREP-OPTION]: the repository's FILE has a line matching
+# PATTERN (a regular expression, or with -F a fixed string); prints MESSAGE otherwise.
+has() {
+  grep -q "${4:--G}" -- "$2" "$REPO/$1" || {
+    echo "$3"
+    return 1
+  }
+}
+
 entry_points_use_the_installer() {
   local bad=0
-  grep -q 'install_prerequisites lint unit emulator container e2e chart$' "$REPO/e2e/scripts/test-all.sh" ||
-    {
-      echo "e2e/scripts/test-all.sh does not install the groups of all its suites"
-      bad=1
-    }
-  grep -q '^install_prerequisites demo$' "$REPO/e2e/scripts/demo.sh" ||
-    {
-      echo "e2e/scripts/demo.sh does not install the demo group"
-      bad=1
-    }
-  grep -q 'e2e/prerequisites/install.sh" container$' "$REPO/containers/redcap/tests/run.sh" ||
-    {
-      echo "containers/redcap/tests/run.sh does not install the container group"
-      bad=1
-    }
+  has e2e/scripts/test-all.sh 'install_prerequisites lint unit emulator container e2e chart$' \
+    "e2e/scripts/test-all.sh does not install the groups of all its suites" || bad=1
+  has e2e/scripts/demo.sh '^install_prerequisites demo$' \
+    "e2e/scripts/demo.sh does not install the demo group" || bad=1
+  has containers/redcap/tests/run.sh 'e2e/prerequisites/install.sh" container$' \
+    "containers/redcap/tests/run.sh does not install the container group" || bad=1
   # shellcheck disable=SC2016 # the literal text of the call
-  grep -qF 'bash "$E2E_DIR/prerequisites/install.sh" "$@"' "$REPO/e2e/scripts/lib.sh" ||
-    {
-      echo "e2e/scripts/lib.sh's install_prerequisites does not call install.sh"
-      bad=1
-    }
+  has e2e/scripts/lib.sh 'bash "$E2E_DIR/prerequisites/install.sh" "$@"' \
+    "e2e/scripts/lib.sh's install_prerequisites does not call install.sh" -F || bad=1
   ((bad == 0))
 }
 

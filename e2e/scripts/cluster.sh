@@ -27,10 +27,7 @@ SERVICE_CIDR="10.96.0.0/16"
 SERVICE_IP="10.96.0.1" # first IP of SERVICE_CIDR: the `kubernetes` Service
 STARTUP_TIMEOUT="${E2E_STARTUP_TIMEOUT:-180}"
 
-usage() {
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+usage() { print_usage 19; }
 
 load_tools() {
   if [[ -z ${KUBE_APISERVER:-} || -z ${KUBE_CONTROLLER_MANAGER:-} || -z ${KUBECTL:-} || -z ${ETCD:-} ]]; then
@@ -320,14 +317,4 @@ down() {
   log "cluster in $STATE stopped (data and logs kept)"
 }
 
-case "${1:-}" in
-  up)
-    [[ $# -eq 2 ]] || usage
-    up "$2"
-    ;;
-  down)
-    [[ $# -eq 2 ]] || usage
-    down "$2"
-    ;;
-  *) usage ;;
-esac
+state_command up down -- "$@"

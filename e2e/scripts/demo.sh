@@ -8,12 +8,9 @@
 #   DEMO_KEEP=1 make demo     leave everything running afterwards (prints how to use it)
 #   DEMO_TIMEOUT=600          seconds to wait for Ready (default 300)
 set -euo pipefail
-export E2E_LOG_TAG=demo
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-REPO_DIR="$(cd "$E2E_DIR/.." && pwd)"
-cd "$REPO_DIR"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REDCAP_CACHE/target}"
+repo_script demo
 EXAMPLE=manifests/examples/redcap-dev.yaml
 TIMEOUT=${DEMO_TIMEOUT:-300}
 

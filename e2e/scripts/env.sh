@@ -35,10 +35,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SCRIPTS="$E2E_DIR/scripts"
 
-usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+usage() { print_usage 9; }
 
 up() {
   mkdir -p "$1"
@@ -102,14 +99,4 @@ down() {
   log "environment in $state stopped"
 }
 
-case "${1:-}" in
-  up)
-    [[ $# -eq 2 ]] || usage
-    up "$2"
-    ;;
-  down)
-    [[ $# -eq 2 ]] || usage
-    down "$2"
-    ;;
-  *) usage ;;
-esac
+state_command up down -- "$@"

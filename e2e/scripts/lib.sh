@@ -15,6 +15,41 @@ export KUBECACHEDIR="${KUBECACHEDIR:-$REDCAP_CACHE/kube-cache}"
 log() { printf '[%s] %s\n' "${E2E_LOG_TAG:-e2e}" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# repo_script TAG: how the scripts that work on the whole repository (test-all.sh,
+# demo.sh, bench/run.sh) start: log lines tagged TAG, the repository root as the working
+# directory, cargo's target dir in the cache (unless CARGO_TARGET_DIR is set).
+repo_script() {
+  export E2E_LOG_TAG=$1
+  cd "$E2E_DIR/.." || exit
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REDCAP_CACHE/target}"
+}
+
+# print_usage LAST: the script's header comment, lines 2 to LAST, on stderr; exits 2.
+print_usage() {
+  sed -n "2,${1}p" "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# state_command NAME... -- ARG...: the `<script> <command> <statedir>` interface of
+# cluster.sh, env.sh and moto.sh. Runs the function the first ARG names (one of NAME...)
+# with the state dir, the second and last ARG; the script's `usage` otherwise.
+state_command() {
+  local names=() name
+  while [[ $1 != -- ]]; do
+    names+=("$1")
+    shift
+  done
+  shift
+  for name in "${names[@]}"; do
+    if [[ ${1:-} == "$name" ]]; then
+      (($# == 2)) || usage
+      "$name" "$2"
+      return
+    fi
+  done
+  usage
+}
+
 # Go environment: keep module + build caches inside the cache root, never
 # download a different toolchain, never use cgo.
 go_env() {

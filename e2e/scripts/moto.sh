@@ -26,10 +26,7 @@ REQS_HASH=$({
 } | sha256sum | cut -c1-16)
 VENV="$REDCAP_CACHE/venv-moto-$MOTO_VERSION-${REQS_HASH:0:8}"
 
-usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+usage() { print_usage 16; }
 
 ensure_venv() {
   grep -qxF "moto[server]==$MOTO_VERSION" "$REQS" ||
@@ -119,24 +116,14 @@ stop() {
   rm -f "$state/moto.port" "$state/moto.url"
 }
 
-cmd=${1:-}
-case "$cmd" in
-  install)
-    ensure_venv
-    echo "$VENV"
-    ;;
-  start)
-    [[ $# -eq 2 ]] || usage
-    start "$2"
-    ;;
-  stop)
-    [[ $# -eq 2 ]] || usage
-    stop "$2"
-    ;;
-  url)
-    [[ $# -eq 2 ]] || usage
-    [[ -s $2/moto.url ]] || die "no moto started in $2"
-    cat "$2/moto.url"
-    ;;
-  *) usage ;;
-esac
+url() {
+  [[ -s $1/moto.url ]] || die "no moto started in $1"
+  cat "$1/moto.url"
+}
+
+if [[ ${1:-} == install ]]; then
+  ensure_venv
+  echo "$VENV"
+else
+  state_command start stop url -- "$@"
+fi

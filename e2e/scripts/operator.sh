@@ -63,8 +63,5 @@ case "${1:-}" in
   install) install "${2:?statedir}" ;;
   start) start "${2:?statedir}" "${@:3}" ;;
   stop) stop "${2:?statedir}" ;;
-  *)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-    ;;
+  *) print_usage 15 ;;
 esac

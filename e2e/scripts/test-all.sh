@@ -15,30 +15,30 @@
 # $REDCAP_CACHE, Kubernetes and helm built from their pinned Go modules and moto in a
 # virtualenv from e2e/moto/requirements.txt.
 set -euo pipefail
-export E2E_LOG_TAG=test
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-REPO_DIR="$(cd "$E2E_DIR/.." && pwd)"
-cd "$REPO_DIR"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REDCAP_CACHE/target}"
+repo_script test
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 passed=0
 failed=0
 failures=()
-suite() {
-  local name=$1
+# fail NAME...: each NAME is a failed suite.
+fail() {
+  failed=$((failed + $#))
+  failures+=("$@")
+}
+suite() { # NAME COMMAND...
+  local name=$1 start=$SECONDS result=ok
   shift
   log "=== $name"
-  local start=$SECONDS
   if "$@"; then
     passed=$((passed + 1))
-    log "=== $name: ok ($((SECONDS - start))s)"
   else
-    failed=$((failed + 1))
-    failures+=("$name")
-    log "=== $name: FAILED ($((SECONDS - start))s)"
+    fail "$name"
+    result=FAILED
   fi
+  log "=== $name: $result ($((SECONDS - start))s)"
 }
 
 lint() {
@@ -89,13 +89,11 @@ if e2e/scripts/env.sh up "$STATE"; then
   if e2e/scripts/operator.sh install "$STATE"; then
     suite e2e e2e
   else
-    failed=$((failed + 1))
-    failures+=("e2e (install)")
+    fail "e2e (install)"
   fi
   suite chart chart
 else
-  failed=$((failed + 2))
-  failures+=("e2e (environment)" "chart (environment)")
+  fail "e2e (environment)" "chart (environment)"
   log "the local control plane did not start; logs in $STATE"
 fi
 
