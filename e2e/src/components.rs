@@ -6,6 +6,7 @@
 //! from, and reads the pass reports. It does not start or configure the emulator; what
 //! AWS holds is read with [`crate::probe`], and each test file keeps its own expectations.
 
+use redcap_operator::aws::sdk::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region};

@@ -17,6 +17,7 @@ pub mod emulator;
 pub mod manifests;
 pub mod probe;
 
+use redcap_operator::aws::sdk::*;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -10,6 +10,7 @@
 //! done, within a number of tries or a time; [`eventually`] polls a check until it holds
 //! or a timeout passes.
 
+use redcap_operator::aws::sdk::*;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::{

@@ -11,6 +11,7 @@
 //! skips, without it. Every test has its own environment UID; they run in parallel in
 //! their own region so the cluster listings stay short.
 
+use redcap_operator::aws::sdk::*;
 use std::time::Duration;
 
 use jiff::Timestamp;

@@ -10,6 +10,7 @@ use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, Fe
 use redcap_e2e::components::{self, Harness};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::aws::AwsCtx;
+use redcap_operator::aws::sdk::*;
 use redcap_operator::reconcile::report::{ComponentReport, PassReport};
 
 /// No other test file uses this region, so the account's one detector here is ours.

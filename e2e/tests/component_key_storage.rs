@@ -12,6 +12,7 @@ use redcap_e2e::components::{self, Harness, message, state, unique};
 use redcap_e2e::probe;
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::aws::ErrorClass;
+use redcap_operator::aws::sdk::*;
 use redcap_operator::reconcile::ComponentError;
 use redcap_operator::reconcile::ledger::WriteMode;
 use redcap_operator::reconcile::report::PassReport;

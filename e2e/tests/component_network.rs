@@ -12,6 +12,7 @@
 //! tags, through moto's EC2 and CloudWatch Logs query endpoints with a plain HTTP request
 //! (the operator has no EC2 client, and the tests do not add one).
 
+use redcap_operator::aws::sdk::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

@@ -9,6 +9,7 @@
 //! parallel on one server. Kubernetes Secrets (the cron seed) are held in memory here;
 //! `operator_secret_leaks.rs` runs the same walk against a real API server.
 
+use redcap_operator::aws::sdk::*;
 use std::time::Duration;
 
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet};

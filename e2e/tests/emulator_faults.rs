@@ -8,6 +8,7 @@
 //! by `e2e/scripts/moto.sh` (fails, never skips, without it). Must not leave rules behind:
 //! a guard clears them even when an assertion fails.
 
+use redcap_operator::aws::sdk::*;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;

@@ -7,6 +7,7 @@
 //! The cluster's creation time is an emulator duration narrowed to this cluster's name,
 //! so other tests against the same emulator are not slowed down.
 
+use redcap_operator::aws::sdk::*;
 use std::time::Duration;
 
 use anyhow::Context;

@@ -4,6 +4,7 @@
 //! a missing Secret reference stalls the environment with `SecretReferenceMissing`, then
 //! reconciling resumes by itself once the Secret appears.
 
+use redcap_operator::aws::sdk::*;
 use std::time::Duration;
 
 use anyhow::Context;

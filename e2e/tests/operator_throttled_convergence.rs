@@ -13,6 +13,7 @@
 //! throttling eases when callers slow down) drives it to about one call every two seconds,
 //! which converges too but takes many minutes. docs/operations.md explains the choice.
 
+use redcap_operator::aws::sdk::*;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
