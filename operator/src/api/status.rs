@@ -11,21 +11,19 @@ use serde::{Deserialize, Serialize};
 use super::ComponentName;
 
 /// Observed state of a `RedcapEnvironment`.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedcapEnvironmentStatus {
     /// The `metadata.generation` this status describes. When it lags behind the
     /// generation, the operator has not yet acted on the latest spec.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 
     /// One-word summary for humans and `kubectl get`: Pending, Provisioning, Ready,
     /// Updating, Suspended, Stalled or Deleting.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
 
     /// Why the environment is in its phase, in one sentence.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase_reason: Option<String>,
 
     /// Standard conditions: `Ready`, `Reconciling`, `Stalled` (kstatus) and one
@@ -44,19 +42,15 @@ pub struct RedcapEnvironmentStatus {
     pub outputs: Outputs,
 
     /// The Aurora cluster: identifiers, versions, snapshots, restores (never secrets).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<super::DatabaseStatus>,
     /// The REDCap image: the tag the spec asks for, its build, and the image to deploy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageStatus>,
 
     /// The deterministic prefix of every AWS name this environment owns
     /// (derived from namespace, name and UID; fixed for the life of the object).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_id: Option<String>,
 
     /// Time of the last reconcile that completed without error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reconcile_time: Option<Time>,
 }
 
@@ -124,6 +118,7 @@ pub enum ComponentState {
 }
 
 /// Status of one AWS component.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentStatus {
@@ -133,49 +128,39 @@ pub struct ComponentStatus {
     /// Current lifecycle state.
     pub state: ComponentState,
     /// AWS identifier (bucket name, key id, cluster identifier, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// AWS ARN, when the resource has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
     /// When `state` last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<Time>,
     /// Human-readable detail: what is in progress, what drifted, or what failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 /// What users need from a running environment. Only non-secret values.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Outputs {
     /// The URL users open (custom domain when configured, else the service URL).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// ARN of the environment's customer-managed KMS key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_arn: Option<String>,
     /// Alias of the environment's KMS key (`alias/...`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_alias: Option<String>,
     /// Id of the environment's VPC.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
     /// Public IPs every outbound connection of the environment comes from (its NAT
     /// gateways): add them to allow-lists of the services REDCap calls.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nat_egress_ips: Vec<String>,
     /// Name of the REDCap file (edocs) bucket.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_bucket: Option<String>,
     /// Name of the bucket that receives the file bucket's server access logs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_log_bucket: Option<String>,
     /// The compute service's own HTTPS URL (App Runner, ECS Express or load balancer
     /// name), also when a custom domain is served (seed: `AppRunnerServiceUrl`,
     /// `EcsServiceUrl`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_url: Option<String>,
     /// Name servers of the hosted zone the operator created, to delegate the site from
     /// its parent zone (seed: `NameServers`).
@@ -187,35 +172,29 @@ pub struct Outputs {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_records: Vec<DnsRecord>,
     /// Writer endpoint of the Aurora cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_endpoint: Option<String>,
     /// Reader endpoint of the Aurora cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_reader_endpoint: Option<String>,
     /// Command that opens a tunnel to the maintenance server on https://localhost:8081
     /// (seed: `ssmPortForward`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port_forward_command: Option<String>,
     /// When the maintenance server is removed (`spec.maintenanceServer.ttl` after it was
     /// created).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance_server_expires_at: Option<Time>,
     /// The environment's Secrets Manager secrets: ARNs and rotation times, never values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretOutput>,
     /// The Kubernetes Secret key that holds the shared secret of `cron.php`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron_secret_ref: Option<crate::api::SecretKeyRef>,
     /// The Amazon SES identity REDCap sends from, and its verification state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<EmailOutputs>,
     /// The REDCap image the compute service runs, by digest
     /// (`<account>.dkr.ecr.<region>.amazonaws.com/redcap/<environmentId>@sha256:...`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
 }
 
 /// The REDCap image and its build.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageStatus {
@@ -228,25 +207,21 @@ pub struct ImageStatus {
     /// the first 12 hex digits of its sha256.
     pub container_revision: String,
     /// The environment's private ECR repository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
     /// The latest CodeBuild build of `tag`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<ImageBuildStatus>,
     /// Digest of `tag` in the repository, once it is built.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     /// The image to run, `<repository>@sha256:<digest>`: `tag`'s once built, the
     /// previous image while a new one is being built. Never a mutable tag.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     /// ARN of the Secrets Manager copy of the consortium credentials
     /// (`spec.redcap.source.community`), which the build reads.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_arn: Option<String>,
 }
 
 /// One CodeBuild build of the image.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageBuildStatus {
@@ -257,20 +232,17 @@ pub struct ImageBuildStatus {
     /// The phase the build is in (`PROVISIONING`, `PRE_BUILD`, `BUILD`, ... `COMPLETED`).
     pub phase: String,
     /// The phase that failed, for a failed build.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_phase: Option<String>,
     /// The build's log in the CloudWatch console.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs_url: Option<String>,
     /// When the build started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
     /// When the build ended.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<Time>,
 }
 
 /// One Secrets Manager secret of the environment (never its value).
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretOutput {
@@ -280,14 +252,13 @@ pub struct SecretOutput {
     /// ARN of the secret.
     pub arn: String,
     /// When the credentials in the secret were created (the last rotation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at: Option<Time>,
     /// Days between rotations; absent for secrets that are never rotated (the salt).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_days: Option<u32>,
 }
 
 /// The Amazon SES side of the environment.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EmailOutputs {
@@ -295,30 +266,24 @@ pub struct EmailOutputs {
     pub identity: String,
     /// Verification state as SES reports it: `Pending`, `Success`, `Failed`,
     /// `TemporaryFailure` or `NotStarted`. Mail is only sent once it is `Success`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_status: Option<String>,
     /// Easy DKIM state of a domain identity (same values).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dkim_status: Option<String>,
     /// The custom MAIL FROM domain of a domain identity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_from_domain: Option<String>,
     /// MAIL FROM state (`Pending`, `Success`, `Failed`, `TemporaryFailure`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_from_status: Option<String>,
     /// Configuration set to name in the `X-SES-CONFIGURATION-SET` header, so bounces and
     /// complaints reach the notification topic.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration_set: Option<String>,
     /// SNS topic that receives bounces and complaints.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_topic_arn: Option<String>,
     /// SES SMTP endpoint (port 587, STARTTLS).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_endpoint: Option<String>,
 }
 
 /// A DNS record to create at your DNS provider.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DnsRecord {
@@ -330,7 +295,6 @@ pub struct DnsRecord {
     /// Record value, as the DNS provider expects it.
     pub value: String,
     /// What the record is for, e.g. `certificate validation`, `SES DKIM`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
 }
 

@@ -9,29 +9,24 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The database as the operator last saw it.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseStatus {
     /// Identifier of the cluster REDCap uses (the environment's outputs point at it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_identifier: Option<String>,
     /// Cluster state as RDS reports it (`creating`, `available`, `modifying`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_status: Option<String>,
     /// Engine version the cluster runs. It may be newer than `spec.database.engineVersion`
     /// after an automatic minor upgrade by AWS; the operator never downgrades.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_version: Option<String>,
     /// Reader instances that exist (besides the writer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readers: Option<u32>,
     /// Latest time the cluster can be restored to (point-in-time recovery), refreshed when
     /// it moved by an hour or more (AWS moves it every few minutes; following each move
     /// would rewrite the status on every resync).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_restorable_time: Option<Time>,
     /// The master user's secret, managed by RDS in Secrets Manager (never its value).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_user_secret: Option<MasterUserSecretStatus>,
     /// Instances whose cluster parameter group changes wait for a reboot (static
     /// parameters); the operator does not reboot on its own.
@@ -39,13 +34,10 @@ pub struct DatabaseStatus {
     pub pending_reboot: Vec<String>,
     /// What the cluster in use was restored from, when it was (`snapshot <id>` or
     /// `<cluster> at <time>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<String>,
     /// A restore in progress (`spec.database.restoreFrom` not cut over yet).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreStatus>,
     /// The last on-demand snapshot (annotation `redcap.dev/snapshot-requested-at`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_snapshot: Option<SnapshotStatus>,
     /// Final snapshots taken while deleting clusters (environment deletion under the
     /// `Snapshot` policy, or retired clusters removed by annotation).
@@ -59,26 +51,24 @@ pub struct DatabaseStatus {
 }
 
 /// The RDS-managed master user secret.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MasterUserSecretStatus {
     /// ARN of the secret (`rds!cluster-...`).
     pub arn: String,
     /// State RDS reports (`creating`, `active`, `rotating`, `impaired`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Whether Secrets Manager rotates the password on a schedule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_enabled: Option<bool>,
     /// Days between rotations, as Secrets Manager reports them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_days: Option<u32>,
     /// When Secrets Manager rotates next.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_rotation: Option<Time>,
 }
 
 /// A restore that has not been cut over yet.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreStatus {
@@ -87,11 +77,11 @@ pub struct RestoreStatus {
     /// The new cluster being built from it.
     pub cluster_identifier: String,
     /// What the restore waits for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 /// An on-demand snapshot.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotStatus {
@@ -100,26 +90,22 @@ pub struct SnapshotStatus {
     /// The annotation value it answers.
     pub requested_at: String,
     /// `creating` or `available`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// When AWS created it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Time>,
 }
 
 /// A cluster that no longer serves the environment.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetiredCluster {
     /// Cluster identifier.
     pub identifier: String,
     /// Cluster state as RDS reports it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// When it stopped serving (the cut-over), absent for an abandoned restore.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<String>,
     /// The snapshot taken of it just before the restore that replaced it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_identifier: Option<String>,
 }

@@ -211,40 +211,65 @@ impl std::ops::Deref for AwsCtx {
 
 type SdkResult<T, E> = Result<T, SdkError<E, HttpResponse>>;
 
+/// The AWS service and operation a request is for, read from its SDK error type
+/// (`aws_sdk_iam::operation::get_role::GetRoleError` is IAM's `GetRole`), so that no call
+/// site can name the wrong one in its budget, metrics or error messages.
+pub fn operation_of<E>() -> (Service, &'static str) {
+    let path = std::any::type_name::<E>();
+    let krate = path.split("::").next().unwrap_or(path);
+    let last = path.rsplit("::").next().unwrap_or(path);
+    let operation = last.strip_suffix("Error").unwrap_or(last);
+    let service = Service::of_crate(krate).unwrap_or_else(|| {
+        // Only reachable for a crate without a registry entry, which the build of the
+        // registry's unit test rules out.
+        debug_assert!(false, "{krate} has no entry in the AWS service registry");
+        Service::Sts
+    });
+    (service, operation)
+}
+
 impl AwsCtx {
     /// Waits for the service's call budget.
     pub async fn permit(&self, service: Service) {
         self.budget.permit(service).await;
     }
 
-    /// One call: waits for the budget, sends `request` (a request future is lazy: nothing
-    /// goes out before it is awaited here), classifies a failure.
+    /// One call: waits for its service's budget, sends `request` (a request future is
+    /// lazy: nothing goes out before it is awaited here), classifies a failure.
     pub async fn call<T, E>(
         &self,
-        service: Service,
-        operation: &'static str,
         request: impl Future<Output = SdkResult<T, E>>,
     ) -> Result<T, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        let (service, operation) = operation_of::<E>();
         self.permit(service).await;
         request.await.map_err(|e| classify(service, operation, e))
+    }
+
+    /// [`AwsCtx::call`] for a write whose answer is not needed.
+    pub async fn run<T, E>(
+        &self,
+        request: impl Future<Output = SdkResult<T, E>>,
+    ) -> Result<(), AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.call(request).await.map(drop)
     }
 
     /// [`AwsCtx::call`] where some answers mean there is nothing to do: `Ok(None)` for
     /// an error `skip` accepts.
     async fn call_unless<T, E>(
         &self,
-        service: Service,
-        operation: &'static str,
         request: impl Future<Output = SdkResult<T, E>>,
         skip: impl FnOnce(&AwsError) -> bool,
     ) -> Result<Option<T>, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        match self.call(service, operation, request).await {
+        match self.call(request).await {
             Ok(out) => Ok(Some(out)),
             Err(e) if skip(&e) => Ok(None),
             Err(e) => Err(e),
@@ -254,60 +279,49 @@ impl AwsCtx {
     /// [`AwsCtx::call`] for reads of one thing: "does not exist" is `Ok(None)`.
     pub async fn find<T, E>(
         &self,
-        service: Service,
-        operation: &'static str,
         request: impl Future<Output = SdkResult<T, E>>,
     ) -> Result<Option<T>, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        self.call_unless(service, operation, request, AwsError::is_not_found)
-            .await
+        self.call_unless(request, AwsError::is_not_found).await
     }
 
     /// [`AwsCtx::call`] for deletes: a thing already gone is fine (`Ok(false)`).
     pub async fn delete<T, E>(
         &self,
-        service: Service,
-        operation: &'static str,
         request: impl Future<Output = SdkResult<T, E>>,
     ) -> Result<bool, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        Ok(self.find(service, operation, request).await?.is_some())
+        Ok(self.find(request).await?.is_some())
     }
 
     /// [`AwsCtx::call`] where some answers mean the work is already done (a create whose
     /// earlier attempt succeeded: `AlreadyExists`): those are `Ok(None)`.
     pub async fn tolerate<T, E>(
         &self,
-        service: Service,
-        operation: &'static str,
         done: &[&str],
         request: impl Future<Output = SdkResult<T, E>>,
     ) -> Result<Option<T>, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        self.call_unless(service, operation, request, |e| {
-            done.contains(&e.code.as_str())
-        })
-        .await
+        self.call_unless(request, |e| done.contains(&e.code.as_str()))
+            .await
     }
 
     /// Every page of a paginated call (the SDK's paginator), each page after the budget.
     pub async fn pages<T, E>(
         &self,
-        service: Service,
-        operation: &'static str,
         pages: PaginationStream<SdkResult<T, E>>,
     ) -> Result<Vec<T>, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let mut out = Vec::new();
-        self.each_page(service, operation, pages, |page| {
+        self.each_page(pages, |page| {
             out.push(page);
             ControlFlow::Continue(())
         })
@@ -319,14 +333,13 @@ impl AwsCtx {
     /// pages after a break are never asked for.
     pub async fn each_page<T, E>(
         &self,
-        service: Service,
-        operation: &'static str,
         mut pages: PaginationStream<SdkResult<T, E>>,
         mut f: impl FnMut(T) -> ControlFlow<()>,
     ) -> Result<(), AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        let (service, operation) = operation_of::<E>();
         loop {
             self.permit(service).await;
             match pages.next().await {
@@ -396,6 +409,20 @@ mod tests {
             .await
             .expect_err("no region");
         assert!(err.is_terminal());
+    }
+
+    #[test]
+    fn a_request_names_its_service_and_operation() {
+        use aws_sdk_iam::operation::delete_user_policy::DeleteUserPolicyError;
+        use aws_sdk_rds::operation::describe_db_clusters::DescribeDBClustersError;
+        assert_eq!(
+            operation_of::<DeleteUserPolicyError>(),
+            (Service::Iam, "DeleteUserPolicy")
+        );
+        assert_eq!(
+            operation_of::<DescribeDBClustersError>(),
+            (Service::Rds, "DescribeDBClusters")
+        );
     }
 
     #[tokio::test]

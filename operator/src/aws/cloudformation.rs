@@ -12,7 +12,7 @@ use crate::plan::cfn::DesiredStack;
 use crate::plan::cfn::stack::{ObservedStack, StackEvent};
 use crate::plan::tags::TagSet;
 
-use super::{AwsCtx, AwsError, ErrorClass, Service};
+use super::{AwsCtx, AwsError, ErrorClass};
 
 /// Events read per look (one page, newest first): enough for the latest operation.
 const EVENT_PAGE: usize = 100;
@@ -51,11 +51,7 @@ fn cfn_tags(tags: &TagSet) -> Vec<Tag> {
 /// by name).
 pub async fn describe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedStack>, AwsError> {
     let Some(out) = aws
-        .find(
-            Service::CloudFormation,
-            "DescribeStacks",
-            aws.cloudformation.describe_stacks().stack_name(name).send(),
-        )
+        .find(aws.cloudformation.describe_stacks().stack_name(name).send())
         .await?
     else {
         return Ok(None);
@@ -87,8 +83,6 @@ pub async fn describe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedStack>,
 pub async fn events(aws: &AwsCtx, stack_id: &str) -> Result<Vec<StackEvent>, AwsError> {
     let out = aws
         .call(
-            Service::CloudFormation,
-            "DescribeStackEvents",
             aws.cloudformation
                 .describe_stack_events()
                 .stack_name(stack_id)
@@ -116,9 +110,7 @@ pub async fn events(aws: &AwsCtx, stack_id: &str) -> Result<Vec<StackEvent>, Aws
 
 /// Creates the stack (rollback on failure, named IAM resources allowed).
 pub async fn create(aws: &AwsCtx, want: &DesiredStack) -> Result<(), AwsError> {
-    aws.call(
-        Service::CloudFormation,
-        "CreateStack",
+    aws.run(
         aws.cloudformation
             .create_stack()
             .stack_name(&want.name)
@@ -129,8 +121,7 @@ pub async fn create(aws: &AwsCtx, want: &DesiredStack) -> Result<(), AwsError> {
             .client_request_token(&want.token)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Updates the stack to the desired template and tags. "No updates are to be
@@ -139,8 +130,6 @@ pub async fn create(aws: &AwsCtx, want: &DesiredStack) -> Result<(), AwsError> {
 pub async fn update(aws: &AwsCtx, want: &DesiredStack) -> Result<(), AwsError> {
     let done = aws
         .call(
-            Service::CloudFormation,
-            "UpdateStack",
             aws.cloudformation
                 .update_stack()
                 .stack_name(&want.name)
@@ -167,16 +156,14 @@ pub async fn update(aws: &AwsCtx, want: &DesiredStack) -> Result<(), AwsError> {
 /// caller checked the stack is this environment's). A stack already gone is fine.
 pub async fn delete(aws: &AwsCtx, name: &str, token: &str) -> Result<(), AwsError> {
     aws.delete(
-        Service::CloudFormation,
-        "DeleteStack",
         aws.cloudformation
             .delete_stack()
             .stack_name(name)
             .client_request_token(token)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 #[cfg(test)]

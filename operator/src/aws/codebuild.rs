@@ -21,7 +21,7 @@ use crate::plan::image::project::{
 use crate::plan::tags::TagSet;
 
 use super::resource::{Presence, Resource};
-use super::{AwsCtx, AwsError, ErrorClass, Service};
+use super::{AwsCtx, AwsError, ErrorClass};
 
 const SERVICE: &str = "codebuild";
 
@@ -52,11 +52,7 @@ pub async fn observe_project(
     name: &str,
 ) -> Result<Option<ObservedProject>, AwsError> {
     let out = aws
-        .call(
-            Service::CodeBuild,
-            "BatchGetProjects",
-            aws.codebuild.batch_get_projects().names(name).send(),
-        )
+        .call(aws.codebuild.batch_get_projects().names(name).send())
         .await?;
     Ok(out
         .projects()
@@ -248,11 +244,7 @@ pub async fn create_project(
 ) -> Result<String, AwsError> {
     let p = parts(want, tags, "CreateProject")?;
     let out = aws
-        .call(
-            Service::CodeBuild,
-            "CreateProject",
-            with_definition!(aws.codebuild.create_project(), want, p).send(),
-        )
+        .call(with_definition!(aws.codebuild.create_project(), want, p).send())
         .await?;
     Ok(out
         .project()
@@ -269,24 +261,15 @@ pub async fn update_project(
     tags: &TagSet,
 ) -> Result<(), AwsError> {
     let p = parts(want, tags, "UpdateProject")?;
-    aws.call(
-        Service::CodeBuild,
-        "UpdateProject",
-        with_definition!(aws.codebuild.update_project(), want, p).send(),
-    )
-    .await?;
-    Ok(())
+    aws.run(with_definition!(aws.codebuild.update_project(), want, p).send())
+        .await
 }
 
 /// Deletes the project; a project already gone is fine.
 pub async fn delete_project(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
-    aws.delete(
-        Service::CodeBuild,
-        "DeleteProject",
-        aws.codebuild.delete_project().name(name).send(),
-    )
-    .await?;
-    Ok(())
+    aws.delete(aws.codebuild.delete_project().name(name).send())
+        .await
+        .map(drop)
 }
 
 /// Every build id of the project, newest first, over all pages. An unknown project has
@@ -294,8 +277,6 @@ pub async fn delete_project(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
 pub async fn list_builds(aws: &AwsCtx, project: &str) -> Result<Vec<String>, AwsError> {
     let pages = aws
         .pages(
-            Service::CodeBuild,
-            "ListBuildsForProject",
             aws.codebuild
                 .list_builds_for_project()
                 .project_name(project)
@@ -317,8 +298,6 @@ pub async fn get_builds(aws: &AwsCtx, ids: &[String]) -> Result<Vec<ObservedBuil
     for chunk in ids.chunks(BATCH_SIZE) {
         let out = aws
             .call(
-                Service::CodeBuild,
-                "BatchGetBuilds",
                 aws.codebuild
                     .batch_get_builds()
                     .set_ids(Some(chunk.to_vec()))
@@ -399,8 +378,6 @@ pub async fn start_build(
 ) -> Result<ObservedBuild, AwsError> {
     let out = aws
         .call(
-            Service::CodeBuild,
-            "StartBuild",
             aws.codebuild
                 .start_build()
                 .project_name(project)
@@ -434,8 +411,6 @@ pub async fn start_build(
 pub async fn stop_build(aws: &AwsCtx, id: &str) -> Result<(), AwsError> {
     let stopped = aws
         .tolerate(
-            Service::CodeBuild,
-            "StopBuild",
             &["InvalidInputException"],
             aws.codebuild.stop_build().id(id).send(),
         )

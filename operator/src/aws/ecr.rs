@@ -14,7 +14,7 @@ use crate::plan::tags::TagSet;
 
 use super::error::sdk_tags;
 use super::resource::{Presence, Resource};
-use super::{AwsCtx, AwsError, Service};
+use super::{AwsCtx, AwsError};
 
 const SERVICE: &str = "ecr";
 
@@ -28,8 +28,6 @@ fn ecr_tags(tags: &TagSet) -> Result<Vec<Tag>, AwsError> {
 pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedRepository>, AwsError> {
     let Some(out) = aws
         .find(
-            Service::Ecr,
-            "DescribeRepositories",
             aws.ecr
                 .describe_repositories()
                 .repository_names(name)
@@ -48,11 +46,7 @@ pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedReposito
     };
     let arn = repo.repository_arn().unwrap_or_default().to_string();
     let tags: TagSet = aws
-        .call(
-            Service::Ecr,
-            "ListTagsForResource",
-            aws.ecr.list_tags_for_resource().resource_arn(&arn).send(),
-        )
+        .call(aws.ecr.list_tags_for_resource().resource_arn(&arn).send())
         .await?
         .tags()
         .iter()
@@ -61,11 +55,7 @@ pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedReposito
     // Someone else's repository: nothing more to read.
     let lifecycle_policy = if tags.get(crate::api::tags::UID).is_some() {
         match aws
-            .find(
-                Service::Ecr,
-                "GetLifecyclePolicy",
-                aws.ecr.get_lifecycle_policy().repository_name(name).send(),
-            )
+            .find(aws.ecr.get_lifecycle_policy().repository_name(name).send())
             .await?
         {
             Some(out) => out.lifecycle_policy_text().map(parse_policy),
@@ -99,8 +89,6 @@ pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedReposito
 pub async fn create(aws: &AwsCtx, want: &DesiredRepository) -> Result<(String, String), AwsError> {
     let out = aws
         .call(
-            Service::Ecr,
-            "CreateRepository",
             aws.ecr
                 .create_repository()
                 .repository_name(&want.name)
@@ -134,17 +122,14 @@ pub async fn create(aws: &AwsCtx, want: &DesiredRepository) -> Result<(String, S
 }
 
 async fn put_lifecycle_policy(aws: &AwsCtx, want: &DesiredRepository) -> Result<(), AwsError> {
-    aws.call(
-        Service::Ecr,
-        "PutLifecyclePolicy",
+    aws.run(
         aws.ecr
             .put_lifecycle_policy()
             .repository_name(&want.name)
             .lifecycle_policy_text(want.lifecycle_policy.to_string())
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Applies the corrections `plan::image::repository::repository_changes` returned.
@@ -158,9 +143,7 @@ pub async fn apply(
         match change {
             RepositoryChange::Tag(tags) => tag(aws, arn, tags).await?,
             RepositoryChange::ScanOnPush => {
-                aws.call(
-                    Service::Ecr,
-                    "PutImageScanningConfiguration",
+                aws.run(
                     aws.ecr
                         .put_image_scanning_configuration()
                         .repository_name(&want.name)
@@ -171,19 +154,17 @@ pub async fn apply(
                         )
                         .send(),
                 )
-                .await?;
+                .await?
             }
             RepositoryChange::ImmutableTags => {
-                aws.call(
-                    Service::Ecr,
-                    "PutImageTagMutability",
+                aws.run(
                     aws.ecr
                         .put_image_tag_mutability()
                         .repository_name(&want.name)
                         .image_tag_mutability(ImageTagMutability::Immutable)
                         .send(),
                 )
-                .await?;
+                .await?
             }
             RepositoryChange::LifecyclePolicy => put_lifecycle_policy(aws, want).await?,
         }
@@ -193,17 +174,14 @@ pub async fn apply(
 
 /// Adds or overwrites tags on the repository.
 pub async fn tag(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.call(
-        Service::Ecr,
-        "TagResource",
+    aws.run(
         aws.ecr
             .tag_resource()
             .resource_arn(arn)
             .set_tags(Some(ecr_tags(tags)?))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The digest of `tag` in the repository, or `None` when the tag is not there.
@@ -214,8 +192,6 @@ pub async fn image_digest(
 ) -> Result<Option<String>, AwsError> {
     match aws
         .find(
-            Service::Ecr,
-            "DescribeImages",
             aws.ecr
                 .describe_images()
                 .repository_name(repository)
@@ -237,16 +213,14 @@ pub async fn image_digest(
 /// Deletes the repository and its images; a repository already gone is fine.
 pub async fn delete(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
     aws.delete(
-        Service::Ecr,
-        "DeleteRepository",
         aws.ecr
             .delete_repository()
             .repository_name(name)
             .force(true)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 impl Resource for DesiredRepository {

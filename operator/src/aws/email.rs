@@ -18,7 +18,7 @@ use crate::plan::email::{
 use crate::plan::tags::TagSet;
 
 use super::error::sdk_tags;
-use super::{AwsCtx, AwsError, Service};
+use super::{AwsCtx, AwsError};
 
 /// The identity, or `None` when SES does not know it.
 pub async fn observe_identity(
@@ -28,8 +28,6 @@ pub async fn observe_identity(
 ) -> Result<Option<ObservedIdentity>, AwsError> {
     let out = aws
         .call(
-            Service::Ses,
-            "GetIdentityVerificationAttributes",
             aws.ses
                 .get_identity_verification_attributes()
                 .identities(identity)
@@ -49,8 +47,6 @@ pub async fn observe_identity(
     }
     let dkim = aws
         .call(
-            Service::Ses,
-            "GetIdentityDkimAttributes",
             aws.ses
                 .get_identity_dkim_attributes()
                 .identities(identity)
@@ -64,8 +60,6 @@ pub async fn observe_identity(
     }
     let mail_from = aws
         .call(
-            Service::Ses,
-            "GetIdentityMailFromDomainAttributes",
             aws.ses
                 .get_identity_mail_from_domain_attributes()
                 .identities(identity)
@@ -90,48 +84,34 @@ pub async fn apply_identity(
     for change in changes {
         match change {
             IdentityChange::VerifyDomain => {
-                aws.call(
-                    Service::Ses,
-                    "VerifyDomainIdentity",
-                    aws.ses.verify_domain_identity().domain(identity).send(),
-                )
-                .await?;
+                aws.run(aws.ses.verify_domain_identity().domain(identity).send())
+                    .await?
             }
             IdentityChange::VerifyEmail => {
-                aws.call(
-                    Service::Ses,
-                    "VerifyEmailIdentity",
+                aws.run(
                     aws.ses
                         .verify_email_identity()
                         .email_address(identity)
                         .send(),
                 )
-                .await?;
+                .await?
             }
             IdentityChange::CreateDkimTokens => {
-                aws.call(
-                    Service::Ses,
-                    "VerifyDomainDkim",
-                    aws.ses.verify_domain_dkim().domain(identity).send(),
-                )
-                .await?;
+                aws.run(aws.ses.verify_domain_dkim().domain(identity).send())
+                    .await?
             }
             IdentityChange::EnableDkim => {
-                aws.call(
-                    Service::Ses,
-                    "SetIdentityDkimEnabled",
+                aws.run(
                     aws.ses
                         .set_identity_dkim_enabled()
                         .identity(identity)
                         .dkim_enabled(true)
                         .send(),
                 )
-                .await?;
+                .await?
             }
             IdentityChange::SetMailFrom(domain) => {
-                aws.call(
-                    Service::Ses,
-                    "SetIdentityMailFromDomain",
+                aws.run(
                     aws.ses
                         .set_identity_mail_from_domain()
                         .identity(identity)
@@ -139,7 +119,7 @@ pub async fn apply_identity(
                         .behavior_on_mx_failure(BehaviorOnMxFailure::UseDefaultValue)
                         .send(),
                 )
-                .await?;
+                .await?
             }
         }
     }
@@ -148,13 +128,8 @@ pub async fn apply_identity(
 
 /// Deletes an identity; one already gone is fine (SES answers success).
 pub async fn delete_identity(aws: &AwsCtx, identity: &str) -> Result<(), AwsError> {
-    aws.call(
-        Service::Ses,
-        "DeleteIdentity",
-        aws.ses.delete_identity().identity(identity).send(),
-    )
-    .await?;
-    Ok(())
+    aws.run(aws.ses.delete_identity().identity(identity).send())
+        .await
 }
 
 /// The configuration set's event destinations, or `None` when the set does not exist.
@@ -164,8 +139,6 @@ pub async fn observe_configuration_set(
 ) -> Result<Option<Vec<ObservedEventDestination>>, AwsError> {
     let Some(out) = aws
         .find(
-            Service::Ses,
-            "DescribeConfigurationSet",
             aws.ses
                 .describe_configuration_set()
                 .configuration_set_name(name)
@@ -202,8 +175,6 @@ pub async fn create_configuration_set(aws: &AwsCtx, name: &str) -> Result<(), Aw
         .map_err(|e| AwsError::build("ses", "CreateConfigurationSet", e))?;
     // Already there: created by an earlier pass that crashed before it could say so.
     aws.tolerate(
-        Service::Ses,
-        "CreateConfigurationSet",
         &[
             "ConfigurationSetAlreadyExists",
             "ConfigurationSetAlreadyExistsException",
@@ -213,8 +184,8 @@ pub async fn create_configuration_set(aws: &AwsCtx, name: &str) -> Result<(), Aw
             .configuration_set(set)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 /// Replaces the event destination `name` with one that sends bounces and complaints to
@@ -242,55 +213,44 @@ pub async fn put_event_destination(
         .sns_destination(sns)
         .build()
         .map_err(|e| AwsError::build("ses", "CreateConfigurationSetEventDestination", e))?;
-    aws.call(
-        Service::Ses,
-        "CreateConfigurationSetEventDestination",
+    aws.run(
         aws.ses
             .create_configuration_set_event_destination()
             .configuration_set_name(set)
             .event_destination(destination)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 async fn delete_event_destination(aws: &AwsCtx, set: &str, name: &str) -> Result<(), AwsError> {
     aws.delete(
-        Service::Ses,
-        "DeleteConfigurationSetEventDestination",
         aws.ses
             .delete_configuration_set_event_destination()
             .configuration_set_name(set)
             .event_destination_name(name)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 /// Deletes the configuration set (and so its event destinations); gone is fine.
 pub async fn delete_configuration_set(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
     aws.delete(
-        Service::Ses,
-        "DeleteConfigurationSet",
         aws.ses
             .delete_configuration_set()
             .configuration_set_name(name)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 /// The topic's tags, or `None` when the topic does not exist.
 pub async fn topic_tags(aws: &AwsCtx, arn: &str) -> Result<Option<TagSet>, AwsError> {
     let out = aws
-        .find(
-            Service::Sns,
-            "ListTagsForResource",
-            aws.sns.list_tags_for_resource().resource_arn(arn).send(),
-        )
+        .find(aws.sns.list_tags_for_resource().resource_arn(arn).send())
         .await?;
     Ok(out.map(|out| out.tags().iter().map(|t| (t.key(), t.value())).collect()))
 }
@@ -305,8 +265,6 @@ fn sns_tags(tags: &TagSet) -> Result<Vec<aws_sdk_sns::types::Tag>, AwsError> {
 pub async fn create_topic(aws: &AwsCtx, name: &str, tags: &TagSet) -> Result<String, AwsError> {
     let out = aws
         .call(
-            Service::Sns,
-            "CreateTopic",
             aws.sns
                 .create_topic()
                 .name(name)
@@ -319,25 +277,20 @@ pub async fn create_topic(aws: &AwsCtx, name: &str, tags: &TagSet) -> Result<Str
 
 /// Adds or overwrites tags on the topic.
 pub async fn tag_topic(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.call(
-        Service::Sns,
-        "TagResource",
+    aws.run(
         aws.sns
             .tag_resource()
             .resource_arn(arn)
             .set_tags(Some(sns_tags(tags)?))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Every subscription of the topic.
 pub async fn subscriptions(aws: &AwsCtx, arn: &str) -> Result<Vec<ObservedSubscription>, AwsError> {
     let pages = aws
         .pages(
-            Service::Sns,
-            "ListSubscriptionsByTopic",
             aws.sns
                 .list_subscriptions_by_topic()
                 .topic_arn(arn)
@@ -358,9 +311,7 @@ pub async fn subscriptions(aws: &AwsCtx, arn: &str) -> Result<Vec<ObservedSubscr
 
 /// Subscribes an email address (SNS mails it a confirmation link).
 pub async fn subscribe_email(aws: &AwsCtx, arn: &str, address: &str) -> Result<(), AwsError> {
-    aws.call(
-        Service::Sns,
-        "Subscribe",
+    aws.run(
         aws.sns
             .subscribe()
             .topic_arn(arn)
@@ -368,30 +319,23 @@ pub async fn subscribe_email(aws: &AwsCtx, arn: &str, address: &str) -> Result<(
             .endpoint(address)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 pub async fn unsubscribe(aws: &AwsCtx, subscription_arn: &str) -> Result<(), AwsError> {
     aws.delete(
-        Service::Sns,
-        "Unsubscribe",
         aws.sns
             .unsubscribe()
             .subscription_arn(subscription_arn)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 /// Deletes the topic and its subscriptions; a topic already gone is fine.
 pub async fn delete_topic(aws: &AwsCtx, arn: &str) -> Result<(), AwsError> {
-    aws.delete(
-        Service::Sns,
-        "DeleteTopic",
-        aws.sns.delete_topic().topic_arn(arn).send(),
-    )
-    .await?;
-    Ok(())
+    aws.delete(aws.sns.delete_topic().topic_arn(arn).send())
+        .await
+        .map(drop)
 }

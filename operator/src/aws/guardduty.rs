@@ -10,7 +10,7 @@ use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, Fe
 use crate::plan::guardduty::{DesiredDetector, DetectorChange, ObservedDetector, detector_changes};
 
 use super::resource::{Presence, Resource};
-use super::{AwsCtx, AwsError, Service};
+use super::{AwsCtx, AwsError};
 
 fn enabled(features: &[&'static str]) -> Vec<DetectorFeatureConfiguration> {
     features
@@ -26,23 +26,13 @@ fn enabled(features: &[&'static str]) -> Vec<DetectorFeatureConfiguration> {
 
 /// The region's detector, or `None` when the account has none here.
 pub async fn observe(aws: &AwsCtx) -> Result<Option<ObservedDetector>, AwsError> {
-    let list = aws
-        .call(
-            Service::GuardDuty,
-            "ListDetectors",
-            aws.guardduty.list_detectors().send(),
-        )
-        .await?;
+    let list = aws.call(aws.guardduty.list_detectors().send()).await?;
     // One detector per account and region: the first is the one.
     let Some(id) = list.detector_ids().first().cloned() else {
         return Ok(None);
     };
     let Some(d) = aws
-        .find(
-            Service::GuardDuty,
-            "GetDetector",
-            aws.guardduty.get_detector().detector_id(&id).send(),
-        )
+        .find(aws.guardduty.get_detector().detector_id(&id).send())
         .await?
     else {
         return Ok(None);
@@ -75,8 +65,6 @@ pub async fn observe(aws: &AwsCtx) -> Result<Option<ObservedDetector>, AwsError>
 pub async fn create(aws: &AwsCtx, want: &DesiredDetector) -> Result<String, AwsError> {
     let out = aws
         .call(
-            Service::GuardDuty,
-            "CreateDetector",
             aws.guardduty
                 .create_detector()
                 .enable(true)
@@ -100,9 +88,7 @@ pub async fn enable(
     detector_id: &str,
     features: &[&'static str],
 ) -> Result<(), AwsError> {
-    aws.call(
-        Service::GuardDuty,
-        "UpdateDetector",
+    aws.run(
         aws.guardduty
             .update_detector()
             .detector_id(detector_id)
@@ -110,8 +96,7 @@ pub async fn enable(
             .set_features((!features.is_empty()).then(|| enabled(features)))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 impl Resource for DesiredDetector {

@@ -14,7 +14,7 @@ use crate::plan::tags::TagSet;
 
 use super::error::sdk_tags;
 use super::resource::{Presence, Resource};
-use super::{AwsCtx, AwsError, Service};
+use super::{AwsCtx, AwsError};
 
 const SERVICE: &str = "kms";
 
@@ -23,14 +23,7 @@ pub const MIN_DELETION_WINDOW_DAYS: i32 = 7;
 
 /// The key behind `alias` (or a key id), or `None` when there is none.
 pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, AwsError> {
-    let Some(described) = aws
-        .find(
-            Service::Kms,
-            "DescribeKey",
-            aws.kms.describe_key().key_id(key).send(),
-        )
-        .await?
-    else {
+    let Some(described) = aws.find(aws.kms.describe_key().key_id(key).send()).await? else {
         return Ok(None);
     };
     let Some(meta) = described.key_metadata() else {
@@ -42,11 +35,7 @@ pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, Aws
     // key the answer is not meaningful, and enabling it again re-asserts rotation anyway.
     let rotation_enabled = if state == KeyState::Enabled {
         let out = aws
-            .call(
-                Service::Kms,
-                "GetKeyRotationStatus",
-                aws.kms.get_key_rotation_status().key_id(&key_id).send(),
-            )
+            .call(aws.kms.get_key_rotation_status().key_id(&key_id).send())
             .await?;
         Some(out.key_rotation_enabled())
     } else {
@@ -59,8 +48,6 @@ pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, Aws
     } else {
         let out = aws
             .call(
-                Service::Kms,
-                "GetKeyPolicy",
                 aws.kms
                     .get_key_policy()
                     .key_id(&key_id)
@@ -85,8 +72,6 @@ pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, Aws
 async fn tags_of(aws: &AwsCtx, key_id: &str) -> Result<TagSet, AwsError> {
     let pages = aws
         .pages(
-            Service::Kms,
-            "ListResourceTags",
             aws.kms
                 .list_resource_tags()
                 .key_id(key_id)
@@ -106,11 +91,7 @@ async fn tags_of(aws: &AwsCtx, key_id: &str) -> Result<TagSet, AwsError> {
 /// the alias is missing.
 pub async fn find_orphan(aws: &AwsCtx, uid: &str) -> Result<Option<ObservedKey>, AwsError> {
     let pages = aws
-        .pages(
-            Service::Kms,
-            "ListKeys",
-            aws.kms.list_keys().into_paginator().send(),
-        )
+        .pages(aws.kms.list_keys().into_paginator().send())
         .await?;
     for key_id in pages
         .iter()
@@ -141,8 +122,6 @@ fn kms_tags(tags: &TagSet) -> Result<Vec<Tag>, AwsError> {
 pub async fn create(aws: &AwsCtx, want: &DesiredKey) -> Result<String, AwsError> {
     let out = aws
         .call(
-            Service::Kms,
-            "CreateKey",
             aws.kms
                 .create_key()
                 .description(&want.description)
@@ -165,17 +144,14 @@ pub async fn create(aws: &AwsCtx, want: &DesiredKey) -> Result<String, AwsError>
 }
 
 pub async fn create_alias(aws: &AwsCtx, alias: &str, key_id: &str) -> Result<(), AwsError> {
-    aws.call(
-        Service::Kms,
-        "CreateAlias",
+    aws.run(
         aws.kms
             .create_alias()
             .alias_name(alias)
             .target_key_id(key_id)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Applies the changes `plan::kms::key_plan` returned, in order.
@@ -183,46 +159,27 @@ pub async fn apply(aws: &AwsCtx, key_id: &str, changes: &[KeyChange]) -> Result<
     for change in changes {
         match change {
             KeyChange::CancelDeletion => {
-                aws.call(
-                    Service::Kms,
-                    "CancelKeyDeletion",
-                    aws.kms.cancel_key_deletion().key_id(key_id).send(),
-                )
-                .await?;
+                aws.run(aws.kms.cancel_key_deletion().key_id(key_id).send())
+                    .await?
             }
-            KeyChange::Enable => {
-                aws.call(
-                    Service::Kms,
-                    "EnableKey",
-                    aws.kms.enable_key().key_id(key_id).send(),
-                )
-                .await?;
-            }
+            KeyChange::Enable => aws.run(aws.kms.enable_key().key_id(key_id).send()).await?,
             KeyChange::UpdateDescription(d) => {
-                aws.call(
-                    Service::Kms,
-                    "UpdateKeyDescription",
+                aws.run(
                     aws.kms
                         .update_key_description()
                         .key_id(key_id)
                         .description(d)
                         .send(),
                 )
-                .await?;
+                .await?
             }
             KeyChange::EnableRotation => {
-                aws.call(
-                    Service::Kms,
-                    "EnableKeyRotation",
-                    aws.kms.enable_key_rotation().key_id(key_id).send(),
-                )
-                .await?;
+                aws.run(aws.kms.enable_key_rotation().key_id(key_id).send())
+                    .await?
             }
             KeyChange::Tag(tags) => tag(aws, key_id, tags).await?,
             KeyChange::PutPolicy(policy) => {
-                aws.call(
-                    Service::Kms,
-                    "PutKeyPolicy",
+                aws.run(
                     aws.kms
                         .put_key_policy()
                         .key_id(key_id)
@@ -230,7 +187,7 @@ pub async fn apply(aws: &AwsCtx, key_id: &str, changes: &[KeyChange]) -> Result<
                         .policy(policy)
                         .send(),
                 )
-                .await?;
+                .await?
             }
         }
     }
@@ -239,43 +196,33 @@ pub async fn apply(aws: &AwsCtx, key_id: &str, changes: &[KeyChange]) -> Result<
 
 /// Adds or overwrites tags (never removes any).
 pub async fn tag(aws: &AwsCtx, key_id: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.call(
-        Service::Kms,
-        "TagResource",
+    aws.run(
         aws.kms
             .tag_resource()
             .key_id(key_id)
             .set_tags(Some(kms_tags(tags)?))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Schedules deletion with the shortest window KMS allows (the last chance to cancel).
 pub async fn schedule_deletion(aws: &AwsCtx, key_id: &str) -> Result<(), AwsError> {
-    aws.call(
-        Service::Kms,
-        "ScheduleKeyDeletion",
+    aws.run(
         aws.kms
             .schedule_key_deletion()
             .key_id(key_id)
             .pending_window_in_days(MIN_DELETION_WINDOW_DAYS)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Deletes the alias; an alias already gone is fine.
 pub async fn delete_alias(aws: &AwsCtx, alias: &str) -> Result<(), AwsError> {
-    aws.delete(
-        Service::Kms,
-        "DeleteAlias",
-        aws.kms.delete_alias().alias_name(alias).send(),
-    )
-    .await?;
-    Ok(())
+    aws.delete(aws.kms.delete_alias().alias_name(alias).send())
+        .await
+        .map(drop)
 }
 
 impl Resource for DesiredKey {

@@ -8,9 +8,7 @@ use crate::plan::logs::{DesiredLogGroup, LogGroupChange, ObservedLogGroup, log_g
 use crate::plan::tags::TagSet;
 
 use super::resource::{Presence, Resource};
-use super::{AwsCtx, AwsError, Service};
-
-const S: Service = Service::CloudWatchLogs;
+use super::{AwsCtx, AwsError};
 
 fn tag_map(tags: &TagSet) -> HashMap<String, String> {
     tags.iter()
@@ -22,8 +20,6 @@ fn tag_map(tags: &TagSet) -> HashMap<String, String> {
 pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedLogGroup>, AwsError> {
     let out = aws
         .call(
-            S,
-            "DescribeLogGroups",
             aws.logs
                 .describe_log_groups()
                 .log_group_name_prefix(name)
@@ -44,11 +40,7 @@ pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedLogGroup
         .trim_end_matches(":*")
         .to_string();
     let Some(tags) = aws
-        .find(
-            S,
-            "ListTagsForResource",
-            aws.logs.list_tags_for_resource().resource_arn(&arn).send(),
-        )
+        .find(aws.logs.list_tags_for_resource().resource_arn(&arn).send())
         .await?
     else {
         return Ok(None);
@@ -68,8 +60,6 @@ pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedLogGroup
 /// Creates the log group (encrypted, tagged) and sets its retention.
 pub async fn create(aws: &AwsCtx, want: &DesiredLogGroup) -> Result<(), AwsError> {
     aws.call(
-        S,
-        "CreateLogGroup",
         aws.logs
             .create_log_group()
             .log_group_name(&want.name)
@@ -96,16 +86,14 @@ pub async fn apply(
                 put_retention(aws, &want.name, want.retention_days).await?;
             }
             LogGroupChange::Key => {
-                aws.call(
-                    S,
-                    "AssociateKmsKey",
+                aws.run(
                     aws.logs
                         .associate_kms_key()
                         .log_group_name(&want.name)
                         .kms_key_id(&want.kms_key_arn)
                         .send(),
                 )
-                .await?;
+                .await?
             }
         }
     }
@@ -114,28 +102,21 @@ pub async fn apply(
 
 /// Adds tags to the log group (the retained marker at deletion).
 pub async fn tag(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.call(
-        S,
-        "TagResource",
+    aws.run(
         aws.logs
             .tag_resource()
             .resource_arn(arn)
             .set_tags(Some(tag_map(tags)))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Deletes the log group; one already gone is fine.
 pub async fn delete(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
-    aws.delete(
-        S,
-        "DeleteLogGroup",
-        aws.logs.delete_log_group().log_group_name(name).send(),
-    )
-    .await?;
-    Ok(())
+    aws.delete(aws.logs.delete_log_group().log_group_name(name).send())
+        .await
+        .map(drop)
 }
 
 /// The log groups under `prefix`, with their retention in days (`None`: never expire).
@@ -146,8 +127,6 @@ pub async fn under_prefix(
 ) -> Result<Vec<(String, Option<i32>)>, AwsError> {
     let pages = aws
         .pages(
-            S,
-            "DescribeLogGroups",
             aws.logs
                 .describe_log_groups()
                 .log_group_name_prefix(prefix)
@@ -166,8 +145,6 @@ pub async fn under_prefix(
 pub async fn put_retention(aws: &AwsCtx, name: &str, days: i32) -> Result<bool, AwsError> {
     let done = aws
         .find(
-            S,
-            "PutRetentionPolicy",
             aws.logs
                 .put_retention_policy()
                 .log_group_name(name)

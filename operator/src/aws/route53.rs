@@ -13,7 +13,7 @@ use aws_sdk_route53::types::{
 use crate::plan::email::{ObservedRecordSet, RECORD_TTL, SesRecord, normalize_name};
 use crate::plan::tags::TagSet;
 
-use super::{AwsCtx, AwsError, Service};
+use super::{AwsCtx, AwsError};
 
 const SERVICE: &str = "route53";
 
@@ -35,8 +35,6 @@ pub async fn find_zone(
     let want = normalize_name(zone_name);
     let out = aws
         .call(
-            Service::Route53,
-            "ListHostedZonesByName",
             aws.route53
                 .list_hosted_zones_by_name()
                 .dns_name(&want)
@@ -55,8 +53,6 @@ pub async fn find_zone(
     if with_tags {
         let out = aws
             .call(
-                Service::Route53,
-                "ListTagsForResource",
                 aws.route53
                     .list_tags_for_resource()
                     .resource_type(TagResourceType::Hostedzone)
@@ -85,8 +81,6 @@ pub async fn read_records(
     for record in want {
         let out = aws
             .call(
-                Service::Route53,
-                "ListResourceRecordSets",
                 aws.route53
                     .list_resource_record_sets()
                     .hosted_zone_id(&zone.id)
@@ -153,17 +147,14 @@ async fn change(
         .comment(comment)
         .build()
         .map_err(|e| AwsError::build(SERVICE, "ChangeResourceRecordSets", e))?;
-    aws.call(
-        Service::Route53,
-        "ChangeResourceRecordSets",
+    aws.run(
         aws.route53
             .change_resource_record_sets()
             .hosted_zone_id(&zone.id)
             .change_batch(batch)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Creates or replaces the records (one atomic change batch).

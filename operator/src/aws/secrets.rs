@@ -19,7 +19,7 @@ use crate::plan::secrets::{
 use crate::plan::tags::TagSet;
 
 use super::resource::{Presence, Resource};
-use super::{AwsCtx, AwsError, Service};
+use super::{AwsCtx, AwsError};
 
 fn sm_tags(tags: &TagSet) -> Vec<Tag> {
     tags.iter()
@@ -30,11 +30,7 @@ fn sm_tags(tags: &TagSet) -> Vec<Tag> {
 /// The secret named `name` (also when scheduled for deletion), or `None`.
 pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedSecret>, AwsError> {
     let Some(out) = aws
-        .find(
-            Service::SecretsManager,
-            "DescribeSecret",
-            aws.secretsmanager.describe_secret().secret_id(name).send(),
-        )
+        .find(aws.secretsmanager.describe_secret().secret_id(name).send())
         .await?
     else {
         return Ok(None);
@@ -71,8 +67,6 @@ pub async fn create(
 ) -> Result<String, AwsError> {
     let out = aws
         .call(
-            Service::SecretsManager,
-            "CreateSecret",
             aws.secretsmanager
                 .create_secret()
                 .name(&want.name)
@@ -94,9 +88,7 @@ pub async fn put_value(
     version: &str,
     value: &SecretString,
 ) -> Result<(), AwsError> {
-    aws.call(
-        Service::SecretsManager,
-        "PutSecretValue",
+    aws.run(
         aws.secretsmanager
             .put_secret_value()
             .secret_id(arn)
@@ -104,8 +96,7 @@ pub async fn put_value(
             .secret_string(value.expose())
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Applies the changes `plan::secrets::secret_changes` returned, in order.
@@ -118,17 +109,11 @@ pub async fn apply(
     for change in changes {
         match change {
             SecretChange::Restore => {
-                aws.call(
-                    Service::SecretsManager,
-                    "RestoreSecret",
-                    aws.secretsmanager.restore_secret().secret_id(arn).send(),
-                )
-                .await?;
+                aws.run(aws.secretsmanager.restore_secret().secret_id(arn).send())
+                    .await?
             }
             SecretChange::Update => {
-                aws.call(
-                    Service::SecretsManager,
-                    "UpdateSecret",
+                aws.run(
                     aws.secretsmanager
                         .update_secret()
                         .secret_id(arn)
@@ -136,7 +121,7 @@ pub async fn apply(
                         .kms_key_id(&want.kms_key_arn)
                         .send(),
                 )
-                .await?;
+                .await?
             }
             SecretChange::Tag(tags) => tag(aws, arn, tags).await?,
         }
@@ -146,32 +131,27 @@ pub async fn apply(
 
 /// Adds or overwrites tags (never removes any).
 pub async fn tag(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.call(
-        Service::SecretsManager,
-        "TagResource",
+    aws.run(
         aws.secretsmanager
             .tag_resource()
             .secret_id(arn)
             .set_tags(Some(sm_tags(tags)))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Schedules deletion after the recovery window; a secret already gone is fine.
 pub async fn delete(aws: &AwsCtx, arn: &str) -> Result<(), AwsError> {
     aws.delete(
-        Service::SecretsManager,
-        "DeleteSecret",
         aws.secretsmanager
             .delete_secret()
             .secret_id(arn)
             .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 // --- the master user secret RDS manages: its rotation schedule only ---------------
@@ -183,11 +163,7 @@ fn ts(t: &aws_smithy_types::DateTime) -> jiff::Timestamp {
 /// The rotation state of the secret, or `None` when it does not exist (yet).
 pub async fn rotation(aws: &AwsCtx, arn: &str) -> Result<Option<ObservedRotation>, AwsError> {
     let Some(out) = aws
-        .find(
-            Service::SecretsManager,
-            "DescribeSecret",
-            aws.secretsmanager.describe_secret().secret_id(arn).send(),
-        )
+        .find(aws.secretsmanager.describe_secret().secret_id(arn).send())
         .await?
     else {
         return Ok(None);
@@ -207,9 +183,7 @@ pub async fn rotation(aws: &AwsCtx, arn: &str) -> Result<Option<ObservedRotation
 /// Sets the rotation schedule of the RDS-managed secret (managed rotation: no Lambda),
 /// without rotating now.
 pub async fn set_rotation(aws: &AwsCtx, arn: &str, days: u32) -> Result<(), AwsError> {
-    aws.call(
-        Service::SecretsManager,
-        "RotateSecret",
+    aws.run(
         aws.secretsmanager
             .rotate_secret()
             .secret_id(arn)
@@ -221,8 +195,7 @@ pub async fn set_rotation(aws: &AwsCtx, arn: &str, days: u32) -> Result<(), AwsE
             .rotate_immediately(false)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The current value of the secret `arn`, or `None` when it has none (or is gone): only
@@ -230,11 +203,7 @@ pub async fn set_rotation(aws: &AwsCtx, arn: &str, days: u32) -> Result<(), AwsE
 /// consortium credentials). The value only travels inside a [`SecretString`].
 pub async fn current_value(aws: &AwsCtx, arn: &str) -> Result<Option<SecretString>, AwsError> {
     let out = aws
-        .find(
-            Service::SecretsManager,
-            "GetSecretValue",
-            aws.secretsmanager.get_secret_value().secret_id(arn).send(),
-        )
+        .find(aws.secretsmanager.get_secret_value().secret_id(arn).send())
         .await?;
     Ok(out.and_then(|o| o.secret_string().map(SecretString::new)))
 }

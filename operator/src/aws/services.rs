@@ -58,6 +58,14 @@ macro_rules! aws_services {
                 }
             }
 
+            /// The service whose SDK crate is `krate` (`aws_sdk_iam`).
+            pub fn of_crate(krate: &str) -> Option<Service> {
+                match krate {
+                    $(stringify!($krate) => Some(Service::$variant),)*
+                    _ => None,
+                }
+            }
+
             /// The slot of the service's call budget.
             pub fn index(self) -> usize {
                 self as usize

@@ -3,13 +3,11 @@
 //! are in `plan::iam`).
 
 use crate::aws::resource::{Presence, Resource};
-use crate::aws::{AwsCtx, AwsError, Service};
+use crate::aws::{AwsCtx, AwsError};
 use crate::plan::credentials::decode_policy_document;
 use crate::plan::iam::{DesiredRole, ObservedRole, RoleChange, role_changes};
 
 use super::{iam_tags, tag_set};
-
-const S: Service = Service::Iam;
 
 /// The role `name` with its tags and the inline policy `policy_name`, or `None`. The
 /// policy of a role that is not the operator's is not read.
@@ -18,10 +16,7 @@ pub async fn observe(
     name: &str,
     policy_name: &str,
 ) -> Result<Option<ObservedRole>, AwsError> {
-    let Some(out) = aws
-        .find(S, "GetRole", aws.iam.get_role().role_name(name).send())
-        .await?
-    else {
+    let Some(out) = aws.find(aws.iam.get_role().role_name(name).send()).await? else {
         return Ok(None);
     };
     let Some(role) = out.role() else {
@@ -31,19 +26,13 @@ pub async fn observe(
     // GetRole includes the tags on AWS; ask separately only when they are missing.
     if tags.is_empty() {
         let out = aws
-            .call(
-                S,
-                "ListRoleTags",
-                aws.iam.list_role_tags().role_name(name).send(),
-            )
+            .call(aws.iam.list_role_tags().role_name(name).send())
             .await?;
         tags = tag_set(out.tags());
     }
     let policy = match tags.get(crate::api::tags::UID) {
         Some(_) => aws
             .find(
-                S,
-                "GetRolePolicy",
                 aws.iam
                     .get_role_policy()
                     .role_name(name)
@@ -63,9 +52,7 @@ pub async fn observe(
 }
 
 async fn put_policy(aws: &AwsCtx, want: &DesiredRole) -> Result<(), AwsError> {
-    aws.call(
-        S,
-        "PutRolePolicy",
+    aws.run(
         aws.iam
             .put_role_policy()
             .role_name(&want.name)
@@ -73,15 +60,12 @@ async fn put_policy(aws: &AwsCtx, want: &DesiredRole) -> Result<(), AwsError> {
             .policy_document(want.policy.to_string())
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Deletes the role and its inline policy; a role already gone is fine.
 pub async fn delete(aws: &AwsCtx, name: &str, policy_name: &str) -> Result<(), AwsError> {
     aws.delete(
-        S,
-        "DeleteRolePolicy",
         aws.iam
             .delete_role_policy()
             .role_name(name)
@@ -89,13 +73,9 @@ pub async fn delete(aws: &AwsCtx, name: &str, policy_name: &str) -> Result<(), A
             .send(),
     )
     .await?;
-    aws.delete(
-        S,
-        "DeleteRole",
-        aws.iam.delete_role().role_name(name).send(),
-    )
-    .await?;
-    Ok(())
+    aws.delete(aws.iam.delete_role().role_name(name).send())
+        .await
+        .map(drop)
 }
 
 impl Resource for DesiredRole {
@@ -116,8 +96,6 @@ impl Resource for DesiredRole {
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedRole, AwsError> {
         let out = aws
             .call(
-                S,
-                "CreateRole",
                 aws.iam
                     .create_role()
                     .role_name(&self.name)
@@ -150,28 +128,24 @@ impl Resource for DesiredRole {
         for change in changes {
             match change {
                 RoleChange::Tag(tags) => {
-                    aws.call(
-                        S,
-                        "TagRole",
+                    aws.run(
                         aws.iam
                             .tag_role()
                             .role_name(&self.name)
                             .set_tags(Some(iam_tags(tags, "TagRole")?))
                             .send(),
                     )
-                    .await?;
+                    .await?
                 }
                 RoleChange::TrustPolicy => {
-                    aws.call(
-                        S,
-                        "UpdateAssumeRolePolicy",
+                    aws.run(
                         aws.iam
                             .update_assume_role_policy()
                             .role_name(&self.name)
                             .policy_document(self.trust_policy.to_string())
                             .send(),
                     )
-                    .await?;
+                    .await?
                 }
                 RoleChange::Policy => put_policy(aws, self).await?,
             }

@@ -17,7 +17,7 @@ use crate::plan::secret::SecretString;
 use crate::plan::tags::TagSet;
 
 use super::iam_tags;
-use crate::aws::{AwsCtx, AwsError, Service};
+use crate::aws::{AwsCtx, AwsError};
 
 fn timestamp(t: &aws_smithy_types::DateTime) -> Timestamp {
     Timestamp::from_second(t.secs()).unwrap_or(Timestamp::UNIX_EPOCH)
@@ -25,14 +25,7 @@ fn timestamp(t: &aws_smithy_types::DateTime) -> Timestamp {
 
 /// The user `name`, or `None`.
 pub async fn observe_user(aws: &AwsCtx, name: &str) -> Result<Option<ObservedUser>, AwsError> {
-    let Some(out) = aws
-        .find(
-            Service::Iam,
-            "GetUser",
-            aws.iam.get_user().user_name(name).send(),
-        )
-        .await?
-    else {
+    let Some(out) = aws.find(aws.iam.get_user().user_name(name).send()).await? else {
         return Ok(None);
     };
     let Some(user) = out.user() else {
@@ -53,8 +46,6 @@ pub async fn observe_user(aws: &AwsCtx, name: &str) -> Result<Option<ObservedUse
 async fn user_tags(aws: &AwsCtx, name: &str) -> Result<TagSet, AwsError> {
     let pages = aws
         .pages(
-            Service::Iam,
-            "ListUserTags",
             aws.iam
                 .list_user_tags()
                 .user_name(name)
@@ -77,8 +68,6 @@ pub async fn observe_policy(
 ) -> Result<Option<Value>, AwsError> {
     match aws
         .find(
-            Service::Iam,
-            "GetUserPolicy",
             aws.iam
                 .get_user_policy()
                 .user_name(user)
@@ -96,8 +85,6 @@ pub async fn observe_policy(
 pub async fn list_keys(aws: &AwsCtx, user: &str) -> Result<Vec<ObservedAccessKey>, AwsError> {
     let pages = aws
         .pages(
-            Service::Iam,
-            "ListAccessKeys",
             aws.iam
                 .list_access_keys()
                 .user_name(user)
@@ -127,8 +114,6 @@ pub async fn list_keys(aws: &AwsCtx, user: &str) -> Result<Vec<ObservedAccessKey
 pub async fn create_user(aws: &AwsCtx, want: &DesiredUser) -> Result<String, AwsError> {
     let out = aws
         .call(
-            Service::Iam,
-            "CreateUser",
             aws.iam
                 .create_user()
                 .user_name(&want.name)
@@ -142,24 +127,19 @@ pub async fn create_user(aws: &AwsCtx, want: &DesiredUser) -> Result<String, Aws
 
 /// Adds or overwrites tags on the user.
 pub async fn tag_user(aws: &AwsCtx, user: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.call(
-        Service::Iam,
-        "TagUser",
+    aws.run(
         aws.iam
             .tag_user()
             .user_name(user)
             .set_tags(Some(iam_tags(tags, "TagUser")?))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Writes the user's inline policy.
 pub async fn put_policy(aws: &AwsCtx, want: &DesiredUser) -> Result<(), AwsError> {
-    aws.call(
-        Service::Iam,
-        "PutUserPolicy",
+    aws.run(
         aws.iam
             .put_user_policy()
             .user_name(&want.name)
@@ -167,8 +147,7 @@ pub async fn put_policy(aws: &AwsCtx, want: &DesiredUser) -> Result<(), AwsError
             .policy_document(want.policy.to_string())
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// A new access key: its id, its secret (returned by IAM this once only) and when IAM
@@ -178,11 +157,7 @@ pub async fn create_key(
     user: &str,
 ) -> Result<(String, SecretString, Option<Timestamp>), AwsError> {
     let out = aws
-        .call(
-            Service::Iam,
-            "CreateAccessKey",
-            aws.iam.create_access_key().user_name(user).send(),
-        )
+        .call(aws.iam.create_access_key().user_name(user).send())
         .await?;
     let key = out.access_key().ok_or_else(|| {
         AwsError::terminal(
@@ -202,16 +177,14 @@ pub async fn create_key(
 /// Deletes an access key; a key already gone is fine.
 pub async fn delete_key(aws: &AwsCtx, user: &str, key_id: &str) -> Result<(), AwsError> {
     aws.delete(
-        Service::Iam,
-        "DeleteAccessKey",
         aws.iam
             .delete_access_key()
             .user_name(user)
             .access_key_id(key_id)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 /// Deletes the user with its keys and the operator's inline policy; a user already gone
@@ -227,8 +200,6 @@ pub async fn delete_user(aws: &AwsCtx, user: &str, policy_name: &str) -> Result<
         delete_key(aws, user, &key.id).await?;
     }
     aws.delete(
-        Service::Iam,
-        "DeleteUserPolicy",
         aws.iam
             .delete_user_policy()
             .user_name(user)
@@ -236,13 +207,9 @@ pub async fn delete_user(aws: &AwsCtx, user: &str, policy_name: &str) -> Result<
             .send(),
     )
     .await?;
-    aws.delete(
-        Service::Iam,
-        "DeleteUser",
-        aws.iam.delete_user().user_name(user).send(),
-    )
-    .await?;
-    Ok(())
+    aws.delete(aws.iam.delete_user().user_name(user).send())
+        .await
+        .map(drop)
 }
 
 impl Resource for DesiredUser {

@@ -13,7 +13,7 @@ use crate::plan::database::{DesiredParameterGroup, DesiredSubnetGroup, ObservedS
 
 use std::ops::ControlFlow;
 
-use super::{S, rds_tags};
+use super::rds_tags;
 use crate::aws::{AwsCtx, AwsError};
 
 /// The subnet group, or `None`.
@@ -23,8 +23,6 @@ pub async fn describe_subnet_group(
 ) -> Result<Option<ObservedSubnetGroup>, AwsError> {
     let out = aws
         .find(
-            S,
-            "DescribeDBSubnetGroups",
             aws.rds
                 .describe_db_subnet_groups()
                 .db_subnet_group_name(name)
@@ -45,9 +43,7 @@ pub async fn describe_subnet_group(
 }
 
 pub async fn create_subnet_group(aws: &AwsCtx, want: &DesiredSubnetGroup) -> Result<(), AwsError> {
-    aws.call(
-        S,
-        "CreateDBSubnetGroup",
+    aws.run(
         aws.rds
             .create_db_subnet_group()
             .db_subnet_group_name(&want.name)
@@ -56,15 +52,12 @@ pub async fn create_subnet_group(aws: &AwsCtx, want: &DesiredSubnetGroup) -> Res
             .set_tags(Some(rds_tags(&want.tags)))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Sets the group's subnets (the network grew to more zones).
 pub async fn modify_subnet_group(aws: &AwsCtx, want: &DesiredSubnetGroup) -> Result<(), AwsError> {
-    aws.call(
-        S,
-        "ModifyDBSubnetGroup",
+    aws.run(
         aws.rds
             .modify_db_subnet_group()
             .db_subnet_group_name(&want.name)
@@ -72,16 +65,13 @@ pub async fn modify_subnet_group(aws: &AwsCtx, want: &DesiredSubnetGroup) -> Res
             .set_subnet_ids(Some(want.subnet_ids.iter().cloned().collect()))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Deletes the subnet group; `false` when it was already gone. RDS refuses while a
 /// cluster still uses it (recoverable: the cluster is being deleted).
 pub async fn delete_subnet_group(aws: &AwsCtx, name: &str) -> Result<bool, AwsError> {
     aws.delete(
-        S,
-        "DeleteDBSubnetGroup",
         aws.rds
             .delete_db_subnet_group()
             .db_subnet_group_name(name)
@@ -97,8 +87,6 @@ pub async fn user_parameters(
 ) -> Result<Option<BTreeMap<String, String>>, AwsError> {
     let pages = aws
         .pages(
-            S,
-            "DescribeDBClusterParameters",
             aws.rds
                 .describe_db_cluster_parameters()
                 .db_cluster_parameter_group_name(name)
@@ -140,7 +128,7 @@ pub async fn apply_types(
         .db_cluster_parameter_group_name(name)
         .into_paginator()
         .send();
-    aws.each_page(S, "DescribeDBClusterParameters", pages, |page| {
+    aws.each_page(pages, |page| {
         for p in page.parameters() {
             if let (Some(n), Some(t)) = (p.parameter_name(), p.apply_type())
                 && wanted.contains(&n)
@@ -163,8 +151,6 @@ pub async fn create_parameter_group(
     want: &DesiredParameterGroup,
 ) -> Result<(), AwsError> {
     aws.tolerate(
-        S,
-        "CreateDBClusterParameterGroup",
         &["DBParameterGroupAlreadyExists"],
         aws.rds
             .create_db_cluster_parameter_group()
@@ -174,8 +160,8 @@ pub async fn create_parameter_group(
             .set_tags(Some(rds_tags(&want.tags)))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 /// Sets parameters, `(name, value, apply method)`, at most [`MAX_PER_CALL`] per call.
@@ -196,8 +182,6 @@ pub async fn set_parameters(
             })
             .collect();
         aws.call(
-            S,
-            "ModifyDBClusterParameterGroup",
             aws.rds
                 .modify_db_cluster_parameter_group()
                 .db_cluster_parameter_group_name(group)
@@ -222,8 +206,6 @@ pub async fn reset_parameters(aws: &AwsCtx, group: &str, names: &[String]) -> Re
             })
             .collect();
         aws.call(
-            S,
-            "ResetDBClusterParameterGroup",
             aws.rds
                 .reset_db_cluster_parameter_group()
                 .db_cluster_parameter_group_name(group)
@@ -239,8 +221,6 @@ pub async fn reset_parameters(aws: &AwsCtx, group: &str, names: &[String]) -> Re
 pub async fn delete_parameter_group(aws: &AwsCtx, name: &str) -> Result<bool, AwsError> {
     match aws
         .find(
-            S,
-            "DeleteDBClusterParameterGroup",
             aws.rds
                 .delete_db_cluster_parameter_group()
                 .db_cluster_parameter_group_name(name)

@@ -24,9 +24,7 @@ use crate::plan::database::{
     CA_CERTIFICATE, DATABASE_NAME, ENGINE, INSTANCE_CLASS, MASTER_USERNAME,
 };
 
-use super::{AwsCtx, AwsError, Service};
-
-const S: Service = Service::Rds;
+use super::{AwsCtx, AwsError};
 
 pub(crate) fn rds_tags(tags: &TagSet) -> Vec<Tag> {
     tags.iter()
@@ -103,8 +101,6 @@ fn observed(c: &DbCluster) -> ObservedCluster {
 pub async fn describe_cluster(aws: &AwsCtx, id: &str) -> Result<Option<ObservedCluster>, AwsError> {
     let out = aws
         .find(
-            S,
-            "DescribeDBClusters",
             aws.rds
                 .describe_db_clusters()
                 .db_cluster_identifier(id)
@@ -128,8 +124,6 @@ pub async fn describe_clusters(
         .build();
     let pages = aws
         .pages(
-            S,
-            "DescribeDBClusters",
             aws.rds
                 .describe_db_clusters()
                 .filters(filter)
@@ -151,11 +145,7 @@ pub async fn list_owned_clusters(
     uid: &str,
 ) -> Result<Vec<ObservedCluster>, AwsError> {
     let pages = aws
-        .pages(
-            S,
-            "DescribeDBClusters",
-            aws.rds.describe_db_clusters().into_paginator().send(),
-        )
+        .pages(aws.rds.describe_db_clusters().into_paginator().send())
         .await?;
     Ok(pages
         .iter()
@@ -202,8 +192,6 @@ pub async fn create_cluster(
 ) -> Result<ObservedCluster, AwsError> {
     let out = aws
         .call(
-            S,
-            "CreateDBCluster",
             with_cluster_settings!(
                 aws.rds
                     .create_db_cluster()
@@ -235,9 +223,7 @@ pub async fn restore_from_snapshot(
     want: &DesiredCluster,
     tags: &TagSet,
 ) -> Result<(), AwsError> {
-    aws.call(
-        S,
-        "RestoreDBClusterFromSnapshot",
+    aws.run(
         with_cluster_settings!(
             aws.rds
                 .restore_db_cluster_from_snapshot()
@@ -250,8 +236,7 @@ pub async fn restore_from_snapshot(
         )
         .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Builds a new cluster from another cluster's automated backups, at `time` (or the
@@ -278,9 +263,7 @@ pub async fn restore_to_point_in_time(
         Some(t) => req.restore_to_time(aws_smithy_types::DateTime::from_secs(t.as_second())),
         None => req.use_latest_restorable_time(true),
     };
-    aws.call(S, "RestoreDBClusterToPointInTime", req.send())
-        .await?;
-    Ok(())
+    aws.run(req.send()).await
 }
 
 /// Applies one modification, immediately (not in the maintenance window).
@@ -331,8 +314,7 @@ pub async fn modify_cluster(
             .manage_master_user_password(true)
             .master_user_secret_kms_key_id(key);
     }
-    aws.call(S, "ModifyDBCluster", req.send()).await?;
-    Ok(())
+    aws.run(req.send()).await
 }
 
 /// Adds or overwrites tags on any RDS resource (never removes any).
@@ -340,17 +322,14 @@ pub async fn add_tags(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsE
     if tags.is_empty() {
         return Ok(());
     }
-    aws.call(
-        S,
-        "AddTagsToResource",
+    aws.run(
         aws.rds
             .add_tags_to_resource()
             .resource_name(arn)
             .set_tags(Some(rds_tags(tags)))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Deletes a cluster (its instances must be gone), with a final snapshot or without;
@@ -367,8 +346,7 @@ pub async fn delete_cluster(
             .skip_final_snapshot(false),
         None => req.skip_final_snapshot(true),
     };
-    aws.delete(S, "DeleteDBCluster", req.send()).await?;
-    Ok(())
+    aws.delete(req.send()).await.map(drop)
 }
 
 /// The instances of these clusters, with the cluster each belongs to. Writer flags come
@@ -386,8 +364,6 @@ pub async fn describe_instances(
         .build();
     let pages = match aws
         .pages(
-            S,
-            "DescribeDBInstances",
             aws.rds
                 .describe_db_instances()
                 .filters(filter)
@@ -427,8 +403,6 @@ pub async fn create_instance(
     tags: &TagSet,
 ) -> Result<(), AwsError> {
     aws.tolerate(
-        S,
-        "CreateDBInstance",
         &["DBInstanceAlreadyExists"],
         aws.rds
             .create_db_instance()
@@ -444,21 +418,19 @@ pub async fn create_instance(
             .set_tags(Some(rds_tags(tags)))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 /// Deletes an instance of a cluster (no snapshot: the data is in the cluster volume); an
 /// instance already gone is fine.
 pub async fn delete_instance(aws: &AwsCtx, id: &str) -> Result<(), AwsError> {
     aws.delete(
-        S,
-        "DeleteDBInstance",
         aws.rds
             .delete_db_instance()
             .db_instance_identifier(id)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }

@@ -6,7 +6,7 @@ use aws_sdk_rds::types::DbClusterSnapshot;
 use crate::plan::TagSet;
 use crate::plan::database::ObservedSnapshot;
 
-use super::{S, rds_tags, tag_set, timestamp};
+use super::{rds_tags, tag_set, timestamp};
 use crate::aws::{AwsCtx, AwsError};
 
 fn observed(s: &DbClusterSnapshot) -> ObservedSnapshot {
@@ -39,9 +39,7 @@ pub async fn describe_snapshot(
     if id.starts_with("arn:") {
         req = req.include_shared(true);
     }
-    let out = aws
-        .find(S, "DescribeDBClusterSnapshots", req.send())
-        .await?;
+    let out = aws.find(req.send()).await?;
     Ok(out.and_then(|o| o.db_cluster_snapshots().first().map(observed)))
 }
 
@@ -54,8 +52,6 @@ pub async fn create_snapshot(
     tags: &TagSet,
 ) -> Result<(), AwsError> {
     aws.tolerate(
-        S,
-        "CreateDBClusterSnapshot",
         &["DBClusterSnapshotAlreadyExistsFault"],
         aws.rds
             .create_db_cluster_snapshot()
@@ -64,8 +60,8 @@ pub async fn create_snapshot(
             .set_tags(Some(rds_tags(tags)))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 /// The region's manual cluster snapshots tagged with `uid` (deletion under `Delete`).
@@ -75,8 +71,6 @@ pub async fn list_owned_manual_snapshots(
 ) -> Result<Vec<ObservedSnapshot>, AwsError> {
     let pages = aws
         .pages(
-            S,
-            "DescribeDBClusterSnapshots",
             aws.rds
                 .describe_db_cluster_snapshots()
                 .snapshot_type("manual")
@@ -95,13 +89,11 @@ pub async fn list_owned_manual_snapshots(
 /// Deletes a manual snapshot; one already gone is fine.
 pub async fn delete_snapshot(aws: &AwsCtx, id: &str) -> Result<(), AwsError> {
     aws.delete(
-        S,
-        "DeleteDBClusterSnapshot",
         aws.rds
             .delete_db_cluster_snapshot()
             .db_cluster_snapshot_identifier(id)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }

@@ -13,7 +13,7 @@ use crate::plan::naming::RETAINED_TAG;
 use crate::plan::tags::TagSet;
 
 use super::{build_err, put_tags};
-use crate::aws::{AwsCtx, AwsError, ErrorClass, Progress, Service};
+use crate::aws::{AwsCtx, AwsError, ErrorClass, Progress};
 
 /// Batches of up to 1,000 deletions per pass (S3's `DeleteObjects` maximum each).
 const MAX_BATCHES_PER_PASS: usize = 20;
@@ -36,11 +36,7 @@ pub async fn delete(aws: &AwsCtx, name: &str) -> Result<Progress, AwsError> {
     // The TLS-only policy denies nothing the operator sends (it uses TLS), but emulators
     // apply its Deny to every object call; the bucket is going away, so drop it first.
     if let Err(e) = aws
-        .call(
-            Service::S3,
-            "DeleteBucketPolicy",
-            aws.s3.delete_bucket_policy().bucket(name).send(),
-        )
+        .call(aws.s3.delete_bucket_policy().bucket(name).send())
         .await
     {
         match e.code.as_str() {
@@ -66,8 +62,6 @@ async fn delete_one_batch(aws: &AwsCtx, name: &str) -> Result<usize, AwsError> {
     // Always list from the start: what the previous batch deleted is gone.
     let page = aws
         .call(
-            Service::S3,
-            "ListObjectVersions",
             aws.s3
                 .list_object_versions()
                 .bucket(name)
@@ -98,11 +92,7 @@ async fn delete_one_batch(aws: &AwsCtx, name: &str) -> Result<usize, AwsError> {
         .build()
         .map_err(|e| build_err("DeleteObjects", e))?;
     let out = aws
-        .call(
-            Service::S3,
-            "DeleteObjects",
-            aws.s3.delete_objects().bucket(name).delete(delete).send(),
-        )
+        .call(aws.s3.delete_objects().bucket(name).delete(delete).send())
         .await?;
     if let Some(first) = out.errors().first() {
         return Err(AwsError {
@@ -123,19 +113,13 @@ async fn delete_one_batch(aws: &AwsCtx, name: &str) -> Result<usize, AwsError> {
 /// Unfinished multipart uploads keep a bucket from being deleted.
 async fn abort_uploads(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
     let page = aws
-        .call(
-            Service::S3,
-            "ListMultipartUploads",
-            aws.s3.list_multipart_uploads().bucket(name).send(),
-        )
+        .call(aws.s3.list_multipart_uploads().bucket(name).send())
         .await?;
     for upload in page.uploads() {
         let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
             continue;
         };
         aws.tolerate(
-            Service::S3,
-            "AbortMultipartUpload",
             &["NoSuchUpload", "NoSuchKey", "NotFound", "Http404"],
             aws.s3
                 .abort_multipart_upload()
@@ -150,14 +134,7 @@ async fn abort_uploads(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
 }
 
 async fn delete_empty(aws: &AwsCtx, name: &str) -> Result<Progress, AwsError> {
-    match aws
-        .call(
-            Service::S3,
-            "DeleteBucket",
-            aws.s3.delete_bucket().bucket(name).send(),
-        )
-        .await
-    {
+    match aws.call(aws.s3.delete_bucket().bucket(name).send()).await {
         Ok(_) => Ok(Progress::Done),
         Err(e) => {
             if e.is_not_found() {

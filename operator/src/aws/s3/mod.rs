@@ -15,9 +15,7 @@ use crate::plan::storage::{
 use crate::plan::tags::TagSet;
 
 use super::resource::{Presence, Resource};
-use super::{AwsCtx, AwsError, Service};
-
-const S3: Service = Service::S3;
+use super::{AwsCtx, AwsError};
 
 pub mod cleanup;
 pub mod objects;
@@ -55,10 +53,7 @@ pub enum BucketPresence {
 
 /// Looks a bucket up and, when it is ours, reads every part the plan compares.
 pub async fn observe(aws: &AwsCtx, name: &str, uid: &str) -> Result<BucketPresence, AwsError> {
-    match aws
-        .call(S3, "HeadBucket", aws.s3.head_bucket().bucket(name).send())
-        .await
-    {
+    match aws.call(aws.s3.head_bucket().bucket(name).send()).await {
         Ok(out) => {
             if let Some(region) = out.bucket_region().filter(|r| *r != aws.region) {
                 let reason = format!("bucket {name} exists in region {region}");
@@ -114,11 +109,7 @@ pub async fn observe(aws: &AwsCtx, name: &str, uid: &str) -> Result<BucketPresen
 
 pub(crate) async fn tags_of(aws: &AwsCtx, name: &str) -> Result<TagSet, AwsError> {
     let out = aws
-        .find(
-            Service::S3,
-            "GetBucketTagging",
-            aws.s3.get_bucket_tagging().bucket(name).send(),
-        )
+        .find(aws.s3.get_bucket_tagging().bucket(name).send())
         .await?;
     Ok(out
         .map(|o| o.tag_set().iter().map(|t| (t.key(), t.value())).collect())
@@ -127,11 +118,7 @@ pub(crate) async fn tags_of(aws: &AwsCtx, name: &str) -> Result<TagSet, AwsError
 
 async fn versioning_of(aws: &AwsCtx, name: &str) -> Result<VersioningState, AwsError> {
     let out = aws
-        .call(
-            Service::S3,
-            "GetBucketVersioning",
-            aws.s3.get_bucket_versioning().bucket(name).send(),
-        )
+        .call(aws.s3.get_bucket_versioning().bucket(name).send())
         .await?;
     Ok(match out.status() {
         Some(BucketVersioningStatus::Enabled) => VersioningState::Enabled,
@@ -145,11 +132,7 @@ async fn encryption_of(
     name: &str,
 ) -> Result<Option<(String, Option<String>, bool)>, AwsError> {
     let out = aws
-        .find(
-            Service::S3,
-            "GetBucketEncryption",
-            aws.s3.get_bucket_encryption().bucket(name).send(),
-        )
+        .find(aws.s3.get_bucket_encryption().bucket(name).send())
         .await?;
     let rule = out
         .as_ref()
@@ -167,11 +150,7 @@ async fn encryption_of(
 
 async fn public_access_block_of(aws: &AwsCtx, name: &str) -> Result<Option<[bool; 4]>, AwsError> {
     let out = aws
-        .find(
-            Service::S3,
-            "GetPublicAccessBlock",
-            aws.s3.get_public_access_block().bucket(name).send(),
-        )
+        .find(aws.s3.get_public_access_block().bucket(name).send())
         .await?;
     Ok(out.and_then(|o| {
         let c = o.public_access_block_configuration()?;
@@ -186,11 +165,7 @@ async fn public_access_block_of(aws: &AwsCtx, name: &str) -> Result<Option<[bool
 
 async fn ownership_of(aws: &AwsCtx, name: &str) -> Result<Option<String>, AwsError> {
     let out = aws
-        .find(
-            Service::S3,
-            "GetBucketOwnershipControls",
-            aws.s3.get_bucket_ownership_controls().bucket(name).send(),
-        )
+        .find(aws.s3.get_bucket_ownership_controls().bucket(name).send())
         .await?;
     Ok(out.and_then(|o| {
         o.ownership_controls()
@@ -201,11 +176,7 @@ async fn ownership_of(aws: &AwsCtx, name: &str) -> Result<Option<String>, AwsErr
 
 async fn policy_of(aws: &AwsCtx, name: &str) -> Result<Option<serde_json::Value>, AwsError> {
     let out = aws
-        .find(
-            Service::S3,
-            "GetBucketPolicy",
-            aws.s3.get_bucket_policy().bucket(name).send(),
-        )
+        .find(aws.s3.get_bucket_policy().bucket(name).send())
         .await?;
     Ok(out.and_then(|o| o.policy().map(parse_policy)))
 }
@@ -213,8 +184,6 @@ async fn policy_of(aws: &AwsCtx, name: &str) -> Result<Option<serde_json::Value>
 async fn lifecycle_of(aws: &AwsCtx, name: &str) -> Result<Vec<LifecycleRule>, AwsError> {
     let out = aws
         .find(
-            Service::S3,
-            "GetBucketLifecycleConfiguration",
             aws.s3
                 .get_bucket_lifecycle_configuration()
                 .bucket(name)
@@ -277,11 +246,7 @@ fn rule_from_aws(rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
 
 async fn logging_of(aws: &AwsCtx, name: &str) -> Result<Option<LoggingTarget>, AwsError> {
     let out = aws
-        .call(
-            Service::S3,
-            "GetBucketLogging",
-            aws.s3.get_bucket_logging().bucket(name).send(),
-        )
+        .call(aws.s3.get_bucket_logging().bucket(name).send())
         .await?;
     Ok(out.logging_enabled().map(|l| LoggingTarget {
         bucket: l.target_bucket().to_string(),
@@ -292,11 +257,7 @@ async fn logging_of(aws: &AwsCtx, name: &str) -> Result<Option<LoggingTarget>, A
 /// True when the bucket holds no object (used before adopting an untagged bucket).
 pub async fn is_empty(aws: &AwsCtx, name: &str) -> Result<bool, AwsError> {
     let out = aws
-        .call(
-            Service::S3,
-            "ListObjectsV2",
-            aws.s3.list_objects_v2().bucket(name).max_keys(1).send(),
-        )
+        .call(aws.s3.list_objects_v2().bucket(name).max_keys(1).send())
         .await?;
     Ok(out.key_count().unwrap_or(0) == 0 && out.contents().is_empty())
 }

@@ -4,7 +4,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::aws::{AwsCtx, AwsError, Service};
+use crate::aws::{AwsCtx, AwsError};
 
 /// What a `HeadObject` found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,11 +19,7 @@ pub enum Presence {
 /// Whether `s3://bucket/key` exists.
 pub async fn head(aws: &AwsCtx, bucket: &str, key: &str) -> Result<Presence, AwsError> {
     match aws
-        .call(
-            Service::S3,
-            "HeadObject",
-            aws.s3.head_object().bucket(bucket).key(key).send(),
-        )
+        .call(aws.s3.head_object().bucket(bucket).key(key).send())
         .await
     {
         Ok(_) => Ok(Presence::Present),
@@ -39,9 +35,7 @@ pub async fn head(aws: &AwsCtx, bucket: &str, key: &str) -> Result<Presence, Aws
 
 /// Writes `bytes` to `s3://bucket/key` (the bucket's default encryption applies).
 pub async fn put(aws: &AwsCtx, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), AwsError> {
-    aws.call(
-        Service::S3,
-        "PutObject",
+    aws.run(
         aws.s3
             .put_object()
             .bucket(bucket)
@@ -50,6 +44,5 @@ pub async fn put(aws: &AwsCtx, bucket: &str, key: &str, bytes: Vec<u8>) -> Resul
             .body(ByteStream::from(bytes))
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }

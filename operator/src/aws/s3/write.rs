@@ -17,7 +17,7 @@ use crate::plan::storage::{BucketChange, DesiredBucket, Encryption, LifecycleRul
 use crate::plan::tags::TagSet;
 
 use super::build_err;
-use crate::aws::{AwsCtx, AwsError, Service};
+use crate::aws::{AwsCtx, AwsError};
 
 /// Creates the bucket in the context's region and tags it at once, so that it is
 /// recognisably ours from the first moment.
@@ -36,7 +36,7 @@ pub async fn create(aws: &AwsCtx, name: &str, tags: &TagSet) -> Result<(), AwsEr
                 .build(),
         );
     }
-    if let Err(e) = aws.call(Service::S3, "CreateBucket", req.send()).await {
+    if let Err(e) = aws.call(req.send()).await {
         // A retry of our own create (the first answer was lost): the UID tag below makes
         // it recognisably ours.
         if e.code != "BucketAlreadyOwnedByYou" {
@@ -62,17 +62,14 @@ pub async fn put_tags(aws: &AwsCtx, name: &str, tags: &TagSet) -> Result<(), Aws
         .set_tag_set(Some(tag_set))
         .build()
         .map_err(|e| build_err("PutBucketTagging", e))?;
-    aws.call(
-        Service::S3,
-        "PutBucketTagging",
+    aws.run(
         aws.s3
             .put_bucket_tagging()
             .bucket(name)
             .tagging(tagging)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Applies the changes `plan::storage::bucket_changes` returned, in order.
@@ -93,8 +90,6 @@ pub async fn apply(
                     .restrict_public_buckets(true)
                     .build();
                 aws.call(
-                    Service::S3,
-                    "PutPublicAccessBlock",
                     aws.s3
                         .put_public_access_block()
                         .bucket(name)
@@ -114,8 +109,6 @@ pub async fn apply(
                     .build()
                     .map_err(|e| build_err(op, e))?;
                 aws.call(
-                    Service::S3,
-                    op,
                     aws.s3
                         .put_bucket_ownership_controls()
                         .bucket(name)
@@ -131,8 +124,6 @@ pub async fn apply(
                     BucketVersioning::Suspended => BucketVersioningStatus::Suspended,
                 };
                 aws.call(
-                    Service::S3,
-                    "PutBucketVersioning",
                     aws.s3
                         .put_bucket_versioning()
                         .bucket(name)
@@ -144,16 +135,14 @@ pub async fn apply(
                 .await?;
             }
             BucketChange::Policy => {
-                aws.call(
-                    Service::S3,
-                    "PutBucketPolicy",
+                aws.run(
                     aws.s3
                         .put_bucket_policy()
                         .bucket(name)
                         .policy(want.policy.to_string())
                         .send(),
                 )
-                .await?;
+                .await?
             }
             BucketChange::Lifecycle => put_lifecycle(aws, name, &want.lifecycle).await?,
             BucketChange::Logging => {
@@ -167,8 +156,6 @@ pub async fn apply(
                     status = status.logging_enabled(enabled);
                 }
                 aws.call(
-                    Service::S3,
-                    "PutBucketLogging",
                     aws.s3
                         .put_bucket_logging()
                         .bucket(name)
@@ -204,28 +191,21 @@ async fn put_encryption(aws: &AwsCtx, name: &str, encryption: &Encryption) -> Re
         .rules(rule)
         .build()
         .map_err(|e| build_err(op, e))?;
-    aws.call(
-        Service::S3,
-        op,
+    aws.run(
         aws.s3
             .put_bucket_encryption()
             .bucket(name)
             .server_side_encryption_configuration(config)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 async fn put_lifecycle(aws: &AwsCtx, name: &str, rules: &[LifecycleRule]) -> Result<(), AwsError> {
     let op = "PutBucketLifecycleConfiguration";
     if rules.is_empty() {
-        aws.call(
-            Service::S3,
-            "DeleteBucketLifecycle",
-            aws.s3.delete_bucket_lifecycle().bucket(name).send(),
-        )
-        .await?;
+        aws.call(aws.s3.delete_bucket_lifecycle().bucket(name).send())
+            .await?;
         return Ok(());
     }
     let mut aws_rules = Vec::with_capacity(rules.len());
@@ -266,15 +246,12 @@ async fn put_lifecycle(aws: &AwsCtx, name: &str, rules: &[LifecycleRule]) -> Res
         .set_rules(Some(aws_rules))
         .build()
         .map_err(|e| build_err(op, e))?;
-    aws.call(
-        Service::S3,
-        op,
+    aws.run(
         aws.s3
             .put_bucket_lifecycle_configuration()
             .bucket(name)
             .lifecycle_configuration(config)
             .send(),
     )
-    .await?;
-    Ok(())
+    .await
 }
