@@ -66,9 +66,7 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, u32, PathBuf)>) {
         {
             continue;
         }
-        let kind = entry
-            .file_type()
-            .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()));
+        let kind = entry.file_type().unwrap_or_else(|e| panic!("stat {}: {e}", path.display()));
         if kind.is_dir() {
             walk(root, &path, files);
         } else if kind.is_file() {

@@ -33,22 +33,14 @@ fn args() -> anyhow::Result<Args> {
 /// Peak resident set size (VmHWM) of a process, in KiB.
 fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .context("no VmHWM")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("bad VmHWM")?
-        .parse()?)
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM")?;
+    Ok(line.split_whitespace().nth(1).context("bad VmHWM")?.parse()?)
 }
 
 async fn metrics(port: u16) -> anyhow::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .await?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").await?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await?;
     Ok(String::from_utf8_lossy(&buf).to_string())
@@ -67,16 +59,12 @@ async fn main() -> anyhow::Result<()> {
     let a = args()?;
     let env = TestEnv::from_env().await?;
     let ns = env.namespace("bench").await?;
-    println!(
-        "benchmark: {} environments in namespace {ns}",
-        a.environments
-    );
+    println!("benchmark: {} environments in namespace {ns}", a.environments);
 
     let mut applied = Vec::new();
     for i in 0..a.environments {
         let name = format!("env-{i:03}");
-        env.apply_yaml(&ns, &EnvironmentManifest::new(&name).yaml())
-            .await?;
+        env.apply_yaml(&ns, &EnvironmentManifest::new(&name).yaml()).await?;
         applied.push((name, Instant::now()));
     }
     let mut ready_after: Vec<Option<f64>> = vec![None; applied.len()];
@@ -111,23 +99,11 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("| figure | value |");
     println!("| --- | --- |");
-    println!(
-        "| environments | {} ({} not Ready within 15 min) |",
-        a.environments, not_ready
-    );
+    println!("| environments | {} ({} not Ready within 15 min) |", a.environments, not_ready);
     println!("| operator peak RSS (VmHWM) | {rss_mib:.1} MiB |");
-    println!(
-        "| apply to Ready, median | {:.2} s |",
-        percentile(&times, 0.5)
-    );
-    println!(
-        "| apply to Ready, p95 | {:.2} s |",
-        percentile(&times, 0.95)
-    );
-    println!(
-        "| apply to Ready, max | {:.2} s |",
-        times.last().copied().unwrap_or(f64::NAN)
-    );
+    println!("| apply to Ready, median | {:.2} s |", percentile(&times, 0.5));
+    println!("| apply to Ready, p95 | {:.2} s |", percentile(&times, 0.95));
+    println!("| apply to Ready, max | {:.2} s |", times.last().copied().unwrap_or(f64::NAN));
     println!(
         "| AWS reads per environment per steady-state resync | {:.1} |",
         per_env_resync(delta("read"))
@@ -136,9 +112,6 @@ async fn main() -> anyhow::Result<()> {
         "| AWS writes per environment per steady-state resync | {:.1} |",
         per_env_resync(delta("write"))
     );
-    println!(
-        "| steady-state window | {} resyncs of {} s |",
-        a.resyncs, a.resync_seconds
-    );
+    println!("| steady-state window | {} resyncs of {} s |", a.resyncs, a.resync_seconds);
     Ok(())
 }

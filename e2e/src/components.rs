@@ -39,11 +39,7 @@ pub struct Harness {
 impl Harness {
     pub async fn new(region: &str) -> Self {
         let (ctx, metrics) = aws_context(region).await;
-        Self {
-            ctx,
-            metrics,
-            store: MemorySecrets::default(),
-        }
+        Self { ctx, metrics, store: MemorySecrets::default() }
     }
 
     /// [`Harness::new`] with the release zip of [`environment`]'s spec in
@@ -67,8 +63,7 @@ impl Harness {
     /// One `Apply` pass over `only` these components (the rest of the walk is not run);
     /// panics when the pass fails.
     pub async fn pass_only(&self, env: &RedcapEnvironment, only: &[ComponentName]) -> PassReport {
-        self.pass_scoped(env, Timestamp::now(), Scope::Only(only))
-            .await
+        self.pass_scoped(env, Timestamp::now(), Scope::Only(only)).await
     }
 
     async fn pass_scoped(
@@ -84,9 +79,7 @@ impl Harness {
 
     /// One `Apply` pass that must fail; its first failure.
     pub async fn failing_pass(&self, env: &RedcapEnvironment) -> ComponentError {
-        self.try_pass(env, WriteMode::Apply)
-            .await
-            .expect_err("the pass fails")
+        self.try_pass(env, WriteMode::Apply).await.expect_err("the pass fails")
     }
 
     /// One pass of the whole walk in `mode`, now; its first failure as `Err`.
@@ -101,14 +94,9 @@ impl Harness {
     /// Passes (each at the time it runs) until every component is Ready, at most
     /// `passes`; the last pass, settled or not.
     pub async fn settle(&self, env: &RedcapEnvironment, passes: usize) -> PassReport {
-        settle_until(
-            Limit::Tries(passes),
-            Duration::ZERO,
-            async || self.pass(env).await,
-            all_ready,
-        )
-        .await
-        .unwrap_or_else(|last| last)
+        settle_until(Limit::Tries(passes), Duration::ZERO, async || self.pass(env).await, all_ready)
+            .await
+            .unwrap_or_else(|last| last)
     }
 
     /// One deletion pass of the whole walk; panics when the pass fails.
@@ -143,16 +131,9 @@ impl Harness {
 
     /// The pass's report even when a component failed (the walk goes on after a failure).
     pub async fn pass_report(&self, env: &RedcapEnvironment) -> PassReport {
-        apply_pass(
-            &self.ctx,
-            &self.store,
-            env,
-            WriteMode::Apply,
-            Timestamp::now(),
-            Scope::All,
-        )
-        .await
-        .expect("the pass starts")
+        apply_pass(&self.ctx, &self.store, env, WriteMode::Apply, Timestamp::now(), Scope::All)
+            .await
+            .expect("the pass starts")
     }
 
     /// Runs `work` and returns its result with the AWS calls it made (this harness's).
@@ -227,29 +208,18 @@ pub fn assert_states(pass: &PassReport, expected: &[(ComponentName, ComponentSta
 /// The secrets in the pass's outputs but the database's master secret (which joins the
 /// list once the cluster exists, a few passes after the others).
 pub fn secrets_but_database_master(pass: &PassReport) -> Vec<SecretOutput> {
-    pass.outputs
-        .secrets
-        .iter()
-        .filter(|s| s.name != "databaseMaster")
-        .cloned()
-        .collect()
+    pass.outputs.secrets.iter().filter(|s| s.name != "databaseMaster").cloned().collect()
 }
 
 /// Whether every component of the pass is Ready.
 pub fn all_ready(pass: &PassReport) -> bool {
-    pass.components
-        .iter()
-        .all(|c| c.state == ComponentState::Ready)
+    pass.components.iter().all(|c| c.state == ComponentState::Ready)
 }
 
 /// The writes among `calls` to `service` (`cloudformation.UpdateStack`, ...).
 pub fn writes_to(calls: &CallCounts, service: &str) -> Vec<String> {
     let prefix = format!("{service}.");
-    calls
-        .write_operations()
-        .into_iter()
-        .filter(|op| op.starts_with(&prefix))
-        .collect()
+    calls.write_operations().into_iter().filter(|op| op.starts_with(&prefix)).collect()
 }
 
 /// The emulator's URL; panics when unset because these tests never skip silently.
@@ -264,10 +234,7 @@ pub fn endpoint() -> String {
 
 /// A name part no other test (or parallel test process) uses.
 pub fn unique() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
     format!("{:x}{:x}", nanos, std::process::id())
 }
 
@@ -336,9 +303,7 @@ pub async fn ensure_release(ctx: &AwsCtx, release_bucket: &str) {
 
 /// The environment id `env`'s AWS names derive from.
 pub fn environment_id(env: &RedcapEnvironment) -> String {
-    EnvIdentity::from_env(env)
-        .expect("identity")
-        .environment_id()
+    EnvIdentity::from_env(env).expect("identity").environment_id()
 }
 
 /// The CodeBuild project `env`'s image is built by.
@@ -348,19 +313,12 @@ pub fn image_project(env: &RedcapEnvironment) -> String {
 
 /// The state `pass` reported for component `name`; panics when it was not reported.
 pub fn state(pass: &PassReport, name: ComponentName) -> ComponentState {
-    pass.components
-        .iter()
-        .find(|c| c.name == name)
-        .map(|c| c.state)
-        .expect("component reported")
+    pass.components.iter().find(|c| c.name == name).map(|c| c.state).expect("component reported")
 }
 
 /// The report of component `name` in `pass`; panics when it was not reported.
 pub fn report(pass: &PassReport, name: ComponentName) -> &ComponentReport {
-    pass.components
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("{name} not reported"))
+    pass.components.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("{name} not reported"))
 }
 
 /// The message component `name` reported in `pass`, or "".

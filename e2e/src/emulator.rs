@@ -31,23 +31,14 @@ impl EmulatorControl {
 
     /// The emulator at `url` (`http://127.0.0.1:<port>`).
     pub fn at(url: &str) -> Self {
-        Self {
-            host: url
-                .trim_start_matches("http://")
-                .trim_end_matches('/')
-                .to_string(),
-        }
+        Self { host: url.trim_start_matches("http://").trim_end_matches('/').to_string() }
     }
 
     /// One request to `/_emulator/<path>`; returns (HTTP status, JSON body or `Null`).
     /// Blocking on purpose: the guards call it from `Drop`, and the emulator answers in
     /// milliseconds on loopback.
     pub fn request(&self, method: &str, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
-        let payload = if body.is_null() {
-            String::new()
-        } else {
-            body.to_string()
-        };
+        let payload = if body.is_null() { String::new() } else { body.to_string() };
         let mut stream = TcpStream::connect(&self.host)
             .with_context(|| format!("connecting to the emulator at {}", self.host))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -144,11 +135,7 @@ pub struct DurationGuard(EmulatorControl, String);
 
 impl Drop for DurationGuard {
     fn drop(&mut self) {
-        let _ = self.0.request(
-            "POST",
-            "config",
-            &json!({"durations": {self.1.as_str(): null}}),
-        );
+        let _ = self.0.request("POST", "config", &json!({"durations": {self.1.as_str(): null}}));
     }
 }
 
@@ -200,11 +187,7 @@ impl PrivateEmulator {
             .context("moto.sh wrote no moto.url")?
             .trim()
             .to_string();
-        Ok(Self {
-            control: EmulatorControl::at(&url),
-            state_dir,
-            url,
-        })
+        Ok(Self { control: EmulatorControl::at(&url), state_dir, url })
     }
 
     /// AWS configuration of a client of this emulator (static test credentials).

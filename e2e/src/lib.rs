@@ -65,9 +65,7 @@ impl TestEnv {
     pub async fn from_env() -> anyhow::Result<Self> {
         let admin_kubeconfig = PathBuf::from(required_env("KUBECONFIG")?);
         required_env("AWS_ENDPOINT_URL")?;
-        let kube = Client::try_default()
-            .await
-            .context("connecting to the local kube-apiserver")?;
+        let kube = Client::try_default().await.context("connecting to the local kube-apiserver")?;
         let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .load()
@@ -157,9 +155,7 @@ impl TestEnv {
     }
 
     pub async fn delete_env(&self, namespace: &str, name: &str) -> anyhow::Result<()> {
-        self.environments(namespace)
-            .delete(name, &DeleteParams::default())
-            .await?;
+        self.environments(namespace).delete(name, &DeleteParams::default()).await?;
         Ok(())
     }
 
@@ -196,8 +192,7 @@ impl TestEnv {
         name: &str,
         timeout: Duration,
     ) -> anyhow::Result<RedcapEnvironment> {
-        self.wait_env(namespace, name, timeout, "Ready", is_ready)
-            .await
+        self.wait_env(namespace, name, timeout, "Ready", is_ready).await
     }
 
     /// Waits until the object is gone (finalizer released).
@@ -266,9 +261,7 @@ impl TestEnv {
 /// An S3 client of `aws` in path style (the emulator listens on 127.0.0.1, no virtual
 /// hosts).
 pub fn s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(aws)
-        .force_path_style(true)
-        .build();
+    let conf = aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 
@@ -328,11 +321,7 @@ pub struct OperatorOptions<'a> {
 impl<'a> OperatorOptions<'a> {
     /// The usual test setup: watch only `namespace`, resync every 2 s, no leader election.
     pub fn scoped(namespace: &'a str) -> Self {
-        Self {
-            namespace: Some(namespace),
-            resync_seconds: 2,
-            ..Default::default()
-        }
+        Self { namespace: Some(namespace), resync_seconds: 2, ..Default::default() }
     }
 }
 
@@ -355,9 +344,7 @@ impl Operator {
         opts: OperatorOptions<'_>,
     ) -> anyhow::Result<Self> {
         let metrics_port = free_port()?;
-        let log_path = env
-            .state_dir
-            .join(format!("operator-{label}-{metrics_port}.log"));
+        let log_path = env.state_dir.join(format!("operator-{label}-{metrics_port}.log"));
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
         let mut cmd = Command::new(&env.operator_bin);
@@ -379,14 +366,9 @@ impl Operator {
             cmd.arg(format!("--namespace={ns}"));
         }
         cmd.envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", env.operator_bin.display()))?;
-        let op = Self {
-            child: Some(child),
-            metrics_port,
-            log_path,
-        };
+        let child =
+            cmd.spawn().with_context(|| format!("starting {}", env.operator_bin.display()))?;
+        let op = Self { child: Some(child), metrics_port, log_path };
         op.wait_healthy(Duration::from_secs(30)).await?;
         Ok(op)
     }
@@ -428,11 +410,7 @@ impl Operator {
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
                 // SAFETY-free: kill(1) is the portable way to send SIGTERM without a libc dependency.
-                let _ = Command::new("kill")
-                    .arg("-TERM")
-                    .arg(pid.to_string())
-                    .status()
-                    .await;
+                let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
             }
             match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
                 Ok(_) => {}
@@ -476,9 +454,7 @@ fn free_port() -> anyhow::Result<u16> {
 async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
-        .await?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await?;
     let mut buf = Vec::new();
     stream.read_to_end(&mut buf).await?;
     let text = String::from_utf8_lossy(&buf).to_string();
@@ -501,11 +477,7 @@ pub async fn ensure_release(
     version: &str,
 ) -> anyhow::Result<String> {
     let key = format!("redcap{version}.zip");
-    let region = s3
-        .config()
-        .region()
-        .map(|r| r.as_ref().to_string())
-        .unwrap_or_default();
+    let region = s3.config().region().map(|r| r.as_ref().to_string()).unwrap_or_default();
     let mut create = s3.create_bucket().bucket(bucket);
     if !region.is_empty() && region != "us-east-1" {
         create = create.create_bucket_configuration(
@@ -525,9 +497,7 @@ pub async fn ensure_release(
     s3.put_object()
         .bucket(bucket)
         .key(&key)
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(
-            FAKE_RELEASE_ZIP,
-        ))
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(FAKE_RELEASE_ZIP))
         .send()
         .await
         .with_context(|| format!("uploading s3://{bucket}/{key}"))?;

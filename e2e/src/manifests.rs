@@ -109,18 +109,9 @@ mod tests {
         assert_eq!(value["metadata"]["name"], "dev");
         assert_eq!(value["spec"]["deletionPolicy"], "Retain");
         assert_eq!(value["spec"]["suspend"], true);
-        assert_eq!(
-            value["spec"]["email"]["fromAddress"],
-            "redcap-dev@example.org"
-        );
-        assert_eq!(
-            value["spec"]["email"]["bounceNotificationAddress"],
-            "it@example.org"
-        );
-        assert_eq!(
-            value["spec"]["redcap"]["source"]["s3"]["key"],
-            "redcap15.8.0.zip"
-        );
+        assert_eq!(value["spec"]["email"]["fromAddress"], "redcap-dev@example.org");
+        assert_eq!(value["spec"]["email"]["bounceNotificationAddress"], "it@example.org");
+        assert_eq!(value["spec"]["redcap"]["source"]["s3"]["key"], "redcap15.8.0.zip");
     }
 
     #[test]
@@ -133,10 +124,7 @@ mod tests {
         assert!(value["spec"].get("deletionPolicy").is_none(), "{yaml}");
         assert_eq!(value["spec"]["database"]["readers"], 0);
         assert_eq!(
-            EnvironmentManifest::new("dev")
-                .yaml()
-                .matches("deletionPolicy: Delete")
-                .count(),
+            EnvironmentManifest::new("dev").yaml().matches("deletionPolicy: Delete").count(),
             1
         );
     }

@@ -110,9 +110,7 @@ pub async fn suspend_versioning(s3: &aws_sdk_s3::Client, bucket: &str) {
     s3.put_bucket_versioning()
         .bucket(bucket)
         .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Suspended)
-                .build(),
+            VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build(),
         )
         .send()
         .await
@@ -140,12 +138,7 @@ pub async fn bucket_tags(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, 
         .bucket(bucket)
         .send()
         .await
-        .map(|t| {
-            t.tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect()
-        })
+        .map(|t| t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
         .unwrap_or_default()
 }
 
@@ -217,22 +210,14 @@ pub async fn keys_owned_by(kms: &aws_sdk_kms::Client, uid: &str) -> Vec<String> 
     let mut owned = Vec::new();
     let mut keys = kms.list_keys().into_paginator().items().send();
     while let Some(key) = keys.next().await {
-        let id = key
-            .expect("listing keys")
-            .key_id()
-            .unwrap_or_default()
-            .to_string();
+        let id = key.expect("listing keys").key_id().unwrap_or_default().to_string();
         let tags = kms
             .list_resource_tags()
             .key_id(&id)
             .send()
             .await
             .unwrap_or_else(|e| panic!("tags of key {id}: {e:?}"));
-        if tags
-            .tags()
-            .iter()
-            .any(|t| t.tag_key() == tags::UID && t.tag_value() == uid)
-        {
+        if tags.tags().iter().any(|t| t.tag_key() == tags::UID && t.tag_value() == uid) {
             owned.push(id);
         }
     }
@@ -276,10 +261,7 @@ pub async fn secret_tags(sm: &aws_sdk_secretsmanager::Client, arn: &str) -> Vec<
         .tags()
         .iter()
         .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
+            (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())
         })
         .collect()
 }
@@ -302,10 +284,7 @@ pub async fn cluster(rds: &aws_sdk_rds::Client, id: &str) -> Option<aws_sdk_rds:
 
 /// The value of the cluster's tag `key`.
 pub fn cluster_tag<'a>(c: &'a aws_sdk_rds::types::DbCluster, key: &str) -> Option<&'a str> {
-    c.tag_list()
-        .iter()
-        .find(|t| t.key() == Some(key))
-        .and_then(|t| t.value())
+    c.tag_list().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
 }
 
 /// Identifiers of the region's clusters tagged `redcap.dev/uid` = `uid`.

@@ -17,9 +17,7 @@ fn expectation(yaml: &str, file: &Path) -> anyhow::Result<String> {
 }
 
 fn corpus(dir: &str) -> anyhow::Result<Vec<std::path::PathBuf>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(dir);
     let mut files: Vec<_> = std::fs::read_dir(&root)
         .with_context(|| format!("reading {}", root.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -43,9 +41,7 @@ async fn every_invalid_manifest_is_rejected_naming_the_field() -> anyhow::Result
     for file in &files {
         let yaml = std::fs::read_to_string(file)?;
         let expect = expectation(&yaml, file)?;
-        let (ok, out) = env
-            .kubectl(&["create", "-n", &ns, "-f", "-"], Some(&yaml))
-            .await?;
+        let (ok, out) = env.kubectl(&["create", "-n", &ns, "-f", "-"], Some(&yaml)).await?;
         if ok {
             failures.push(format!(
                 "{}: accepted, expected rejection mentioning {expect:?}",
@@ -59,12 +55,8 @@ async fn every_invalid_manifest_is_rejected_naming_the_field() -> anyhow::Result
         }
     }
     // Nothing invalid was stored.
-    let (_, listed) = env
-        .kubectl(
-            &["get", "redcapenvironments", "-n", &ns, "-o", "name"],
-            None,
-        )
-        .await?;
+    let (_, listed) =
+        env.kubectl(&["get", "redcapenvironments", "-n", &ns, "-o", "name"], None).await?;
     assert!(
         listed.trim().is_empty() || listed.contains("No resources"),
         "invalid objects were stored: {listed}"
@@ -76,10 +68,7 @@ async fn every_invalid_manifest_is_rejected_naming_the_field() -> anyhow::Result
         files.len(),
         failures.join("\n")
     );
-    println!(
-        "{} invalid manifests rejected with a message naming the field",
-        files.len()
-    );
+    println!("{} invalid manifests rejected with a message naming the field", files.len());
     Ok(())
 }
 
@@ -92,11 +81,7 @@ async fn forbidden_changes_to_a_live_environment_are_rejected() -> anyhow::Resul
         .into_iter()
         .filter(|p| p.file_name().is_some_and(|n| n != "base.yaml"))
         .collect();
-    assert!(
-        cases.len() >= 2,
-        "expected at least 2 update cases, found {}",
-        cases.len()
-    );
+    assert!(cases.len() >= 2, "expected at least 2 update cases, found {}", cases.len());
     for case in &cases {
         let update_yaml = std::fs::read_to_string(case)?;
         let expect = expectation(&update_yaml, case)?;
@@ -109,30 +94,16 @@ async fn forbidden_changes_to_a_live_environment_are_rejected() -> anyhow::Resul
         // A fresh object per case: each starts from the valid base.
         let _ = env
             .kubectl(
-                &[
-                    "delete",
-                    "-n",
-                    &ns,
-                    "-f",
-                    "-",
-                    "--ignore-not-found",
-                    "--wait",
-                ],
+                &["delete", "-n", &ns, "-f", "-", "--ignore-not-found", "--wait"],
                 Some(&base_yaml),
             )
             .await?;
         let (ok, out) = env
-            .kubectl(
-                &["apply", "--server-side", "-n", &ns, "-f", "-"],
-                Some(&base_yaml),
-            )
+            .kubectl(&["apply", "--server-side", "-n", &ns, "-f", "-"], Some(&base_yaml))
             .await?;
         assert!(ok, "{base_name} should be accepted: {out}");
         let (ok, out) = env
-            .kubectl(
-                &["apply", "--server-side", "-n", &ns, "-f", "-"],
-                Some(&update_yaml),
-            )
+            .kubectl(&["apply", "--server-side", "-n", &ns, "-f", "-"], Some(&update_yaml))
             .await?;
         assert!(!ok, "{} should be rejected", case.display());
         assert!(

@@ -73,23 +73,13 @@ fn cluster_id(env: &RedcapEnvironment) -> String {
 
 /// `status.database` as the last pass left it.
 fn database_status(env: &RedcapEnvironment) -> DatabaseStatus {
-    env.status
-        .as_ref()
-        .and_then(|s| s.database.clone())
-        .expect("status.database")
+    env.status.as_ref().and_then(|s| s.database.clone()).expect("status.database")
 }
 
 /// One pass; its status is written back into `env` as the status writer would.
 async fn try_pass(h: &Harness, env: &mut RedcapEnvironment) -> Result<PassReport, ComponentError> {
-    let pass = apply_at(
-        &h.ctx,
-        &h.store,
-        env,
-        WriteMode::Apply,
-        Timestamp::now(),
-        Scope::All,
-    )
-    .await?;
+    let pass =
+        apply_at(&h.ctx, &h.store, env, WriteMode::Apply, Timestamp::now(), Scope::All).await?;
     let status = compute_status(env.status.as_ref(), env, Outcome::Applied(&pass), &now());
     env.status = Some(status);
     Ok(pass)
@@ -140,12 +130,7 @@ async fn instances(h: &Harness, id: &str) -> Vec<(String, i32, bool)> {
         .ctx
         .rds
         .describe_db_instances()
-        .filters(
-            aws_sdk_rds::types::Filter::builder()
-                .name("db-cluster-id")
-                .values(id)
-                .build(),
-        )
+        .filters(aws_sdk_rds::types::Filter::builder().name("db-cluster-id").values(id).build())
         .send()
         .await
         .expect("instances");
@@ -228,10 +213,7 @@ async fn create_with_readers_then_scale_change_readers_and_parameters_in_place()
     assert_eq!(c.engine(), Some("aurora-mysql"));
     assert_eq!(c.engine_version(), Some("8.0.mysql_aurora.3.10.3"));
     let scaling = c.serverless_v2_scaling_configuration().expect("scaling");
-    assert_eq!(
-        (scaling.min_capacity(), scaling.max_capacity()),
-        (Some(0.0), Some(4.0))
-    );
+    assert_eq!((scaling.min_capacity(), scaling.max_capacity()), (Some(0.0), Some(4.0)));
     assert_eq!(c.storage_encrypted(), Some(true));
     assert_eq!(c.kms_key_id(), Some(key.as_str()));
     assert_eq!(c.backtrack_window(), Some(86400));
@@ -242,22 +224,15 @@ async fn create_with_readers_then_scale_change_readers_and_parameters_in_place()
     assert_eq!(c.database_name(), Some("redcap"));
     assert_eq!(c.master_username(), Some("dbadmin"));
     assert_eq!(c.preferred_backup_window(), Some("03:00-03:30"));
-    let mut logs: Vec<&str> = c
-        .enabled_cloudwatch_logs_exports()
-        .iter()
-        .map(String::as_str)
-        .collect();
+    let mut logs: Vec<&str> =
+        c.enabled_cloudwatch_logs_exports().iter().map(String::as_str).collect();
     logs.sort();
     assert_eq!(logs, ["audit", "error", "general", "slowquery"]);
     let secret = c.master_user_secret().expect("managed master password");
     assert_eq!(secret.kms_key_id(), Some(key.as_str()));
     assert_eq!(tag(&c, ENGINE_VERSION_TAG), Some("8.0.mysql_aurora.3.10.3"));
     assert!(tag(&c, ACTIVE_SINCE_TAG).is_some());
-    assert_eq!(
-        c.vpc_security_groups().len(),
-        1,
-        "only the network's database group"
-    );
+    assert_eq!(c.vpc_security_groups().len(), 1, "only the network's database group");
     assert_eq!(c.db_subnet_group(), Some(id.as_str()));
     assert_eq!(
         user_parameters(&h, &id).await,
@@ -277,67 +252,33 @@ async fn create_with_readers_then_scale_change_readers_and_parameters_in_place()
 
     // Outputs, status and the hand-off to compute; never a password.
     assert_eq!(p.outputs.database_endpoint.as_deref(), c.endpoint());
-    assert_eq!(
-        p.outputs.database_reader_endpoint.as_deref(),
-        c.reader_endpoint()
-    );
+    assert_eq!(p.outputs.database_reader_endpoint.as_deref(), c.reader_endpoint());
     let db = database_status(&env);
     assert_eq!(db.cluster_identifier.as_deref(), Some(id.as_str()));
     assert_eq!(db.readers, Some(2));
-    assert_eq!(
-        db.engine_version.as_deref(),
-        Some("8.0.mysql_aurora.3.10.3")
-    );
+    assert_eq!(db.engine_version.as_deref(), Some("8.0.mysql_aurora.3.10.3"));
     assert!(db.latest_restorable_time.is_some());
     let master = db.master_user_secret.expect("master secret");
     assert_eq!(Some(master.arn.as_str()), secret.secret_arn());
-    assert_eq!(
-        (master.rotation_enabled, master.rotation_days),
-        (Some(true), Some(120))
-    );
-    assert!(
-        p.outputs
-            .secrets
-            .iter()
-            .any(|s| s.name == "databaseMaster" && s.arn == master.arn)
-    );
+    assert_eq!((master.rotation_enabled, master.rotation_days), (Some(true), Some(120)));
+    assert!(p.outputs.secrets.iter().any(|s| s.name == "databaseMaster" && s.arn == master.arn));
     let handoff = p.runtime.database.clone().expect("hand-off");
-    assert_eq!(
-        Some(handoff.cluster_resource_id.as_str()),
-        c.db_cluster_resource_id()
-    );
+    assert_eq!(Some(handoff.cluster_resource_id.as_str()), c.db_cluster_resource_id());
     assert!(!p.runtime.database_cutover_pending);
-    let policy = p
-        .runtime
-        .runtime_policy
-        .clone()
-        .expect("runtime policy")
-        .to_string();
+    let policy = p.runtime.runtime_policy.clone().expect("runtime policy").to_string();
     assert!(
         policy.contains("rds-db:connect") && policy.contains(&handoff.cluster_resource_id),
         "{policy}"
     );
-    assert!(
-        policy.contains(&master.arn),
-        "the runtime reads the master secret: {policy}"
-    );
+    assert!(policy.contains(&master.arn), "the runtime reads the master secret: {policy}");
     let status_json = serde_json::to_string(&env.status).expect("json");
-    assert!(
-        !status_json.to_lowercase().contains("password\":"),
-        "{status_json}"
-    );
+    assert!(!status_json.to_lowercase().contains("password\":"), "{status_json}");
 
     assert_steady(&h, &mut env).await;
 
     // A log group RDS created meanwhile gets the retention of spec.logs.
     let group = format!("/aws/rds/cluster/{id}/error");
-    h.ctx
-        .logs
-        .create_log_group()
-        .log_group_name(&group)
-        .send()
-        .await
-        .expect("log group");
+    h.ctx.logs.create_log_group().log_group_name(&group).send().await.expect("log group");
     let p = pass(&h, &mut env).await;
     assert_message(&p, "retention 365 days");
     let groups = probe::log_groups(&h.ctx.logs, &group).await;
@@ -360,15 +301,8 @@ async fn create_with_readers_then_scale_change_readers_and_parameters_in_place()
     let p = settle(&h, &mut env).await;
     assert_eq!(instances(&h, &id).await, [(format!("{id}-0"), 0, true)]);
     let c = cluster(&h, &id).await.expect("cluster");
-    assert_eq!(
-        c.serverless_v2_scaling_configuration()
-            .and_then(|s| s.max_capacity()),
-        Some(8.0)
-    );
-    assert_eq!(
-        p.outputs.database_reader_endpoint, None,
-        "no readers, no reader endpoint"
-    );
+    assert_eq!(c.serverless_v2_scaling_configuration().and_then(|s| s.max_capacity()), Some(8.0));
+    assert_eq!(p.outputs.database_reader_endpoint, None, "no readers, no reader endpoint");
     assert_eq!(database_status(&env).readers, Some(0));
     assert_steady(&h, &mut env).await;
 
@@ -414,10 +348,7 @@ async fn an_aws_minor_upgrade_writes_nothing_a_downgrade_is_refused_an_upgrade_i
     let p = assert_steady(&h, &mut env).await;
     assert_message(&p, "newer than spec.database.engineVersion");
     let db = database_status(&env);
-    assert_eq!(
-        db.engine_version.as_deref(),
-        Some("8.0.mysql_aurora.3.10.4")
-    );
+    assert_eq!(db.engine_version.as_deref(), Some("8.0.mysql_aurora.3.10.4"));
 
     // Asking for less than before and less than what runs: refused, nothing touched (not
     // even the parameter change of the same edit).
@@ -431,18 +362,12 @@ async fn an_aws_minor_upgrade_writes_nothing_a_downgrade_is_refused_an_upgrade_i
     assert!(err.contains("cannot downgrade"), "{err}");
     assert_eq!(calls.writes(), 0);
     assert_eq!(
-        cluster(&h, &id)
-            .await
-            .and_then(|c| c.engine_version().map(str::to_string))
-            .as_deref(),
+        cluster(&h, &id).await.and_then(|c| c.engine_version().map(str::to_string)).as_deref(),
         Some("8.0.mysql_aurora.3.10.4")
     );
 
     // An upgrade: one ModifyDBCluster with the version, then in sync.
-    set_database(
-        &mut env,
-        json!({"readers": 0, "engineVersion": "8.0.mysql_aurora.3.10.5"}),
-    );
+    set_database(&mut env, json!({"readers": 0, "engineVersion": "8.0.mysql_aurora.3.10.5"}));
     let (_, calls) = h.counted(pass(&h, &mut env)).await;
     assert_eq!(calls.of("rds", "ModifyDBCluster"), 1);
     settle(&h, &mut env).await;
@@ -458,17 +383,11 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
     let mut env = environment(json!({"readers": 1}), json!({}));
     settle(&h, &mut env).await;
     let old = cluster_id(&env);
-    let old_endpoint = cluster(&h, &old)
-        .await
-        .and_then(|c| c.endpoint().map(str::to_string));
+    let old_endpoint = cluster(&h, &old).await.and_then(|c| c.endpoint().map(str::to_string));
     let environment_id = components::environment_id(&env);
 
     // One snapshot per distinct annotation value, under a name derived from it.
-    annotate(
-        &mut env,
-        ANNOTATION_SNAPSHOT_REQUESTED_AT,
-        "2026-05-01T10:00:00Z",
-    );
+    annotate(&mut env, ANNOTATION_SNAPSHOT_REQUESTED_AT, "2026-05-01T10:00:00Z");
     let first = on_demand_snapshot_id(&environment_id, "2026-05-01T10:00:00Z");
     let (_, calls) = h.counted(pass(&h, &mut env)).await;
     assert_eq!(calls.of("rds", "CreateDBClusterSnapshot"), 1);
@@ -487,16 +406,10 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
     assert_eq!(calls.of("rds", "CreateDBClusterSnapshot"), 0);
 
     // Restore from it: a new cluster; REDCap stays on the old one until the new is ready.
-    set_database(
-        &mut env,
-        json!({"readers": 1, "restoreFrom": {"snapshotIdentifier": first}}),
-    );
+    set_database(&mut env, json!({"readers": 1, "restoreFrom": {"snapshotIdentifier": first}}));
     let p = pass(&h, &mut env).await;
     assert!(p.runtime.database_cutover_pending, "{p:#?}");
-    assert_eq!(
-        p.outputs.database_endpoint, old_endpoint,
-        "outputs stay on the old cluster"
-    );
+    assert_eq!(p.outputs.database_endpoint, old_endpoint, "outputs stay on the old cluster");
     let restore = database_status(&env).restore.expect("restore status");
     let new = restore.cluster_identifier.clone();
     assert_ne!(new, old);
@@ -518,10 +431,7 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
     let p = cut_over.expect("cut over");
     let n = cluster(&h, &new).await.expect("restored cluster");
     assert_eq!(p.outputs.database_endpoint.as_deref(), n.endpoint());
-    assert!(
-        n.master_user_secret().is_some(),
-        "the restored cluster's password is managed by RDS"
-    );
+    assert!(n.master_user_secret().is_some(), "the restored cluster's password is managed by RDS");
     assert_eq!(n.deletion_protection(), Some(true));
     assert!(tag(&n, ACTIVE_SINCE_TAG).is_some());
     assert_eq!(instances(&h, &new).await.len(), 2);
@@ -531,10 +441,7 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
     let db = database_status(&env);
     assert_eq!(db.cluster_identifier.as_deref(), Some(new.as_str()));
     assert_eq!(db.restore, None);
-    assert_eq!(
-        db.restored_from.as_deref(),
-        Some(format!("snapshot {first}").as_str())
-    );
+    assert_eq!(db.restored_from.as_deref(), Some(format!("snapshot {first}").as_str()));
     assert_eq!(db.retired_clusters.len(), 1);
     assert_eq!(db.retired_clusters[0].identifier, old);
     assert!(db.retired_clusters[0].snapshot_identifier.is_some());
@@ -550,10 +457,7 @@ async fn snapshots_on_demand_then_restore_into_a_new_cluster_and_cut_over() {
     annotate(&mut env, ANNOTATION_DELETE_RETIRED_CLUSTERS, &old);
     settle(&h, &mut env).await;
     assert!(cluster(&h, &old).await.is_none(), "retired cluster deleted");
-    assert!(
-        snapshot_exists(&h, &final_snapshot_id(&old)).await,
-        "with a final snapshot"
-    );
+    assert!(snapshot_exists(&h, &final_snapshot_id(&old)).await, "with a final snapshot");
     let db = database_status(&env);
     assert!(db.retired_clusters.is_empty());
     assert_eq!(db.final_snapshots, [final_snapshot_id(&old)]);
@@ -584,10 +488,7 @@ async fn refused_restores_touch_nothing() {
         json!({"readers": 0, "restoreFrom": {"snapshotIdentifier": "no-such-snapshot"}}),
     );
     let err = refused(&h, &bad).await;
-    assert!(
-        err.starts_with("spec.database.restoreFrom.snapshotIdentifier"),
-        "{err}"
-    );
+    assert!(err.starts_with("spec.database.restoreFrom.snapshotIdentifier"), "{err}");
     assert!(err.contains("does not exist"), "{err}");
 
     // A snapshot newer than spec.database.engineVersion (seed issue 99).
@@ -612,15 +513,9 @@ async fn refused_restores_touch_nothing() {
         .send()
         .await
         .expect("snapshot");
-    set_database(
-        &mut bad,
-        json!({"readers": 0, "restoreFrom": {"snapshotIdentifier": newer}}),
-    );
+    set_database(&mut bad, json!({"readers": 0, "restoreFrom": {"snapshotIdentifier": newer}}));
     let err = refused(&h, &bad).await;
-    assert!(
-        err.contains("newer than spec.database.engineVersion"),
-        "{err}"
-    );
+    assert!(err.contains("newer than spec.database.engineVersion"), "{err}");
     // With the version raised, the same restore is accepted.
     set_database(
         &mut bad,
@@ -648,13 +543,10 @@ async fn refused_restores_touch_nothing() {
 }
 
 async fn cleanup(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
-    env.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        Timestamp::now(),
-    ));
+    env.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()));
     let step = async || {
-        let p = Box::pin(cleanup_components(&h.ctx, env))
-            .await
-            .expect("cleanup");
+        let p = Box::pin(cleanup_components(&h.ctx, env)).await.expect("cleanup");
         let status = compute_status(env.status.as_ref(), env, Outcome::CleaningUp(&p), &now());
         env.status = Some(status);
         p
@@ -673,10 +565,7 @@ fn component(p: &PassReport, name: ComponentName) -> ComponentState {
 fn assert_both(p: &PassReport, state: ComponentState) {
     components::assert_states(
         p,
-        &[
-            (ComponentName::Database, state),
-            (ComponentName::Network, state),
-        ],
+        &[(ComponentName::Database, state), (ComponentName::Network, state)],
     );
 }
 
@@ -700,18 +589,13 @@ async fn deletion_follows_the_policy() {
     let p = cleanup(&h, &mut snap).await;
     assert_both(&p, ComponentState::Deleted);
     assert!(cluster(&h, &id).await.is_none());
-    assert!(
-        snapshot_exists(&h, &final_snapshot_id(&id)).await,
-        "final snapshot"
-    );
+    assert!(snapshot_exists(&h, &final_snapshot_id(&id)).await, "final snapshot");
     let db = database_status(&snap);
     assert_eq!(db.final_snapshots, [final_snapshot_id(&id)]);
     let rds = &h.ctx.rds;
     let subnet_group = rds.describe_db_subnet_groups().db_subnet_group_name(&id);
     assert!(subnet_group.send().await.is_err());
-    let parameters = rds
-        .describe_db_cluster_parameters()
-        .db_cluster_parameter_group_name(&id);
+    let parameters = rds.describe_db_cluster_parameters().db_cluster_parameter_group_name(&id);
     assert!(parameters.send().await.is_err());
 
     // Retain: cluster and instances untouched, still protected; the network stays for it.
@@ -727,10 +611,7 @@ async fn deletion_follows_the_policy() {
     // Delete: no final snapshot, the operator's snapshots gone too.
     let id = cluster_id(&gone);
     let p = cleanup(&h, &mut gone).await;
-    assert_eq!(
-        component(&p, ComponentName::Database),
-        ComponentState::Deleted
-    );
+    assert_eq!(component(&p, ComponentName::Database), ComponentState::Deleted);
     assert!(cluster(&h, &id).await.is_none());
     assert!(!snapshot_exists(&h, &final_snapshot_id(&id)).await);
     assert!(!snapshot_exists(&h, &gone_snapshot).await);
@@ -770,12 +651,7 @@ async fn a_restart_while_the_cluster_is_creating_adopts_it() {
     let (p, calls) = h.counted(pass(&h, &mut restarted)).await;
     assert_eq!(state(&p), ComponentState::Creating, "{}", message(&p));
     assert!(p.requeue_after.is_some());
-    assert_eq!(
-        calls.of("rds", "CreateDBCluster"),
-        0,
-        "{:?}",
-        calls.write_operations()
-    );
+    assert_eq!(calls.of("rds", "CreateDBCluster"), 0, "{:?}", calls.write_operations());
     assert_eq!(
         calls.of("rds", "CreateDBInstance"),
         0,

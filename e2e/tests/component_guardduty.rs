@@ -35,12 +35,7 @@ async fn detector(
     ctx: &AwsCtx,
     id: &str,
 ) -> aws_sdk_guardduty::operation::get_detector::GetDetectorOutput {
-    ctx.guardduty
-        .get_detector()
-        .detector_id(id)
-        .send()
-        .await
-        .expect("detector")
+    ctx.guardduty.get_detector().detector_id(id).send().await.expect("detector")
 }
 
 async fn features(ctx: &AwsCtx, id: &str) -> Vec<(String, String)> {
@@ -48,12 +43,7 @@ async fn features(ctx: &AwsCtx, id: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = d
         .features()
         .iter()
-        .filter_map(|f| {
-            Some((
-                f.name()?.as_str().to_string(),
-                f.status()?.as_str().to_string(),
-            ))
-        })
+        .filter_map(|f| Some((f.name()?.as_str().to_string(), f.status()?.as_str().to_string())))
         .collect();
     out.sort();
     out
@@ -78,10 +68,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
     let off = environment(serde_json::json!({}));
     let (pass, calls) = h.counted(h.pass_only(&off, ONLY)).await;
     assert_eq!(guard_duty(&pass).state, ComponentState::Ready);
-    assert_eq!(
-        calls.of("guardduty", "ListDetectors") + calls.of("guardduty", "CreateDetector"),
-        0
-    );
+    assert_eq!(calls.of("guardduty", "ListDetectors") + calls.of("guardduty", "CreateDetector"), 0);
 
     // Enabled with no detector in the region: created, enabled, tagged as ours.
     let env = environment(serde_json::json!({"enabled": true}));
@@ -93,20 +80,13 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
     assert_eq!(detector.status().map(|s| s.as_str()), Some("ENABLED"));
     let uid = env.metadata.uid.clone().expect("uid");
     assert_eq!(
-        detector
-            .tags()
-            .and_then(|t| t.get(tags::UID))
-            .map(String::as_str),
+        detector.tags().and_then(|t| t.get(tags::UID)).map(String::as_str),
         Some(uid.as_str())
     );
     let enabled = |f: &str| (f.to_string(), "ENABLED".to_string());
     assert_eq!(
         features(ctx, &id).await,
-        [
-            enabled("LAMBDA_NETWORK_LOGS"),
-            enabled("RDS_LOGIN_EVENTS"),
-            enabled("S3_DATA_EVENTS")
-        ]
+        [enabled("LAMBDA_NETWORK_LOGS"), enabled("RDS_LOGIN_EVENTS"), enabled("S3_DATA_EVENTS")]
     );
 
     // Steady: two reads, no write.
@@ -133,19 +113,8 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
     let fixed = h.pass_only(&env, ONLY).await;
     let report = guard_duty(&fixed);
     assert_eq!(report.state, ComponentState::Updating, "{report:?}");
-    assert!(
-        report
-            .message
-            .as_deref()
-            .unwrap_or_default()
-            .contains("S3_DATA_EVENTS"),
-        "{report:?}"
-    );
-    assert!(
-        features(ctx, &id)
-            .await
-            .contains(&enabled("S3_DATA_EVENTS"))
-    );
+    assert!(report.message.as_deref().unwrap_or_default().contains("S3_DATA_EVENTS"), "{report:?}");
+    assert!(features(ctx, &id).await.contains(&enabled("S3_DATA_EVENTS")));
 
     // A second environment in the region adopts the detector instead of creating one.
     let second = environment(serde_json::json!({"enabled": true}));
@@ -153,11 +122,7 @@ async fn detector_is_created_corrected_adopted_and_never_deleted() {
     let adopted = guard_duty(&pass);
     assert_eq!(adopted.id.as_deref(), Some(id.as_str()));
     assert!(
-        adopted
-            .message
-            .as_deref()
-            .unwrap_or_default()
-            .contains("not created by this environment"),
+        adopted.message.as_deref().unwrap_or_default().contains("not created by this environment"),
         "{adopted:?}"
     );
     assert_eq!(calls.of("guardduty", "CreateDetector"), 0);

@@ -43,19 +43,14 @@ impl std::ops::Deref for Harness {
 
 async fn harness() -> Harness {
     let releases = format!("rel-{}", unique());
-    Harness {
-        base: components::Harness::with_release(REGION, &releases).await,
-        releases,
-    }
+    Harness { base: components::Harness::with_release(REGION, &releases).await, releases }
 }
 
 /// A harness whose release bucket also holds REDCap 16.1.5, an environment on 15.0.0,
 /// and its CodeBuild project.
 async fn with_next_release() -> (Harness, RedcapEnvironment, String) {
     let h = harness().await;
-    ensure_release(&h.ctx.s3, &h.releases, "16.1.5")
-        .await
-        .expect("release zip");
+    ensure_release(&h.ctx.s3, &h.releases, "16.1.5").await.expect("release zip");
     let env = environment(&h, json!({}));
     let project = image_project(&env);
     (h, env, project)
@@ -67,9 +62,7 @@ fn environment(h: &Harness, spec_extra: Value) -> RedcapEnvironment {
 
 /// Sets this project's build duration and outcome in the emulator.
 fn build_config(project: &str, seconds: f64, outcome: Option<(&str, &str)>) {
-    EmulatorControl::from_env()
-        .set_build(project, seconds, outcome)
-        .expect("build settings");
+    EmulatorControl::from_env().set_build(project, seconds, outcome).expect("build settings");
 }
 
 /// One pass; the status the operator would write is carried into `env` (hints such as the
@@ -81,9 +74,7 @@ async fn pass(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
 }
 
 fn remember(env: &mut RedcapEnvironment, report: &PassReport) {
-    let status = env
-        .status
-        .get_or_insert_with(RedcapEnvironmentStatus::default);
+    let status = env.status.get_or_insert_with(RedcapEnvironmentStatus::default);
     if report.image.is_some() {
         status.image = report.image.clone();
     }
@@ -98,23 +89,13 @@ async fn settle(h: &Harness, env: &mut RedcapEnvironment) -> PassReport {
 
 async fn settle_within(h: &Harness, env: &mut RedcapEnvironment, limit: Duration) -> PassReport {
     let step = async || pass(h, env).await;
-    let failed = |r: &PassReport| {
-        r.components
-            .iter()
-            .any(|c| c.state == ComponentState::Failed)
-    };
-    let settled = settle_until(
-        Limit::Within(limit),
-        Duration::from_millis(500),
-        step,
-        |r| all_ready(r) || failed(r),
-    )
+    let failed = |r: &PassReport| r.components.iter().any(|c| c.state == ComponentState::Failed);
+    let settled = settle_until(Limit::Within(limit), Duration::from_millis(500), step, |r| {
+        all_ready(r) || failed(r)
+    })
     .await;
     settled.unwrap_or_else(|_| {
-        panic!(
-            "the environment did not settle within {limit:?}: {:?}",
-            env.status
-        )
+        panic!("the environment did not settle within {limit:?}: {:?}", env.status)
     })
 }
 
@@ -128,10 +109,7 @@ async fn builds(h: &Harness, project: &str) -> Vec<ObservedBuild> {
 }
 
 fn tagged<'a>(builds: &'a [ObservedBuild], tag: &str) -> Vec<&'a ObservedBuild> {
-    builds
-        .iter()
-        .filter(|b| b.tag.as_deref() == Some(tag))
-        .collect()
+    builds.iter().filter(|b| b.tag.as_deref() == Some(tag)).collect()
 }
 
 #[tokio::test]
@@ -157,13 +135,7 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
     assert_eq!(ready.runtime.image.as_deref(), Some(reference.as_str()));
     let build = status.build.clone().expect("build");
     assert_eq!(build.status, "SUCCEEDED");
-    assert!(
-        build
-            .logs_url
-            .as_deref()
-            .is_some_and(|u| u.contains("image-build")),
-        "{build:?}"
-    );
+    assert!(build.logs_url.as_deref().is_some_and(|u| u.contains("image-build")), "{build:?}");
 
     // The repository: private, scanned, immutable tags, the environment's key, lifecycle.
     let repository = repository_name(&components::environment_id(&env));
@@ -177,15 +149,8 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
         .await
         .expect("repository");
     let repo = &repo.repositories()[0];
-    assert_eq!(
-        repo.image_tag_mutability().map(|m| m.as_str()),
-        Some("IMMUTABLE")
-    );
-    assert!(
-        repo.image_scanning_configuration()
-            .expect("scan")
-            .scan_on_push()
-    );
+    assert_eq!(repo.image_tag_mutability().map(|m| m.as_str()), Some("IMMUTABLE"));
+    assert!(repo.image_scanning_configuration().expect("scan").scan_on_push());
     let enc = repo.encryption_configuration().expect("encryption");
     assert_eq!(enc.encryption_type().as_str(), "KMS");
     assert_eq!(enc.kms_key(), Some(key_arn.as_str()));
@@ -197,22 +162,12 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
         .send()
         .await
         .expect("lifecycle");
-    assert!(
-        lifecycle
-            .lifecycle_policy_text()
-            .unwrap_or_default()
-            .contains("untagged")
-    );
+    assert!(lifecycle.lifecycle_policy_text().unwrap_or_default().contains("untagged"));
 
     // The project: privileged, in the private subnets with the build group, encrypted,
     // logging to its own group with the retention.
-    let p = probe::codebuild_project(&h.ctx.codebuild, &project)
-        .await
-        .expect("project");
-    assert_eq!(
-        p.environment().and_then(|e| e.privileged_mode()),
-        Some(true)
-    );
+    let p = probe::codebuild_project(&h.ctx.codebuild, &project).await.expect("project");
+    assert_eq!(p.environment().and_then(|e| e.privileged_mode()), Some(true));
     assert_eq!(p.encryption_key(), Some(key_arn.as_str()));
     let vpc = p.vpc_config().expect("vpc config");
     assert_eq!(vpc.vpc_id(), ready.outputs.vpc_id.as_deref());
@@ -257,26 +212,12 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
 
     // Deletion (Snapshot): the project, role, bucket and repository go.
     let step = async || h.cleanup(&env).await;
-    let done = settle_until(Limit::Tries(11), Duration::ZERO, step, |p| {
-        p.requeue_after.is_none()
-    })
-    .await
-    .unwrap_or_else(|last| last);
+    let done = settle_until(Limit::Tries(11), Duration::ZERO, step, |p| p.requeue_after.is_none())
+        .await
+        .unwrap_or_else(|last| last);
     assert_eq!(state(&done, ComponentName::Image), ComponentState::Deleted);
-    assert!(
-        h.ctx
-            .ecr
-            .describe_repositories()
-            .repository_names(&repository)
-            .send()
-            .await
-            .is_err()
-    );
-    assert!(
-        probe::codebuild_project(&h.ctx.codebuild, &project)
-            .await
-            .is_none()
-    );
+    assert!(h.ctx.ecr.describe_repositories().repository_names(&repository).send().await.is_err());
+    assert!(probe::codebuild_project(&h.ctx.codebuild, &project).await.is_none());
 }
 
 #[tokio::test]
@@ -314,10 +255,7 @@ async fn a_failed_build_reports_its_phase_and_is_not_restarted() {
     env.metadata
         .annotations
         .get_or_insert_with(Default::default)
-        .insert(
-            ANNOTATION_REBUILD_REQUESTED_AT.into(),
-            "2026-01-01T00:00:00Z".into(),
-        );
+        .insert(ANNOTATION_REBUILD_REQUESTED_AT.into(), "2026-01-01T00:00:00Z".into());
     let ready = settle(&h, &mut env).await;
     assert_eq!(state(&ready, ComponentName::Image), ComponentState::Ready);
     let all = builds(&h, &project).await;
@@ -338,29 +276,15 @@ async fn a_version_change_builds_a_new_image_and_runs_the_old_one_until_then() {
     env.spec.redcap.source.s3.as_mut().expect("s3").key = "redcap16.1.5.zip".into();
     env.metadata.generation = Some(2);
     let (started, calls) = h.counted(pass(&h, &mut env)).await;
-    assert_eq!(
-        calls.of("codebuild", "UpdateProject"),
-        1,
-        "the project follows the spec"
-    );
+    assert_eq!(calls.of("codebuild", "UpdateProject"), 1, "the project follows the spec");
     assert_eq!(calls.of("codebuild", "StartBuild"), 1);
     let image = image_report(&started);
     assert_eq!(image.state, ComponentState::Updating, "{image:?}");
     let status = started.image.clone().expect("status");
     assert!(status.tag.starts_with("16.1.5-"));
-    assert_eq!(
-        status.build.as_ref().map(|b| b.status.as_str()),
-        Some("IN_PROGRESS")
-    );
-    assert_eq!(
-        status.reference.as_deref(),
-        Some(old_reference.as_str()),
-        "old image runs"
-    );
-    assert_eq!(
-        started.runtime.image.as_deref(),
-        Some(old_reference.as_str())
-    );
+    assert_eq!(status.build.as_ref().map(|b| b.status.as_str()), Some("IN_PROGRESS"));
+    assert_eq!(status.reference.as_deref(), Some(old_reference.as_str()), "old image runs");
+    assert_eq!(started.runtime.image.as_deref(), Some(old_reference.as_str()));
 
     let ready = settle(&h, &mut env).await;
     let new = ready.image.clone().expect("status");
@@ -399,10 +323,7 @@ async fn a_missing_release_object_stalls_before_any_build() {
         )),
         "{text}"
     );
-    assert!(
-        builds(&h, &project).await.is_empty(),
-        "no build was started"
-    );
+    assert!(builds(&h, &project).await.is_empty(), "no build was started");
 
     // Uploading it is all it takes.
     h.ctx
@@ -429,9 +350,7 @@ async fn a_build_already_running_for_the_tag_is_adopted_past_the_first_page() {
     let mut next = env.spec.redcap.clone();
     next.version = "16.1.5".into();
     next.source.s3.as_mut().expect("s3").key = "redcap16.1.5.zip".into();
-    let tag = image_request(&next, &EMBEDDED.revision, None)
-        .expect("request")
-        .tag;
+    let tag = image_request(&next, &EMBEDDED.revision, None).expect("request").tag;
     // Long enough to still run after the decoys have been started on a busy machine.
     build_config(&project, 40.0, None);
     let running = codebuild::start_build(&h.ctx, &project, &tag, &format!("adopt-{}", unique()))
@@ -454,20 +373,10 @@ async fn a_build_already_running_for_the_tag_is_adopted_past_the_first_page() {
     env.metadata.generation = Some(2);
     env.status = None;
     let (adopted, calls) = h.counted(pass(&h, &mut env)).await;
-    assert_eq!(
-        calls.of("codebuild", "StartBuild"),
-        0,
-        "adopted, not started"
-    );
-    assert!(
-        calls.of("codebuild", "ListBuildsForProject") >= 2,
-        "every page was read: {calls:?}"
-    );
+    assert_eq!(calls.of("codebuild", "StartBuild"), 0, "adopted, not started");
+    assert!(calls.of("codebuild", "ListBuildsForProject") >= 2, "every page was read: {calls:?}");
     let status = adopted.image.clone().expect("status");
-    assert_eq!(
-        status.build.as_ref().map(|b| b.id.as_str()),
-        Some(running.id.as_str())
-    );
+    assert_eq!(status.build.as_ref().map(|b| b.id.as_str()), Some(running.id.as_str()));
     let image = image_report(&adopted);
     assert_eq!(
         image.state,
@@ -475,10 +384,7 @@ async fn a_build_already_running_for_the_tag_is_adopted_past_the_first_page() {
         "the project follows the new version, the build runs: {image:?}"
     );
     assert!(
-        image
-            .message
-            .as_deref()
-            .is_some_and(|m| m.contains(&format!("build {}", running.id))),
+        image.message.as_deref().is_some_and(|m| m.contains(&format!("build {}", running.id))),
         "{image:?}"
     );
 
@@ -494,8 +400,7 @@ async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
     let h = harness().await;
     let secret = format!("consortium-{}", unique());
     h.store.insert("e2e", &secret, "username", b"site-user");
-    h.store
-        .insert("e2e", &secret, "password", b"s3cret-Passw0rd!");
+    h.store.insert("e2e", &secret, "password", b"s3cret-Passw0rd!");
     let mut env = environment(&h, json!({}));
     env.spec.redcap.source = serde_json::from_value(json!({
         "community": {"credentialsSecretRef": {"name": secret}}
@@ -506,26 +411,16 @@ async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
     let status = ready.image.clone().expect("status");
     let arn = status.credentials_secret_arn.clone().expect("copy");
     let copied = probe::secret_json(&h.ctx.secretsmanager, &arn).await;
-    assert_eq!(
-        copied,
-        json!({"username": "site-user", "password": "s3cret-Passw0rd!"})
-    );
+    assert_eq!(copied, json!({"username": "site-user", "password": "s3cret-Passw0rd!"}));
     // The build reads it through masked SECRETS_MANAGER variables; nothing in the report
     // (what becomes status) carries the value.
     let project = image_project(&env);
-    let p = probe::codebuild_project(&h.ctx.codebuild, &project)
-        .await
-        .expect("project");
+    let p = probe::codebuild_project(&h.ctx.codebuild, &project).await.expect("project");
     let vars = p.environment().expect("env").environment_variables();
-    let password = vars
-        .iter()
-        .find(|v| v.name() == "REDCAP_COMMUNITY_PASSWORD")
-        .expect("password variable");
+    let password =
+        vars.iter().find(|v| v.name() == "REDCAP_COMMUNITY_PASSWORD").expect("password variable");
     assert_eq!(password.value(), format!("{arn}:password"));
-    assert_eq!(
-        password.r#type().map(|t| t.as_str()),
-        Some("SECRETS_MANAGER")
-    );
+    assert_eq!(password.r#type().map(|t| t.as_str()), Some("SECRETS_MANAGER"));
     assert!(!format!("{ready:?}").contains("s3cret-Passw0rd!"));
 
     // A changed Secret is copied again; an unchanged one is not rewritten.
@@ -546,10 +441,5 @@ async fn consortium_credentials_are_copied_for_the_build_and_never_shown() {
         probe::secret_deleted(&h.ctx.secretsmanager, &arn).await,
         "the copy is scheduled for deletion"
     );
-    assert_eq!(
-        env.status
-            .and_then(|s| s.image)
-            .and_then(|i| i.credentials_secret_arn),
-        None
-    );
+    assert_eq!(env.status.and_then(|s| s.image).and_then(|i| i.credentials_secret_arn), None);
 }

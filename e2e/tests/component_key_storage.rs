@@ -32,10 +32,7 @@ fn environment(spec_extra: serde_json::Value) -> RedcapEnvironment {
 fn assert_key_and_storage(pass: &PassReport, want: ComponentState) {
     components::assert_states(
         pass,
-        &[
-            (ComponentName::EncryptionKey, want),
-            (ComponentName::FileStorage, want),
-        ],
+        &[(ComponentName::EncryptionKey, want), (ComponentName::FileStorage, want)],
     );
 }
 
@@ -43,10 +40,7 @@ fn assert_key_and_storage(pass: &PassReport, want: ComponentState) {
 async fn converge(h: &Harness, env: &RedcapEnvironment) -> PassReport {
     let first = h.pass(env).await;
     assert_key_and_storage(&first, ComponentState::Creating);
-    assert!(
-        first.requeue_after.is_some(),
-        "a pass that wrote asks to be verified"
-    );
+    assert!(first.requeue_after.is_some(), "a pass that wrote asks to be verified");
     settle(h, env).await;
     first
 }
@@ -91,15 +85,11 @@ async fn create_from_nothing_then_steady_state_writes_nothing() {
     assert_eq!(probe::bucket_versioning(s3, &files).await, "Enabled");
     let rule = probe::bucket_encryption(s3, &files).await;
     assert_eq!(
-        rule.apply_server_side_encryption_by_default()
-            .and_then(|d| d.kms_master_key_id()),
+        rule.apply_server_side_encryption_by_default().and_then(|d| d.kms_master_key_id()),
         Some(key_arn.as_str())
     );
     assert_eq!(rule.bucket_key_enabled(), Some(true));
-    assert_eq!(
-        probe::bucket_logging_target(s3, &files).await.as_deref(),
-        Some(logs.as_str())
-    );
+    assert_eq!(probe::bucket_logging_target(s3, &files).await.as_deref(), Some(logs.as_str()));
     let policy = probe::bucket_policy(s3, &logs).await.expect("log policy");
     assert!(policy.contains("logging.s3.amazonaws.com"));
     let uid = env.metadata.uid.clone().expect("uid");
@@ -141,13 +131,7 @@ async fn hand_made_drift_is_corrected_then_steady() {
 
     // A human switches versioning off, deletes the lifecycle and schedules the key for deletion.
     probe::suspend_versioning(&h.ctx.s3, &files).await;
-    h.ctx
-        .s3
-        .delete_bucket_lifecycle()
-        .bucket(&files)
-        .send()
-        .await
-        .expect("delete lifecycle");
+    h.ctx.s3.delete_bucket_lifecycle().bucket(&files).send().await.expect("delete lifecycle");
     // By key id: moto's ScheduleKeyDeletion does not resolve ARNs.
     let key_id = key_arn.rsplit('/').next().expect("key id").to_string();
     h.ctx
@@ -162,10 +146,7 @@ async fn hand_made_drift_is_corrected_then_steady() {
     let fixed = h.pass(&env).await;
     assert_key_and_storage(&fixed, ComponentState::Updating);
     let msg = message(&fixed, ComponentName::FileStorage);
-    assert!(
-        msg.contains("versioning") && msg.contains("lifecycle"),
-        "{msg}"
-    );
+    assert!(msg.contains("versioning") && msg.contains("lifecycle"), "{msg}");
     assert!(message(&fixed, ComponentName::EncryptionKey).contains("scheduled deletion"));
 
     assert_eq!(probe::bucket_versioning(&h.ctx.s3, &files).await, "Enabled");
@@ -192,10 +173,7 @@ async fn observe_only_reports_drift_without_writing() {
     let (pass, calls) = h.counted(h.try_pass(&env, WriteMode::ObserveOnly)).await;
     let pass = pass.expect("observe");
     assert_eq!(calls.writes(), 0);
-    assert_eq!(
-        state(&pass, ComponentName::FileStorage),
-        ComponentState::Updating
-    );
+    assert_eq!(state(&pass, ComponentName::FileStorage), ComponentState::Updating);
     assert!(message(&pass, ComponentName::FileStorage).contains("versioning"));
     assert_eq!(
         probe::bucket_versioning(&h.ctx.s3, &files).await,
@@ -211,11 +189,7 @@ async fn crash_between_create_key_and_alias_adopts_the_tagged_key() {
     let uid = env.metadata.uid.clone().expect("uid");
     // What an interrupted first pass leaves: a key with our tags and no alias.
     let tag = |k: &str, v: &str| {
-        aws_sdk_kms::types::Tag::builder()
-            .tag_key(k)
-            .tag_value(v)
-            .build()
-            .expect("tag")
+        aws_sdk_kms::types::Tag::builder().tag_key(k).tag_value(v).build().expect("tag")
     };
     let orphan = h
         .ctx
@@ -227,11 +201,7 @@ async fn crash_between_create_key_and_alias_adopts_the_tagged_key() {
         .send()
         .await
         .expect("orphan key");
-    let orphan_id = orphan
-        .key_metadata()
-        .expect("metadata")
-        .key_id()
-        .to_string();
+    let orphan_id = orphan.key_metadata().expect("metadata").key_id().to_string();
 
     let pass = h.pass(&env).await;
     let key = components::report(&pass, ComponentName::EncryptionKey);
@@ -240,18 +210,9 @@ async fn crash_between_create_key_and_alias_adopts_the_tagged_key() {
         Some(orphan_id.as_str()),
         "the orphan is adopted, not duplicated"
     );
-    assert!(
-        key.message
-            .as_deref()
-            .unwrap_or_default()
-            .contains("adopted"),
-        "{key:?}"
-    );
+    assert!(key.message.as_deref().unwrap_or_default().contains("adopted"), "{key:?}");
     let alias = pass.outputs.kms_key_alias.clone().expect("alias");
-    assert_eq!(
-        probe::key_id(&h.ctx.kms, &alias).await.as_deref(),
-        Some(orphan_id.as_str())
-    );
+    assert_eq!(probe::key_id(&h.ctx.kms, &alias).await.as_deref(), Some(orphan_id.as_str()));
     settle(&h, &env).await;
     assert_steady(&h, &env).await;
 }
@@ -303,41 +264,19 @@ async fn bucket_name_held_by_someone_else_is_terminal_and_untouched() {
     // Untouched: no tags, no policy, the object still there.
     assert!(probe::bucket_tags(&h.ctx.s3, &taken).await.is_empty());
     assert!(probe::bucket_policy(&h.ctx.s3, &taken).await.is_none());
-    h.ctx
-        .s3
-        .head_object()
-        .bucket(&taken)
-        .key("theirs.txt")
-        .send()
-        .await
-        .expect("object kept");
+    h.ctx.s3.head_object().bucket(&taken).key("theirs.txt").send().await.expect("object kept");
 }
 
 /// Puts versioned objects and a delete marker into a bucket that has the TLS-only policy
 /// (moto applies its Deny to object calls, so the policy is lifted and put back).
 async fn fill_bucket(h: &Harness, bucket: &str) {
-    let policy = probe::bucket_policy(&h.ctx.s3, bucket)
-        .await
-        .expect("policy");
-    h.ctx
-        .s3
-        .delete_bucket_policy()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("lift policy");
+    let policy = probe::bucket_policy(&h.ctx.s3, bucket).await.expect("policy");
+    h.ctx.s3.delete_bucket_policy().bucket(bucket).send().await.expect("lift policy");
     for body in [&b"v1"[..], &b"v2"[..]] {
         put(h, bucket, "edocs/a.pdf", body).await;
     }
     put(h, bucket, "edocs/b.pdf", b"b").await;
-    h.ctx
-        .s3
-        .delete_object()
-        .bucket(bucket)
-        .key("edocs/b.pdf")
-        .send()
-        .await
-        .expect("delete marker");
+    h.ctx.s3.delete_object().bucket(bucket).key("edocs/b.pdf").send().await.expect("delete marker");
     h.ctx
         .s3
         .put_bucket_policy()
@@ -365,32 +304,17 @@ async fn deletion_policy_delete_empties_and_removes_everything() {
     assert_eq!(order, reverse, "reverse order");
     assert_key_and_storage(&pass, ComponentState::Deleted);
     for bucket in [&files, &logs] {
-        assert!(
-            !probe::bucket_exists(&h.ctx.s3, bucket).await,
-            "{bucket} deleted"
-        );
+        assert!(!probe::bucket_exists(&h.ctx.s3, bucket).await, "{bucket} deleted");
     }
     // Still listed ("key still listed"), pending deletion.
-    assert_eq!(
-        probe::key_state(&h.ctx.kms, &key_arn).await,
-        "PendingDeletion"
-    );
+    assert_eq!(probe::key_state(&h.ctx.kms, &key_arn).await, "PendingDeletion");
     let alias = first.outputs.kms_key_alias.clone().expect("alias");
-    assert!(
-        probe::key_id(&h.ctx.kms, &alias).await.is_none(),
-        "alias deleted"
-    );
+    assert!(probe::key_id(&h.ctx.kms, &alias).await.is_none(), "alias deleted");
 
     // Idempotent: a second cleanup finds nothing to do and does not cancel the deletion.
     let again = h.cleanup_until_done(&env).await;
-    assert_eq!(
-        state(&again, ComponentName::EncryptionKey),
-        ComponentState::Deleted
-    );
-    assert_eq!(
-        probe::key_state(&h.ctx.kms, &key_arn).await,
-        "PendingDeletion"
-    );
+    assert_eq!(state(&again, ComponentName::EncryptionKey), ComponentState::Deleted);
+    assert_eq!(probe::key_state(&h.ctx.kms, &key_arn).await, "PendingDeletion");
 }
 
 async fn assert_retained(policy: &str) {
@@ -409,10 +333,7 @@ async fn assert_retained(policy: &str) {
     ));
     assert_eq!(probe::key_state(&h.ctx.kms, &key_arn).await, "Enabled");
     let alias = first.outputs.kms_key_alias.clone().expect("alias");
-    assert!(
-        probe::key_id(&h.ctx.kms, &alias).await.is_some(),
-        "alias kept"
-    );
+    assert!(probe::key_id(&h.ctx.kms, &alias).await.is_some(), "alias kept");
 
     let (_, calls) = h.counted(h.cleanup_until_done(&env)).await;
     assert_eq!(calls.writes(), 0, "retaining twice writes nothing");
@@ -439,14 +360,8 @@ async fn crash_between_create_bucket_and_tagging_adopts_the_empty_bucket() {
 
     let pass = h.pass(&env).await;
     assert_eq!(pass.outputs.file_bucket.as_deref(), Some(files.as_str()));
-    assert!(
-        message(&pass, ComponentName::FileStorage).contains("adopted"),
-        "{pass:?}"
-    );
-    assert!(probe::owned_by(
-        &probe::bucket_tags(&h.ctx.s3, &files).await,
-        &uid
-    ));
+    assert!(message(&pass, ComponentName::FileStorage).contains("adopted"), "{pass:?}");
+    assert!(probe::owned_by(&probe::bucket_tags(&h.ctx.s3, &files).await, &uid));
     settle(&h, &env).await;
     assert_steady(&h, &env).await;
 }
@@ -460,11 +375,7 @@ async fn without_access_logs_and_versioning_the_steady_state_still_writes_nothin
     let first = converge(&h, &env).await;
     assert_eq!(first.outputs.access_log_bucket, None);
     let files = first.outputs.file_bucket.clone().expect("bucket");
-    assert!(
-        probe::bucket_logging_target(&h.ctx.s3, &files)
-            .await
-            .is_none()
-    );
+    assert!(probe::bucket_logging_target(&h.ctx.s3, &files).await.is_none());
     assert_eq!(probe::bucket_lifecycle_rules(&h.ctx.s3, &files).await, 3);
     assert_steady(&h, &env).await;
 }

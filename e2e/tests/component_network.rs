@@ -95,17 +95,8 @@ async fn assert_steady(h: &Harness, env: &RedcapEnvironment, passes: usize) -> P
         last = Some(pass);
     }
     let calls = h.metrics.snapshot().since(&before);
-    assert_eq!(
-        calls.writes(),
-        0,
-        "steady state wrote: {:?}",
-        calls.write_operations()
-    );
-    assert_eq!(
-        calls.of("cloudformation", "DescribeStacks"),
-        passes as u64,
-        "one read per pass"
-    );
+    assert_eq!(calls.writes(), 0, "steady state wrote: {:?}", calls.write_operations());
+    assert_eq!(calls.of("cloudformation", "DescribeStacks"), passes as u64, "one read per pass");
     assert_eq!(calls.of("cloudformation", "DescribeStackEvents"), 0);
     last.expect("at least one pass")
 }
@@ -115,17 +106,13 @@ fn moto_query(region: &str, service: &str, target: Option<&str>, body: &str) -> 
     let url = endpoint();
     let host = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(host).expect("connect to moto");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
     let content_type = if target.is_some() {
         "application/x-amz-json-1.1"
     } else {
         "application/x-www-form-urlencoded"
     };
-    let target = target
-        .map(|t| format!("X-Amz-Target: {t}\r\n"))
-        .unwrap_or_default();
+    let target = target.map(|t| format!("X-Amz-Target: {t}\r\n")).unwrap_or_default();
     let request = format!(
         "POST / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: {content_type}\r\n{target}\
          Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
@@ -216,15 +203,9 @@ async fn stack_is_created_with_tagged_subnets_nat_and_endpoints_then_writes_noth
     assert_eq!(ready.outputs.nat_egress_ips.len(), 2, "{:?}", ready.outputs);
 
     let stack = stack(&h, &env).await.expect("stack");
-    assert_eq!(
-        stack.stack_status().map(|s| s.as_str()),
-        Some("CREATE_COMPLETE")
-    );
+    assert_eq!(stack.stack_status().map(|s| s.as_str()), Some("CREATE_COMPLETE"));
     assert!(
-        stack
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(tags::UID) && t.value() == Some(uid.as_str()))
+        stack.tags().iter().any(|t| t.key() == Some(tags::UID) && t.value() == Some(uid.as_str()))
     );
     assert_eq!(output(&stack, "VpcId"), vpc);
     assert_eq!(output(&stack, "AvailabilityZones"), "eu-west-1a,eu-west-1b");
@@ -251,41 +232,17 @@ async fn stack_is_created_with_tagged_subnets_nat_and_endpoints_then_writes_noth
     assert_eq!(count("AWS::EC2::FlowLog"), 1);
 
     // The EC2 resources carry the ownership tags (stack tags propagate).
-    assert_eq!(
-        ec2_ids(REGION, "DescribeSubnets", &uid, "subnetId").len(),
-        6
-    );
+    assert_eq!(ec2_ids(REGION, "DescribeSubnets", &uid, "subnetId").len(), 6);
     // moto ignores tag filters on NAT gateways: find them by VPC, then read their tags.
-    let nats = ec2_filtered(
-        REGION,
-        "DescribeNatGateways",
-        "vpc-id",
-        &vpc,
-        "natGatewayId",
-    );
+    let nats = ec2_filtered(REGION, "DescribeNatGateways", "vpc-id", &vpc, "natGatewayId");
     assert_eq!(nats.len(), 2);
     for nat in &nats {
-        let tagged = ec2_filtered(
-            REGION,
-            "DescribeNatGateways",
-            "nat-gateway-id",
-            nat,
-            "value",
-        );
+        let tagged = ec2_filtered(REGION, "DescribeNatGateways", "nat-gateway-id", nat, "value");
         assert!(tagged.contains(&uid), "{nat} lacks the UID tag: {tagged:?}");
     }
-    assert_eq!(
-        ec2_ids(REGION, "DescribeFlowLogs", &uid, "flowLogId").len(),
-        1
-    );
+    assert_eq!(ec2_ids(REGION, "DescribeFlowLogs", &uid, "flowLogId").len(), 1);
     let endpoints = ec2_ids(REGION, "DescribeVpcEndpoints", &uid, "serviceName");
-    assert_eq!(
-        endpoints,
-        [
-            "com.amazonaws.eu-west-1.s3",
-            "com.amazonaws.eu-west-1.secretsmanager"
-        ]
-    );
+    assert_eq!(endpoints, ["com.amazonaws.eu-west-1.s3", "com.amazonaws.eu-west-1.secretsmanager"]);
     let log_group = output(&stack, "FlowLogGroupName");
     assert_eq!(log_group_retention(REGION, &log_group), Some(365));
 
@@ -304,22 +261,13 @@ async fn changed_retention_updates_the_stack_once() {
     let changed = edited(&env, |e| e.spec.logs.retention_days = 30);
     let (pass, calls) = h.counted(apply(&h, &changed)).await;
     assert_eq!(network(&pass).state, ComponentState::Updating, "{pass:?}");
-    assert_eq!(
-        writes_to(&calls, "cloudformation"),
-        ["cloudformation.UpdateStack"]
-    );
+    assert_eq!(writes_to(&calls, "cloudformation"), ["cloudformation.UpdateStack"]);
     assert_eq!(calls.of("cloudformation", "UpdateStack"), 1);
 
     let stack = stack(&h, &changed).await.expect("stack");
-    assert_eq!(
-        stack.stack_status().map(|s| s.as_str()),
-        Some("UPDATE_COMPLETE")
-    );
+    assert_eq!(stack.stack_status().map(|s| s.as_str()), Some("UPDATE_COMPLETE"));
     assert_ne!(output(&stack, "TemplateHash"), hash_before);
-    assert_eq!(
-        log_group_retention(REGION, &output(&stack, "FlowLogGroupName")),
-        Some(30)
-    );
+    assert_eq!(log_group_retention(REGION, &output(&stack, "FlowLogGroupName")), Some(30));
     assert_eq!(
         output(&stack, "VpcId"),
         pass.outputs.vpc_id.clone().unwrap_or_default(),
@@ -338,21 +286,13 @@ async fn deletion_removes_the_stack_even_when_data_is_retained() {
     let env = environment(REGION, serde_json::json!({"deletionPolicy": "Snapshot"}));
     let uid = env.metadata.uid.clone().expect("uid");
     let vpc = converge(&h, &env).await.outputs.vpc_id.expect("vpc");
-    assert_eq!(
-        ec2_ids(REGION, "DescribeSubnets", &uid, "subnetId").len(),
-        6
-    );
+    assert_eq!(ec2_ids(REGION, "DescribeSubnets", &uid, "subnetId").len(), 6);
 
     let step = async || h.cleanup(&env).await;
-    let pass = settle_until(Limit::Tries(20), Duration::ZERO, step, |p| {
-        p.requeue_after.is_none()
-    })
-    .await
-    .unwrap_or_else(|last| last);
-    assert!(
-        pass.requeue_after.is_none(),
-        "cleanup did not finish: {pass:?}"
-    );
+    let pass = settle_until(Limit::Tries(20), Duration::ZERO, step, |p| p.requeue_after.is_none())
+        .await
+        .unwrap_or_else(|last| last);
+    assert!(pass.requeue_after.is_none(), "cleanup did not finish: {pass:?}");
     let names: Vec<ComponentName> = pass.components.iter().map(|c| c.name).collect();
     assert_eq!(
         names,
@@ -371,24 +311,11 @@ async fn deletion_removes_the_stack_even_when_data_is_retained() {
         "reverse order"
     );
     assert_eq!(network(&pass).state, ComponentState::Deleted, "{pass:?}");
-    let key = pass
-        .components
-        .iter()
-        .find(|c| c.name == ComponentName::EncryptionKey)
-        .expect("key");
+    let key = pass.components.iter().find(|c| c.name == ComponentName::EncryptionKey).expect("key");
     assert_eq!(key.state, ComponentState::Retained);
     assert!(stack(&h, &env).await.is_none(), "stack deleted");
     assert!(ec2_ids(REGION, "DescribeSubnets", &uid, "subnetId").is_empty());
-    assert!(
-        ec2_filtered(
-            REGION,
-            "DescribeNatGateways",
-            "vpc-id",
-            &vpc,
-            "natGatewayId"
-        )
-        .is_empty()
-    );
+    assert!(ec2_filtered(REGION, "DescribeNatGateways", "vpc-id", &vpc, "natGatewayId").is_empty());
     assert!(ec2_filtered(REGION, "DescribeVpcs", "vpc-id", &vpc, "vpcId").is_empty());
 
     // Idempotent: nothing left to delete, nothing written for the network.
@@ -401,10 +328,8 @@ async fn deletion_removes_the_stack_even_when_data_is_retained() {
 #[tokio::test]
 async fn more_zones_than_the_region_has_stalls_then_recovers_after_a_fix() {
     let h = harness(TWO_ZONE_REGION).await;
-    let env = environment(
-        TWO_ZONE_REGION,
-        serde_json::json!({"network": {"availabilityZones": 3}}),
-    );
+    let env =
+        environment(TWO_ZONE_REGION, serde_json::json!({"network": {"availabilityZones": 3}}));
     apply(&h, &env).await;
     let first = apply(&h, &env).await;
     assert_eq!(network(&first).state, ComponentState::Creating);
@@ -416,28 +341,17 @@ async fn more_zones_than_the_region_has_stalls_then_recovers_after_a_fix() {
         let err = h.failing_pass(&env).await;
         assert_eq!(err.class(), ErrorClass::Terminal, "{err}");
         assert_eq!(err.component(), ComponentName::Network);
-        let ComponentError::Aws { source, .. } = &err else {
-            panic!("{err}")
-        };
+        let ComponentError::Aws { source, .. } = &err else { panic!("{err}") };
         assert_eq!(source.code, "StackCreateFailed");
         assert!(
-            source
-                .message
-                .contains("Fn::Select cannot select nonexistent value at index 2"),
+            source.message.contains("Fn::Select cannot select nonexistent value at index 2"),
             "{err}"
         );
-        assert!(
-            source
-                .message
-                .contains("spec.network.availabilityZones is 3"),
-            "{err}"
-        );
+        assert!(source.message.contains("spec.network.availabilityZones is 3"), "{err}");
     }
     assert!(cfn_writes(&h, &before).is_empty(), "no hot loop");
     assert_eq!(
-        stack(&h, &env)
-            .await
-            .and_then(|s| s.stack_status().map(|s| s.as_str().to_string())),
+        stack(&h, &env).await.and_then(|s| s.stack_status().map(|s| s.as_str().to_string())),
         Some("ROLLBACK_COMPLETE".to_string()),
         "the failed stack is kept for its events"
     );
@@ -447,11 +361,7 @@ async fn more_zones_than_the_region_has_stalls_then_recovers_after_a_fix() {
     let pass = apply(&h, &fixed).await;
     assert_eq!(network(&pass).state, ComponentState::Creating, "{pass:?}");
     assert!(
-        network(&pass)
-            .message
-            .as_deref()
-            .unwrap_or_default()
-            .contains("failed first create"),
+        network(&pass).message.as_deref().unwrap_or_default().contains("failed first create"),
         "{pass:?}"
     );
     let pass = apply(&h, &fixed).await;
@@ -471,17 +381,10 @@ async fn bad_cidr_and_fewer_zones_on_a_live_network_are_refused_without_a_stack_
     let before = h.metrics.snapshot();
     let err = h.failing_pass(&env).await;
     assert_eq!(err.class(), ErrorClass::Terminal);
-    assert!(
-        err.to_string()
-            .contains("spec.network.cidr: 10.1.0.0/24 is too small for 3"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("spec.network.cidr: 10.1.0.0/24 is too small for 3"), "{err}");
     assert!(cfn_writes(&h, &before).is_empty());
 
-    let three = environment(
-        REGION,
-        serde_json::json!({"network": {"availabilityZones": 3}}),
-    );
+    let three = environment(REGION, serde_json::json!({"network": {"availabilityZones": 3}}));
     let ready = converge(&h, &three).await;
     assert_eq!(ready.outputs.nat_egress_ips.len(), 3);
     let fewer = edited(&three, |e| e.spec.network.availability_zones = 2);
@@ -489,15 +392,9 @@ async fn bad_cidr_and_fewer_zones_on_a_live_network_are_refused_without_a_stack_
     let err = h.failing_pass(&fewer).await;
     assert!(err.to_string().contains("cannot shrink to 2"), "{err}");
     assert_eq!(err.class(), ErrorClass::Terminal);
-    assert!(
-        cfn_writes(&h, &before).is_empty(),
-        "the network is left as it is"
-    );
+    assert!(cfn_writes(&h, &before).is_empty(), "the network is left as it is");
     let uid = three.metadata.uid.clone().expect("uid");
-    assert_eq!(
-        ec2_ids(REGION, "DescribeSubnets", &uid, "subnetId").len(),
-        9
-    );
+    assert_eq!(ec2_ids(REGION, "DescribeSubnets", &uid, "subnetId").len(), 9);
 }
 
 #[tokio::test]
@@ -512,9 +409,7 @@ async fn suspended_environments_get_no_stack_writes() {
     let env = environment(REGION, serde_json::json!({}));
     converge(&h, &env).await;
     let changed = edited(&env, |e| e.spec.logs.retention_days = 7);
-    let (pass, calls) = h
-        .counted(h.try_pass(&changed, WriteMode::ObserveOnly))
-        .await;
+    let (pass, calls) = h.counted(h.try_pass(&changed, WriteMode::ObserveOnly)).await;
     let pass = pass.expect("observe");
     assert_eq!(network(&pass).state, ComponentState::Updating);
     assert!(
@@ -526,8 +421,5 @@ async fn suspended_environments_get_no_stack_writes() {
     );
     assert_eq!(calls.writes(), 0);
     let stack = stack(&h, &env).await.expect("stack");
-    assert_eq!(
-        log_group_retention(&h.ctx.region, &output(&stack, "FlowLogGroupName")),
-        Some(365)
-    );
+    assert_eq!(log_group_retention(&h.ctx.region, &output(&stack, "FlowLogGroupName")), Some(365));
 }

@@ -35,19 +35,9 @@ fn network(pass: &PassReport) -> &ComponentReport {
 fn assert_busy(counted: &(PassReport, CallCounts), state: ComponentState, status_word: &str) {
     let (pass, calls) = counted;
     assert_eq!(network(pass).state, state, "{pass:?}");
-    assert!(
-        network(pass)
-            .message
-            .as_deref()
-            .unwrap_or_default()
-            .contains(status_word),
-        "{pass:?}"
-    );
+    assert!(network(pass).message.as_deref().unwrap_or_default().contains(status_word), "{pass:?}");
     assert!(pass.requeue_after.is_some(), "{pass:?}");
-    assert!(
-        writes_to(calls, "cloudformation").is_empty(),
-        "no write while CloudFormation works"
-    );
+    assert!(writes_to(calls, "cloudformation").is_empty(), "no write while CloudFormation works");
 }
 
 #[tokio::test]
@@ -58,9 +48,8 @@ async fn create_update_and_delete_are_followed_without_writing_twice() {
         "cloudformation.update": BUSY,
         "cloudformation.delete": BUSY,
     }});
-    let _reset = EmulatorControl::from_env()
-        .set_config(durations)
-        .expect("setting stack durations");
+    let _reset =
+        EmulatorControl::from_env().set_config(durations).expect("setting stack durations");
     let wait = || tokio::time::sleep(Duration::from_secs(BUSY + 1));
 
     let env = environment();
@@ -79,10 +68,7 @@ async fn create_update_and_delete_are_followed_without_writing_twice() {
     changed.metadata.generation = Some(2);
     let (updating, calls) = h.counted(h.pass(&changed)).await;
     assert_eq!(network(&updating).state, ComponentState::Updating);
-    assert_eq!(
-        writes_to(&calls, "cloudformation"),
-        ["cloudformation.UpdateStack"]
-    );
+    assert_eq!(writes_to(&calls, "cloudformation"), ["cloudformation.UpdateStack"]);
     let busy = h.counted(h.pass(&changed)).await;
     assert_busy(&busy, ComponentState::Updating, "update in progress");
     wait().await;
@@ -101,10 +87,8 @@ async fn create_update_and_delete_are_followed_without_writing_twice() {
     assert_busy(&busy, ComponentState::Deleting, "being deleted");
     wait().await;
     let step = async || h.cleanup(&changed).await;
-    let done = settle_until(Limit::Tries(4), Duration::ZERO, step, |p| {
-        p.requeue_after.is_none()
-    })
-    .await
-    .unwrap_or_else(|last| last);
+    let done = settle_until(Limit::Tries(4), Duration::ZERO, step, |p| p.requeue_after.is_none())
+        .await
+        .unwrap_or_else(|last| last);
     assert_eq!(network(&done).state, ComponentState::Deleted, "{done:?}");
 }

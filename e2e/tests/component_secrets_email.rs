@@ -47,22 +47,14 @@ async fn domain_environment(h: &Harness, extra: Value) -> (RedcapEnvironment, St
         .send()
         .await
         .expect("zone");
-    let zone_id = zone
-        .hosted_zone()
-        .expect("zone")
-        .id()
-        .trim_start_matches("/hostedzone/")
-        .to_string();
+    let zone_id =
+        zone.hosted_zone().expect("zone").id().trim_start_matches("/hostedzone/").to_string();
     let spec = serde_json::json!({
         "domain": {"name": zone_name, "subdomain": "redcap",
                    "hostedZone": {"mode": "Existing", "zoneName": zone_name}},
         "email": {"bounceNotificationAddress": "it@example.org", "credentialRotationDays": 30},
     });
-    (
-        environment(components::merged(spec, &extra)),
-        zone_name,
-        zone_id,
-    )
+    (environment(components::merged(spec, &extra)), zone_name, zone_id)
 }
 
 fn secret_arn(pass: &PassReport, name: &str) -> String {
@@ -101,14 +93,7 @@ async fn secret_json(h: &Harness, arn: &str) -> Value {
 }
 
 async fn access_keys(h: &Harness, user: &str) -> Vec<(String, bool)> {
-    let out = h
-        .ctx
-        .iam
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .expect("keys");
+    let out = h.ctx.iam.list_access_keys().user_name(user).send().await.expect("keys");
     out.access_key_metadata()
         .iter()
         .map(|k| {
@@ -156,10 +141,7 @@ async fn user_policy(h: &Harness, user: &str, name: &str) -> String {
 }
 
 fn user_of(pass: &PassReport, name: ComponentName) -> String {
-    components::report(pass, name)
-        .id
-        .clone()
-        .expect("user name")
+    components::report(pass, name).id.clone().expect("user name")
 }
 
 #[tokio::test]
@@ -181,71 +163,36 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
 
     // Secrets: owned, encrypted with the environment's key, tagged with their schedule.
     let key_arn = first.outputs.kms_key_arn.clone().expect("key");
-    for (name, rotation) in [
-        ("salt", "never"),
-        ("storageCredentials", "90d"),
-        ("smtpCredentials", "30d"),
-    ] {
+    for (name, rotation) in
+        [("salt", "never"), ("storageCredentials", "90d"), ("smtpCredentials", "30d")]
+    {
         let arn = secret_arn(&first, name);
         let t = secret_tags(&h, &arn).await;
-        assert!(
-            t.contains(&(tags::UID.into(), uid.clone())),
-            "{name}: {t:?}"
-        );
-        assert!(
-            t.contains(&(ROTATION_TAG.into(), rotation.into())),
-            "{name}: {t:?}"
-        );
+        assert!(t.contains(&(tags::UID.into(), uid.clone())), "{name}: {t:?}");
+        assert!(t.contains(&(ROTATION_TAG.into(), rotation.into())), "{name}: {t:?}");
         let d = probe::describe_secret(&h.ctx.secretsmanager, &arn).await;
         let kms = d.kms_key_id().expect("kms key");
-        assert!(
-            key_arn.ends_with(kms.rsplit('/').next().unwrap_or(kms)),
-            "{kms}"
-        );
+        assert!(key_arn.ends_with(kms.rsplit('/').next().unwrap_or(kms)), "{kms}");
     }
     let salt = probe::secret_string(&h.ctx.secretsmanager, &secret_arn(&first, "salt")).await;
     assert_eq!(salt.len(), 64);
     let outputs = &first.outputs;
     assert_eq!(outputs.secrets[1].rotation_days, Some(90));
     assert!(outputs.secrets[1].rotated_at.is_some());
-    assert_eq!(
-        outputs.cron_secret_ref.as_ref().map(|r| r.name.as_str()),
-        Some("redcap-cron")
-    );
+    assert_eq!(outputs.cron_secret_ref.as_ref().map(|r| r.name.as_str()), Some("redcap-cron"));
 
     // The keys in the secrets are the users' active keys; SMTP holds a derived password.
     let files_user = user_of(&first, ComponentName::StorageCredentials);
     let smtp_user = user_of(&first, ComponentName::SmtpCredentials);
-    stored_key_is_valid(
-        &h,
-        &secret_arn(&first, "storageCredentials"),
-        "AccessKeyId",
-        &files_user,
-    )
-    .await;
-    stored_key_is_valid(
-        &h,
-        &secret_arn(&first, "smtpCredentials"),
-        "username",
-        &smtp_user,
-    )
-    .await;
+    stored_key_is_valid(&h, &secret_arn(&first, "storageCredentials"), "AccessKeyId", &files_user)
+        .await;
+    stored_key_is_valid(&h, &secret_arn(&first, "smtpCredentials"), "username", &smtp_user).await;
     let smtp = secret_json(&h, &secret_arn(&first, "smtpCredentials")).await;
     let password = smtp["password"].as_str().expect("password");
-    assert!(
-        password.len() == 44 && password.starts_with('B'),
-        "SigV4 v4 password"
-    );
+    assert!(password.len() == 44 && password.starts_with('B'), "SigV4 v4 password");
 
     // Users: owned, one narrow inline policy each.
-    let user = h
-        .ctx
-        .iam
-        .get_user()
-        .user_name(&files_user)
-        .send()
-        .await
-        .expect("user");
+    let user = h.ctx.iam.get_user().user_name(&files_user).send().await.expect("user");
     assert_eq!(user.user().map(|u| u.path()), Some("/redcap/"));
     let policy = user_policy(&h, &files_user, "redcap-file-bucket-access").await;
     let bucket = outputs.file_bucket.clone().expect("bucket");
@@ -258,18 +205,9 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
     let email = outputs.email.clone().expect("email outputs");
     assert_eq!(email.identity, site);
     assert_eq!(email.verification_status.as_deref(), Some("Success"));
-    assert_eq!(
-        email.mail_from_domain.as_deref(),
-        Some(format!("mail.{site}").as_str())
-    );
-    let dkim = h
-        .ctx
-        .ses
-        .get_identity_dkim_attributes()
-        .identities(&site)
-        .send()
-        .await
-        .expect("dkim");
+    assert_eq!(email.mail_from_domain.as_deref(), Some(format!("mail.{site}").as_str()));
+    let dkim =
+        h.ctx.ses.get_identity_dkim_attributes().identities(&site).send().await.expect("dkim");
     let tokens = dkim.dkim_attributes()[&site].dkim_tokens().to_vec();
     assert_eq!(tokens.len(), 3);
     let set = h
@@ -283,10 +221,7 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
         .expect("configuration set");
     let topic = email.notification_topic_arn.clone().expect("topic");
     let destination = &set.event_destinations()[0];
-    assert_eq!(
-        destination.sns_destination().map(|s| s.topic_arn()),
-        Some(topic.as_str())
-    );
+    assert_eq!(destination.sns_destination().map(|s| s.topic_arn()), Some(topic.as_str()));
     let subs = h
         .ctx
         .sns
@@ -306,12 +241,7 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
     let records = probe::record_sets(&h.ctx.route53, &zone_id).await;
     let names: Vec<(String, String)> = records
         .iter()
-        .map(|r| {
-            (
-                r.name().trim_end_matches('.').to_string(),
-                r.r#type().as_str().to_string(),
-            )
-        })
+        .map(|r| (r.name().trim_end_matches('.').to_string(), r.r#type().as_str().to_string()))
         .collect();
     for token in &tokens {
         assert!(names.contains(&(format!("{token}._domainkey.{site}"), "CNAME".into())));
@@ -321,11 +251,7 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
     assert!(names.contains(&(format!("_amazonses.{site}"), "TXT".into())));
 
     // The runtime policy reads exactly the three secrets.
-    let policy = first
-        .runtime
-        .runtime_policy
-        .clone()
-        .expect("runtime policy");
+    let policy = first.runtime.runtime_policy.clone().expect("runtime policy");
     let mut readable: Vec<String> = policy["Statement"][0]["Resource"]
         .as_array()
         .expect("resources")
@@ -347,10 +273,7 @@ async fn everything_exists_tagged_with_rotation_schedules_and_resyncs_write_noth
         components::secrets_but_database_master(&first)
     );
     assert_eq!(settled.outputs.email, first.outputs.email);
-    assert_eq!(
-        settled.outputs.cron_secret_ref,
-        first.outputs.cron_secret_ref
-    );
+    assert_eq!(settled.outputs.cron_secret_ref, first.outputs.cron_secret_ref);
     let steady = assert_steady(&h, &env, now + SignedDuration::from_mins(5)).await;
     assert_eq!(steady.outputs, settled.outputs, "outputs are stable");
     assert_steady(&h, &env, now + SignedDuration::from_hours(48)).await;
@@ -363,16 +286,8 @@ async fn a_rotation_run_replaces_keys_with_no_gap() {
     let t0 = Timestamp::now();
     let first = h.pass_at(&env, t0).await;
     let users = [
-        (
-            ComponentName::StorageCredentials,
-            "storageCredentials",
-            "AccessKeyId",
-        ),
-        (
-            ComponentName::SmtpCredentials,
-            "smtpCredentials",
-            "username",
-        ),
+        (ComponentName::StorageCredentials, "storageCredentials", "AccessKeyId"),
+        (ComponentName::SmtpCredentials, "smtpCredentials", "username"),
     ];
     let mut old = Vec::new();
     for (c, secret, field) in users {
@@ -408,20 +323,10 @@ async fn a_rotation_run_replaces_keys_with_no_gap() {
         "the previous key stays valid during the grace period: {keys:?}"
     );
     assert_eq!(keys.len(), 2);
-    stored_key_is_valid(
-        &h,
-        &secret_arn(&rotated, "smtpCredentials"),
-        "username",
-        &old[1].0,
-    )
-    .await;
+    stored_key_is_valid(&h, &secret_arn(&rotated, "smtpCredentials"), "username", &old[1].0).await;
     // The rotation time is the new key's creation, shown in status outputs.
-    let storage_out = rotated
-        .outputs
-        .secrets
-        .iter()
-        .find(|s| s.name == "storageCredentials")
-        .expect("output");
+    let storage_out =
+        rotated.outputs.secrets.iter().find(|s| s.name == "storageCredentials").expect("output");
     assert!(storage_out.rotated_at > first.outputs.secrets[1].rotated_at);
 
     // IAM stamps keys with the real clock: the new key is "created" at about t0, so the
@@ -433,10 +338,7 @@ async fn a_rotation_run_replaces_keys_with_no_gap() {
     // After it, the previous key goes; the stored one stays.
     let t2 = t0 + SignedDuration::from_hours(25);
     h.pass_at(&env, t2).await;
-    assert_eq!(
-        access_keys(&h, files_user).await,
-        vec![(new_key.clone(), true)]
-    );
+    assert_eq!(access_keys(&h, files_user).await, vec![(new_key.clone(), true)]);
     assert_steady(&h, &env, t2).await;
 
     // Day 95: the SMTP key is due too; its password changes with its key.
@@ -446,13 +348,7 @@ async fn a_rotation_run_replaces_keys_with_no_gap() {
     let after = secret_json(&h, &secret_arn(&first, "smtpCredentials")).await;
     assert_ne!(before["username"], after["username"]);
     assert_ne!(before["password"], after["password"]);
-    stored_key_is_valid(
-        &h,
-        &secret_arn(&first, "smtpCredentials"),
-        "username",
-        &old[1].0,
-    )
-    .await;
+    stored_key_is_valid(&h, &secret_arn(&first, "smtpCredentials"), "username", &old[1].0).await;
 }
 
 #[tokio::test]
@@ -466,24 +362,10 @@ async fn a_crash_mid_rotation_leaves_a_valid_key_and_the_orphan_is_removed() {
     let stored = stored_key_is_valid(&h, &arn, "AccessKeyId", &user).await;
     // What a crash between CreateAccessKey and PutSecretValue leaves: a second key whose
     // secret nobody has.
-    let orphan = h
-        .ctx
-        .iam
-        .create_access_key()
-        .user_name(&user)
-        .send()
-        .await
-        .expect("orphan key");
-    let orphan = orphan
-        .access_key()
-        .expect("key")
-        .access_key_id()
-        .to_string();
+    let orphan = h.ctx.iam.create_access_key().user_name(&user).send().await.expect("orphan key");
+    let orphan = orphan.access_key().expect("key").access_key_id().to_string();
     let pass = h.pass_at(&env, now).await;
-    assert_eq!(
-        state(&pass, ComponentName::StorageCredentials),
-        ComponentState::Updating
-    );
+    assert_eq!(state(&pass, ComponentName::StorageCredentials), ComponentState::Updating);
     assert_eq!(access_keys(&h, &user).await, vec![(stored.clone(), true)]);
     assert_ne!(stored, orphan);
     settle(&h, &env, now).await; // the database (in the network) finishes
@@ -519,11 +401,7 @@ async fn drift_is_corrected() {
         .expect("schedule");
     let site = first.outputs.email.clone().expect("email").identity;
     let records = probe::record_sets(&h.ctx.route53, &zone_id).await;
-    let mx = records
-        .iter()
-        .find(|r| r.r#type().as_str() == "MX")
-        .expect("mx")
-        .clone();
+    let mx = records.iter().find(|r| r.r#type().as_str() == "MX").expect("mx").clone();
     let change = aws_sdk_route53_change(mx);
     h.ctx
         .route53
@@ -545,10 +423,7 @@ async fn drift_is_corrected() {
     );
     let policy = user_policy(&h, &smtp_user, "redcap-ses-send").await;
     assert!(policy.contains(&format!("identity/{site}")));
-    assert!(
-        !deleted(&h, &secret_arn(&first, "salt")).await,
-        "deletion cancelled"
-    );
+    assert!(!deleted(&h, &secret_arn(&first, "salt")).await, "deletion cancelled");
     settle(&h, &env, now).await; // the database (in the network) finishes
     assert_steady(&h, &env, now).await;
 }
@@ -603,21 +478,14 @@ async fn snapshot_policy_keeps_the_salt_and_the_identity_and_removes_access() {
     );
     let salt = secret_arn(&first, "salt");
     assert!(!deleted(&h, &salt).await, "the salt is kept");
-    assert!(
-        secret_tags(&h, &salt)
-            .await
-            .contains(&("redcap.dev/retained".into(), "true".into()))
-    );
+    assert!(secret_tags(&h, &salt).await.contains(&("redcap.dev/retained".into(), "true".into())));
     for name in ["storageCredentials", "smtpCredentials"] {
         assert!(
             deleted(&h, &secret_arn(&first, name)).await,
             "{name} scheduled for deletion (with a recovery window)"
         );
     }
-    for c in [
-        ComponentName::StorageCredentials,
-        ComponentName::SmtpCredentials,
-    ] {
+    for c in [ComponentName::StorageCredentials, ComponentName::SmtpCredentials] {
         assert!(!user_exists(&h, &user_of(&first, c)).await);
     }
     assert!(identity_exists(&h, &site).await, "identity kept");
@@ -637,12 +505,7 @@ async fn delete_policy_removes_everything_with_recovery_windows() {
         domain_environment(&h, serde_json::json!({"deletionPolicy": "Delete"})).await;
     let first = h.pass_at(&env, Timestamp::now()).await;
     let site = first.outputs.email.clone().expect("email").identity;
-    let topic = first
-        .outputs
-        .email
-        .clone()
-        .and_then(|e| e.notification_topic_arn)
-        .expect("topic");
+    let topic = first.outputs.email.clone().and_then(|e| e.notification_topic_arn).expect("topic");
     let pass = h.cleanup_until_done(&env).await;
     for c in [
         ComponentName::Secrets,
@@ -658,20 +521,11 @@ async fn delete_policy_removes_everything_with_recovery_windows() {
     }
     assert!(!identity_exists(&h, &site).await, "identity deleted");
     let records = probe::record_sets(&h.ctx.route53, &zone_id).await;
-    let left: Vec<&str> = records
-        .iter()
-        .map(|r| r.r#type().as_str())
-        .filter(|t| *t != "SOA" && *t != "NS")
-        .collect();
+    let left: Vec<&str> =
+        records.iter().map(|r| r.r#type().as_str()).filter(|t| *t != "SOA" && *t != "NS").collect();
     assert!(left.is_empty(), "SES records removed: {left:?}");
     assert!(
-        h.ctx
-            .sns
-            .get_topic_attributes()
-            .topic_arn(&topic)
-            .send()
-            .await
-            .is_err(),
+        h.ctx.sns.get_topic_attributes().topic_arn(&topic).send().await.is_err(),
         "topic deleted"
     );
 }
@@ -680,12 +534,7 @@ async fn delete_policy_removes_everything_with_recovery_windows() {
 async fn an_identity_the_environment_did_not_create_is_never_deleted() {
     let h = harness().await;
     let env = environment(serde_json::json!({"deletionPolicy": "Delete"}));
-    let address = env
-        .spec
-        .email
-        .as_ref()
-        .and_then(|e| e.from_address.clone())
-        .expect("address");
+    let address = env.spec.email.as_ref().and_then(|e| e.from_address.clone()).expect("address");
     h.ctx
         .ses
         .verify_email_identity()
@@ -718,16 +567,9 @@ async fn without_a_managed_zone_the_records_are_listed_in_status() {
 async fn a_malformed_address_stalls_with_the_field_named_then_recovers() {
     let h = harness().await;
     let mut env = environment(serde_json::json!({"email": {"fromAddress": "redcap@exa_mple.org"}}));
-    let err = apply_at(
-        &h.ctx,
-        &h.store,
-        &env,
-        WriteMode::Apply,
-        Timestamp::now(),
-        Scope::All,
-    )
-    .await
-    .expect_err("malformed address");
+    let err = apply_at(&h.ctx, &h.store, &env, WriteMode::Apply, Timestamp::now(), Scope::All)
+        .await
+        .expect_err("malformed address");
     assert_eq!(err.component(), ComponentName::Email);
     assert_eq!(err.class(), redcap_operator::aws::ErrorClass::Terminal);
     assert!(err.to_string().contains("spec.email.fromAddress"), "{err}");

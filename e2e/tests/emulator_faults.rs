@@ -20,9 +20,7 @@ use redcap_e2e::emulator::{EmulatorControl, FaultsGuard};
 use serde_json::{Value, json};
 
 fn set_faults(rules: Value) -> FaultsGuard {
-    EmulatorControl::from_env()
-        .set_faults(1, rules)
-        .expect("installing fault rules")
+    EmulatorControl::from_env().set_faults(1, rules).expect("installing fault rules")
 }
 
 /// One rule: the next `count` calls of `service`'s `operation` fail with `kind`.
@@ -33,17 +31,13 @@ fn fault(service: &str, operation: &str, kind: &str, count: u32) -> FaultsGuard 
 }
 
 fn fired() -> u64 {
-    EmulatorControl::from_env()
-        .faults_fired()
-        .expect("reading the fault report")
+    EmulatorControl::from_env().faults_fired().expect("reading the fault report")
 }
 
 async fn config(attempts: u32) -> aws_config::SdkConfig {
     let _ = endpoint();
     aws_config::defaults(BehaviorVersion::latest())
-        .credentials_provider(Credentials::new(
-            "testing", "testing", None, None, "emulator",
-        ))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "emulator"))
         .region(Region::new("eu-west-1"))
         .retry_config(
             RetryConfig::standard()
@@ -74,42 +68,23 @@ async fn injected_faults_are_what_the_rust_sdk_retries() {
         .expect("KMS succeeds after two throttles");
     assert_eq!(fired(), 2);
     let _guard = fault("kms", "ListKeys", "throttle", 1);
-    let err = aws_sdk_kms::Client::new(&single)
-        .list_keys()
-        .send()
-        .await
-        .expect_err("throttled");
+    let err = aws_sdk_kms::Client::new(&single).list_keys().send().await.expect_err("throttled");
     assert_eq!(err.code(), Some("ThrottlingException"));
 
     // rest-xml S3: SlowDown (HTTP 503).
     let _guard = fault("s3", "ListBuckets", "throttle", 1);
-    s3(&retrying)
-        .list_buckets()
-        .send()
-        .await
-        .expect("S3 succeeds after SlowDown");
+    s3(&retrying).list_buckets().send().await.expect("S3 succeeds after SlowDown");
     assert_eq!(fired(), 1);
     let _guard = fault("s3", "ListBuckets", "throttle", 1);
-    let err = s3(&single)
-        .list_buckets()
-        .send()
-        .await
-        .expect_err("slowed down");
-    assert_eq!(
-        aws_sdk_s3::error::ProvideErrorMetadata::code(&err),
-        Some("SlowDown")
-    );
+    let err = s3(&single).list_buckets().send().await.expect_err("slowed down");
+    assert_eq!(aws_sdk_s3::error::ProvideErrorMetadata::code(&err), Some("SlowDown"));
 
     // 5xx and a connection reset without an answer are transient for the SDK.
     let _guard = set_faults(json!([
         {"service": "s3", "operation": "ListBuckets", "kind": "error", "count": 1},
         {"service": "kms", "operation": "ListKeys", "kind": "drop", "count": 1}
     ]));
-    s3(&retrying)
-        .list_buckets()
-        .send()
-        .await
-        .expect("S3 succeeds after a 500");
+    s3(&retrying).list_buckets().send().await.expect("S3 succeeds after a 500");
     aws_sdk_kms::Client::new(&retrying)
         .list_keys()
         .send()

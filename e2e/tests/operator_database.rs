@@ -37,31 +37,19 @@ async fn a_restarted_operator_adopts_a_cluster_being_created() -> anyhow::Result
     let rds = aws_sdk_rds::Client::new(&env.aws);
 
     env.apply_yaml(&ns, &manifest()).await?;
-    let uid = env
-        .environments(&ns)
-        .get(NAME)
-        .await?
-        .metadata
-        .uid
-        .context("uid")?;
+    let uid = env.environments(&ns).get(NAME).await?.metadata.uid.context("uid")?;
     let cluster = base_cluster_id(&environment_id(&ns, NAME, &uid));
     let _reset = EmulatorControl::from_env()
         .set_duration(&format!("rds.cluster.create:{cluster}"), CREATING)?;
 
     // The first operator creates the cluster and dies while it is `creating`.
-    env.wait_env(
-        &ns,
-        NAME,
-        Duration::from_secs(60),
-        "the cluster creating",
-        |e| {
-            e.status
-                .as_ref()
-                .and_then(|s| s.database.as_ref())
-                .and_then(|d| d.cluster_status.as_deref())
-                == Some("creating")
-        },
-    )
+    env.wait_env(&ns, NAME, Duration::from_secs(60), "the cluster creating", |e| {
+        e.status
+            .as_ref()
+            .and_then(|s| s.database.as_ref())
+            .and_then(|d| d.cluster_status.as_deref())
+            == Some("creating")
+    })
     .await?;
     op.kill().await?;
 
@@ -74,17 +62,11 @@ async fn a_restarted_operator_adopts_a_cluster_being_created() -> anyhow::Result
         "operation=\"CreateDBCluster\"",
     );
     assert_eq!(creates, 0.0, "the restarted operator created a cluster");
-    assert_eq!(
-        owned_clusters(&rds, &uid).await,
-        std::slice::from_ref(&cluster)
-    );
+    assert_eq!(owned_clusters(&rds, &uid).await, std::slice::from_ref(&cluster));
     let status = ready.status.as_ref().context("status")?;
     assert!(status.outputs.database_endpoint.is_some(), "{status:?}");
     assert_eq!(
-        status
-            .database
-            .as_ref()
-            .and_then(|d| d.cluster_identifier.as_deref()),
+        status.database.as_ref().and_then(|d| d.cluster_identifier.as_deref()),
         Some(cluster.as_str())
     );
 
@@ -109,12 +91,11 @@ async fn a_restarted_operator_adopts_a_cluster_being_created() -> anyhow::Result
             .filter_map(|e| e.note)
             .collect())
     };
-    let named = probe::eventually(
-        "a FinalSnapshotTaken event",
-        Duration::from_secs(15),
-        async || Ok(notes().await?.iter().any(|n| n.contains(&snapshot))),
-    )
-    .await;
+    let named =
+        probe::eventually("a FinalSnapshotTaken event", Duration::from_secs(15), async || {
+            Ok(notes().await?.iter().any(|n| n.contains(&snapshot)))
+        })
+        .await;
     anyhow::ensure!(
         named.is_ok(),
         "no FinalSnapshotTaken event naming {snapshot}: {:?}",

@@ -23,9 +23,7 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Builds of this project take `seconds` and succeed.
 fn build_config(project: &str, seconds: f64) {
-    EmulatorControl::from_env()
-        .set_build(project, seconds, None)
-        .expect("build settings");
+    EmulatorControl::from_env().set_build(project, seconds, None).expect("build settings");
 }
 
 fn build_of(env: &RedcapEnvironment) -> Option<(String, String)> {
@@ -38,9 +36,7 @@ async fn an_operator_restart_during_a_build_adopts_it_and_rebuilds_only_when_ask
 -> anyhow::Result<()> {
     let env = TestEnv::from_env().await?;
     let ns = env.namespace("image").await?;
-    let created = env
-        .apply_yaml(&ns, &EnvironmentManifest::new("build").yaml())
-        .await?;
+    let created = env.apply_yaml(&ns, &EnvironmentManifest::new("build").yaml()).await?;
     let project = image_project(&created);
     // Long enough to kill the operator in the middle.
     build_config(&project, 20.0);
@@ -58,24 +54,14 @@ async fn an_operator_restart_during_a_build_adopts_it_and_rebuilds_only_when_ask
     let ready = env.wait_ready(&ns, "build", TIMEOUT).await?;
     let status = ready.status.clone().expect("status");
     let image = status.image.clone().expect("status.image");
-    assert_eq!(
-        image.build.as_ref().map(|b| b.id.as_str()),
-        Some(build_id.as_str())
-    );
-    assert_eq!(
-        image.build.as_ref().map(|b| b.status.as_str()),
-        Some("SUCCEEDED")
-    );
+    assert_eq!(image.build.as_ref().map(|b| b.id.as_str()), Some(build_id.as_str()));
+    assert_eq!(image.build.as_ref().map(|b| b.status.as_str()), Some("SUCCEEDED"));
     let reference = image.reference.clone().expect("reference");
     assert!(reference.contains("@sha256:"), "{reference}");
     assert_eq!(status.outputs.image.as_deref(), Some(reference.as_str()));
     let (ctx, _) = aws_context("us-east-1").await;
     let ids = codebuild::list_builds(&ctx, &project).await?;
-    assert_eq!(
-        ids,
-        std::slice::from_ref(&build_id),
-        "exactly one build across the restart"
-    );
+    assert_eq!(ids, std::slice::from_ref(&build_id), "exactly one build across the restart");
 
     // Steady state: no writes over several resyncs.
     let writes = op.aws_calls("write").await?;
@@ -86,38 +72,24 @@ async fn an_operator_restart_during_a_build_adopts_it_and_rebuilds_only_when_ask
     build_config(&project, 0.0);
     let patch = json!({"metadata": {"annotations": {ANNOTATION_REBUILD_REQUESTED_AT: "2026-05-01T12:00:00Z"}}});
     env.environments(&ns)
-        .patch(
-            "build",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&patch),
-        )
+        .patch("build", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
         .await?;
     let rebuilt = env
         .wait_env(&ns, "build", TIMEOUT, "Ready with a rebuilt image", |e| {
             is_ready(e)
-                && e.status
-                    .as_ref()
-                    .and_then(|s| s.image.as_ref())
-                    .is_some_and(|i| {
-                        i.tag != image.tag
-                            && i.reference.is_some()
-                            && i.reference != image.reference
-                    })
+                && e.status.as_ref().and_then(|s| s.image.as_ref()).is_some_and(|i| {
+                    i.tag != image.tag && i.reference.is_some() && i.reference != image.reference
+                })
         })
         .await?;
     let ids = codebuild::list_builds(&ctx, &project).await?;
     assert_eq!(ids.len(), 2, "one more build: {ids:?}");
-    assert_eq!(
-        rebuilt.status.and_then(|s| s.outputs.image),
-        rebuilt_reference(&env, &ns).await?
-    );
+    assert_eq!(rebuilt.status.and_then(|s| s.outputs.image), rebuilt_reference(&env, &ns).await?);
 
     env.delete_env(&ns, "build").await?;
     env.wait_gone(&ns, "build", TIMEOUT).await?;
     assert!(
-        probe::codebuild_project(&ctx.codebuild, &project)
-            .await
-            .is_none(),
+        probe::codebuild_project(&ctx.codebuild, &project).await.is_none(),
         "the project is deleted with the environment"
     );
     op.stop().await?;

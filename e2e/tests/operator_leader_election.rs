@@ -11,11 +11,7 @@ use redcap_e2e::probe::{self, eventually};
 use redcap_e2e::{OPERATOR_NAMESPACE, Operator, OperatorOptions, TestEnv, sum_metric};
 
 async fn holder(leases: &Api<Lease>, name: &str) -> anyhow::Result<Option<String>> {
-    Ok(leases
-        .get_opt(name)
-        .await?
-        .and_then(|l| l.spec)
-        .and_then(|s| s.holder_identity))
+    Ok(leases.get_opt(name).await?.and_then(|l| l.spec).and_then(|s| s.holder_identity))
 }
 
 async fn wait_holder(
@@ -24,11 +20,9 @@ async fn wait_holder(
     want: &str,
     timeout: Duration,
 ) -> anyhow::Result<()> {
-    let held = eventually(
-        &format!("Lease {name} held by {want}"),
-        timeout,
-        async || Ok(holder(leases, name).await?.as_deref() == Some(want)),
-    )
+    let held = eventually(&format!("Lease {name} held by {want}"), timeout, async || {
+        Ok(holder(leases, name).await?.as_deref() == Some(want))
+    })
     .await;
     if held.is_err() {
         let got = holder(leases, name).await?;
@@ -40,10 +34,7 @@ async fn wait_holder(
 fn options<'a>(ns: &'a str, lease: &str, holder: &str) -> OperatorOptions<'a> {
     OperatorOptions {
         leader_election: true,
-        extra_args: vec![
-            format!("--lease-name={lease}"),
-            format!("--holder-id={holder}"),
-        ],
+        extra_args: vec![format!("--lease-name={lease}"), format!("--holder-id={holder}")],
         ..OperatorOptions::scoped(ns)
     }
 }
@@ -59,8 +50,7 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over() -> anyhow::Resu
     wait_holder(&leases, &lease, "replica-a", Duration::from_secs(30)).await?;
     let mut b = Operator::start(&env, "ha-b", options(&ns, &lease, "replica-b")).await?;
 
-    env.apply_yaml(&ns, &EnvironmentManifest::new("ha").yaml())
-        .await?;
+    env.apply_yaml(&ns, &EnvironmentManifest::new("ha").yaml()).await?;
     let ready = env.wait_ready(&ns, "ha", Duration::from_secs(90)).await?;
     let bucket = ready
         .status
@@ -80,21 +70,13 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over() -> anyhow::Resu
         0.0,
         "the standby called AWS"
     );
-    assert_eq!(
-        sum_metric(&a.metrics().await?, "redcap_operator_leader", ""),
-        1.0
-    );
+    assert_eq!(sum_metric(&a.metrics().await?, "redcap_operator_leader", ""), 1.0);
 
     // The leader stops (SIGTERM releases the Lease); the standby takes over and
     // reconciles a change made afterwards.
     a.stop().await?;
     wait_holder(&leases, &lease, "replica-b", Duration::from_secs(60)).await?;
-    env.patch_spec(
-        &ns,
-        "ha",
-        serde_json::json!({"storage": {"versioning": "Suspended"}}),
-    )
-    .await?;
+    env.patch_spec(&ns, "ha", serde_json::json!({"storage": {"versioning": "Suspended"}})).await?;
     env.wait_ready(&ns, "ha", Duration::from_secs(90)).await?;
     assert_eq!(
         probe::bucket_versioning(&env.s3(), &bucket).await,

@@ -53,18 +53,10 @@ async fn secret_values(
     }
     // Salt, storage and SMTP credentials, and the database's master password.
     anyhow::ensure!(values.len() == 4, "expected four secrets, got {values:?}");
-    let reference = status
-        .outputs
-        .cron_secret_ref
-        .as_ref()
-        .context("no cron secret ref")?;
+    let reference = status.outputs.cron_secret_ref.as_ref().context("no cron secret ref")?;
     let secrets: Api<Secret> = Api::namespaced(env.kube.clone(), ns);
     let cron = secrets.get(&reference.name).await?;
-    let seed = cron
-        .data
-        .as_ref()
-        .and_then(|d| d.get(&reference.key))
-        .context("cron seed")?;
+    let seed = cron.data.as_ref().and_then(|d| d.get(&reference.key)).context("cron seed")?;
     let seed = String::from_utf8(seed.0.clone())?;
     let token = firewall_token(&SecretString::new(seed.clone()))?;
     values.push(token.expose().to_string());
@@ -113,10 +105,7 @@ async fn no_secret_value_reaches_status_events_or_logs() -> anyhow::Result<()> {
     env.apply_yaml(&ns, &manifest("leaky").yaml()).await?;
     let ready = env.wait_ready(&ns, "leaky", READY_TIMEOUT).await?;
     let values = secret_values(&env, &ns, &ready).await?;
-    assert!(
-        values.iter().all(|v| v.len() >= 32),
-        "real secrets are long"
-    );
+    assert!(values.iter().all(|v| v.len() >= 32), "real secrets are long");
 
     // Several resyncs (debug logging is on), then the whole deletion.
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -132,17 +121,11 @@ async fn no_secret_value_reaches_status_events_or_logs() -> anyhow::Result<()> {
 async fn a_missing_secret_reference_stalls_then_resumes_by_itself() -> anyhow::Result<()> {
     let (env, ns, mut op) = TestEnv::with_scoped_operator("secret-ref", "secret-ref").await?;
     let cron = "  cron:\n    secretRef:\n      name: my-cron\n      key: seed";
-    env.apply_yaml(&ns, &manifest("waits").spec(cron).yaml())
-        .await?;
-    let stalled = env
-        .wait_env(&ns, "waits", Duration::from_secs(30), "Stalled", is_stalled)
-        .await?;
+    env.apply_yaml(&ns, &manifest("waits").spec(cron).yaml()).await?;
+    let stalled =
+        env.wait_env(&ns, "waits", Duration::from_secs(30), "Stalled", is_stalled).await?;
     let status = stalled.status.as_ref().context("status")?;
-    let reason = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .map(|c| c.reason.clone());
+    let reason = status.conditions.iter().find(|c| c.type_ == "Stalled").map(|c| c.reason.clone());
     assert_eq!(reason.as_deref(), Some("SecretReferenceMissing"));
     let message = condition_message(&stalled, "Stalled");
     assert!(message.contains(&format!("{ns}/my-cron")), "{message}");
@@ -163,10 +146,7 @@ async fn a_missing_secret_reference_stalls_then_resumes_by_itself() -> anyhow::R
         .wait_ready(&ns, "waits", READY_TIMEOUT)
         .await
         .context("the environment did not resume after the Secret appeared")?;
-    assert_eq!(
-        ready.metadata.generation, generation,
-        "no spec change needed"
-    );
+    assert_eq!(ready.metadata.generation, generation, "no spec change needed");
     assert_eq!(
         ready
             .status

@@ -49,20 +49,14 @@ async fn the_demo_environment_converges_under_twenty_percent_throttling() -> any
     let example: serde_json::Value = serde_yaml::from_str(&manifest("x")?)?;
     let source = &example["spec"]["redcap"]["source"]["s3"];
     let (bucket, key) = (
-        source["bucket"]
-            .as_str()
-            .context("example has no S3 source")?,
+        source["bucket"].as_str().context("example has no S3 source")?,
         source["key"].as_str().context("example has no S3 source")?,
     );
-    let version = key
-        .trim_start_matches("redcap")
-        .trim_end_matches(".zip")
-        .to_string();
+    let version = key.trim_start_matches("redcap").trim_end_matches(".zip").to_string();
     ensure_release(&s3, bucket, &version).await?;
-    let faults = emulator.control.set_faults(
-        20,
-        json!([{"service": "*", "kind": "throttle", "rate": 0.2}]),
-    )?;
+    let faults = emulator
+        .control
+        .set_faults(20, json!([{"service": "*", "kind": "throttle", "rate": 0.2}]))?;
 
     let ns = env.namespace("throttled").await?;
     let mut opts = OperatorOptions::scoped(&ns);
@@ -79,10 +73,7 @@ async fn the_demo_environment_converges_under_twenty_percent_throttling() -> any
     // The throttles really happened, across the services the operator uses.
     let report = emulator.control.faults()?;
     let firings = report["fired"].as_array().context("no firing log")?;
-    let services: BTreeSet<&str> = firings
-        .iter()
-        .filter_map(|f| f["service"].as_str())
-        .collect();
+    let services: BTreeSet<&str> = firings.iter().filter_map(|f| f["service"].as_str()).collect();
     assert!(
         firings.len() >= 10 && services.len() >= 4,
         "expected throttles on several services, got {} on {services:?}",
@@ -101,46 +92,29 @@ async fn the_demo_environment_converges_under_twenty_percent_throttling() -> any
         }
     }
     assert_eq!(live_keys, 1, "enabled KMS keys");
-    let stacks = aws_sdk_cloudformation::Client::new(&aws)
-        .describe_stacks()
-        .send()
-        .await?;
+    let stacks = aws_sdk_cloudformation::Client::new(&aws).describe_stacks().send().await?;
     let live_stacks = stacks
         .stacks()
         .iter()
-        .filter(|s| {
-            s.stack_status()
-                .is_some_and(|st| !st.as_str().starts_with("DELETE_COMPLETE"))
-        })
+        .filter(|s| s.stack_status().is_some_and(|st| !st.as_str().starts_with("DELETE_COMPLETE")))
         .count();
     assert_eq!(live_stacks, 1, "one network stack");
-    let file_bucket = status
-        .outputs
-        .file_bucket
-        .clone()
-        .context("no file bucket")?;
+    let file_bucket = status.outputs.file_bucket.clone().context("no file bucket")?;
     let buckets = s3.list_buckets().send().await?;
     let names: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
     // The release bucket, the file and access-log buckets, the image's build bucket.
     assert_eq!(names.len(), 4, "one of each bucket: {names:?}");
     assert!(names.contains(&file_bucket.as_str()), "{names:?}");
     // One database cluster, one image build.
-    let clusters = aws_sdk_rds::Client::new(&aws)
-        .describe_db_clusters()
-        .send()
-        .await?;
+    let clusters = aws_sdk_rds::Client::new(&aws).describe_db_clusters().send().await?;
     assert_eq!(clusters.db_clusters().len(), 1, "database clusters");
-    let builds = aws_sdk_codebuild::Client::new(&aws)
-        .list_builds()
-        .send()
-        .await?;
+    let builds = aws_sdk_codebuild::Client::new(&aws).list_builds().send().await?;
     assert_eq!(builds.ids().len(), 1, "image builds: {:?}", builds.ids());
 
     // Converged means quiet: throttled reads are retried, nothing is written again.
-    let _faults = emulator.control.set_faults(
-        21,
-        json!([{"service": "*", "kind": "throttle", "rate": 0.2}]),
-    )?;
+    let _faults = emulator
+        .control
+        .set_faults(21, json!([{"service": "*", "kind": "throttle", "rate": 0.2}]))?;
     let writes = op.aws_calls("write").await?;
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(

@@ -244,11 +244,7 @@ impl RunArgs {
             .filter(|h| !h.trim().is_empty())
             .or_else(|| host.pod_name.clone())
             .unwrap_or_else(|| {
-                format!(
-                    "{}-{}",
-                    host.hostname.as_deref().unwrap_or("redcap-operator"),
-                    host.pid
-                )
+                format!("{}-{}", host.hostname.as_deref().unwrap_or("redcap-operator"), host.pid)
             });
         let leader_election = self.leader_election.then(|| LeaseConfig {
             name: self.lease_name.clone(),
@@ -339,14 +335,12 @@ mod tests {
 
     #[test]
     fn boolean_flags_accept_bare_and_explicit_values() {
-        let cfg = parse(&["--leader-election=false", "--s3-force-path-style"])
-            .resolve(&host())
-            .unwrap();
+        let cfg =
+            parse(&["--leader-election=false", "--s3-force-path-style"]).resolve(&host()).unwrap();
         assert!(cfg.leader_election.is_none());
         assert!(cfg.aws.s3_force_path_style);
-        let cfg = parse(&["--leader-election", "--s3-force-path-style=no"])
-            .resolve(&host())
-            .unwrap();
+        let cfg =
+            parse(&["--leader-election", "--s3-force-path-style=no"]).resolve(&host()).unwrap();
         assert!(cfg.leader_election.is_some());
         assert!(!cfg.aws.s3_force_path_style);
     }
@@ -364,23 +358,14 @@ mod tests {
         assert_eq!(lease.namespace, "redcap-system");
         assert_eq!(lease.holder_id, "redcap-operator-7d9f-abcde");
 
-        let sa_only = Host {
-            pod_namespace: None,
-            ..pod.clone()
-        };
+        let sa_only = Host { pod_namespace: None, ..pod.clone() };
         assert_eq!(
-            parse(&[])
-                .resolve(&sa_only)
-                .unwrap()
-                .leader_election
-                .unwrap()
-                .namespace,
+            parse(&[]).resolve(&sa_only).unwrap().leader_election.unwrap().namespace,
             "from-file"
         );
 
-        let explicit = parse(&["--lease-namespace", "ops", "--holder-id", "me"])
-            .resolve(&pod)
-            .unwrap();
+        let explicit =
+            parse(&["--lease-namespace", "ops", "--holder-id", "me"]).resolve(&pod).unwrap();
         assert_eq!(explicit.holder_id, "me");
         assert_eq!(explicit.leader_election.unwrap().namespace, "ops");
     }
@@ -434,31 +419,14 @@ mod tests {
         let err = |args: &[&str]| parse(args).resolve(&host()).unwrap_err();
         assert_eq!(err(&["--concurrency", "0"]), ConfigError::ZeroConcurrency);
         assert_eq!(err(&["--resync-seconds", "0"]), ConfigError::ZeroResync);
+        assert_eq!(err(&["--aws-max-attempts", "0"]), ConfigError::ZeroAwsAttempts);
+        assert_eq!(err(&["--backoff-base-seconds", "0"]), ConfigError::ZeroBackoffBase);
         assert_eq!(
-            err(&["--aws-max-attempts", "0"]),
-            ConfigError::ZeroAwsAttempts
-        );
-        assert_eq!(
-            err(&["--backoff-base-seconds", "0"]),
-            ConfigError::ZeroBackoffBase
-        );
-        assert_eq!(
-            err(&[
-                "--backoff-base-seconds",
-                "60",
-                "--backoff-max-seconds",
-                "30"
-            ]),
+            err(&["--backoff-base-seconds", "60", "--backoff-max-seconds", "30"]),
             ConfigError::BackoffBaseAboveMax { base: 60, max: 30 }
         );
-        assert_eq!(
-            err(&["--aws-calls-per-second=-1"]),
-            ConfigError::InvalidAwsRate
-        );
-        assert_eq!(
-            err(&["--aws-calls-per-second", "NaN"]),
-            ConfigError::InvalidAwsRate
-        );
+        assert_eq!(err(&["--aws-calls-per-second=-1"]), ConfigError::InvalidAwsRate);
+        assert_eq!(err(&["--aws-calls-per-second", "NaN"]), ConfigError::InvalidAwsRate);
         assert_eq!(err(&["--aws-burst", "0"]), ConfigError::ZeroAwsBurst);
         assert_eq!(err(&["--namespace", ""]), ConfigError::EmptyNamespace);
         assert_eq!(err(&["--lease-name", " "]), ConfigError::EmptyLeaseName);

@@ -81,14 +81,7 @@ pub fn time(secs: i64) -> Time {
 
 /// A report line for `name` in `state`, with no ids.
 pub fn component(name: ComponentName, state: ComponentState) -> ComponentReport {
-    ComponentReport {
-        name,
-        state,
-        id: None,
-        arn: None,
-        message: None,
-        wrote: false,
-    }
+    ComponentReport { name, state, id: None, arn: None, message: None, wrote: false }
 }
 
 impl ComponentReport {
@@ -105,10 +98,7 @@ impl ComponentReport {
 
 /// A settled report with these components.
 pub fn report(components: Vec<ComponentReport>) -> PassReport {
-    PassReport {
-        components,
-        ..PassReport::default()
-    }
+    PassReport { components, ..PassReport::default() }
 }
 
 /// A report where every component is in `state`.
@@ -126,26 +116,18 @@ impl PassReport {
 
 #[test]
 fn builders_compose() {
-    let env = RedcapEnvironment::test()
-        .with_generation(3)
-        .suspended()
-        .deleting();
+    let env = RedcapEnvironment::test().with_generation(3).suspended().deleting();
     assert_eq!(env.metadata.generation, Some(3));
     assert!(env.spec.suspend);
     assert!(env.metadata.deletion_timestamp.is_some());
-    assert_eq!(
-        env.metadata.finalizers.as_deref(),
-        Some(&[FINALIZER.to_string()][..])
-    );
+    assert_eq!(env.metadata.finalizers.as_deref(), Some(&[FINALIZER.to_string()][..]));
     assert_eq!(env.spec.aws.region, "us-east-1");
 }
 
 /// An AWS context for tests that make no calls (static credentials, nothing listening).
 pub async fn aws() -> crate::aws::AwsCtx {
     let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "a", "b", None, None, "test",
-        ))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("a", "b", None, None, "test"))
         .region(aws_types::region::Region::new("us-east-1"))
         .load()
         .await;

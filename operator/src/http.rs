@@ -124,9 +124,7 @@ pub enum HttpError {
 
 /// Binds `addr` (so a port conflict fails start-up, not later).
 pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, HttpError> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| HttpError::Bind { addr, source })
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| HttpError::Bind { addr, source })
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

@@ -72,10 +72,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Both rustls providers are compiled in (aws-lc-rs from the AWS SDK, ring from kube);
     // without a process default, the first TLS client panics. aws-lc-rs is what the AWS
     // SDK uses anyway.
-    if rustls::crypto::aws_lc_rs::default_provider()
-        .install_default()
-        .is_err()
-    {
+    if rustls::crypto::aws_lc_rs::default_provider().install_default().is_err() {
         tracing::debug!("a rustls crypto provider was already installed");
     }
     tracing::info!(version = %version_line(), holder = %config.holder_id, "starting");
@@ -135,9 +132,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             readiness.set_lease_ok(true);
             readiness.set_leading(true);
             metrics.leader.set(1);
-            reconcile::run(ctx, shutdown, readiness.clone())
-                .await
-                .map_err(anyhow::Error::from)
+            reconcile::run(ctx, shutdown, readiness.clone()).await.map_err(anyhow::Error::from)
         }
     };
 

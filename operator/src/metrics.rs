@@ -59,27 +59,18 @@ pub struct ReconcileMetrics {
 impl ReconcileMetrics {
     /// Counts one finished reconcile.
     pub fn record(&self, result: ReconcileResult) {
-        self.runs
-            .get_or_create(&ResultLabels {
-                result: result.as_str(),
-            })
-            .inc();
+        self.runs.get_or_create(&ResultLabels { result: result.as_str() }).inc();
     }
 
     /// Counts one failed reconcile by its bounded error category.
     pub fn record_error(&self, category: &'static str) {
-        self.errors
-            .get_or_create(&CategoryLabels { category })
-            .inc();
+        self.errors.get_or_create(&CategoryLabels { category }).inc();
     }
 
     /// Starts timing a reconcile; the duration is recorded when the guard drops, so
     /// early returns and errors are timed too.
     pub fn start_timer(&self) -> ReconcileTimer {
-        ReconcileTimer {
-            histogram: self.duration.clone(),
-            start: Instant::now(),
-        }
+        ReconcileTimer { histogram: self.duration.clone(), start: Instant::now() }
     }
 }
 
@@ -133,12 +124,8 @@ impl Collector for EnvironmentsByPhase {
         let Some(store) = self.store.get() else {
             return Ok(());
         };
-        let counts = count_phases(
-            store
-                .state()
-                .iter()
-                .map(|env| env.status.as_ref().and_then(|s| s.phase)),
-        );
+        let counts =
+            count_phases(store.state().iter().map(|env| env.status.as_ref().and_then(|s| s.phase)));
         let mut family = encoder.encode_descriptor(
             "redcap_operator_environments",
             "RedcapEnvironments in the controller's cache, by status.phase",
@@ -146,9 +133,7 @@ impl Collector for EnvironmentsByPhase {
             MetricType::Gauge,
         )?;
         for (phase, count) in counts {
-            family
-                .encode_family(&[("phase", phase)])?
-                .encode_gauge(&count)?;
+            family.encode_family(&[("phase", phase)])?.encode_gauge(&count)?;
         }
         Ok(())
     }
@@ -206,13 +191,7 @@ impl Metrics {
         let environments = Arc::new(EnvironmentsByPhase::default());
         registry.register_collector(Box::new(environments.clone()));
         let aws = AwsCallMetrics::register(&mut registry);
-        Self {
-            registry,
-            reconcile,
-            leader,
-            aws,
-            environments,
-        }
+        Self { registry, reconcile, leader, aws, environments }
     }
 
     /// Lets `redcap_operator_environments` read the controller's cache. Only the first
@@ -242,10 +221,7 @@ mod tests {
         drop(metrics.reconcile.start_timer());
         metrics.leader.set(1);
         let text = metrics.render().unwrap();
-        assert!(
-            text.contains("redcap_operator_reconcile_total{result=\"success\"} 1"),
-            "{text}"
-        );
+        assert!(text.contains("redcap_operator_reconcile_total{result=\"success\"} 1"), "{text}");
         assert!(
             text.contains("redcap_operator_reconcile_total{result=\"terminal_error\"} 1"),
             "{text}"
@@ -254,10 +230,7 @@ mod tests {
             text.contains("redcap_operator_reconcile_errors_total{category=\"aws_call\"} 1"),
             "{text}"
         );
-        assert!(
-            text.contains("redcap_operator_reconcile_duration_seconds_count 1"),
-            "{text}"
-        );
+        assert!(text.contains("redcap_operator_reconcile_duration_seconds_count 1"), "{text}");
         assert!(text.contains("redcap_operator_leader 1"), "{text}");
         assert!(text.ends_with("# EOF\n"));
         // No cache yet (standby): no environments family rather than misleading zeros.
@@ -282,30 +255,15 @@ mod tests {
         writer.apply_watcher_event(&watcher::Event::Apply(ready));
         writer.apply_watcher_event(&watcher::Event::Apply(fresh));
         let text = metrics.render().unwrap();
-        assert!(
-            text.contains("redcap_operator_environments{phase=\"Ready\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("redcap_operator_environments{phase=\"Unknown\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("redcap_operator_environments{phase=\"Stalled\"} 0"),
-            "{text}"
-        );
+        assert!(text.contains("redcap_operator_environments{phase=\"Ready\"} 1"), "{text}");
+        assert!(text.contains("redcap_operator_environments{phase=\"Unknown\"} 1"), "{text}");
+        assert!(text.contains("redcap_operator_environments{phase=\"Stalled\"} 0"), "{text}");
     }
 
     #[test]
     fn phases_are_counted_with_zeroes_for_stable_series() {
         let counts = count_phases(
-            [
-                Some(Phase::Ready),
-                Some(Phase::Ready),
-                None,
-                Some(Phase::Stalled),
-            ]
-            .into_iter(),
+            [Some(Phase::Ready), Some(Phase::Ready), None, Some(Phase::Stalled)].into_iter(),
         );
         let get = |l: &str| counts.iter().find(|(p, _)| *p == l).map(|(_, n)| *n);
         assert_eq!(get("Ready"), Some(2));

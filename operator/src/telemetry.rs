@@ -23,10 +23,8 @@ pub enum TelemetryError {
 /// Installs the global subscriber. `filter` uses EnvFilter syntax (`info`,
 /// `redcap_operator=debug,kube=info`).
 pub fn init(format: LogFormat, filter: &str) -> Result<(), TelemetryError> {
-    let env_filter = EnvFilter::try_new(filter).map_err(|source| TelemetryError::Filter {
-        filter: filter.to_string(),
-        source,
-    })?;
+    let env_filter = EnvFilter::try_new(filter)
+        .map_err(|source| TelemetryError::Filter { filter: filter.to_string(), source })?;
     let registry = tracing_subscriber::registry().with(env_filter);
     match format {
         LogFormat::Json => registry
@@ -50,9 +48,6 @@ mod tests {
     #[test]
     fn an_invalid_filter_is_reported_with_its_text() {
         let err = init(LogFormat::Human, "redcap_operator=notalevel").unwrap_err();
-        assert!(
-            err.to_string().contains("redcap_operator=notalevel"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("redcap_operator=notalevel"), "{err}");
     }
 }

@@ -270,26 +270,17 @@ impl ComponentName {
 
     /// The components this operator version reconciles, in dependency order.
     pub fn built() -> impl DoubleEndedIterator<Item = ComponentName> + Clone {
-        COMPONENTS
-            .iter()
-            .filter(|c| c.maturity == Maturity::Built)
-            .map(|c| c.name)
+        COMPONENTS.iter().filter(|c| c.maturity == Maturity::Built).map(|c| c.name)
     }
 
     /// The components whose spec section is validated but not acted on yet.
     pub fn planned() -> impl DoubleEndedIterator<Item = ComponentName> + Clone {
-        COMPONENTS
-            .iter()
-            .filter(|c| c.maturity == Maturity::Planned)
-            .map(|c| c.name)
+        COMPONENTS.iter().filter(|c| c.maturity == Maturity::Planned).map(|c| c.name)
     }
 
     /// This component's table entry.
     pub fn info(self) -> &'static ComponentInfo {
-        COMPONENTS
-            .iter()
-            .find(|c| c.name == self)
-            .unwrap_or(&COMPONENTS[0])
+        COMPONENTS.iter().find(|c| c.name == self).unwrap_or(&COMPONENTS[0])
     }
 }
 
@@ -346,10 +337,7 @@ mod tests {
             let json = serde_json::to_value(c.name).expect("serialize");
             assert_eq!(json, c.name.as_str(), "{:?}", c.name);
             assert!(seen.insert(c.name.as_str()), "{} twice", c.name);
-            assert_eq!(
-                c.name.condition_type(),
-                format!("{}Ready", c.name.event_prefix())
-            );
+            assert_eq!(c.name.condition_type(), format!("{}Ready", c.name.event_prefix()));
             assert!(c.section.starts_with("spec."), "{}", c.section);
         }
     }

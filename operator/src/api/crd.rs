@@ -14,11 +14,7 @@ const KNOWN_INTEGER_FORMATS: [&str; 2] = ["int32", "int64"];
 /// Applies the touches to every version's schema.
 pub(crate) fn normalise(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     for version in &mut crd.spec.versions {
-        if let Some(schema) = version
-            .schema
-            .as_mut()
-            .and_then(|s| s.open_api_v3_schema.as_mut())
-        {
+        if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
             walk(schema);
         }
     }
@@ -27,10 +23,7 @@ pub(crate) fn normalise(mut crd: CustomResourceDefinition) -> CustomResourceDefi
 
 fn walk(node: &mut JSONSchemaProps) {
     if node.type_.as_deref() == Some("integer")
-        && node
-            .format
-            .as_deref()
-            .is_some_and(|f| !KNOWN_INTEGER_FORMATS.contains(&f))
+        && node.format.as_deref().is_some_and(|f| !KNOWN_INTEGER_FORMATS.contains(&f))
     {
         node.format = None;
     }
@@ -45,10 +38,7 @@ fn walk(node: &mut JSONSchemaProps) {
     if let Some(JSONSchemaPropsOrBool::Schema(values)) = node.additional_properties.as_mut() {
         walk(values);
     }
-    for branch in [&mut node.all_of, &mut node.any_of, &mut node.one_of]
-        .into_iter()
-        .flatten()
-    {
+    for branch in [&mut node.all_of, &mut node.any_of, &mut node.one_of].into_iter().flatten() {
         branch.iter_mut().for_each(walk);
     }
 }
@@ -59,10 +49,7 @@ mod tests {
     fn unknown_integer_formats_are_dropped_and_known_ones_kept() {
         let yaml = crate::api::crds_yaml().expect("serialises");
         for unknown in ["uint8", "uint16", "uint32", "uint64"] {
-            assert!(
-                !yaml.contains(&format!("format: {unknown}")),
-                "{unknown} left in the CRD"
-            );
+            assert!(!yaml.contains(&format!("format: {unknown}")), "{unknown} left in the CRD");
         }
         // observedGeneration (i64) keeps its recognised format.
         assert!(yaml.contains("format: int64"));

@@ -52,11 +52,7 @@ pub(crate) fn string_set(
     if !item_rules.is_empty() {
         items["x-kubernetes-validations"] = json!(item_rules);
     }
-    bounded_array(
-        json!(items),
-        max_items,
-        json!({"x-kubernetes-list-type": "set"}),
-    )
+    bounded_array(json!(items), max_items, json!({"x-kubernetes-list-type": "set"}))
 }
 
 /// A list of `T` with `x-kubernetes-list-type: map` keyed by `key`, bounded.
@@ -79,11 +75,7 @@ pub(crate) fn enum_set<T: schemars::JsonSchema>(
     max_items: u64,
 ) -> Schema {
     let items = generator.subschema_for::<T>();
-    bounded_array(
-        json!(items),
-        max_items,
-        json!({"x-kubernetes-list-type": "set"}),
-    )
+    bounded_array(json!(items), max_items, json!({"x-kubernetes-list-type": "set"}))
 }
 
 /// An array of at most `max_items` `items`, with the list-type markers in `list`.

@@ -29,12 +29,7 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(settings: BudgetSettings) -> Self {
-        Self {
-            buckets: Service::ALL
-                .iter()
-                .map(|_| TokenBucket::new(settings))
-                .collect(),
-        }
+        Self { buckets: Service::ALL.iter().map(|_| TokenBucket::new(settings)).collect() }
     }
 
     /// Waits until the service's bucket grants one call.
@@ -66,10 +61,7 @@ impl TokenBucket {
     fn new(settings: BudgetSettings) -> Self {
         Self {
             settings,
-            state: Mutex::new(BucketState {
-                tokens: f64::from(settings.burst.max(1)),
-                last: None,
-            }),
+            state: Mutex::new(BucketState { tokens: f64::from(settings.burst.max(1)), last: None }),
         }
     }
 
@@ -98,10 +90,7 @@ mod tests {
     use super::*;
 
     fn bucket(rate: f64, burst: u32) -> TokenBucket {
-        TokenBucket::new(BudgetSettings {
-            calls_per_second: rate,
-            burst,
-        })
+        TokenBucket::new(BudgetSettings { calls_per_second: rate, burst })
     }
 
     #[test]
@@ -141,17 +130,11 @@ mod tests {
 
     #[tokio::test]
     async fn permit_sleeps_per_service() {
-        let budget = Budget::new(BudgetSettings {
-            calls_per_second: 20.0,
-            burst: 1,
-        });
+        let budget = Budget::new(BudgetSettings { calls_per_second: 20.0, burst: 1 });
         let start = Instant::now();
         budget.permit(Service::S3).await;
         budget.permit(Service::Kms).await;
-        assert!(
-            start.elapsed() < Duration::from_millis(40),
-            "each service has its own bucket"
-        );
+        assert!(start.elapsed() < Duration::from_millis(40), "each service has its own bucket");
         budget.permit(Service::S3).await;
         assert!(start.elapsed() >= Duration::from_millis(45));
     }

@@ -116,17 +116,8 @@ impl AwsFactory {
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
-        let base = base
-            .to_builder()
-            .retry_config(retry)
-            .timeout_config(timeouts)
-            .build();
-        Self {
-            settings,
-            metrics,
-            base,
-            cache: Arc::default(),
-        }
+        let base = base.to_builder().retry_config(retry).timeout_config(timeouts).build();
+        Self { settings, metrics, base, cache: Arc::default() }
     }
 
     /// The metrics every client of this factory reports to.
@@ -308,8 +299,7 @@ impl AwsCtx {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        self.call_unless(request, |e| done.contains(&e.code.as_str()))
-            .await
+        self.call_unless(request, |e| done.contains(&e.code.as_str())).await
     }
 
     /// Every page of a paginated call (the SDK's paginator), each page after the budget.
@@ -383,31 +373,19 @@ mod tests {
         let f = factory().await;
         let a = f.context_for(&spec("eu-west-1", None)).await.expect("ctx");
         let b = f.context_for(&spec("eu-west-1", None)).await.expect("ctx");
-        let c = f
-            .context_for(&spec("eu-west-1", Some("arn:aws:iam::1:role/x")))
-            .await
-            .expect("ctx");
+        let c =
+            f.context_for(&spec("eu-west-1", Some("arn:aws:iam::1:role/x"))).await.expect("ctx");
         let d = f.context_for(&spec("us-east-1", None)).await.expect("ctx");
-        assert!(
-            Arc::ptr_eq(&a.budget, &b.budget),
-            "same key shares one budget"
-        );
+        assert!(Arc::ptr_eq(&a.budget, &b.budget), "same key shares one budget");
         assert!(!Arc::ptr_eq(&a.budget, &c.budget));
         assert!(!Arc::ptr_eq(&a.budget, &d.budget));
         assert_eq!(d.region, "us-east-1");
-        assert_eq!(
-            a.s3.config().region().map(|r| r.as_ref()),
-            Some("eu-west-1")
-        );
+        assert_eq!(a.s3.config().region().map(|r| r.as_ref()), Some("eu-west-1"));
     }
 
     #[tokio::test]
     async fn empty_region_is_terminal() {
-        let err = factory()
-            .await
-            .context_for(&spec(" ", None))
-            .await
-            .expect_err("no region");
+        let err = factory().await.context_for(&spec(" ", None)).await.expect_err("no region");
         assert!(err.is_terminal());
     }
 
@@ -415,14 +393,8 @@ mod tests {
     fn a_request_names_its_service_and_operation() {
         use aws_sdk_iam::operation::delete_user_policy::DeleteUserPolicyError;
         use aws_sdk_rds::operation::describe_db_clusters::DescribeDBClustersError;
-        assert_eq!(
-            operation_of::<DeleteUserPolicyError>(),
-            (Service::Iam, "DeleteUserPolicy")
-        );
-        assert_eq!(
-            operation_of::<DescribeDBClustersError>(),
-            (Service::Rds, "DescribeDBClusters")
-        );
+        assert_eq!(operation_of::<DeleteUserPolicyError>(), (Service::Iam, "DeleteUserPolicy"));
+        assert_eq!(operation_of::<DescribeDBClustersError>(), (Service::Rds, "DescribeDBClusters"));
     }
 
     #[tokio::test]

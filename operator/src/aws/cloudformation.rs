@@ -42,17 +42,13 @@ pub fn is_busy_message(message: &str) -> bool {
 }
 
 fn cfn_tags(tags: &TagSet) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 /// The stack called `name`, or `None` when there is none (deleted stacks are not found
 /// by name).
 pub async fn describe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedStack>, AwsError> {
-    let Some(out) = aws
-        .find(aws.cloudformation.describe_stacks().stack_name(name).send())
-        .await?
+    let Some(out) = aws.find(aws.cloudformation.describe_stacks().stack_name(name).send()).await?
     else {
         return Ok(None);
     };
@@ -61,10 +57,7 @@ pub async fn describe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedStack>,
     };
     Ok(Some(ObservedStack {
         stack_id: stack.stack_id().unwrap_or(name).to_string(),
-        status: stack
-            .stack_status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
+        status: stack.stack_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
         reason: stack.stack_status_reason().map(str::to_string),
         tags: stack
             .tags()
@@ -81,14 +74,8 @@ pub async fn describe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedStack>,
 
 /// The newest events of a stack (by id, so a deleted stack's events can be read too).
 pub async fn events(aws: &AwsCtx, stack_id: &str) -> Result<Vec<StackEvent>, AwsError> {
-    let out = aws
-        .call(
-            aws.cloudformation
-                .describe_stack_events()
-                .stack_name(stack_id)
-                .send(),
-        )
-        .await?;
+    let out =
+        aws.call(aws.cloudformation.describe_stack_events().stack_name(stack_id).send()).await?;
     Ok(out
         .stack_events()
         .iter()
@@ -97,10 +84,7 @@ pub async fn events(aws: &AwsCtx, stack_id: &str) -> Result<Vec<StackEvent>, Aws
             is_stack: e.resource_type() == Some("AWS::CloudFormation::Stack"),
             logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
             resource_type: e.resource_type().unwrap_or_default().to_string(),
-            status: e
-                .resource_status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
+            status: e.resource_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
             reason: e.resource_status_reason().map(str::to_string),
             token: e.client_request_token().map(str::to_string),
             at: e.timestamp().map(|t| t.secs()).unwrap_or_default(),
@@ -156,11 +140,7 @@ pub async fn update(aws: &AwsCtx, want: &DesiredStack) -> Result<(), AwsError> {
 /// caller checked the stack is this environment's). A stack already gone is fine.
 pub async fn delete(aws: &AwsCtx, name: &str, token: &str) -> Result<(), AwsError> {
     aws.delete(
-        aws.cloudformation
-            .delete_stack()
-            .stack_name(name)
-            .client_request_token(token)
-            .send(),
+        aws.cloudformation.delete_stack().stack_name(name).client_request_token(token).send(),
     )
     .await
     .map(drop)

@@ -51,14 +51,8 @@ pub async fn observe_project(
     aws: &AwsCtx,
     name: &str,
 ) -> Result<Option<ObservedProject>, AwsError> {
-    let out = aws
-        .call(aws.codebuild.batch_get_projects().names(name).send())
-        .await?;
-    Ok(out
-        .projects()
-        .iter()
-        .find(|p| p.name() == Some(name))
-        .map(observed_project))
+    let out = aws.call(aws.codebuild.batch_get_projects().names(name).send()).await?;
+    Ok(out.projects().iter().find(|p| p.name() == Some(name)).map(observed_project))
 }
 
 fn observed_project(p: &Project) -> ObservedProject {
@@ -73,14 +67,9 @@ fn observed_project(p: &Project) -> ObservedProject {
             .and_then(|s| s.location())
             .unwrap_or_default()
             .to_string(),
-        buildspec: source
-            .and_then(|s| s.buildspec())
-            .unwrap_or_default()
-            .to_string(),
+        buildspec: source.and_then(|s| s.buildspec()).unwrap_or_default().to_string(),
         image: env.map(|e| e.image().to_string()).unwrap_or_default(),
-        compute_type: env
-            .map(|e| e.compute_type().as_str().to_string())
-            .unwrap_or_default(),
+        compute_type: env.map(|e| e.compute_type().as_str().to_string()).unwrap_or_default(),
         privileged: env.and_then(|e| e.privileged_mode()).unwrap_or(false),
         environment: env
             .map(|e| {
@@ -208,10 +197,7 @@ fn parts(
                 .set_security_group_ids(Some(v.security_groups.clone()))
                 .build()
         }),
-        tags: tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect(),
+        tags: tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
     })
 }
 
@@ -243,14 +229,8 @@ pub async fn create_project(
     tags: &TagSet,
 ) -> Result<String, AwsError> {
     let p = parts(want, tags, "CreateProject")?;
-    let out = aws
-        .call(with_definition!(aws.codebuild.create_project(), want, p).send())
-        .await?;
-    Ok(out
-        .project()
-        .and_then(|p| p.arn())
-        .unwrap_or_default()
-        .to_string())
+    let out = aws.call(with_definition!(aws.codebuild.create_project(), want, p).send()).await?;
+    Ok(out.project().and_then(|p| p.arn()).unwrap_or_default().to_string())
 }
 
 /// Rewrites the whole project definition (and its tag set: `tags` already holds the
@@ -261,15 +241,12 @@ pub async fn update_project(
     tags: &TagSet,
 ) -> Result<(), AwsError> {
     let p = parts(want, tags, "UpdateProject")?;
-    aws.run(with_definition!(aws.codebuild.update_project(), want, p).send())
-        .await
+    aws.run(with_definition!(aws.codebuild.update_project(), want, p).send()).await
 }
 
 /// Deletes the project; a project already gone is fine.
 pub async fn delete_project(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
-    aws.delete(aws.codebuild.delete_project().name(name).send())
-        .await
-        .map(drop)
+    aws.delete(aws.codebuild.delete_project().name(name).send()).await.map(drop)
 }
 
 /// Every build id of the project, newest first, over all pages. An unknown project has
@@ -296,14 +273,8 @@ pub async fn list_builds(aws: &AwsCtx, project: &str) -> Result<Vec<String>, Aws
 pub async fn get_builds(aws: &AwsCtx, ids: &[String]) -> Result<Vec<ObservedBuild>, AwsError> {
     let mut builds = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(BATCH_SIZE) {
-        let out = aws
-            .call(
-                aws.codebuild
-                    .batch_get_builds()
-                    .set_ids(Some(chunk.to_vec()))
-                    .send(),
-            )
-            .await?;
+        let out =
+            aws.call(aws.codebuild.batch_get_builds().set_ids(Some(chunk.to_vec())).send()).await?;
         builds.extend(out.builds().iter().map(observed_build));
     }
     Ok(builds)
@@ -317,22 +288,13 @@ pub fn observed_build(b: &Build) -> ObservedBuild {
         .iter()
         .map(|p| {
             (
-                p.phase_type()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_default(),
+                p.phase_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
                 p.phase_status().map(|s| s.as_str().to_string()),
-                p.contexts()
-                    .iter()
-                    .find_map(|c| c.message())
-                    .map(str::to_string),
+                p.contexts().iter().find_map(|c| c.message()).map(str::to_string),
             )
         })
         .collect();
-    let region = b
-        .arn()
-        .and_then(|a| a.split(':').nth(3))
-        .unwrap_or_default()
-        .to_string();
+    let region = b.arn().and_then(|a| a.split(':').nth(3)).unwrap_or_default().to_string();
     let logs = b.logs();
     let logs_url = logs
         .and_then(|l| l.deep_link())
@@ -394,12 +356,7 @@ pub async fn start_build(
         )
         .await?;
     let build = out.build_value().ok_or_else(|| {
-        AwsError::terminal(
-            SERVICE,
-            "StartBuild",
-            "MissingBuild",
-            "StartBuild returned no build",
-        )
+        AwsError::terminal(SERVICE, "StartBuild", "MissingBuild", "StartBuild returned no build")
     })?;
     let mut observed = observed_build(build);
     // The answer may predate the variables being recorded; the tag is the one asked for.
@@ -409,12 +366,8 @@ pub async fn start_build(
 
 /// Stops a running build; one already finished or gone is fine.
 pub async fn stop_build(aws: &AwsCtx, id: &str) -> Result<(), AwsError> {
-    let stopped = aws
-        .tolerate(
-            &["InvalidInputException"],
-            aws.codebuild.stop_build().id(id).send(),
-        )
-        .await;
+    let stopped =
+        aws.tolerate(&["InvalidInputException"], aws.codebuild.stop_build().id(id).send()).await;
     match stopped {
         Err(e) if !e.is_not_found() => Err(e),
         _ => Ok(()),
@@ -434,10 +387,9 @@ impl Resource for DesiredProject {
         aws: &AwsCtx,
         uid: &str,
     ) -> Result<Presence<ObservedProject>, AwsError> {
-        Ok(Presence::of(
-            observe_project(aws, &self.definition.name).await?,
-            |s| s.tags.is_owned_by(uid),
-        ))
+        Ok(Presence::of(observe_project(aws, &self.definition.name).await?, |s| {
+            s.tags.is_owned_by(uid)
+        }))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedProject, AwsError> {

@@ -19,29 +19,16 @@ use super::{AwsCtx, AwsError};
 const SERVICE: &str = "ecr";
 
 fn ecr_tags(tags: &TagSet) -> Result<Vec<Tag>, AwsError> {
-    sdk_tags(tags, SERVICE, "TagResource", |k, v| {
-        Tag::builder().key(k).value(v).build()
-    })
+    sdk_tags(tags, SERVICE, "TagResource", |k, v| Tag::builder().key(k).value(v).build())
 }
 
 /// The repository `name` with its tags and lifecycle policy, or `None`.
 pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedRepository>, AwsError> {
-    let Some(out) = aws
-        .find(
-            aws.ecr
-                .describe_repositories()
-                .repository_names(name)
-                .send(),
-        )
-        .await?
+    let Some(out) = aws.find(aws.ecr.describe_repositories().repository_names(name).send()).await?
     else {
         return Ok(None);
     };
-    let Some(repo) = out
-        .repositories()
-        .iter()
-        .find(|r| r.repository_name() == Some(name))
-    else {
+    let Some(repo) = out.repositories().iter().find(|r| r.repository_name() == Some(name)) else {
         return Ok(None);
     };
     let arn = repo.repository_arn().unwrap_or_default().to_string();
@@ -54,10 +41,7 @@ pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedReposito
         .collect();
     // Someone else's repository: nothing more to read.
     let lifecycle_policy = if tags.get(crate::api::tags::UID).is_some() {
-        match aws
-            .find(aws.ecr.get_lifecycle_policy().repository_name(name).send())
-            .await?
-        {
+        match aws.find(aws.ecr.get_lifecycle_policy().repository_name(name).send()).await? {
             Some(out) => out.lifecycle_policy_text().map(parse_policy),
             None => None,
         }
@@ -68,9 +52,7 @@ pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedReposito
     Ok(Some(ObservedRepository {
         arn,
         uri: repo.repository_uri().unwrap_or_default().to_string(),
-        scan_on_push: repo
-            .image_scanning_configuration()
-            .is_some_and(|c| c.scan_on_push()),
+        scan_on_push: repo.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
         tag_mutability: repo
             .image_tag_mutability()
             .map(|m| m.as_str().to_string())
@@ -94,9 +76,7 @@ pub async fn create(aws: &AwsCtx, want: &DesiredRepository) -> Result<(String, S
                 .repository_name(&want.name)
                 .image_tag_mutability(ImageTagMutability::Immutable)
                 .image_scanning_configuration(
-                    ImageScanningConfiguration::builder()
-                        .scan_on_push(true)
-                        .build(),
+                    ImageScanningConfiguration::builder().scan_on_push(true).build(),
                 )
                 .encryption_configuration(
                     EncryptionConfiguration::builder()
@@ -112,12 +92,8 @@ pub async fn create(aws: &AwsCtx, want: &DesiredRepository) -> Result<(String, S
     put_lifecycle_policy(aws, want).await?;
     let repo = out.repository();
     Ok((
-        repo.and_then(|r| r.repository_arn())
-            .unwrap_or_default()
-            .to_string(),
-        repo.and_then(|r| r.repository_uri())
-            .unwrap_or_default()
-            .to_string(),
+        repo.and_then(|r| r.repository_arn()).unwrap_or_default().to_string(),
+        repo.and_then(|r| r.repository_uri()).unwrap_or_default().to_string(),
     ))
 }
 
@@ -148,9 +124,7 @@ pub async fn apply(
                         .put_image_scanning_configuration()
                         .repository_name(&want.name)
                         .image_scanning_configuration(
-                            ImageScanningConfiguration::builder()
-                                .scan_on_push(true)
-                                .build(),
+                            ImageScanningConfiguration::builder().scan_on_push(true).build(),
                         )
                         .send(),
                 )
@@ -174,14 +148,7 @@ pub async fn apply(
 
 /// Adds or overwrites tags on the repository.
 pub async fn tag(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.run(
-        aws.ecr
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(ecr_tags(tags)?))
-            .send(),
-    )
-    .await
+    aws.run(aws.ecr.tag_resource().resource_arn(arn).set_tags(Some(ecr_tags(tags)?)).send()).await
 }
 
 /// The digest of `tag` in the repository, or `None` when the tag is not there.
@@ -212,15 +179,7 @@ pub async fn image_digest(
 
 /// Deletes the repository and its images; a repository already gone is fine.
 pub async fn delete(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
-    aws.delete(
-        aws.ecr
-            .delete_repository()
-            .repository_name(name)
-            .force(true)
-            .send(),
-    )
-    .await
-    .map(drop)
+    aws.delete(aws.ecr.delete_repository().repository_name(name).force(true).send()).await.map(drop)
 }
 
 impl Resource for DesiredRepository {
@@ -236,9 +195,7 @@ impl Resource for DesiredRepository {
         aws: &AwsCtx,
         uid: &str,
     ) -> Result<Presence<ObservedRepository>, AwsError> {
-        Ok(Presence::of(observe(aws, &self.name).await?, |s| {
-            s.tags.is_owned_by(uid)
-        }))
+        Ok(Presence::of(observe(aws, &self.name).await?, |s| s.tags.is_owned_by(uid)))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedRepository, AwsError> {

@@ -27,12 +27,7 @@ pub async fn observe_identity(
     kind: IdentityKind,
 ) -> Result<Option<ObservedIdentity>, AwsError> {
     let out = aws
-        .call(
-            aws.ses
-                .get_identity_verification_attributes()
-                .identities(identity)
-                .send(),
-        )
+        .call(aws.ses.get_identity_verification_attributes().identities(identity).send())
         .await?;
     let Some(v) = out.verification_attributes().get(identity) else {
         return Ok(None);
@@ -45,26 +40,14 @@ pub async fn observe_identity(
     if kind == IdentityKind::EmailAddress {
         return Ok(Some(seen));
     }
-    let dkim = aws
-        .call(
-            aws.ses
-                .get_identity_dkim_attributes()
-                .identities(identity)
-                .send(),
-        )
-        .await?;
+    let dkim = aws.call(aws.ses.get_identity_dkim_attributes().identities(identity).send()).await?;
     if let Some(d) = dkim.dkim_attributes().get(identity) {
         seen.dkim_enabled = d.dkim_enabled();
         seen.dkim_tokens = d.dkim_tokens().to_vec();
         seen.dkim_status = Some(d.dkim_verification_status().as_str().to_string());
     }
     let mail_from = aws
-        .call(
-            aws.ses
-                .get_identity_mail_from_domain_attributes()
-                .identities(identity)
-                .send(),
-        )
+        .call(aws.ses.get_identity_mail_from_domain_attributes().identities(identity).send())
         .await?;
     if let Some(m) = mail_from.mail_from_domain_attributes().get(identity)
         && !m.mail_from_domain().is_empty()
@@ -84,21 +67,13 @@ pub async fn apply_identity(
     for change in changes {
         match change {
             IdentityChange::VerifyDomain => {
-                aws.run(aws.ses.verify_domain_identity().domain(identity).send())
-                    .await?
+                aws.run(aws.ses.verify_domain_identity().domain(identity).send()).await?
             }
             IdentityChange::VerifyEmail => {
-                aws.run(
-                    aws.ses
-                        .verify_email_identity()
-                        .email_address(identity)
-                        .send(),
-                )
-                .await?
+                aws.run(aws.ses.verify_email_identity().email_address(identity).send()).await?
             }
             IdentityChange::CreateDkimTokens => {
-                aws.run(aws.ses.verify_domain_dkim().domain(identity).send())
-                    .await?
+                aws.run(aws.ses.verify_domain_dkim().domain(identity).send()).await?
             }
             IdentityChange::EnableDkim => {
                 aws.run(
@@ -128,8 +103,7 @@ pub async fn apply_identity(
 
 /// Deletes an identity; one already gone is fine (SES answers success).
 pub async fn delete_identity(aws: &AwsCtx, identity: &str) -> Result<(), AwsError> {
-    aws.run(aws.ses.delete_identity().identity(identity).send())
-        .await
+    aws.run(aws.ses.delete_identity().identity(identity).send()).await
 }
 
 /// The configuration set's event destinations, or `None` when the set does not exist.
@@ -175,14 +149,8 @@ pub async fn create_configuration_set(aws: &AwsCtx, name: &str) -> Result<(), Aw
         .map_err(|e| AwsError::build("ses", "CreateConfigurationSet", e))?;
     // Already there: created by an earlier pass that crashed before it could say so.
     aws.tolerate(
-        &[
-            "ConfigurationSetAlreadyExists",
-            "ConfigurationSetAlreadyExistsException",
-        ],
-        aws.ses
-            .create_configuration_set()
-            .configuration_set(set)
-            .send(),
+        &["ConfigurationSetAlreadyExists", "ConfigurationSetAlreadyExistsException"],
+        aws.ses.create_configuration_set().configuration_set(set).send(),
     )
     .await
     .map(drop)
@@ -237,21 +205,14 @@ async fn delete_event_destination(aws: &AwsCtx, set: &str, name: &str) -> Result
 
 /// Deletes the configuration set (and so its event destinations); gone is fine.
 pub async fn delete_configuration_set(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
-    aws.delete(
-        aws.ses
-            .delete_configuration_set()
-            .configuration_set_name(name)
-            .send(),
-    )
-    .await
-    .map(drop)
+    aws.delete(aws.ses.delete_configuration_set().configuration_set_name(name).send())
+        .await
+        .map(drop)
 }
 
 /// The topic's tags, or `None` when the topic does not exist.
 pub async fn topic_tags(aws: &AwsCtx, arn: &str) -> Result<Option<TagSet>, AwsError> {
-    let out = aws
-        .find(aws.sns.list_tags_for_resource().resource_arn(arn).send())
-        .await?;
+    let out = aws.find(aws.sns.list_tags_for_resource().resource_arn(arn).send()).await?;
     Ok(out.map(|out| out.tags().iter().map(|t| (t.key(), t.value())).collect()))
 }
 
@@ -263,40 +224,20 @@ fn sns_tags(tags: &TagSet) -> Result<Vec<aws_sdk_sns::types::Tag>, AwsError> {
 
 /// Creates the topic (idempotent for the same name and tags) and returns its ARN.
 pub async fn create_topic(aws: &AwsCtx, name: &str, tags: &TagSet) -> Result<String, AwsError> {
-    let out = aws
-        .call(
-            aws.sns
-                .create_topic()
-                .name(name)
-                .set_tags(Some(sns_tags(tags)?))
-                .send(),
-        )
-        .await?;
+    let out =
+        aws.call(aws.sns.create_topic().name(name).set_tags(Some(sns_tags(tags)?)).send()).await?;
     Ok(out.topic_arn().unwrap_or_default().to_string())
 }
 
 /// Adds or overwrites tags on the topic.
 pub async fn tag_topic(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.run(
-        aws.sns
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(sns_tags(tags)?))
-            .send(),
-    )
-    .await
+    aws.run(aws.sns.tag_resource().resource_arn(arn).set_tags(Some(sns_tags(tags)?)).send()).await
 }
 
 /// Every subscription of the topic.
 pub async fn subscriptions(aws: &AwsCtx, arn: &str) -> Result<Vec<ObservedSubscription>, AwsError> {
     let pages = aws
-        .pages(
-            aws.sns
-                .list_subscriptions_by_topic()
-                .topic_arn(arn)
-                .into_paginator()
-                .send(),
-        )
+        .pages(aws.sns.list_subscriptions_by_topic().topic_arn(arn).into_paginator().send())
         .await?;
     Ok(pages
         .iter()
@@ -311,31 +252,14 @@ pub async fn subscriptions(aws: &AwsCtx, arn: &str) -> Result<Vec<ObservedSubscr
 
 /// Subscribes an email address (SNS mails it a confirmation link).
 pub async fn subscribe_email(aws: &AwsCtx, arn: &str, address: &str) -> Result<(), AwsError> {
-    aws.run(
-        aws.sns
-            .subscribe()
-            .topic_arn(arn)
-            .protocol("email")
-            .endpoint(address)
-            .send(),
-    )
-    .await
+    aws.run(aws.sns.subscribe().topic_arn(arn).protocol("email").endpoint(address).send()).await
 }
 
 pub async fn unsubscribe(aws: &AwsCtx, subscription_arn: &str) -> Result<(), AwsError> {
-    aws.delete(
-        aws.sns
-            .unsubscribe()
-            .subscription_arn(subscription_arn)
-            .send(),
-    )
-    .await
-    .map(drop)
+    aws.delete(aws.sns.unsubscribe().subscription_arn(subscription_arn).send()).await.map(drop)
 }
 
 /// Deletes the topic and its subscriptions; a topic already gone is fine.
 pub async fn delete_topic(aws: &AwsCtx, arn: &str) -> Result<(), AwsError> {
-    aws.delete(aws.sns.delete_topic().topic_arn(arn).send())
-        .await
-        .map(drop)
+    aws.delete(aws.sns.delete_topic().topic_arn(arn).send()).await.map(drop)
 }

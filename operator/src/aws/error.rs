@@ -93,10 +93,7 @@ impl AwsError {
         code: &str,
         message: impl Into<String>,
     ) -> Self {
-        Self {
-            class: ErrorClass::Recoverable,
-            ..Self::terminal(service, operation, code, message)
-        }
+        Self { class: ErrorClass::Recoverable, ..Self::terminal(service, operation, code, message) }
     }
 
     /// A request the SDK refused to build (a missing required field): a bug, so terminal.
@@ -248,17 +245,12 @@ where
         SdkError::ConstructionFailure(_) => ("ConstructionFailure".to_string(), err.to_string()),
         SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
         SdkError::DispatchFailure(d) => {
-            let code = if d.is_timeout() {
-                "Timeout"
-            } else {
-                "DispatchFailure"
-            };
+            let code = if d.is_timeout() { "Timeout" } else { "DispatchFailure" };
             (code.to_string(), source_chain(&err))
         }
         SdkError::ResponseError(_) => {
-            let code = status
-                .map(|s| format!("Http{s}"))
-                .unwrap_or_else(|| "ResponseError".to_string());
+            let code =
+                status.map(|s| format!("Http{s}")).unwrap_or_else(|| "ResponseError".to_string());
             (code, source_chain(&err))
         }
         SdkError::ServiceError(service_err) => {
@@ -312,11 +304,7 @@ fn truncate(mut message: String) -> String {
 mod tests {
     use super::*;
 
-    const COMPONENT: &[&str] = &[
-        "InvalidBucketName",
-        "BucketAlreadyExists",
-        "ThrottlingException",
-    ];
+    const COMPONENT: &[&str] = &["InvalidBucketName", "BucketAlreadyExists", "ThrottlingException"];
 
     #[test]
     fn classification_table() {
@@ -360,10 +348,7 @@ mod tests {
 
     #[test]
     fn a_component_list_cannot_make_throttling_terminal() {
-        assert_eq!(
-            class_of("ThrottlingException", COMPONENT),
-            ErrorClass::Recoverable
-        );
+        assert_eq!(class_of("ThrottlingException", COMPONENT), ErrorClass::Recoverable);
     }
 
     #[test]
@@ -384,10 +369,7 @@ mod tests {
     fn lists_do_not_overlap() {
         for code in TERMINAL_CODES {
             assert!(!RECOVERABLE_CODES.contains(code), "{code} is in both lists");
-            assert!(
-                !NOT_FOUND_CODES.contains(code),
-                "{code} is terminal and not-found"
-            );
+            assert!(!NOT_FOUND_CODES.contains(code), "{code} is terminal and not-found");
         }
     }
 

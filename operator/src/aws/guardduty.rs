@@ -31,25 +31,16 @@ pub async fn observe(aws: &AwsCtx) -> Result<Option<ObservedDetector>, AwsError>
     let Some(id) = list.detector_ids().first().cloned() else {
         return Ok(None);
     };
-    let Some(d) = aws
-        .find(aws.guardduty.get_detector().detector_id(&id).send())
-        .await?
-    else {
+    let Some(d) = aws.find(aws.guardduty.get_detector().detector_id(&id).send()).await? else {
         return Ok(None);
     };
     Ok(Some(ObservedDetector {
-        status: d
-            .status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
+        status: d.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
         features: d
             .features()
             .iter()
             .filter_map(|f| {
-                Some((
-                    f.name()?.as_str().to_string(),
-                    f.status()?.as_str().to_string(),
-                ))
+                Some((f.name()?.as_str().to_string(), f.status()?.as_str().to_string()))
             })
             .collect(),
         tags: d
@@ -70,10 +61,7 @@ pub async fn create(aws: &AwsCtx, want: &DesiredDetector) -> Result<String, AwsE
                 .enable(true)
                 .set_features(Some(enabled(&want.features)))
                 .set_tags(Some(
-                    want.tags
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
+                    want.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 ))
                 .client_token(&want.client_token)
                 .send(),
@@ -114,9 +102,7 @@ impl Resource for DesiredDetector {
         aws: &AwsCtx,
         _uid: &str,
     ) -> Result<Presence<ObservedDetector>, AwsError> {
-        Ok(observe(aws)
-            .await?
-            .map_or(Presence::Absent, Presence::Owned))
+        Ok(observe(aws).await?.map_or(Presence::Absent, Presence::Owned))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedDetector, AwsError> {

@@ -32,11 +32,7 @@ use prometheus_client::registry::Registry;
 /// `read` for Get/BatchGet/List/Describe/Head operations, `write` for everything else.
 pub fn kind_of(operation: &str) -> &'static str {
     const READ_PREFIXES: [&str; 5] = ["Get", "BatchGet", "List", "Describe", "Head"];
-    if READ_PREFIXES.iter().any(|p| operation.starts_with(p)) {
-        "read"
-    } else {
-        "write"
-    }
+    if READ_PREFIXES.iter().any(|p| operation.starts_with(p)) { "read" } else { "write" }
 }
 
 /// The bounded `result` label of a call.
@@ -150,46 +146,30 @@ impl AwsCallMetrics {
         };
         self.calls.get_or_create(&labels).inc();
         if let Some(seconds) = seconds {
-            let op = OpLabels {
-                service: labels.service.clone(),
-                operation: labels.operation.clone(),
-            };
+            let op =
+                OpLabels { service: labels.service.clone(), operation: labels.operation.clone() };
             self.duration.get_or_create(&op).observe(seconds);
         }
         let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
-        *tally
-            .calls
-            .entry((labels.service, labels.operation, result))
-            .or_default() += 1;
+        *tally.calls.entry((labels.service, labels.operation, result)).or_default() += 1;
     }
 
     /// Records one throttled attempt (the SDK may retry it).
     pub fn record_throttle(&self, service: &str, operation: &str) {
-        let op = OpLabels {
-            service: service.to_string(),
-            operation: operation.to_string(),
-        };
+        let op = OpLabels { service: service.to_string(), operation: operation.to_string() };
         self.throttles.get_or_create(&op).inc();
-        self.tally
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .throttles += 1;
+        self.tally.lock().unwrap_or_else(|p| p.into_inner()).throttles += 1;
     }
 
     /// A copy of the counts so far, for tests and benchmarks (`after.since(&before)`).
     pub fn snapshot(&self) -> CallCounts {
         let tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
-        CallCounts {
-            calls: tally.calls.clone(),
-            throttles: tally.throttles,
-        }
+        CallCounts { calls: tally.calls.clone(), throttles: tally.throttles }
     }
 
     /// The interceptor to add to every client built with these metrics.
     pub fn interceptor(&self) -> CallInterceptor {
-        CallInterceptor {
-            metrics: self.clone(),
-        }
+        CallInterceptor { metrics: self.clone() }
     }
 }
 
@@ -206,18 +186,10 @@ impl CallCounts {
         let calls = self
             .calls
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.saturating_sub(earlier.calls.get(k).copied().unwrap_or(0)),
-                )
-            })
+            .map(|(k, v)| (k.clone(), v.saturating_sub(earlier.calls.get(k).copied().unwrap_or(0))))
             .filter(|(_, v)| *v > 0)
             .collect();
-        CallCounts {
-            calls,
-            throttles: self.throttles.saturating_sub(earlier.throttles),
-        }
+        CallCounts { calls, throttles: self.throttles.saturating_sub(earlier.throttles) }
     }
 
     pub fn total(&self) -> u64 {
@@ -264,11 +236,7 @@ impl CallCounts {
     }
 
     fn sum(&self, pred: impl Fn(&str, CallResult) -> bool) -> u64 {
-        self.calls
-            .iter()
-            .filter(|((_, o, r), _)| pred(o, *r))
-            .map(|(_, v)| v)
-            .sum()
+        self.calls.iter().filter(|((_, o, r), _)| pred(o, *r)).map(|(_, v)| v).sum()
     }
 }
 
@@ -324,11 +292,7 @@ fn outcome(ctx: &InterceptorContext, rc: &RuntimeComponents) -> CallResult {
             ..
         })
     );
-    result_of(
-        throttled,
-        err.is_connector_error() || err.is_timeout_error(),
-        status,
-    )
+    result_of(throttled, err.is_connector_error() || err.is_timeout_error(), status)
 }
 
 /// The pure part of the classification, table-tested.
@@ -378,8 +342,7 @@ impl Intercept for CallInterceptor {
         let (service, operation) = labels(cfg);
         let seconds = cfg.load::<CallStart>().map(|s| s.0.elapsed().as_secs_f64());
         let result = outcome(context.inner(), runtime_components);
-        self.metrics
-            .record_call(&service, &operation, result, seconds);
+        self.metrics.record_call(&service, &operation, result, seconds);
         Ok(())
     }
 }
@@ -401,13 +364,9 @@ mod tests {
         ] {
             assert_eq!(kind_of(op), "read", "{op}");
         }
-        for op in [
-            "CreateKey",
-            "PutBucketPolicy",
-            "DeleteBucket",
-            "TagResource",
-            "EnableKeyRotation",
-        ] {
+        for op in
+            ["CreateKey", "PutBucketPolicy", "DeleteBucket", "TagResource", "EnableKeyRotation"]
+        {
             assert_eq!(kind_of(op), "write", "{op}");
         }
     }
@@ -452,10 +411,7 @@ mod tests {
         assert_eq!(diff.throttles(), 1);
         assert_eq!(diff.of("s3", "HeadBucket"), 1);
         assert_eq!(diff.with_result(CallResult::ServerError), 1);
-        assert_eq!(
-            diff.write_operations(),
-            vec!["kms.CreateKey", "s3.CreateBucket"]
-        );
+        assert_eq!(diff.write_operations(), vec!["kms.CreateKey", "s3.CreateBucket"]);
         assert_eq!(m.snapshot().of("s3", "HeadBucket"), 2);
     }
 

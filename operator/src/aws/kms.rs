@@ -34,9 +34,7 @@ pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, Aws
     // Rotation status is only asked of an enabled key: for a disabled or pending-deletion
     // key the answer is not meaningful, and enabling it again re-asserts rotation anyway.
     let rotation_enabled = if state == KeyState::Enabled {
-        let out = aws
-            .call(aws.kms.get_key_rotation_status().key_id(&key_id).send())
-            .await?;
+        let out = aws.call(aws.kms.get_key_rotation_status().key_id(&key_id).send()).await?;
         Some(out.key_rotation_enabled())
     } else {
         None
@@ -47,13 +45,7 @@ pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, Aws
         None
     } else {
         let out = aws
-            .call(
-                aws.kms
-                    .get_key_policy()
-                    .key_id(&key_id)
-                    .policy_name("default")
-                    .send(),
-            )
+            .call(aws.kms.get_key_policy().key_id(&key_id).policy_name("default").send())
             .await?;
         out.policy().map(parse_policy)
     };
@@ -70,34 +62,17 @@ pub async fn observe(aws: &AwsCtx, key: &str) -> Result<Option<ObservedKey>, Aws
 }
 
 async fn tags_of(aws: &AwsCtx, key_id: &str) -> Result<TagSet, AwsError> {
-    let pages = aws
-        .pages(
-            aws.kms
-                .list_resource_tags()
-                .key_id(key_id)
-                .into_paginator()
-                .send(),
-        )
-        .await?;
-    Ok(pages
-        .iter()
-        .flat_map(|p| p.tags())
-        .map(|t| (t.tag_key(), t.tag_value()))
-        .collect())
+    let pages =
+        aws.pages(aws.kms.list_resource_tags().key_id(key_id).into_paginator().send()).await?;
+    Ok(pages.iter().flat_map(|p| p.tags()).map(|t| (t.tag_key(), t.tag_value())).collect())
 }
 
 /// A key tagged with this environment's UID that has no alias: left by a crash between
 /// `CreateKey` and `CreateAlias`. Lists every key in the region, so only called when
 /// the alias is missing.
 pub async fn find_orphan(aws: &AwsCtx, uid: &str) -> Result<Option<ObservedKey>, AwsError> {
-    let pages = aws
-        .pages(aws.kms.list_keys().into_paginator().send())
-        .await?;
-    for key_id in pages
-        .iter()
-        .flat_map(|p| p.keys())
-        .filter_map(|k| k.key_id())
-    {
+    let pages = aws.pages(aws.kms.list_keys().into_paginator().send()).await?;
+    for key_id in pages.iter().flat_map(|p| p.keys()).filter_map(|k| k.key_id()) {
         match tags_of(aws, key_id).await {
             Ok(tags) if tags.is_owned_by(uid) => return observe(aws, key_id).await,
             Ok(_) => {}
@@ -112,9 +87,7 @@ pub async fn find_orphan(aws: &AwsCtx, uid: &str) -> Result<Option<ObservedKey>,
 }
 
 fn kms_tags(tags: &TagSet) -> Result<Vec<Tag>, AwsError> {
-    sdk_tags(tags, SERVICE, "TagResource", |k, v| {
-        Tag::builder().tag_key(k).tag_value(v).build()
-    })
+    sdk_tags(tags, SERVICE, "TagResource", |k, v| Tag::builder().tag_key(k).tag_value(v).build())
 }
 
 /// Creates the key (symmetric, encrypt/decrypt, default key policy, tagged) and returns
@@ -131,27 +104,13 @@ pub async fn create(aws: &AwsCtx, want: &DesiredKey) -> Result<String, AwsError>
                 .send(),
         )
         .await?;
-    out.key_metadata()
-        .map(|m| m.key_id().to_string())
-        .ok_or_else(|| {
-            AwsError::terminal(
-                SERVICE,
-                "CreateKey",
-                "MissingKeyMetadata",
-                "CreateKey returned no key",
-            )
-        })
+    out.key_metadata().map(|m| m.key_id().to_string()).ok_or_else(|| {
+        AwsError::terminal(SERVICE, "CreateKey", "MissingKeyMetadata", "CreateKey returned no key")
+    })
 }
 
 pub async fn create_alias(aws: &AwsCtx, alias: &str, key_id: &str) -> Result<(), AwsError> {
-    aws.run(
-        aws.kms
-            .create_alias()
-            .alias_name(alias)
-            .target_key_id(key_id)
-            .send(),
-    )
-    .await
+    aws.run(aws.kms.create_alias().alias_name(alias).target_key_id(key_id).send()).await
 }
 
 /// Applies the changes `plan::kms::key_plan` returned, in order.
@@ -159,23 +118,15 @@ pub async fn apply(aws: &AwsCtx, key_id: &str, changes: &[KeyChange]) -> Result<
     for change in changes {
         match change {
             KeyChange::CancelDeletion => {
-                aws.run(aws.kms.cancel_key_deletion().key_id(key_id).send())
-                    .await?
+                aws.run(aws.kms.cancel_key_deletion().key_id(key_id).send()).await?
             }
             KeyChange::Enable => aws.run(aws.kms.enable_key().key_id(key_id).send()).await?,
             KeyChange::UpdateDescription(d) => {
-                aws.run(
-                    aws.kms
-                        .update_key_description()
-                        .key_id(key_id)
-                        .description(d)
-                        .send(),
-                )
-                .await?
+                aws.run(aws.kms.update_key_description().key_id(key_id).description(d).send())
+                    .await?
             }
             KeyChange::EnableRotation => {
-                aws.run(aws.kms.enable_key_rotation().key_id(key_id).send())
-                    .await?
+                aws.run(aws.kms.enable_key_rotation().key_id(key_id).send()).await?
             }
             KeyChange::Tag(tags) => tag(aws, key_id, tags).await?,
             KeyChange::PutPolicy(policy) => {
@@ -196,14 +147,7 @@ pub async fn apply(aws: &AwsCtx, key_id: &str, changes: &[KeyChange]) -> Result<
 
 /// Adds or overwrites tags (never removes any).
 pub async fn tag(aws: &AwsCtx, key_id: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.run(
-        aws.kms
-            .tag_resource()
-            .key_id(key_id)
-            .set_tags(Some(kms_tags(tags)?))
-            .send(),
-    )
-    .await
+    aws.run(aws.kms.tag_resource().key_id(key_id).set_tags(Some(kms_tags(tags)?)).send()).await
 }
 
 /// Schedules deletion with the shortest window KMS allows (the last chance to cancel).
@@ -220,9 +164,7 @@ pub async fn schedule_deletion(aws: &AwsCtx, key_id: &str) -> Result<(), AwsErro
 
 /// Deletes the alias; an alias already gone is fine.
 pub async fn delete_alias(aws: &AwsCtx, alias: &str) -> Result<(), AwsError> {
-    aws.delete(aws.kms.delete_alias().alias_name(alias).send())
-        .await
-        .map(drop)
+    aws.delete(aws.kms.delete_alias().alias_name(alias).send()).await.map(drop)
 }
 
 impl Resource for DesiredKey {
@@ -241,18 +183,12 @@ impl Resource for DesiredKey {
                 KeyPlan::Blocked(reason)
                     if !seen.tags.is_owned_by(uid) || !seen.customer_managed =>
                 {
-                    Presence::Foreign {
-                        adoptable: false,
-                        reason: Some(reason),
-                    }
+                    Presence::Foreign { adoptable: false, reason: Some(reason) }
                 }
                 _ => Presence::Owned(seen),
             }),
             None => Ok(match find_orphan(aws, uid).await? {
-                Some(_) => Presence::Foreign {
-                    adoptable: true,
-                    reason: None,
-                },
+                Some(_) => Presence::Foreign { adoptable: true, reason: None },
                 None => Presence::Absent,
             }),
         }
@@ -266,11 +202,7 @@ impl Resource for DesiredKey {
     /// Only the changes of a key in a state the operator can act on; a key AWS is busy
     /// with, or one in a state nobody can fix, is the component's to report.
     fn changes(&self, seen: &ObservedKey) -> Vec<KeyChange> {
-        match key_plan(
-            self,
-            seen,
-            seen.tags.get(crate::api::tags::UID).unwrap_or_default(),
-        ) {
+        match key_plan(self, seen, seen.tags.get(crate::api::tags::UID).unwrap_or_default()) {
             KeyPlan::Changes(changes) => changes,
             KeyPlan::Wait(_) | KeyPlan::Blocked(_) => Vec::new(),
         }

@@ -11,26 +11,13 @@ use super::resource::{Presence, Resource};
 use super::{AwsCtx, AwsError};
 
 fn tag_map(tags: &TagSet) -> HashMap<String, String> {
-    tags.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// The log group `name` with its tags, or `None`.
 pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedLogGroup>, AwsError> {
-    let out = aws
-        .call(
-            aws.logs
-                .describe_log_groups()
-                .log_group_name_prefix(name)
-                .send(),
-        )
-        .await?;
-    let Some(group) = out
-        .log_groups()
-        .iter()
-        .find(|g| g.log_group_name() == Some(name))
-    else {
+    let out = aws.call(aws.logs.describe_log_groups().log_group_name_prefix(name).send()).await?;
+    let Some(group) = out.log_groups().iter().find(|g| g.log_group_name() == Some(name)) else {
         return Ok(None);
     };
     let arn = group
@@ -39,9 +26,7 @@ pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedLogGroup
         .unwrap_or_default()
         .trim_end_matches(":*")
         .to_string();
-    let Some(tags) = aws
-        .find(aws.logs.list_tags_for_resource().resource_arn(&arn).send())
-        .await?
+    let Some(tags) = aws.find(aws.logs.list_tags_for_resource().resource_arn(&arn).send()).await?
     else {
         return Ok(None);
     };
@@ -102,21 +87,12 @@ pub async fn apply(
 
 /// Adds tags to the log group (the retained marker at deletion).
 pub async fn tag(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.run(
-        aws.logs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tag_map(tags)))
-            .send(),
-    )
-    .await
+    aws.run(aws.logs.tag_resource().resource_arn(arn).set_tags(Some(tag_map(tags))).send()).await
 }
 
 /// Deletes the log group; one already gone is fine.
 pub async fn delete(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
-    aws.delete(aws.logs.delete_log_group().log_group_name(name).send())
-        .await
-        .map(drop)
+    aws.delete(aws.logs.delete_log_group().log_group_name(name).send()).await.map(drop)
 }
 
 /// The log groups under `prefix`, with their retention in days (`None`: never expire).
@@ -126,13 +102,7 @@ pub async fn under_prefix(
     prefix: &str,
 ) -> Result<Vec<(String, Option<i32>)>, AwsError> {
     let pages = aws
-        .pages(
-            aws.logs
-                .describe_log_groups()
-                .log_group_name_prefix(prefix)
-                .into_paginator()
-                .send(),
-        )
+        .pages(aws.logs.describe_log_groups().log_group_name_prefix(prefix).into_paginator().send())
         .await?;
     Ok(pages
         .iter()
@@ -144,13 +114,7 @@ pub async fn under_prefix(
 /// Sets a group's retention; `false` when the group does not exist (yet).
 pub async fn put_retention(aws: &AwsCtx, name: &str, days: i32) -> Result<bool, AwsError> {
     let done = aws
-        .find(
-            aws.logs
-                .put_retention_policy()
-                .log_group_name(name)
-                .retention_in_days(days)
-                .send(),
-        )
+        .find(aws.logs.put_retention_policy().log_group_name(name).retention_in_days(days).send())
         .await?;
     Ok(done.is_some())
 }
@@ -168,9 +132,7 @@ impl Resource for DesiredLogGroup {
         aws: &AwsCtx,
         uid: &str,
     ) -> Result<Presence<ObservedLogGroup>, AwsError> {
-        Ok(Presence::of(observe(aws, &self.name).await?, |s| {
-            s.tags.is_owned_by(uid)
-        }))
+        Ok(Presence::of(observe(aws, &self.name).await?, |s| s.tags.is_owned_by(uid)))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedLogGroup, AwsError> {

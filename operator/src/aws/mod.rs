@@ -43,10 +43,7 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Progress {
     Done,
-    InProgress {
-        requeue_after: Duration,
-        reason: String,
-    },
+    InProgress { requeue_after: Duration, reason: String },
 }
 
 services::aws_services! {

@@ -33,8 +33,5 @@ pub async fn observe(
     } else {
         History::default()
     };
-    Ok(SeenStack {
-        stack: Some(stack),
-        history,
-    })
+    Ok(SeenStack { stack: Some(stack), history })
 }

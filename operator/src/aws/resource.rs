@@ -37,10 +37,7 @@ impl<S> Presence<S> {
         match found {
             None => Presence::Absent,
             Some(seen) if owned(&seen) => Presence::Owned(seen),
-            Some(_) => Presence::Foreign {
-                adoptable: false,
-                reason: None,
-            },
+            Some(_) => Presence::Foreign { adoptable: false, reason: None },
         }
     }
 }

@@ -34,13 +34,7 @@ pub async fn find_zone(
 ) -> Result<Option<(ObservedZone, TagSet)>, AwsError> {
     let want = normalize_name(zone_name);
     let out = aws
-        .call(
-            aws.route53
-                .list_hosted_zones_by_name()
-                .dns_name(&want)
-                .max_items(10)
-                .send(),
-        )
+        .call(aws.route53.list_hosted_zones_by_name().dns_name(&want).max_items(10).send())
         .await?;
     let zone = out.hosted_zones().iter().find(|z| {
         normalize_name(z.name()) == want && !z.config().is_some_and(|c| c.private_zone())
@@ -100,11 +94,7 @@ pub async fn read_records(
                     name: normalize_name(s.name()),
                     type_: s.r#type().as_str().to_string(),
                     ttl: s.ttl().unwrap_or(RECORD_TTL),
-                    values: s
-                        .resource_records()
-                        .iter()
-                        .map(|r| r.value().to_string())
-                        .collect(),
+                    values: s.resource_records().iter().map(|r| r.value().to_string()).collect(),
                 }),
         );
     }
@@ -118,17 +108,9 @@ fn record_set(
     values: &[String],
 ) -> Result<ResourceRecordSet, AwsError> {
     let build = |e| AwsError::build(SERVICE, "ChangeResourceRecordSets", e);
-    let mut set = ResourceRecordSet::builder()
-        .name(name)
-        .r#type(RrType::from(type_))
-        .ttl(ttl);
+    let mut set = ResourceRecordSet::builder().name(name).r#type(RrType::from(type_)).ttl(ttl);
     for value in values {
-        set = set.resource_records(
-            ResourceRecord::builder()
-                .value(value)
-                .build()
-                .map_err(build)?,
-        );
+        set = set.resource_records(ResourceRecord::builder().value(value).build().map_err(build)?);
     }
     set.build().map_err(build)
 }

@@ -22,24 +22,18 @@ use super::resource::{Presence, Resource};
 use super::{AwsCtx, AwsError};
 
 fn sm_tags(tags: &TagSet) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 /// The secret named `name` (also when scheduled for deletion), or `None`.
 pub async fn observe(aws: &AwsCtx, name: &str) -> Result<Option<ObservedSecret>, AwsError> {
-    let Some(out) = aws
-        .find(aws.secretsmanager.describe_secret().secret_id(name).send())
-        .await?
+    let Some(out) = aws.find(aws.secretsmanager.describe_secret().secret_id(name).send()).await?
     else {
         return Ok(None);
     };
     let stage = |label: &str| {
         out.version_ids_to_stages().and_then(|m| {
-            m.iter()
-                .find(|(_, stages)| stages.iter().any(|s| s == label))
-                .map(|(id, _)| id.clone())
+            m.iter().find(|(_, stages)| stages.iter().any(|s| s == label)).map(|(id, _)| id.clone())
         })
     };
     Ok(Some(ObservedSecret {
@@ -109,8 +103,7 @@ pub async fn apply(
     for change in changes {
         match change {
             SecretChange::Restore => {
-                aws.run(aws.secretsmanager.restore_secret().secret_id(arn).send())
-                    .await?
+                aws.run(aws.secretsmanager.restore_secret().secret_id(arn).send()).await?
             }
             SecretChange::Update => {
                 aws.run(
@@ -131,14 +124,8 @@ pub async fn apply(
 
 /// Adds or overwrites tags (never removes any).
 pub async fn tag(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.run(
-        aws.secretsmanager
-            .tag_resource()
-            .secret_id(arn)
-            .set_tags(Some(sm_tags(tags)))
-            .send(),
-    )
-    .await
+    aws.run(aws.secretsmanager.tag_resource().secret_id(arn).set_tags(Some(sm_tags(tags))).send())
+        .await
 }
 
 /// Schedules deletion after the recovery window; a secret already gone is fine.
@@ -162,9 +149,7 @@ fn ts(t: &aws_smithy_types::DateTime) -> jiff::Timestamp {
 
 /// The rotation state of the secret, or `None` when it does not exist (yet).
 pub async fn rotation(aws: &AwsCtx, arn: &str) -> Result<Option<ObservedRotation>, AwsError> {
-    let Some(out) = aws
-        .find(aws.secretsmanager.describe_secret().secret_id(arn).send())
-        .await?
+    let Some(out) = aws.find(aws.secretsmanager.describe_secret().secret_id(arn).send()).await?
     else {
         return Ok(None);
     };
@@ -188,9 +173,7 @@ pub async fn set_rotation(aws: &AwsCtx, arn: &str, days: u32) -> Result<(), AwsE
             .rotate_secret()
             .secret_id(arn)
             .rotation_rules(
-                RotationRulesType::builder()
-                    .automatically_after_days(i64::from(days))
-                    .build(),
+                RotationRulesType::builder().automatically_after_days(i64::from(days)).build(),
             )
             .rotate_immediately(false)
             .send(),
@@ -202,9 +185,7 @@ pub async fn set_rotation(aws: &AwsCtx, arn: &str, days: u32) -> Result<(), AwsE
 /// to tell whether a user's Kubernetes Secret changed since it was copied (the
 /// consortium credentials). The value only travels inside a [`SecretString`].
 pub async fn current_value(aws: &AwsCtx, arn: &str) -> Result<Option<SecretString>, AwsError> {
-    let out = aws
-        .find(aws.secretsmanager.get_secret_value().secret_id(arn).send())
-        .await?;
+    let out = aws.find(aws.secretsmanager.get_secret_value().secret_id(arn).send()).await?;
     Ok(out.and_then(|o| o.secret_string().map(SecretString::new)))
 }
 
@@ -227,9 +208,7 @@ impl Resource for SeededSecret<'_> {
     }
 
     async fn observe(&self, aws: &AwsCtx, uid: &str) -> Result<Presence<ObservedSecret>, AwsError> {
-        Ok(Presence::of(observe(aws, &self.want.name).await?, |s| {
-            s.tags.is_owned_by(uid)
-        }))
+        Ok(Presence::of(observe(aws, &self.want.name).await?, |s| s.tags.is_owned_by(uid)))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedSecret, AwsError> {

@@ -34,12 +34,7 @@ pub enum CidrError {
         "{cidr} is too small for {zones} availability zones: {subnets} subnets of at least /{min} need a /{needed} or larger",
         min = SUBNET_MAX_PREFIX
     )]
-    TooSmall {
-        cidr: Ipv4Cidr,
-        zones: u32,
-        subnets: u32,
-        needed: u8,
-    },
+    TooSmall { cidr: Ipv4Cidr, zones: u32, subnets: u32, needed: u8 },
     #[error("between 1 and {MAX_ZONES} availability zones are supported, not {0}")]
     Zones(u32),
 }
@@ -60,22 +55,10 @@ pub const MAX_ZONES: u32 = 3;
 /// Ranges no VPC may overlap: 0.0.0.0/8, loopback, link-local (instance metadata and
 /// the Amazon DNS server live there) and everything from 224.0.0.0 (multicast, reserved).
 const RESERVED: [Ipv4Cidr; 4] = [
-    Ipv4Cidr {
-        addr: 0x0000_0000,
-        prefix: 8,
-    },
-    Ipv4Cidr {
-        addr: 0x7f00_0000,
-        prefix: 8,
-    },
-    Ipv4Cidr {
-        addr: 0xa9fe_0000,
-        prefix: 16,
-    },
-    Ipv4Cidr {
-        addr: 0xe000_0000,
-        prefix: 3,
-    },
+    Ipv4Cidr { addr: 0x0000_0000, prefix: 8 },
+    Ipv4Cidr { addr: 0x7f00_0000, prefix: 8 },
+    Ipv4Cidr { addr: 0xa9fe_0000, prefix: 16 },
+    Ipv4Cidr { addr: 0xe000_0000, prefix: 3 },
 ];
 
 impl Ipv4Cidr {
@@ -126,11 +109,7 @@ impl Ipv4Cidr {
 }
 
 fn mask(prefix: u8) -> u32 {
-    if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix))
-    }
+    if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) }
 }
 
 impl fmt::Display for Ipv4Cidr {
@@ -168,10 +147,7 @@ impl FromStr for Ipv4Cidr {
         }
         Ipv4Cidr::new(addr, prefix).ok_or_else(|| CidrError::HostBits {
             cidr: s.to_string(),
-            network: Ipv4Cidr {
-                addr: addr & mask(prefix),
-                prefix,
-            },
+            network: Ipv4Cidr { addr: addr & mask(prefix), prefix },
         })
     }
 }
@@ -239,11 +215,7 @@ impl SubnetLayout {
                 needed: largest_prefix_for(zones),
             });
         }
-        Ok(Self {
-            vpc,
-            subnet_prefix,
-            zones,
-        })
+        Ok(Self { vpc, subnet_prefix, zones })
     }
 
     /// The subnet of `tier` in zone `zone` (0-based).
@@ -251,8 +223,7 @@ impl SubnetLayout {
         if zone >= self.zones {
             return None;
         }
-        self.vpc
-            .subnet(self.subnet_prefix, SLOTS_PER_ZONE * zone + tier.slot())
+        self.vpc.subnet(self.subnet_prefix, SLOTS_PER_ZONE * zone + tier.slot())
     }
 
     /// Every subnet, zone by zone, tier by tier.
@@ -268,11 +239,7 @@ impl SubnetLayout {
 /// 16 slots, or 8 for a `/24` VPC (which then holds only two zones).
 fn subnet_prefix_for(vpc_prefix: u8) -> u8 {
     let sixteen = vpc_prefix + 4;
-    if sixteen <= SUBNET_MAX_PREFIX {
-        sixteen.max(SUBNET_MIN_PREFIX)
-    } else {
-        vpc_prefix + 3
-    }
+    if sixteen <= SUBNET_MAX_PREFIX { sixteen.max(SUBNET_MIN_PREFIX) } else { vpc_prefix + 3 }
 }
 
 /// The longest VPC prefix that holds `zones` zones (for the error message).
@@ -297,12 +264,7 @@ mod tests {
 
     #[test]
     fn parse_and_display_round_trip() {
-        for s in [
-            "10.0.0.0/16",
-            "192.168.4.0/22",
-            "172.31.0.0/24",
-            "0.0.0.0/0",
-        ] {
+        for s in ["10.0.0.0/16", "192.168.4.0/22", "172.31.0.0/24", "0.0.0.0/0"] {
             assert_eq!(cidr(s).to_string(), s);
         }
         assert_eq!(cidr("10.1.0.0/16").size(), 65536);
@@ -323,10 +285,7 @@ mod tests {
             " 10.0.0.0/16",
             "",
         ] {
-            assert!(
-                matches!(bad.parse::<Ipv4Cidr>(), Err(CidrError::Malformed(_))),
-                "{bad}"
-            );
+            assert!(matches!(bad.parse::<Ipv4Cidr>(), Err(CidrError::Malformed(_))), "{bad}");
         }
         let err = "10.0.0.1/16".parse::<Ipv4Cidr>().expect_err("host bits");
         assert_eq!(
@@ -352,11 +311,8 @@ mod tests {
     #[test]
     fn default_layout_matches_the_seed_subnet_size() {
         let layout = SubnetLayout::new(cidr("10.0.0.0/16"), 2).expect("layout");
-        let got: Vec<String> = layout
-            .all()
-            .iter()
-            .map(|(z, t, c)| format!("{z}{}={c}", t.as_str()))
-            .collect();
+        let got: Vec<String> =
+            layout.all().iter().map(|(z, t, c)| format!("{z}{}={c}", t.as_str())).collect();
         assert_eq!(
             got,
             [
@@ -438,25 +394,14 @@ mod tests {
             SubnetLayout::new(cidr("10.0.0.0/8"), 2),
             Err(CidrError::PrefixOutOfRange { prefix: 8 })
         ));
-        assert!(matches!(
-            SubnetLayout::new(cidr("10.0.0.0/16"), 4),
-            Err(CidrError::Zones(4))
-        ));
-        assert!(matches!(
-            SubnetLayout::new(cidr("10.0.0.0/16"), 0),
-            Err(CidrError::Zones(0))
-        ));
+        assert!(matches!(SubnetLayout::new(cidr("10.0.0.0/16"), 4), Err(CidrError::Zones(4))));
+        assert!(matches!(SubnetLayout::new(cidr("10.0.0.0/16"), 0), Err(CidrError::Zones(0))));
     }
 
     #[test]
     fn reserved_ranges_are_refused() {
-        for bad in [
-            "169.254.0.0/16",
-            "127.0.0.0/16",
-            "0.0.0.0/16",
-            "224.0.0.0/16",
-            "240.0.0.0/20",
-        ] {
+        for bad in ["169.254.0.0/16", "127.0.0.0/16", "0.0.0.0/16", "224.0.0.0/16", "240.0.0.0/20"]
+        {
             assert!(
                 matches!(SubnetLayout::new(cidr(bad), 2), Err(CidrError::Reserved(_))),
                 "{bad}"

@@ -118,11 +118,7 @@ pub fn user_changes(want: &DesiredUser, seen: &ObservedUser) -> Vec<UserChange> 
     if !missing.is_empty() {
         changes.push(UserChange::Tag(missing));
     }
-    if !seen
-        .policy
-        .as_ref()
-        .is_some_and(|p| crate::plan::policy::same_policy(p, &want.policy))
-    {
+    if !seen.policy.as_ref().is_some_and(|p| crate::plan::policy::same_policy(p, &want.policy)) {
         changes.push(UserChange::Policy);
     }
     changes
@@ -288,9 +284,7 @@ pub fn key_plan(
 ) -> KeyPlan {
     let is_version =
         |k: &ObservedAccessKey, v: Option<&str>| v == Some(version_token(&k.id).as_str());
-    let current = keys
-        .iter()
-        .find(|k| k.active && is_version(k, current_version));
+    let current = keys.iter().find(|k| k.active && is_version(k, current_version));
     let mut plan = KeyPlan::default();
     let Some(current) = current else {
         // Nothing usable is stored: make a new key, keeping at most one old key while
@@ -325,9 +319,7 @@ pub fn current_key_created(
     keys: &[ObservedAccessKey],
     current_version: Option<&str>,
 ) -> Option<Timestamp> {
-    keys.iter()
-        .find(|k| current_version == Some(version_token(&k.id).as_str()))
-        .map(|k| k.created)
+    keys.iter().find(|k| current_version == Some(version_token(&k.id).as_str())).map(|k| k.created)
 }
 
 #[cfg(test)]

@@ -7,11 +7,7 @@ fn at(day: i64) -> Timestamp {
 }
 
 fn key(id: &str, created_day: i64) -> ObservedAccessKey {
-    ObservedAccessKey {
-        id: id.into(),
-        active: true,
-        created: at(created_day),
-    }
+    ObservedAccessKey { id: id.into(), active: true, created: at(created_day) }
 }
 
 fn token(id: &str) -> String {
@@ -21,13 +17,7 @@ fn token(id: &str) -> String {
 #[test]
 fn first_creation_makes_a_key() {
     let plan = key_plan(&[], None, None, 90, at(0));
-    assert_eq!(
-        plan,
-        KeyPlan {
-            create: Some(NewKeyReason::Missing),
-            ..KeyPlan::default()
-        }
-    );
+    assert_eq!(plan, KeyPlan { create: Some(NewKeyReason::Missing), ..KeyPlan::default() });
 }
 
 #[test]
@@ -43,13 +33,7 @@ fn a_stored_key_younger_than_the_period_is_left_alone() {
 fn rotation_is_due_after_the_period() {
     let keys = [key("A", 0)];
     let plan = key_plan(&keys, Some(&token("A")), None, 90, at(90));
-    assert_eq!(
-        plan,
-        KeyPlan {
-            create: Some(NewKeyReason::RotationDue),
-            ..KeyPlan::default()
-        }
-    );
+    assert_eq!(plan, KeyPlan { create: Some(NewKeyReason::RotationDue), ..KeyPlan::default() });
 }
 
 #[test]
@@ -65,13 +49,7 @@ fn the_previous_key_lives_through_the_grace_then_goes() {
     );
     assert!(during.is_empty(), "{during:?}");
     let after = key_plan(&keys, Some(&token("B")), Some(&token("A")), 90, at(91));
-    assert_eq!(
-        after,
-        KeyPlan {
-            delete_after: vec!["A".into()],
-            ..KeyPlan::default()
-        }
-    );
+    assert_eq!(after, KeyPlan { delete_after: vec!["A".into()], ..KeyPlan::default() });
 }
 
 #[test]
@@ -106,13 +84,7 @@ fn a_deactivated_or_deleted_current_key_is_replaced() {
     assert_eq!(plan.create, Some(NewKeyReason::Missing));
     assert_eq!(plan.delete_after, vec!["A".to_string()]);
     // Two keys, none stored: the oldest goes first so the new one fits.
-    let plan = key_plan(
-        &[key("B", 3), key("A", 1)],
-        Some(&token("gone")),
-        None,
-        90,
-        at(5),
-    );
+    let plan = key_plan(&[key("B", 3), key("A", 1)], Some(&token("gone")), None, 90, at(5));
     assert_eq!(plan.delete_first, vec!["A".to_string()]);
     assert_eq!(plan.delete_after, vec!["B".to_string()]);
 }
@@ -126,12 +98,7 @@ fn never_more_than_two_keys_at_any_step() {
         (vec![key("A", 0)], Some(token("A")), None, 100),
         (vec![key("A", 0), key("B", 5)], Some(token("A")), None, 100),
         (vec![key("A", 0), key("B", 5)], None, None, 6),
-        (
-            vec![key("A", 0), key("B", 90)],
-            Some(token("B")),
-            Some(token("A")),
-            200,
-        ),
+        (vec![key("A", 0), key("B", 90)], Some(token("B")), Some(token("A")), 200),
     ];
     for (keys, cur, prev, day) in cases {
         let plan = key_plan(&keys, cur.as_deref(), prev.as_deref(), 90, at(day));
@@ -171,10 +138,7 @@ fn payloads_use_the_seed_formats() {
     let v: Value = serde_json::from_str(secret_payload(CredentialKind::Smtp, "AK", &s).expose())
         .expect("json");
     assert_eq!(v, json!({"username": "AK", "password": "sk"}));
-    assert_eq!(
-        format!("{:?}", secret_payload(CredentialKind::Smtp, "AK", &s)),
-        "<redacted>"
-    );
+    assert_eq!(format!("{:?}", secret_payload(CredentialKind::Smtp, "AK", &s)), "<redacted>");
 }
 
 #[test]
@@ -186,10 +150,8 @@ fn storage_policy_covers_only_the_file_bucket_and_its_key() {
         "arn:aws:kms:eu-west-1:123456789012:key/k",
     );
     let statements = p["Statement"].as_array().expect("statements");
-    let resources: Vec<&str> = statements
-        .iter()
-        .map(|s| s["Resource"].as_str().expect("one resource"))
-        .collect();
+    let resources: Vec<&str> =
+        statements.iter().map(|s| s["Resource"].as_str().expect("one resource")).collect();
     assert_eq!(
         resources,
         [
@@ -212,13 +174,7 @@ fn storage_policy_covers_only_the_file_bucket_and_its_key() {
 
 #[test]
 fn smtp_policy_sends_only_from_the_identity() {
-    let p = smtp_user_policy(
-        "aws",
-        "eu-west-1",
-        "123456789012",
-        "example.org",
-        "rc-x-mail",
-    );
+    let p = smtp_user_policy("aws", "eu-west-1", "123456789012", "example.org", "rc-x-mail");
     assert_eq!(
         p,
         json!({
@@ -248,10 +204,7 @@ fn users_are_named_tagged_and_pathed() {
     assert!(u.name.starts_with("rc-prod-redcap-") && u.name.ends_with("-smtp"));
     assert!(u.name.len() <= 64);
     assert_eq!(u.path, "/redcap/");
-    assert_eq!(
-        u.tags.get(crate::api::tags::COMPONENT),
-        Some("smtpCredentials")
-    );
+    assert_eq!(u.tags.get(crate::api::tags::COMPONENT), Some("smtpCredentials"));
     assert_eq!(rotation_tag_value(Some(90)), "90d");
     assert_eq!(rotation_tag_value(None), "never");
 }
@@ -270,10 +223,7 @@ fn iam_policy_documents_are_url_decoded() {
             }
         })
         .collect();
-    assert!(super::super::policy::same_policy(
-        &decode_policy_document(&encoded),
-        &policy
-    ));
+    assert!(super::super::policy::same_policy(&decode_policy_document(&encoded), &policy));
     // Plain JSON (what some emulators return) decodes to itself.
     assert_eq!(decode_policy_document(&policy.to_string()), policy);
     assert!(decode_policy_document("%ZZnot json").is_string());

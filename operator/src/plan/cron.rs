@@ -27,14 +27,10 @@ pub const GENERATED_KEY: &str = "secret";
 
 /// Where the seed lives: the user's reference, or the generated Secret.
 pub fn seed_ref(env: &RedcapEnvironment, env_name: &str) -> SecretKeyRef {
-    env.spec
-        .cron
-        .secret_ref
-        .clone()
-        .unwrap_or_else(|| SecretKeyRef {
-            name: generated_secret_name(env_name),
-            key: GENERATED_KEY.to_string(),
-        })
+    env.spec.cron.secret_ref.clone().unwrap_or_else(|| SecretKeyRef {
+        name: generated_secret_name(env_name),
+        key: GENERATED_KEY.to_string(),
+    })
 }
 
 /// `<environment>-cron`, cut to the 253 characters a Secret name may have.
@@ -123,29 +119,20 @@ mod tests {
         );
         // The seed's one-digit default: the same derivation as the seed project.
         assert_eq!(
-            firewall_token(&SecretString::new("7"))
-                .expect("hmac")
-                .expose(),
+            firewall_token(&SecretString::new("7")).expect("hmac").expose(),
             "abc227e1e7da597a1547865c5aaf2f045e56545f00a7e4879cd458cb207def30"
         );
     }
 
     #[test]
     fn short_and_binary_seeds_are_refused_without_echoing_them() {
-        let r = SecretKeyRef {
-            name: "cron".into(),
-            key: "seed".into(),
-        };
+        let r = SecretKeyRef { name: "cron".into(), key: "seed".into() };
         let err = validate_seed(b"short-secret-value", &r).expect_err("too short");
         assert!(err.contains("at least 32"), "{err}");
         assert!(!err.contains("short-secret-value"));
         assert!(validate_seed(&[0xff, 0xfe], &r).is_err());
         let ok = validate_seed(format!("{}\n", "x".repeat(40)).as_bytes(), &r).expect("ok");
-        assert_eq!(
-            ok.len(),
-            40,
-            "a trailing newline (kubectl create --from-file) is cut"
-        );
+        assert_eq!(ok.len(), 40, "a trailing newline (kubectl create --from-file) is cut");
     }
 
     #[test]
@@ -155,10 +142,7 @@ mod tests {
         let s = generated_secret("prod", "redcap", "uid-1", &seed);
         assert_eq!(s.metadata.name.as_deref(), Some("prod-cron"));
         let owner = &s.metadata.owner_references.as_ref().expect("owner")[0];
-        assert_eq!(
-            (owner.kind.as_str(), owner.uid.as_str()),
-            ("RedcapEnvironment", "uid-1")
-        );
+        assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("RedcapEnvironment", "uid-1"));
         assert_eq!(owner.api_version, "redcap.dev/v1alpha1");
         let value = &s.data.as_ref().expect("data")[GENERATED_KEY];
         assert_eq!(value.0, seed.expose().as_bytes());
@@ -169,10 +153,7 @@ mod tests {
         let env = RedcapEnvironment::test();
         assert_eq!(
             seed_ref(&env, "test"),
-            SecretKeyRef {
-                name: "test-cron".into(),
-                key: "secret".into()
-            }
+            SecretKeyRef { name: "test-cron".into(), key: "secret".into() }
         );
         assert_eq!(generated_secret_name(&"a".repeat(300)).len(), 253);
     }

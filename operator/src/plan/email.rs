@@ -41,10 +41,7 @@ pub enum DnsTarget {
     NotNeeded,
     /// Into this public Route 53 zone. `must_be_owned`: the zone is the one the
     /// environment creates (mode `Create`), so it must carry the environment's UID tag.
-    Route53 {
-        zone_name: String,
-        must_be_owned: bool,
-    },
+    Route53 { zone_name: String, must_be_owned: bool },
     /// Listed in `status.outputs.dnsRecords` (mode `None`).
     Manual,
 }
@@ -99,9 +96,7 @@ pub fn validate_email_address(field: &'static str, address: &str) -> Result<(), 
         || local.starts_with('.')
         || local.ends_with('.')
         || local.contains("..")
-        || local
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "\"(),:;<>[\\]".contains(c))
+        || local.chars().any(|c| c.is_whitespace() || c.is_control() || "\"(),:;<>[\\]".contains(c))
     {
         return Err(bad("the part before @ has characters SES does not accept"));
     }
@@ -116,19 +111,14 @@ fn validate_domain(domain: &str) -> Result<(), String> {
     for label in &labels {
         let ok = !label.is_empty()
             && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
             return Err(format!("{domain:?} has an invalid label {label:?}"));
         }
     }
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
         return Err(format!("{domain:?} ends in a numeric label"));
     }
     Ok(())
@@ -147,15 +137,10 @@ pub fn desired_email(
     let (identity, kind, from_address, mail_from_domain, dns) = match &spec.domain {
         Some(domain) => {
             let site = site_domain(domain).to_ascii_lowercase();
-            let from = email
-                .from_address
-                .clone()
-                .unwrap_or_else(|| format!("noreply@{site}"));
+            let from = email.from_address.clone().unwrap_or_else(|| format!("noreply@{site}"));
             validate_email_address("spec.email.fromAddress", &from)?;
-            let from_domain = from
-                .rsplit_once('@')
-                .map(|(_, d)| d.to_ascii_lowercase())
-                .unwrap_or_default();
+            let from_domain =
+                from.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
             if from_domain != site && !from_domain.ends_with(&format!(".{site}")) {
                 return Err(PlanError::InvalidSpec {
                     field: "spec.email.fromAddress",
@@ -170,10 +155,9 @@ pub fn desired_email(
                 message,
             })?;
             let dns = match domain.hosted_zone.mode {
-                HostedZoneMode::Create => DnsTarget::Route53 {
-                    zone_name: site.clone(),
-                    must_be_owned: true,
-                },
+                HostedZoneMode::Create => {
+                    DnsTarget::Route53 { zone_name: site.clone(), must_be_owned: true }
+                }
                 HostedZoneMode::Existing => DnsTarget::Route53 {
                     zone_name: domain
                         .hosted_zone
@@ -192,13 +176,7 @@ pub fn desired_email(
                 message: "is required when spec.domain is not set (SES needs an identity)".into(),
             })?;
             validate_email_address("spec.email.fromAddress", &from)?;
-            (
-                from.clone(),
-                IdentityKind::EmailAddress,
-                from,
-                None,
-                DnsTarget::NotNeeded,
-            )
+            (from.clone(), IdentityKind::EmailAddress, from, None, DnsTarget::NotNeeded)
         }
     };
     let notifications = Notifications {
@@ -420,11 +398,7 @@ pub fn event_destination_in_sync(
     seen: &[ObservedEventDestination],
 ) -> bool {
     seen.iter().any(|d| {
-        let mut types: Vec<String> = d
-            .event_types
-            .iter()
-            .map(|t| t.to_ascii_lowercase())
-            .collect();
+        let mut types: Vec<String> = d.event_types.iter().map(|t| t.to_ascii_lowercase()).collect();
         types.sort();
         types.dedup();
         d.name == want.event_destination
@@ -463,11 +437,8 @@ pub fn subscription_changes(
         .as_ref()
         .filter(|a| !emails.iter().any(|s| s.endpoint.eq_ignore_ascii_case(a)))
         .cloned();
-    let stale = previous.filter(|p| {
-        want.address
-            .as_deref()
-            .is_none_or(|a| !a.eq_ignore_ascii_case(p))
-    });
+    let stale =
+        previous.filter(|p| want.address.as_deref().is_none_or(|a| !a.eq_ignore_ascii_case(p)));
     let unsubscribe = match stale {
         Some(old) => emails
             .iter()

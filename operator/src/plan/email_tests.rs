@@ -39,11 +39,7 @@ fn without_a_domain_the_address_is_the_identity() {
     assert_eq!(want.dns, DnsTarget::NotNeeded);
     assert_eq!(want.mail_from_domain, None);
     assert_eq!(want.notifications.address, None);
-    assert!(
-        want.notifications
-            .topic_name
-            .ends_with("-ses-notifications")
-    );
+    assert!(want.notifications.topic_name.ends_with("-ses-notifications"));
     assert!(want.configuration_set.ends_with("-mail"));
     assert_eq!(want.rotation_days, 90);
 }
@@ -53,18 +49,9 @@ fn with_a_domain_the_site_is_the_identity_and_the_zone_decides_the_dns() {
     let cases = [
         (
             "Create",
-            DnsTarget::Route53 {
-                zone_name: "redcap.example.org".into(),
-                must_be_owned: true,
-            },
+            DnsTarget::Route53 { zone_name: "redcap.example.org".into(), must_be_owned: true },
         ),
-        (
-            "Existing",
-            DnsTarget::Route53 {
-                zone_name: "example.org".into(),
-                must_be_owned: false,
-            },
-        ),
+        ("Existing", DnsTarget::Route53 { zone_name: "example.org".into(), must_be_owned: false }),
         ("None", DnsTarget::Manual),
     ];
     for (mode, dns) in cases {
@@ -72,10 +59,7 @@ fn with_a_domain_the_site_is_the_identity_and_the_zone_decides_the_dns() {
         assert_eq!(want.identity, "redcap.example.org");
         assert_eq!(want.kind, IdentityKind::Domain);
         assert_eq!(want.from_address, "noreply@redcap.example.org");
-        assert_eq!(
-            want.mail_from_domain.as_deref(),
-            Some("mail.redcap.example.org")
-        );
+        assert_eq!(want.mail_from_domain.as_deref(), Some("mail.redcap.example.org"));
         assert_eq!(want.dns, dns, "{mode}");
         let n = want.notifications;
         assert_eq!(n.address.as_deref(), Some("it@example.org"));
@@ -97,16 +81,10 @@ fn malformed_addresses_are_invalid_spec_with_the_field_named() {
         "x@example.123",
     ] {
         let err = validate_email_address("spec.email.fromAddress", bad).expect_err(bad);
-        assert!(
-            err.to_string().starts_with("spec.email.fromAddress: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("spec.email.fromAddress: "), "{err}");
     }
-    for ok in [
-        "redcap@example.org",
-        "first.last+tag@sub.example.co.uk",
-        "x@xn--bcher-kva.example",
-    ] {
+    for ok in ["redcap@example.org", "first.last+tag@sub.example.co.uk", "x@xn--bcher-kva.example"]
+    {
         validate_email_address("f", ok).expect(ok);
     }
     let err = desired_email(
@@ -139,10 +117,7 @@ fn new_identities_are_created_with_dkim_and_mail_from() {
         ]
     );
     let email = desired_email(&identity(), &spec(serde_json::json!({}))).expect("plan");
-    assert_eq!(
-        identity_changes(&email, None),
-        vec![IdentityChange::VerifyEmail]
-    );
+    assert_eq!(identity_changes(&email, None), vec![IdentityChange::VerifyEmail]);
 }
 
 fn verified(want: &DesiredEmail) -> ObservedIdentity {
@@ -173,34 +148,19 @@ fn identity_drift_table() {
     let base = verified(&want);
     let cases = [
         (
-            ObservedIdentity {
-                dkim_enabled: false,
-                ..base.clone()
-            },
+            ObservedIdentity { dkim_enabled: false, ..base.clone() },
             vec![IdentityChange::EnableDkim],
         ),
         (
-            ObservedIdentity {
-                dkim_tokens: vec![],
-                dkim_enabled: false,
-                ..base.clone()
-            },
+            ObservedIdentity { dkim_tokens: vec![], dkim_enabled: false, ..base.clone() },
             vec![IdentityChange::CreateDkimTokens],
         ),
         (
-            ObservedIdentity {
-                mail_from_domain: None,
-                ..base.clone()
-            },
-            vec![IdentityChange::SetMailFrom(
-                "mail.redcap.example.org".into(),
-            )],
+            ObservedIdentity { mail_from_domain: None, ..base.clone() },
+            vec![IdentityChange::SetMailFrom("mail.redcap.example.org".into())],
         ),
         (
-            ObservedIdentity {
-                verification_status: Some("Failed".into()),
-                ..base.clone()
-            },
+            ObservedIdentity { verification_status: Some("Failed".into()), ..base.clone() },
             vec![IdentityChange::VerifyDomain],
         ),
     ];
@@ -213,33 +173,15 @@ fn identity_drift_table() {
 fn records_of_a_domain_identity() {
     let want = desired_email(&identity(), &domain_spec("None")).expect("plan");
     let records = ses_records(&want, "eu-west-1", &verified(&want));
-    let summary: Vec<(String, &str, String)> = records
-        .iter()
-        .map(|r| (r.name.clone(), r.type_, r.value.clone()))
-        .collect();
+    let summary: Vec<(String, &str, String)> =
+        records.iter().map(|r| (r.name.clone(), r.type_, r.value.clone())).collect();
     assert_eq!(
         summary,
         vec![
-            (
-                "_amazonses.redcap.example.org".into(),
-                "TXT",
-                "\"tok=\"".into()
-            ),
-            (
-                "a1._domainkey.redcap.example.org".into(),
-                "CNAME",
-                "a1.dkim.amazonses.com".into()
-            ),
-            (
-                "b2._domainkey.redcap.example.org".into(),
-                "CNAME",
-                "b2.dkim.amazonses.com".into()
-            ),
-            (
-                "c3._domainkey.redcap.example.org".into(),
-                "CNAME",
-                "c3.dkim.amazonses.com".into()
-            ),
+            ("_amazonses.redcap.example.org".into(), "TXT", "\"tok=\"".into()),
+            ("a1._domainkey.redcap.example.org".into(), "CNAME", "a1.dkim.amazonses.com".into()),
+            ("b2._domainkey.redcap.example.org".into(), "CNAME", "b2.dkim.amazonses.com".into()),
+            ("c3._domainkey.redcap.example.org".into(), "CNAME", "c3.dkim.amazonses.com".into()),
             (
                 "mail.redcap.example.org".into(),
                 "MX",
@@ -269,29 +211,18 @@ fn route53_answers_are_normalised_before_comparing() {
             name: format!("{}.", r.name.to_uppercase()),
             type_: r.type_.to_string(),
             ttl: 300,
-            values: vec![if r.type_ == "TXT" {
-                r.value.clone()
-            } else {
-                format!("{}.", r.value)
-            }],
+            values: vec![if r.type_ == "TXT" { r.value.clone() } else { format!("{}.", r.value) }],
         })
         .collect();
     assert!(records_to_write(&records, &seen).is_empty());
     let mut changed = seen.clone();
     changed[4].values = vec!["10 feedback-smtp.us-east-1.amazonses.com.".into()];
     changed.remove(1);
-    let write: Vec<&str> = records_to_write(&records, &changed)
-        .iter()
-        .map(|r| r.purpose)
-        .collect();
+    let write: Vec<&str> = records_to_write(&records, &changed).iter().map(|r| r.purpose).collect();
     assert_eq!(write, vec!["SES DKIM", "SES MAIL FROM"]);
     // Only the sets holding the operator's values may be deleted.
     let owned = owned_record_sets(&records, &changed);
-    assert_eq!(
-        owned.len(),
-        changed.len() - 1,
-        "the edited MX is not ours any more"
-    );
+    assert_eq!(owned.len(), changed.len() - 1, "the edited MX is not ours any more");
     assert!(owned.iter().all(|s| s.type_ != "MX"));
 }
 
@@ -303,10 +234,7 @@ fn outputs_show_verification_state_and_endpoints() {
     let out = email_outputs(&want, Some(&seen), Some("arn:topic".into()), "eu-west-1");
     assert_eq!(out.identity, "redcap.example.org");
     assert_eq!(out.verification_status.as_deref(), Some("Pending"));
-    assert_eq!(
-        out.smtp_endpoint.as_deref(),
-        Some("email-smtp.eu-west-1.amazonaws.com")
-    );
+    assert_eq!(out.smtp_endpoint.as_deref(), Some("email-smtp.eu-west-1.amazonaws.com"));
     assert_eq!(out.notification_topic_arn.as_deref(), Some("arn:topic"));
 }
 
@@ -320,25 +248,11 @@ fn event_destination_must_forward_bounces_and_complaints_to_the_topic() {
         event_types: vec!["Complaint".into(), "bounce".into()],
         topic_arn: Some("arn:t".into()),
     };
-    assert!(event_destination_in_sync(
-        n,
-        "arn:t",
-        std::slice::from_ref(&good)
-    ));
-    assert!(!event_destination_in_sync(
-        n,
-        "arn:other",
-        std::slice::from_ref(&good)
-    ));
-    let disabled = ObservedEventDestination {
-        enabled: false,
-        ..good.clone()
-    };
+    assert!(event_destination_in_sync(n, "arn:t", std::slice::from_ref(&good)));
+    assert!(!event_destination_in_sync(n, "arn:other", std::slice::from_ref(&good)));
+    let disabled = ObservedEventDestination { enabled: false, ..good.clone() };
     assert!(!event_destination_in_sync(n, "arn:t", &[disabled]));
-    let bounce_only = ObservedEventDestination {
-        event_types: vec!["bounce".into()],
-        ..good
-    };
+    let bounce_only = ObservedEventDestination { event_types: vec!["bounce".into()], ..good };
     assert!(!event_destination_in_sync(n, "arn:t", &[bounce_only]));
     assert!(!event_destination_in_sync(n, "arn:t", &[]));
 }
@@ -352,10 +266,7 @@ fn subscriptions_follow_the_address() {
         protocol: "email".into(),
         endpoint: endpoint.into(),
     };
-    assert_eq!(
-        subscription_changes(n, &[], None),
-        (Some("it@example.org".into()), vec![])
-    );
+    assert_eq!(subscription_changes(n, &[], None), (Some("it@example.org".into()), vec![]));
     assert_eq!(
         subscription_changes(
             n,
@@ -376,13 +287,7 @@ fn subscriptions_follow_the_address() {
             ],
             Some("old@example.org")
         ),
-        (
-            Some("it@example.org".into()),
-            vec!["arn:aws:sns:x:1:t:old".into()]
-        )
+        (Some("it@example.org".into()), vec!["arn:aws:sns:x:1:t:old".into()])
     );
-    assert_eq!(
-        topic_arn("aws", "eu-west-1", "1", "t"),
-        "arn:aws:sns:eu-west-1:1:t"
-    );
+    assert_eq!(topic_arn("aws", "eu-west-1", "1", "t"), "arn:aws:sns:eu-west-1:1:t");
 }

@@ -119,30 +119,21 @@ mod tests {
     }
 
     fn spec(enabled: bool) -> GuardDutySpec {
-        GuardDutySpec {
-            enabled,
-            ..GuardDutySpec::default()
-        }
+        GuardDutySpec { enabled, ..GuardDutySpec::default() }
     }
 
     fn seen(status: &str, features: &[(&str, &str)]) -> ObservedDetector {
         ObservedDetector {
             id: "d1".into(),
             status: status.into(),
-            features: features
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            features: features.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             tags: TagSet::new(),
         }
     }
 
     #[test]
     fn disabled_spec_wants_nothing() {
-        assert_eq!(
-            desired_detector(&identity(), &spec(false), &[], Some(1)),
-            Ok(None)
-        );
+        assert_eq!(desired_detector(&identity(), &spec(false), &[], Some(1)), Ok(None));
     }
 
     #[test]
@@ -150,10 +141,7 @@ mod tests {
         let want = desired_detector(&identity(), &spec(true), &[], Some(1))
             .expect("plan")
             .expect("wanted");
-        assert_eq!(
-            want.features,
-            ["LAMBDA_NETWORK_LOGS", "RDS_LOGIN_EVENTS", "S3_DATA_EVENTS"]
-        );
+        assert_eq!(want.features, ["LAMBDA_NETWORK_LOGS", "RDS_LOGIN_EVENTS", "S3_DATA_EVENTS"]);
         assert_eq!(want.tags.get(tags::COMPONENT), Some("guardDuty"));
     }
 
@@ -172,13 +160,8 @@ mod tests {
             ],
         );
         assert!(detector_changes(&want, &all_on).is_empty());
-        let partly = seen(
-            "DISABLED",
-            &[
-                ("S3_DATA_EVENTS", "ENABLED"),
-                ("RDS_LOGIN_EVENTS", "DISABLED"),
-            ],
-        );
+        let partly =
+            seen("DISABLED", &[("S3_DATA_EVENTS", "ENABLED"), ("RDS_LOGIN_EVENTS", "DISABLED")]);
         assert_eq!(
             detector_changes(&want, &partly),
             vec![

@@ -69,11 +69,7 @@ pub fn role_changes(want: &DesiredRole, seen: &ObservedRole) -> Vec<RoleChange> 
     if !same_policy(&want.trust_policy, &seen.trust_policy) {
         changes.push(RoleChange::TrustPolicy);
     }
-    if !seen
-        .policy
-        .as_ref()
-        .is_some_and(|p| same_policy(p, &want.policy))
-    {
+    if !seen.policy.as_ref().is_some_and(|p| same_policy(p, &want.policy)) {
         changes.push(RoleChange::Policy);
     }
     changes
@@ -106,16 +102,10 @@ mod tests {
             policy: Some(want.policy.clone()),
         };
         assert!(role_changes(&want, &seen).is_empty());
-        let drifted = ObservedRole {
-            trust_policy: json!({}),
-            tags: TagSet::new(),
-            policy: None,
-            ..seen
-        };
-        let what: Vec<String> = role_changes(&want, &drifted)
-            .iter()
-            .map(Describe::describe)
-            .collect();
+        let drifted =
+            ObservedRole { trust_policy: json!({}), tags: TagSet::new(), policy: None, ..seen };
+        let what: Vec<String> =
+            role_changes(&want, &drifted).iter().map(Describe::describe).collect();
         assert_eq!(what, ["tags", "trust policy", "permissions"]);
     }
 }

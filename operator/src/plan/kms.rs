@@ -43,11 +43,7 @@ pub struct LogsGrant {
 impl LogsGrant {
     /// The key policy statement for the account `account`.
     pub fn statement(&self, account: &str) -> Value {
-        let suffix = if self.partition == "aws-cn" {
-            "amazonaws.com.cn"
-        } else {
-            "amazonaws.com"
-        };
+        let suffix = if self.partition == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" };
         json!({
             "Sid": LOGS_STATEMENT_SID,
             "Effect": "Allow",
@@ -79,27 +75,18 @@ pub fn policy_with(policy: &Value, statement: &Value) -> Option<Value> {
     };
     let present = statements.iter().any(|s| {
         s.get("Sid") == sid
-            && same_policy(
-                &json!({"Statement": [s]}),
-                &json!({"Statement": [statement]}),
-            )
+            && same_policy(&json!({"Statement": [s]}), &json!({"Statement": [statement]}))
     });
     if present {
         return None;
     }
-    let mut merged: Vec<Value> = statements
-        .into_iter()
-        .filter(|s| s.get("Sid") != sid)
-        .collect();
+    let mut merged: Vec<Value> = statements.into_iter().filter(|s| s.get("Sid") != sid).collect();
     merged.push(statement.clone());
     let mut out = match policy {
         Value::Object(m) => Value::Object(m.clone()),
         _ => json!({}),
     };
-    out["Version"] = policy
-        .get("Version")
-        .cloned()
-        .unwrap_or_else(|| json!("2012-10-17"));
+    out["Version"] = policy.get("Version").cloned().unwrap_or_else(|| json!("2012-10-17"));
     out["Statement"] = Value::Array(merged);
     Some(out)
 }
@@ -294,9 +281,7 @@ mod tests {
         let KeyPlan::Changes(changes) = key_plan(&want, &seen, "uid-1") else {
             panic!("changes expected")
         };
-        let [KeyChange::PutPolicy(text)] = changes.as_slice() else {
-            panic!("{changes:?}")
-        };
+        let [KeyChange::PutPolicy(text)] = changes.as_slice() else { panic!("{changes:?}") };
         let put: Value = serde_json::from_str(text).expect("json");
         assert_eq!(put["Id"], "key-default-1");
         assert_eq!(put["Statement"][0], root(), "the root statement is kept");
@@ -327,9 +312,7 @@ mod tests {
         let KeyPlan::Changes(changes) = key_plan(&want, &seen, "uid-1") else {
             panic!("changes expected")
         };
-        let [KeyChange::PutPolicy(text)] = changes.as_slice() else {
-            panic!("{changes:?}")
-        };
+        let [KeyChange::PutPolicy(text)] = changes.as_slice() else { panic!("{changes:?}") };
         let put: Value = serde_json::from_str(text).expect("json");
         let sids: Vec<&str> = put["Statement"]
             .as_array()
@@ -337,10 +320,7 @@ mod tests {
             .iter()
             .filter_map(|s| s["Sid"].as_str())
             .collect();
-        assert_eq!(
-            sids,
-            ["Enable IAM User Permissions", "Theirs", LOGS_STATEMENT_SID]
-        );
+        assert_eq!(sids, ["Enable IAM User Permissions", "Theirs", LOGS_STATEMENT_SID]);
         // Unknown policy (key not readable in its state): nothing is put.
         seen.policy = None;
         assert_eq!(key_plan(&want, &seen, "uid-1"), KeyPlan::Changes(vec![]));
@@ -349,11 +329,7 @@ mod tests {
     #[test]
     fn desired_key_is_named_and_tagged_for_the_environment() {
         let want = desired_key(&identity(), &[]).expect("plan");
-        assert!(
-            want.alias.starts_with("alias/redcap/rc-prod-redcap-"),
-            "{}",
-            want.alias
-        );
+        assert!(want.alias.starts_with("alias/redcap/rc-prod-redcap-"), "{}", want.alias);
         assert!(want.rotation);
         assert_eq!(want.tags.get(tags::UID), Some("uid-1"));
         assert_eq!(want.tags.get(tags::COMPONENT), Some("encryptionKey"));
@@ -373,18 +349,11 @@ mod tests {
         let base = in_sync(&want);
         let cases: Vec<(ObservedKey, Vec<KeyChange>)> = vec![
             (
-                ObservedKey {
-                    rotation_enabled: Some(false),
-                    ..base.clone()
-                },
+                ObservedKey { rotation_enabled: Some(false), ..base.clone() },
                 vec![KeyChange::EnableRotation],
             ),
             (
-                ObservedKey {
-                    state: KeyState::Disabled,
-                    rotation_enabled: None,
-                    ..base.clone()
-                },
+                ObservedKey { state: KeyState::Disabled, rotation_enabled: None, ..base.clone() },
                 vec![KeyChange::Enable, KeyChange::EnableRotation],
             ),
             (
@@ -393,26 +362,15 @@ mod tests {
                     rotation_enabled: None,
                     ..base.clone()
                 },
-                vec![
-                    KeyChange::CancelDeletion,
-                    KeyChange::Enable,
-                    KeyChange::EnableRotation,
-                ],
+                vec![KeyChange::CancelDeletion, KeyChange::Enable, KeyChange::EnableRotation],
             ),
             (
-                ObservedKey {
-                    description: "edited".into(),
-                    ..base.clone()
-                },
+                ObservedKey { description: "edited".into(), ..base.clone() },
                 vec![KeyChange::UpdateDescription(want.description.clone())],
             ),
         ];
         for (seen, expected) in cases {
-            assert_eq!(
-                key_plan(&want, &seen, "uid-1"),
-                KeyPlan::Changes(expected),
-                "{seen:?}"
-            );
+            assert_eq!(key_plan(&want, &seen, "uid-1"), KeyPlan::Changes(expected), "{seen:?}");
         }
     }
 
@@ -424,42 +382,19 @@ mod tests {
         let KeyPlan::Changes(changes) = key_plan(&want, &seen, "uid-1") else {
             panic!("changes expected")
         };
-        assert_eq!(
-            changes,
-            vec![KeyChange::Tag(
-                [(tags::NAME, "redcap")].into_iter().collect()
-            )]
-        );
+        assert_eq!(changes, vec![KeyChange::Tag([(tags::NAME, "redcap")].into_iter().collect())]);
     }
 
     #[test]
     fn foreign_busy_and_unusable_keys() {
         let want = desired_key(&identity(), &[]).expect("plan");
         let seen = in_sync(&want);
-        assert!(matches!(
-            key_plan(&want, &seen, "other-uid"),
-            KeyPlan::Blocked(_)
-        ));
-        let busy = ObservedKey {
-            state: KeyState::from_aws("Updating"),
-            ..seen.clone()
-        };
+        assert!(matches!(key_plan(&want, &seen, "other-uid"), KeyPlan::Blocked(_)));
+        let busy = ObservedKey { state: KeyState::from_aws("Updating"), ..seen.clone() };
         assert!(matches!(key_plan(&want, &busy, "uid-1"), KeyPlan::Wait(_)));
-        let import = ObservedKey {
-            state: KeyState::from_aws("PendingImport"),
-            ..seen.clone()
-        };
-        assert!(matches!(
-            key_plan(&want, &import, "uid-1"),
-            KeyPlan::Blocked(_)
-        ));
-        let aws_managed = ObservedKey {
-            customer_managed: false,
-            ..seen
-        };
-        assert!(matches!(
-            key_plan(&want, &aws_managed, "uid-1"),
-            KeyPlan::Blocked(_)
-        ));
+        let import = ObservedKey { state: KeyState::from_aws("PendingImport"), ..seen.clone() };
+        assert!(matches!(key_plan(&want, &import, "uid-1"), KeyPlan::Blocked(_)));
+        let aws_managed = ObservedKey { customer_managed: false, ..seen };
+        assert!(matches!(key_plan(&want, &aws_managed, "uid-1"), KeyPlan::Blocked(_)));
     }
 }

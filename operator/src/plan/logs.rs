@@ -50,10 +50,8 @@ pub fn desired_log_group(
     retention_days: u32,
     key_arn: &str,
 ) -> Result<DesiredLogGroup, PlanError> {
-    let invalid = |message: String| PlanError::InvalidSpec {
-        field: "spec.logs.retentionDays",
-        message,
-    };
+    let invalid =
+        |message: String| PlanError::InvalidSpec { field: "spec.logs.retentionDays", message };
     if !crate::api::LOG_RETENTION_DAYS.contains(&retention_days) {
         return Err(invalid(format!(
             "{retention_days} is not a retention CloudWatch Logs accepts"
@@ -78,10 +76,8 @@ pub fn log_group_changes(want: &DesiredLogGroup, seen: &ObservedLogGroup) -> Vec
     if seen.retention_days != Some(want.retention_days) {
         changes.push(LogGroupChange::Retention);
     }
-    let same_key = seen
-        .kms_key_id
-        .as_deref()
-        .is_some_and(|k| key_id_of(k) == key_id_of(&want.kms_key_arn));
+    let same_key =
+        seen.kms_key_id.as_deref().is_some_and(|k| key_id_of(k) == key_id_of(&want.kms_key_arn));
     if !same_key {
         changes.push(LogGroupChange::Key);
     }
@@ -124,10 +120,8 @@ mod tests {
             tags: TagSet::new(),
             ..seen
         };
-        let what: Vec<String> = log_group_changes(&want, &drifted)
-            .iter()
-            .map(Describe::describe)
-            .collect();
+        let what: Vec<String> =
+            log_group_changes(&want, &drifted).iter().map(Describe::describe).collect();
         assert_eq!(what, ["tags", "retention", "encryption key"]);
     }
 }

@@ -35,11 +35,7 @@ pub trait Describe {
 
 /// "a, b, c": what a list of changes changes.
 pub fn describe_all<C: Describe>(changes: &[C]) -> String {
-    changes
-        .iter()
-        .map(Describe::describe)
-        .collect::<Vec<_>>()
-        .join(", ")
+    changes.iter().map(Describe::describe).collect::<Vec<_>>().join(", ")
 }
 
 /// Largest number of tags S3 and KMS accept on one resource.
@@ -51,10 +47,7 @@ pub enum PlanError {
     #[error("metadata.{field} is not set")]
     MissingMetadata { field: &'static str },
     #[error("{field}: {message}")]
-    InvalidSpec {
-        field: &'static str,
-        message: String,
-    },
+    InvalidSpec { field: &'static str, message: String },
 }
 
 /// Who an environment is, for naming and ownership. Fixed for the life of the object.
@@ -70,9 +63,7 @@ impl EnvIdentity {
     pub fn from_env(env: &RedcapEnvironment) -> Result<Self, PlanError> {
         let meta = &env.metadata;
         let field = |v: &Option<String>, field| {
-            v.clone()
-                .filter(|s| !s.is_empty())
-                .ok_or(PlanError::MissingMetadata { field })
+            v.clone().filter(|s| !s.is_empty()).ok_or(PlanError::MissingMetadata { field })
         };
         Ok(Self {
             namespace: field(&meta.namespace, "namespace")?,
@@ -105,10 +96,7 @@ impl EnvIdentity {
         set.insert(api::tags::NAME, &self.name);
         set.insert(api::tags::UID, &self.uid);
         set.insert(api::tags::COMPONENT, component.as_str());
-        set.insert(
-            api::tags::DEPLOYMENT,
-            format!("{}-{}", self.name, self.region),
-        );
+        set.insert(api::tags::DEPLOYMENT, format!("{}-{}", self.name, self.region));
         let reserved = |k: &str| k.starts_with("redcap.dev/") || k == api::tags::DEPLOYMENT;
         for tag in extra {
             if reserved(&tag.key) {
@@ -133,20 +121,14 @@ impl EnvIdentity {
         }
         // One slot stays free for the retained marker put on at deletion.
         if set.len() >= MAX_TAGS {
-            return Err(invalid_tags(format!(
-                "at most {} tags are allowed",
-                MAX_TAGS - 1 - 6
-            )));
+            return Err(invalid_tags(format!("at most {} tags are allowed", MAX_TAGS - 1 - 6)));
         }
         Ok(set)
     }
 }
 
 fn invalid_tags(message: String) -> PlanError {
-    PlanError::InvalidSpec {
-        field: "spec.aws.tags",
-        message,
-    }
+    PlanError::InvalidSpec { field: "spec.aws.tags", message }
 }
 
 #[cfg(test)]
@@ -171,10 +153,7 @@ mod tests {
     }
 
     fn tag(key: &str, value: &str) -> api::Tag {
-        api::Tag {
-            key: key.into(),
-            value: value.into(),
-        }
+        api::Tag { key: key.into(), value: value.into() }
     }
 
     #[test]
@@ -183,19 +162,13 @@ mod tests {
         assert_eq!(id.namespace, "prod");
         assert_eq!(id.uid, "uid-1");
         assert_eq!(id.region, "eu-west-1");
-        assert_eq!(
-            id.environment_id(),
-            naming::environment_id("prod", "redcap", "uid-1")
-        );
+        assert_eq!(id.environment_id(), naming::environment_id("prod", "redcap", "uid-1"));
     }
 
     #[test]
     fn identity_needs_a_uid() {
         let mut obj = minimal();
-        obj["metadata"]
-            .as_object_mut()
-            .expect("object")
-            .remove("uid");
+        obj["metadata"].as_object_mut().expect("object").remove("uid");
         assert_eq!(
             EnvIdentity::from_env(&env(obj)),
             Err(PlanError::MissingMetadata { field: "uid" })
@@ -218,25 +191,14 @@ mod tests {
     #[test]
     fn reserved_and_invalid_user_tags_are_rejected() {
         let id = EnvIdentity::from_env(&env(minimal())).expect("identity");
-        for bad in [
-            tag(api::tags::UID, "x"),
-            tag("deployment", "x"),
-            tag("aws:x", "y"),
-            tag("", "y"),
-        ] {
-            let err = id
-                .ownership_tags(ComponentName::FileStorage, &[bad])
-                .expect_err("rejected");
+        for bad in
+            [tag(api::tags::UID, "x"), tag("deployment", "x"), tag("aws:x", "y"), tag("", "y")]
+        {
+            let err = id.ownership_tags(ComponentName::FileStorage, &[bad]).expect_err("rejected");
             assert!(err.to_string().starts_with("spec.aws.tags"), "{err}");
         }
         let many: Vec<api::Tag> = (0..44).map(|i| tag(&format!("k{i}"), "v")).collect();
-        assert!(
-            id.ownership_tags(ComponentName::FileStorage, &many)
-                .is_err()
-        );
-        assert!(
-            id.ownership_tags(ComponentName::FileStorage, &many[..43])
-                .is_ok()
-        );
+        assert!(id.ownership_tags(ComponentName::FileStorage, &many).is_err());
+        assert!(id.ownership_tags(ComponentName::FileStorage, &many[..43]).is_ok());
     }
 }

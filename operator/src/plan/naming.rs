@@ -96,10 +96,7 @@ pub fn account_of_arn(arn: &str) -> Option<&str> {
 
 /// The key id at the end of a KMS key ARN (`.../key/<id>`), or the input if it is no ARN.
 pub fn key_id_of(arn_or_id: &str) -> &str {
-    arn_or_id
-        .rsplit_once("key/")
-        .map(|(_, id)| id)
-        .unwrap_or(arn_or_id)
+    arn_or_id.rsplit_once("key/").map(|(_, id)| id).unwrap_or(arn_or_id)
 }
 
 /// Checks the S3 naming rules for general purpose buckets; the message names the problem.
@@ -107,28 +104,20 @@ pub fn validate_bucket_name(name: &str) -> Result<(), String> {
     if !(3..=63).contains(&name.len()) {
         return Err(format!("{name:?} must be 3 to 63 characters long"));
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
     {
-        return Err(format!(
-            "{name:?} may contain only lowercase letters, digits, '.' and '-'"
-        ));
+        return Err(format!("{name:?} may contain only lowercase letters, digits, '.' and '-'"));
     }
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     let bytes = name.as_bytes();
     if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return Err(format!(
-            "{name:?} must begin and end with a letter or digit"
-        ));
+        return Err(format!("{name:?} must begin and end with a letter or digit"));
     }
     if name.contains("..") {
         return Err(format!("{name:?} must not contain two adjacent periods"));
     }
     if name.split('.').count() == 4
-        && name
-            .split('.')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && name.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
     {
         return Err(format!("{name:?} must not look like an IP address"));
     }
@@ -152,10 +141,7 @@ mod tests {
     #[test]
     fn environment_id_is_deterministic_short_and_valid() {
         let a = environment_id("prod", "redcap", "6f1c3a8e-0000-4000-8000-000000000001");
-        assert_eq!(
-            a,
-            environment_id("prod", "redcap", "6f1c3a8e-0000-4000-8000-000000000001")
-        );
+        assert_eq!(a, environment_id("prod", "redcap", "6f1c3a8e-0000-4000-8000-000000000001"));
         assert!(a.starts_with("rc-prod-redcap-"), "{a}");
         assert_eq!(a.len(), "rc-prod-redcap-".len() + 8);
         validate_bucket_name(&file_bucket_name(&a)).expect("valid bucket name");
@@ -163,10 +149,7 @@ mod tests {
 
     #[test]
     fn environment_id_depends_on_the_uid() {
-        assert_ne!(
-            environment_id("ns", "n", "uid-1"),
-            environment_id("ns", "n", "uid-2")
-        );
+        assert_ne!(environment_id("ns", "n", "uid-1"), environment_id("ns", "n", "uid-2"));
     }
 
     #[test]
@@ -210,10 +193,7 @@ mod tests {
             Some("123456789012")
         );
         assert_eq!(account_of_arn("arn:aws:s3:::bucket"), None);
-        assert_eq!(
-            key_id_of("arn:aws:kms:eu-west-1:123456789012:key/abc-1"),
-            "abc-1"
-        );
+        assert_eq!(key_id_of("arn:aws:kms:eu-west-1:123456789012:key/abc-1"), "abc-1");
         assert_eq!(key_id_of("abc-1"), "abc-1");
     }
 

@@ -74,10 +74,7 @@ pub fn flow_log_group(environment_id: &str) -> String {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> PlanError {
-    PlanError::InvalidSpec {
-        field,
-        message: message.into(),
-    }
+    PlanError::InvalidSpec { field, message: message.into() }
 }
 
 /// Renders the network stack for the spec. `salt` is [`crate::plan::cfn::attempt_salt`].
@@ -88,11 +85,8 @@ pub fn desired_network(
     kms_key_arn: &str,
     salt: &str,
 ) -> Result<DesiredNetwork, PlanError> {
-    let vpc: Ipv4Cidr = spec
-        .network
-        .cidr
-        .parse()
-        .map_err(|e| invalid("spec.network.cidr", format!("{e}")))?;
+    let vpc: Ipv4Cidr =
+        spec.network.cidr.parse().map_err(|e| invalid("spec.network.cidr", format!("{e}")))?;
     let layout = SubnetLayout::new(vpc, spec.network.availability_zones).map_err(|e| {
         let field = match e {
             crate::plan::cidr::CidrError::Zones(_) => "spec.network.availabilityZones",
@@ -103,10 +97,7 @@ pub fn desired_network(
     if !crate::api::LOG_RETENTION_DAYS.contains(&spec.logs.retention_days) {
         return Err(invalid(
             "spec.logs.retentionDays",
-            format!(
-                "{} is not a retention CloudWatch Logs accepts",
-                spec.logs.retention_days
-            ),
+            format!("{} is not a retention CloudWatch Logs accepts", spec.logs.retention_days),
         ));
     }
     let environment_id = id.environment_id();
@@ -146,11 +137,7 @@ pub fn desired_network(
             ),
         ));
     }
-    Ok(DesiredNetwork {
-        stack,
-        layout,
-        log_group,
-    })
+    Ok(DesiredNetwork { stack, layout, log_group })
 }
 
 /// Refuses changes the deployed network cannot take without being replaced: another VPC

@@ -34,11 +34,7 @@ fn field_of(err: PlanError) -> &'static str {
 #[test]
 fn stack_is_named_and_tagged_for_the_environment() {
     let want = plan(serde_json::json!({})).expect("plan");
-    assert!(
-        want.stack.name.starts_with("rc-prod-redcap-"),
-        "{}",
-        want.stack.name
-    );
+    assert!(want.stack.name.starts_with("rc-prod-redcap-"), "{}", want.stack.name);
     assert!(want.stack.name.ends_with("-network"));
     assert!(want.stack.name.len() <= 128);
     assert_eq!(want.stack.tags.get(tags::UID), Some("uid-1"));
@@ -50,47 +46,25 @@ fn stack_is_named_and_tagged_for_the_environment() {
 #[test]
 fn the_largest_template_fits_in_a_request() {
     let want = plan(serde_json::json!({"availabilityZones": 3})).expect("plan");
-    assert!(
-        want.stack.body.len() < MAX_TEMPLATE_BODY / 2,
-        "{} bytes",
-        want.stack.body.len()
-    );
+    assert!(want.stack.body.len() < MAX_TEMPLATE_BODY / 2, "{} bytes", want.stack.body.len());
 }
 
 #[test]
 fn bad_network_specs_name_their_field() {
     let cases = [
-        (
-            serde_json::json!({"cidr": "10.0.0.0/24", "availabilityZones": 3}),
-            "spec.network.cidr",
-        ),
-        (
-            serde_json::json!({"cidr": "10.0.0.1/16"}),
-            "spec.network.cidr",
-        ),
-        (
-            serde_json::json!({"cidr": "10.0.0.0/26"}),
-            "spec.network.cidr",
-        ),
-        (
-            serde_json::json!({"cidr": "169.254.0.0/16"}),
-            "spec.network.cidr",
-        ),
+        (serde_json::json!({"cidr": "10.0.0.0/24", "availabilityZones": 3}), "spec.network.cidr"),
+        (serde_json::json!({"cidr": "10.0.0.1/16"}), "spec.network.cidr"),
+        (serde_json::json!({"cidr": "10.0.0.0/26"}), "spec.network.cidr"),
+        (serde_json::json!({"cidr": "169.254.0.0/16"}), "spec.network.cidr"),
         (serde_json::json!({"cidr": "banana"}), "spec.network.cidr"),
-        (
-            serde_json::json!({"availabilityZones": 4}),
-            "spec.network.availabilityZones",
-        ),
+        (serde_json::json!({"availabilityZones": 4}), "spec.network.availabilityZones"),
     ];
     for (network, field) in cases {
         let err = plan(network.clone()).expect_err("refused");
         let text = err.to_string();
         assert_eq!(field_of(err), field, "{network}: {text}");
     }
-    assert!(
-        plan(serde_json::json!({"cidr": "10.0.0.0/24"})).is_ok(),
-        "a /24 holds two zones"
-    );
+    assert!(plan(serde_json::json!({"cidr": "10.0.0.0/24"})).is_ok(), "a /24 holds two zones");
 }
 
 #[test]
@@ -115,10 +89,7 @@ fn live_network_refuses_a_new_range_and_fewer_zones() {
     let two = plan(serde_json::json!({})).expect("plan");
     let three = plan(serde_json::json!({"availabilityZones": 3})).expect("plan");
     assert!(check_live_change(&two, &deployed("10.0.0.0/16", 2)).is_ok());
-    assert!(
-        check_live_change(&three, &deployed("10.0.0.0/16", 2)).is_ok(),
-        "growing is fine"
-    );
+    assert!(check_live_change(&three, &deployed("10.0.0.0/16", 2)).is_ok(), "growing is fine");
     let err = check_live_change(&two, &deployed("10.0.0.0/16", 3)).expect_err("shrink");
     assert!(err.to_string().contains("cannot shrink to 2"), "{err}");
     assert_eq!(field_of(err), "spec.network.availabilityZones");
@@ -173,21 +144,12 @@ fn a_missing_output_is_named() {
 
 #[test]
 fn user_tags_leave_room_for_the_template_tags() {
-    let tag = |i: usize| crate::api::Tag {
-        key: format!("k{i}"),
-        value: "v".into(),
-    };
+    let tag = |i: usize| crate::api::Tag { key: format!("k{i}"), value: "v".into() };
     let fits: Vec<Tag> = (0..42).map(tag).collect();
     assert!(desired_network(&identity(), &spec(serde_json::json!({})), &fits, KEY, "0").is_ok());
     let too_many: Vec<Tag> = (0..43).map(tag).collect();
-    let err = desired_network(
-        &identity(),
-        &spec(serde_json::json!({})),
-        &too_many,
-        KEY,
-        "0",
-    )
-    .expect_err("refused");
+    let err = desired_network(&identity(), &spec(serde_json::json!({})), &too_many, KEY, "0")
+        .expect_err("refused");
     assert!(err.to_string().contains("at most 42 tags"), "{err}");
     assert_eq!(field_of(err), "spec.aws.tags");
 }

@@ -102,10 +102,7 @@ fn canonical_statement(statement: &Value) -> Value {
             k if LIST_KEYS.contains(&k) => string_list(value),
             "Principal" | "NotPrincipal" => match value {
                 Value::Object(by_kind) => Value::Object(
-                    by_kind
-                        .iter()
-                        .map(|(kind, v)| (kind.clone(), string_list(v)))
-                        .collect(),
+                    by_kind.iter().map(|(kind, v)| (kind.clone(), string_list(v))).collect(),
                 ),
                 // `"*"` and `{"AWS": "*"}` are the same principal: everyone.
                 Value::String(s) if s == "*" => json!({"AWS": ["*"]}),
@@ -204,13 +201,7 @@ mod tests {
         let allow = &p["Statement"][1];
         assert_eq!(allow["Principal"]["Service"], "logging.s3.amazonaws.com");
         assert_eq!(allow["Resource"], "arn:aws:s3:::logs/access-logs/*");
-        assert_eq!(
-            allow["Condition"]["ArnLike"]["aws:SourceArn"],
-            "arn:aws:s3:::files"
-        );
-        assert_eq!(
-            allow["Condition"]["StringEquals"]["aws:SourceAccount"],
-            "123456789012"
-        );
+        assert_eq!(allow["Condition"]["ArnLike"]["aws:SourceArn"], "arn:aws:s3:::files");
+        assert_eq!(allow["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
     }
 }

@@ -66,9 +66,8 @@ pub fn random_alphanumeric(len: usize) -> SecretString {
     use rand::RngExt;
     const CHARSET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    let value: String = (0..len)
-        .map(|_| char::from(CHARSET[rng.random_range(0..CHARSET.len())]))
-        .collect();
+    let value: String =
+        (0..len).map(|_| char::from(CHARSET[rng.random_range(0..CHARSET.len())])).collect();
     SecretString(value)
 }
 
@@ -81,10 +80,7 @@ mod tests {
         let s = SecretString::new("hunter2-very-secret");
         assert_eq!(format!("{s:?}"), "<redacted>");
         assert_eq!(format!("{s}"), "<redacted>");
-        assert_eq!(
-            format!("{:?}", Some(("x", s.clone()))),
-            r#"Some(("x", <redacted>))"#
-        );
+        assert_eq!(format!("{:?}", Some(("x", s.clone()))), r#"Some(("x", <redacted>))"#);
         assert_eq!(s.expose(), "hunter2-very-secret");
     }
 

@@ -169,10 +169,8 @@ pub fn secret_changes(want: &DesiredSecret, seen: &ObservedSecret) -> Vec<Secret
         changes.push(SecretChange::Restore);
     }
     // DescribeSecret may answer with the key id or the ARN given at creation.
-    let same_key = seen
-        .kms_key_id
-        .as_deref()
-        .is_some_and(|k| key_id_of(k) == key_id_of(&want.kms_key_arn));
+    let same_key =
+        seen.kms_key_id.as_deref().is_some_and(|k| key_id_of(k) == key_id_of(&want.kms_key_arn));
     if seen.description != want.description || !same_key {
         changes.push(SecretChange::Update);
     }

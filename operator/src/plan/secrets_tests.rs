@@ -11,10 +11,7 @@ const KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/k-1";
 
 fn in_sync(want: &DesiredSecret) -> ObservedSecret {
     ObservedSecret {
-        arn: format!(
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:{}-AbCdEf",
-            want.name
-        ),
+        arn: format!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:{}-AbCdEf", want.name),
         description: want.description.clone(),
         kms_key_id: Some("k-1".into()),
         tags: want.tags.clone(),
@@ -25,11 +22,9 @@ fn in_sync(want: &DesiredSecret) -> ObservedSecret {
 #[test]
 fn names_are_per_environment_and_never_look_like_an_arn_suffix() {
     let id = identity().environment_id();
-    for purpose in [
-        SecretPurpose::Salt,
-        SecretPurpose::StorageCredentials,
-        SecretPurpose::SmtpCredentials,
-    ] {
+    for purpose in
+        [SecretPurpose::Salt, SecretPurpose::StorageCredentials, SecretPurpose::SmtpCredentials]
+    {
         let name = secret_name(&id, purpose);
         assert!(name.starts_with(&format!("redcap/{id}/")), "{name}");
         let last = name.rsplit('-').next().expect("part");
@@ -47,14 +42,8 @@ fn desired_secret_is_tagged_with_owner_component_and_rotation() {
     assert_eq!(salt.tags.get(tags::UID), Some("uid-1"));
     assert_eq!(salt.tags.get(tags::COMPONENT), Some("secrets"));
     assert_eq!(salt.tags.get(ROTATION_TAG), Some("never"));
-    let smtp = desired_secret(
-        &identity(),
-        SecretPurpose::SmtpCredentials,
-        KEY,
-        Some(30),
-        &[],
-    )
-    .expect("plan");
+    let smtp = desired_secret(&identity(), SecretPurpose::SmtpCredentials, KEY, Some(30), &[])
+        .expect("plan");
     assert_eq!(smtp.tags.get(ROTATION_TAG), Some("30d"));
     assert_eq!(smtp.tags.get(tags::COMPONENT), Some("smtpCredentials"));
 }
@@ -74,25 +63,10 @@ fn drift_table() {
     let want = desired_secret(&identity(), SecretPurpose::Salt, KEY, None, &[]).expect("plan");
     let base = in_sync(&want);
     let cases = [
+        (ObservedSecret { deleted: true, ..base.clone() }, vec![SecretChange::Restore]),
+        (ObservedSecret { kms_key_id: None, ..base.clone() }, vec![SecretChange::Update]),
         (
-            ObservedSecret {
-                deleted: true,
-                ..base.clone()
-            },
-            vec![SecretChange::Restore],
-        ),
-        (
-            ObservedSecret {
-                kms_key_id: None,
-                ..base.clone()
-            },
-            vec![SecretChange::Update],
-        ),
-        (
-            ObservedSecret {
-                description: "edited".into(),
-                ..base.clone()
-            },
+            ObservedSecret { description: "edited".into(), ..base.clone() },
             vec![SecretChange::Update],
         ),
     ];
@@ -103,9 +77,7 @@ fn drift_table() {
     retagged.tags.insert(ROTATION_TAG, "1d");
     assert_eq!(
         secret_changes(&want, &retagged),
-        vec![SecretChange::Tag(
-            [(ROTATION_TAG, "never")].into_iter().collect()
-        )]
+        vec![SecretChange::Tag([(ROTATION_TAG, "never")].into_iter().collect())]
     );
 }
 
@@ -114,15 +86,9 @@ fn only_the_salt_is_kept_and_only_unless_delete() {
     use SecretDisposal::*;
     for policy in [DeletionPolicy::Snapshot, DeletionPolicy::Retain] {
         assert_eq!(disposal(SecretPurpose::Salt, policy), Retain);
-        assert_eq!(
-            disposal(SecretPurpose::SmtpCredentials, policy),
-            DeleteWithRecovery
-        );
+        assert_eq!(disposal(SecretPurpose::SmtpCredentials, policy), DeleteWithRecovery);
     }
-    assert_eq!(
-        disposal(SecretPurpose::Salt, DeletionPolicy::Delete),
-        DeleteWithRecovery
-    );
+    assert_eq!(disposal(SecretPurpose::Salt, DeletionPolicy::Delete), DeleteWithRecovery);
     assert_eq!(
         disposal(SecretPurpose::StorageCredentials, DeletionPolicy::Delete),
         DeleteWithRecovery
@@ -170,10 +136,7 @@ fn runtime_policy_reads_exactly_the_secrets_and_connects_as_the_redcap_user() {
             ]
         })
     );
-    let without_db = RuntimeAccess {
-        database: None,
-        ..access
-    };
+    let without_db = RuntimeAccess { database: None, ..access };
     let p = runtime_policy(&without_db);
     assert_eq!(p["Statement"].as_array().map(Vec::len), Some(2));
     assert!(!p.to_string().contains("rds-db"));

@@ -34,19 +34,15 @@ pub fn smtp_password(
     secret_access_key: &SecretString,
     region: &str,
 ) -> Result<SecretString, InvalidLength> {
-    let mut key = hmac_sha256(
-        format!("AWS4{}", secret_access_key.expose()).as_bytes(),
-        DATE.as_bytes(),
-    )?;
+    let mut key =
+        hmac_sha256(format!("AWS4{}", secret_access_key.expose()).as_bytes(), DATE.as_bytes())?;
     for part in [region, SERVICE, TERMINAL, MESSAGE] {
         key = hmac_sha256(&key, part.as_bytes())?;
     }
     let mut versioned = Vec::with_capacity(33);
     versioned.push(VERSION);
     versioned.extend_from_slice(&key);
-    Ok(SecretString::new(aws_smithy_types::base64::encode(
-        &versioned,
-    )))
+    Ok(SecretString::new(aws_smithy_types::base64::encode(&versioned)))
 }
 
 /// The SES SMTP endpoint of a region (port 587 with STARTTLS, or 465 with TLS).
@@ -65,16 +61,8 @@ mod tests {
     fn matches_the_reference_implementation() {
         let example = SecretString::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
         let cases = [
-            (
-                &example,
-                "us-east-1",
-                "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9",
-            ),
-            (
-                &example,
-                "eu-west-1",
-                "BMW5RDrXmmVs0lV7GpI4oLkHXpZ4stDsk6q91z1g38Pk",
-            ),
+            (&example, "us-east-1", "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9"),
+            (&example, "eu-west-1", "BMW5RDrXmmVs0lV7GpI4oLkHXpZ4stDsk6q91z1g38Pk"),
             (
                 &SecretString::new("secret"),
                 "us-west-2",
@@ -82,11 +70,7 @@ mod tests {
             ),
         ];
         for (key, region, want) in cases {
-            assert_eq!(
-                smtp_password(key, region).expect("hmac").expose(),
-                want,
-                "{region}"
-            );
+            assert_eq!(smtp_password(key, region).expect("hmac").expose(), want, "{region}");
         }
     }
 
@@ -100,9 +84,6 @@ mod tests {
 
     #[test]
     fn endpoint_per_region() {
-        assert_eq!(
-            smtp_endpoint("eu-west-1"),
-            "email-smtp.eu-west-1.amazonaws.com"
-        );
+        assert_eq!(smtp_endpoint("eu-west-1"), "email-smtp.eu-west-1.amazonaws.com");
     }
 }

@@ -143,10 +143,7 @@ impl crate::plan::Describe for BucketChange {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> PlanError {
-    PlanError::InvalidSpec {
-        field,
-        message: message.into(),
-    }
+    PlanError::InvalidSpec { field, message: message.into() }
 }
 
 /// The file bucket's lifecycle rules for a storage spec.
@@ -172,10 +169,8 @@ pub fn file_lifecycle(spec: &StorageSpec) -> Result<Vec<LifecycleRule>, PlanErro
     let mut rules = vec![abort_uploads_rule()];
     let mut transitions = Vec::new();
     if ia > 0 {
-        transitions.push((
-            days(ia, "spec.storage.infrequentAccessAfterDays")?,
-            "STANDARD_IA".to_string(),
-        ));
+        transitions
+            .push((days(ia, "spec.storage.infrequentAccessAfterDays")?, "STANDARD_IA".to_string()));
     }
     if tiering > 0 {
         transitions.push((
@@ -184,11 +179,7 @@ pub fn file_lifecycle(spec: &StorageSpec) -> Result<Vec<LifecycleRule>, PlanErro
         ));
     }
     if !transitions.is_empty() {
-        rules.push(LifecycleRule {
-            id: "redcap-transitions".into(),
-            transitions,
-            ..empty_rule()
-        });
+        rules.push(LifecycleRule { id: "redcap-transitions".into(), transitions, ..empty_rule() });
     }
     if spec.noncurrent_version_expiration_days > 0 {
         let d = days(
@@ -225,12 +216,7 @@ fn abort_uploads_rule() -> LifecycleRule {
 
 /// The name of the file bucket: `spec.storage.bucketName` or the derived one.
 pub fn file_bucket(id: &EnvIdentity, spec: &StorageSpec) -> Result<String, PlanError> {
-    match spec
-        .bucket_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
+    match spec.bucket_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         Some(name) => {
             validate_bucket_name(name).map_err(|m| invalid("spec.storage.bucketName", m))?;
             Ok(name.to_string())
@@ -256,29 +242,20 @@ pub fn desired_storage(
         name: logs_name.clone(),
         encryption: Encryption::S3Managed,
         versioning: None,
-        policy: log_bucket_policy(
-            partition,
-            &logs_name,
-            ACCESS_LOG_PREFIX,
-            &files_name,
-            account,
-        ),
+        policy: log_bucket_policy(partition, &logs_name, ACCESS_LOG_PREFIX, &files_name, account),
         lifecycle: vec![abort_uploads_rule()],
         logging: None,
         tags: tags.clone(),
         adoptable: true,
     });
     let files = DesiredBucket {
-        encryption: Encryption::Kms {
-            key_arn: key_arn.to_string(),
-        },
+        encryption: Encryption::Kms { key_arn: key_arn.to_string() },
         versioning: Some(spec.versioning),
         policy: file_bucket_policy(partition, &files_name),
         lifecycle: file_lifecycle(spec)?,
-        logging: spec.access_logs.then(|| LoggingTarget {
-            bucket: logs_name,
-            prefix: ACCESS_LOG_PREFIX.to_string(),
-        }),
+        logging: spec
+            .access_logs
+            .then(|| LoggingTarget { bucket: logs_name, prefix: ACCESS_LOG_PREFIX.to_string() }),
         tags,
         adoptable: files_name == file_bucket_name(&id.environment_id()),
         name: files_name,
@@ -302,10 +279,9 @@ fn versioning_matches(want: BucketVersioning, seen: Option<VersioningState>) -> 
     match want {
         BucketVersioning::Enabled => seen == Some(VersioningState::Enabled),
         // A bucket that never had versioning keeps one version per key, like a suspended one.
-        BucketVersioning::Suspended => matches!(
-            seen,
-            Some(VersioningState::Suspended | VersioningState::Never)
-        ),
+        BucketVersioning::Suspended => {
+            matches!(seen, Some(VersioningState::Suspended | VersioningState::Never))
+        }
     }
 }
 
@@ -330,11 +306,7 @@ pub fn bucket_changes(want: &DesiredBucket, seen: &ObservedBucket) -> Vec<Bucket
     {
         changes.push(BucketChange::Versioning(v));
     }
-    if !seen
-        .policy
-        .as_ref()
-        .is_some_and(|p| same_policy(p, &want.policy))
-    {
+    if !seen.policy.as_ref().is_some_and(|p| same_policy(p, &want.policy)) {
         changes.push(BucketChange::Policy);
     }
     if normalize_rules(seen.lifecycle.clone()) != normalize_rules(want.lifecycle.clone()) {

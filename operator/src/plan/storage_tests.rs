@@ -45,22 +45,14 @@ fn default_spec_plans_two_hardened_buckets() {
     let s = plan(&StorageSpec::default());
     let id = identity().environment_id();
     assert_eq!(s.files.name, format!("{id}-files"));
-    assert_eq!(
-        s.files.encryption,
-        Encryption::Kms {
-            key_arn: KEY_ARN.into()
-        }
-    );
+    assert_eq!(s.files.encryption, Encryption::Kms { key_arn: KEY_ARN.into() });
     assert_eq!(s.files.versioning, Some(BucketVersioning::Enabled));
     let logs = s.logs.expect("access logs on by default");
     assert_eq!(logs.name, format!("{id}-logs"));
     assert_eq!(logs.encryption, Encryption::S3Managed);
     assert_eq!(
         s.files.logging,
-        Some(LoggingTarget {
-            bucket: logs.name.clone(),
-            prefix: "access-logs/".into()
-        })
+        Some(LoggingTarget { bucket: logs.name.clone(), prefix: "access-logs/".into() })
     );
     assert_eq!(logs.logging, None);
     assert_eq!(s.files.tags.get(tags::COMPONENT), Some("fileStorage"));
@@ -74,17 +66,11 @@ fn default_spec_plans_two_hardened_buckets() {
 fn default_lifecycle_rules() {
     let rules = file_lifecycle(&StorageSpec::default()).expect("rules");
     let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(
-        ids,
-        vec!["redcap-abort-incomplete-uploads", "redcap-transitions"]
-    );
+    assert_eq!(ids, vec!["redcap-abort-incomplete-uploads", "redcap-transitions"]);
     assert_eq!(rules[0].abort_incomplete_upload_days, Some(7));
     assert_eq!(
         rules[1].transitions,
-        vec![
-            (90, "STANDARD_IA".to_string()),
-            (180, "INTELLIGENT_TIERING".to_string())
-        ]
+        vec![(90, "STANDARD_IA".to_string()), (180, "INTELLIGENT_TIERING".to_string())]
     );
 }
 
@@ -98,13 +84,7 @@ fn lifecycle_options() {
     };
     let rules = file_lifecycle(&spec).expect("rules");
     let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(
-        ids,
-        vec![
-            "redcap-abort-incomplete-uploads",
-            "redcap-noncurrent-expiration"
-        ]
-    );
+    assert_eq!(ids, vec!["redcap-abort-incomplete-uploads", "redcap-noncurrent-expiration"]);
     assert_eq!(rules[1].noncurrent_expiration_days, Some(30));
     let only_tiering = StorageSpec {
         infrequent_access_after_days: 0,
@@ -119,53 +99,31 @@ fn lifecycle_options() {
 
 #[test]
 fn lifecycle_days_are_validated_with_the_field_name() {
-    let too_early = StorageSpec {
-        infrequent_access_after_days: 10,
-        ..StorageSpec::default()
-    };
+    let too_early = StorageSpec { infrequent_access_after_days: 10, ..StorageSpec::default() };
     let err = file_lifecycle(&too_early).expect_err("IA < 30");
-    assert!(
-        err.to_string()
-            .starts_with("spec.storage.infrequentAccessAfterDays"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("spec.storage.infrequentAccessAfterDays"), "{err}");
     let too_close = StorageSpec {
         infrequent_access_after_days: 90,
         intelligent_tiering_after_days: 100,
         ..StorageSpec::default()
     };
     let err = file_lifecycle(&too_close).expect_err("tiering too close");
-    assert!(
-        err.to_string()
-            .starts_with("spec.storage.intelligentTieringAfterDays"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("spec.storage.intelligentTieringAfterDays"), "{err}");
 }
 
 #[test]
 fn custom_bucket_name_is_validated() {
-    let spec = StorageSpec {
-        bucket_name: Some("Bad_Name".into()),
-        ..StorageSpec::default()
-    };
+    let spec = StorageSpec { bucket_name: Some("Bad_Name".into()), ..StorageSpec::default() };
     let err = desired_storage(&identity(), &spec, &[], KEY_ARN, ACCOUNT).expect_err("invalid");
-    assert!(
-        err.to_string().starts_with("spec.storage.bucketName"),
-        "{err}"
-    );
-    let spec = StorageSpec {
-        bucket_name: Some("my-redcap-files".into()),
-        ..StorageSpec::default()
-    };
+    assert!(err.to_string().starts_with("spec.storage.bucketName"), "{err}");
+    let spec =
+        StorageSpec { bucket_name: Some("my-redcap-files".into()), ..StorageSpec::default() };
     assert_eq!(plan(&spec).files.name, "my-redcap-files");
 }
 
 #[test]
 fn no_access_logs_means_no_log_bucket_and_logging_off() {
-    let s = plan(&StorageSpec {
-        access_logs: false,
-        ..StorageSpec::default()
-    });
+    let s = plan(&StorageSpec { access_logs: false, ..StorageSpec::default() });
     assert!(s.logs.is_none());
     assert_eq!(s.files.logging, None);
 }
@@ -180,17 +138,12 @@ fn in_sync_buckets_need_no_change() {
 
 #[test]
 fn aws_representations_that_mean_the_same_are_not_drift() {
-    let s = plan(&StorageSpec {
-        versioning: BucketVersioning::Suspended,
-        ..StorageSpec::default()
-    });
+    let s =
+        plan(&StorageSpec { versioning: BucketVersioning::Suspended, ..StorageSpec::default() });
     let mut seen = in_sync(&s.files);
     seen.versioning = Some(VersioningState::Never);
-    seen.encryption = Some((
-        "aws:kms".into(),
-        Some("1234abcd-0000-0000-0000-000000000000".into()),
-        true,
-    ));
+    seen.encryption =
+        Some(("aws:kms".into(), Some("1234abcd-0000-0000-0000-000000000000".into()), true));
     seen.tags.insert("cost-center", "42");
     assert_eq!(bucket_changes(&s.files, &seen), vec![]);
 }
@@ -202,26 +155,17 @@ fn drift_table() {
     let cases: Vec<(&str, ObservedBucket, &str)> = vec![
         (
             "versioning",
-            ObservedBucket {
-                versioning: Some(VersioningState::Suspended),
-                ..base.clone()
-            },
+            ObservedBucket { versioning: Some(VersioningState::Suspended), ..base.clone() },
             "versioning",
         ),
         (
             "never versioned",
-            ObservedBucket {
-                versioning: Some(VersioningState::Never),
-                ..base.clone()
-            },
+            ObservedBucket { versioning: Some(VersioningState::Never), ..base.clone() },
             "versioning",
         ),
         (
             "sse-s3",
-            ObservedBucket {
-                encryption: Some(("AES256".into(), None, false)),
-                ..base.clone()
-            },
+            ObservedBucket { encryption: Some(("AES256".into(), None, false)), ..base.clone() },
             "encryption",
         ),
         (
@@ -242,52 +186,22 @@ fn drift_table() {
         ),
         (
             "pab off",
-            ObservedBucket {
-                public_access_block: Some([true, false, true, true]),
-                ..base.clone()
-            },
+            ObservedBucket { public_access_block: Some([true, false, true, true]), ..base.clone() },
             "public access block",
         ),
         (
             "no pab",
-            ObservedBucket {
-                public_access_block: None,
-                ..base.clone()
-            },
+            ObservedBucket { public_access_block: None, ..base.clone() },
             "public access block",
         ),
         (
             "acls",
-            ObservedBucket {
-                object_ownership: Some("ObjectWriter".into()),
-                ..base.clone()
-            },
+            ObservedBucket { object_ownership: Some("ObjectWriter".into()), ..base.clone() },
             "object ownership",
         ),
-        (
-            "no policy",
-            ObservedBucket {
-                policy: None,
-                ..base.clone()
-            },
-            "policy",
-        ),
-        (
-            "no lifecycle",
-            ObservedBucket {
-                lifecycle: vec![],
-                ..base.clone()
-            },
-            "lifecycle",
-        ),
-        (
-            "logging off",
-            ObservedBucket {
-                logging: None,
-                ..base.clone()
-            },
-            "access logging",
-        ),
+        ("no policy", ObservedBucket { policy: None, ..base.clone() }, "policy"),
+        ("no lifecycle", ObservedBucket { lifecycle: vec![], ..base.clone() }, "lifecycle"),
+        ("logging off", ObservedBucket { logging: None, ..base.clone() }, "access logging"),
     ];
     for (name, seen, want) in cases {
         let changes = bucket_changes(&s.files, &seen);
@@ -299,24 +213,15 @@ fn drift_table() {
 fn foreign_lifecycle_rule_is_drift() {
     let s = plan(&StorageSpec::default());
     let mut seen = in_sync(&s.files);
-    seen.lifecycle.push(LifecycleRule {
-        id: "hand-made".into(),
-        foreign: true,
-        ..empty_rule()
-    });
-    assert_eq!(
-        bucket_changes(&s.files, &seen),
-        vec![BucketChange::Lifecycle]
-    );
+    seen.lifecycle.push(LifecycleRule { id: "hand-made".into(), foreign: true, ..empty_rule() });
+    assert_eq!(bucket_changes(&s.files, &seen), vec![BucketChange::Lifecycle]);
 }
 
 #[test]
 fn tag_drift_writes_the_merged_set() {
     let s = plan(&StorageSpec::default());
     let mut seen = in_sync(&s.files);
-    seen.tags = [("cost-center", "42"), (tags::UID, "uid-1")]
-        .into_iter()
-        .collect();
+    seen.tags = [("cost-center", "42"), (tags::UID, "uid-1")].into_iter().collect();
     let changes = bucket_changes(&s.files, &seen);
     let [BucketChange::Tags(written)] = changes.as_slice() else {
         panic!("only tags: {changes:?}")
@@ -328,10 +233,7 @@ fn tag_drift_writes_the_merged_set() {
 #[test]
 fn fresh_bucket_gets_everything_in_a_safe_order() {
     let s = plan(&StorageSpec::default());
-    let fresh = ObservedBucket {
-        name: s.files.name.clone(),
-        ..ObservedBucket::default()
-    };
+    let fresh = ObservedBucket { name: s.files.name.clone(), ..ObservedBucket::default() };
     let changes = bucket_changes(&s.files, &fresh);
     assert_eq!(
         crate::plan::describe_all(&changes),

@@ -44,19 +44,14 @@ impl TagSet {
 
     /// The tags of `self` that `observed` lacks or holds with another value.
     pub fn missing_from(&self, observed: &TagSet) -> TagSet {
-        self.iter()
-            .filter(|(k, v)| observed.get(k) != Some(*v))
-            .collect()
+        self.iter().filter(|(k, v)| observed.get(k) != Some(*v)).collect()
     }
 
     /// `observed` with `self` laid over it, for APIs that replace the whole set
     /// (S3 `PutBucketTagging`). `aws:` tags are AWS's own and cannot be written, so they
     /// are left out.
     pub fn merged_over(&self, observed: &TagSet) -> TagSet {
-        let mut out: TagSet = observed
-            .iter()
-            .filter(|(k, _)| !k.starts_with("aws:"))
-            .collect();
+        let mut out: TagSet = observed.iter().filter(|(k, _)| !k.starts_with("aws:")).collect();
         for (k, v) in self.iter() {
             out.insert(k, v);
         }
@@ -66,11 +61,7 @@ impl TagSet {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for TagSet {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     }
 }
 
@@ -88,27 +79,18 @@ mod tests {
     #[test]
     fn missing_ignores_foreign_tags() {
         let want: TagSet = [("a", "1"), ("b", "2")].into_iter().collect();
-        let seen: TagSet = [("a", "1"), ("b", "old"), ("other", "x")]
-            .into_iter()
-            .collect();
+        let seen: TagSet = [("a", "1"), ("b", "old"), ("other", "x")].into_iter().collect();
         let missing = want.missing_from(&seen);
         assert_eq!(missing, [("b", "2")].into_iter().collect());
-        let seen_ok: TagSet = [("a", "1"), ("b", "2"), ("other", "x")]
-            .into_iter()
-            .collect();
+        let seen_ok: TagSet = [("a", "1"), ("b", "2"), ("other", "x")].into_iter().collect();
         assert!(want.missing_from(&seen_ok).is_empty());
     }
 
     #[test]
     fn merge_keeps_foreign_tags_but_not_aws_ones() {
         let want: TagSet = [("a", "1")].into_iter().collect();
-        let seen: TagSet = [
-            ("a", "0"),
-            ("cost", "x"),
-            ("aws:cloudformation:stack-id", "y"),
-        ]
-        .into_iter()
-        .collect();
+        let seen: TagSet =
+            [("a", "0"), ("cost", "x"), ("aws:cloudformation:stack-id", "y")].into_iter().collect();
         let merged = want.merged_over(&seen);
         assert_eq!(merged, [("a", "1"), ("cost", "x")].into_iter().collect());
     }

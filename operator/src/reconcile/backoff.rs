@@ -30,11 +30,7 @@ struct Failures {
 
 impl Backoff {
     pub fn new(base: Duration, max: Duration) -> Self {
-        Self {
-            base,
-            max,
-            failures: Mutex::new(HashMap::new()),
-        }
+        Self { base, max, failures: Mutex::new(HashMap::new()) }
     }
 
     /// Records one more failure of `uid` and returns how long to wait before retrying.
@@ -46,10 +42,7 @@ impl Backoff {
             // than any delay we could hand out, so the map stays bounded.
             let horizon = self.max.saturating_mul(4);
             failures.retain(|_, f| now.duration_since(f.last) <= horizon);
-            let entry = failures.entry(uid.to_string()).or_insert(Failures {
-                count: 0,
-                last: now,
-            });
+            let entry = failures.entry(uid.to_string()).or_insert(Failures { count: 0, last: now });
             entry.count = entry.count.saturating_add(1);
             entry.last = now;
             entry.count
@@ -71,9 +64,7 @@ impl Backoff {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Failures>> {
         // A panic while holding this lock cannot leave the map inconsistent (each
         // operation is a single insert/remove), so a poisoned lock is still usable.
-        self.failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -116,10 +107,7 @@ mod tests {
         let backoff = Backoff::new(BASE, MAX);
         let first = backoff.next_delay("a");
         let second = backoff.next_delay("a");
-        assert!(
-            first <= BASE && first >= BASE.mul_f64(1.0 - JITTER_FRACTION),
-            "{first:?}"
-        );
+        assert!(first <= BASE && first >= BASE.mul_f64(1.0 - JITTER_FRACTION), "{first:?}");
         assert!(
             second <= BASE * 2 && second >= (BASE * 2).mul_f64(1.0 - JITTER_FRACTION),
             "{second:?}"

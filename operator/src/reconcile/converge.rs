@@ -36,17 +36,12 @@ pub async fn converge<R: Resource>(
             l.created(format!("created {label}"));
             return Ok(Some(seen));
         }
-        Presence::Foreign {
-            adoptable: true, ..
-        } if l.apply() => {
+        Presence::Foreign { adoptable: true, .. } if l.apply() => {
             let seen = want.adopt(aws).await.map_err(aws_err(c))?;
             l.created(format!("adopted {label} left by an interrupted create"));
             return Ok(Some(seen));
         }
-        Presence::Foreign {
-            reason: Some(reason),
-            ..
-        } => return Err(refused(c, reason)),
+        Presence::Foreign { reason: Some(reason), .. } => return Err(refused(c, reason)),
         Presence::Foreign { .. } => return Err(not_owned(c, &label)),
     };
     correct(aws, l, want, &seen).await?;
@@ -69,10 +64,7 @@ pub async fn converge_existing<R: Resource>(
             correct(aws, l, want, &seen).await?;
             Ok(Some(seen))
         }
-        Presence::Foreign {
-            reason: Some(reason),
-            ..
-        } => Err(refused(c, reason)),
+        Presence::Foreign { reason: Some(reason), .. } => Err(refused(c, reason)),
         Presence::Foreign { .. } => Err(not_owned(c, &want.label())),
     }
 }
@@ -87,9 +79,7 @@ async fn correct<R: Resource>(
     let changes = want.changes(seen);
     if !changes.is_empty() {
         if l.apply() {
-            want.update(aws, seen, &changes)
-                .await
-                .map_err(aws_err(l.component))?;
+            want.update(aws, seen, &changes).await.map_err(aws_err(l.component))?;
         }
         l.drift(format!("{}: {}", want.label(), describe_all(&changes)));
     }
@@ -146,10 +136,7 @@ mod tests {
 
     impl Memory {
         fn wanting(value: &str) -> Self {
-            Self {
-                want: value.into(),
-                ..Self::default()
-            }
+            Self { want: value.into(), ..Self::default() }
         }
         fn holding(self, value: &str, owner: Option<&str>) -> Self {
             *self.state.lock().expect("lock") = Some((value.into(), owner.map(str::to_string)));
@@ -176,10 +163,7 @@ mod tests {
             Ok(match self.state.lock().expect("lock").clone() {
                 None => Presence::Absent,
                 Some((v, Some(owner))) if owner == uid => Presence::Owned(v),
-                Some(_) => Presence::Foreign {
-                    adoptable: self.adoptable,
-                    reason: None,
-                },
+                Some(_) => Presence::Foreign { adoptable: self.adoptable, reason: None },
             })
         }
 
@@ -189,11 +173,7 @@ mod tests {
         }
 
         fn changes(&self, seen: &String) -> Vec<Setting> {
-            if *seen == self.want {
-                Vec::new()
-            } else {
-                vec![Setting]
-            }
+            if *seen == self.want { Vec::new() } else { vec![Setting] }
         }
 
         async fn update(&self, _: &AwsCtx, _: &String, _: &[Setting]) -> Result<(), AwsError> {
@@ -202,13 +182,7 @@ mod tests {
         }
 
         async fn adopt(&self, _: &AwsCtx) -> Result<String, AwsError> {
-            let value = self
-                .state
-                .lock()
-                .expect("lock")
-                .clone()
-                .unwrap_or_default()
-                .0;
+            let value = self.state.lock().expect("lock").clone().unwrap_or_default().0;
             self.write("adopt", &value);
             Ok(value)
         }
@@ -227,10 +201,7 @@ mod tests {
         let (out, l) = run(&r, WriteMode::ObserveOnly).await;
         assert_eq!(out.expect("ok"), None);
         assert_eq!(l.state(), ComponentState::Pending);
-        assert_eq!(
-            l.report().message.as_deref(),
-            Some("thing t not created yet (suspended)")
-        );
+        assert_eq!(l.report().message.as_deref(), Some("thing t not created yet (suspended)"));
         assert!(r.writes().is_empty());
 
         let (out, l) = run(&r, WriteMode::Apply).await;
@@ -260,10 +231,7 @@ mod tests {
         assert!(r.writes().is_empty());
         let (_, l) = run(&r, WriteMode::Apply).await;
         assert_eq!(l.state(), ComponentState::Updating);
-        assert_eq!(
-            l.report().message.as_deref(),
-            Some("corrected drift: thing t: setting")
-        );
+        assert_eq!(l.report().message.as_deref(), Some("corrected drift: thing t: setting"));
         assert_eq!(r.writes(), vec!["update"]);
     }
 
@@ -273,10 +241,7 @@ mod tests {
         let (out, _) = run(&r, WriteMode::Apply).await;
         let err = out.expect_err("not ours");
         assert_eq!(err.class(), ErrorClass::Terminal);
-        assert!(
-            err.to_string().contains("thing t exists and is not tagged"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("thing t exists and is not tagged"), "{err}");
         assert!(r.writes().is_empty());
 
         let mut r = Memory::wanting("a").holding("a", None);

@@ -23,18 +23,11 @@ pub enum ComponentError {
     },
     /// The spec asks for something impossible for this component (terminal).
     #[error("{component}: {message}")]
-    Invalid {
-        component: ComponentName,
-        message: String,
-    },
+    Invalid { component: ComponentName, message: String },
     /// A Kubernetes Secret the spec refers to is missing or lacks the key (terminal,
     /// reason `SecretReferenceMissing`), or could not be read (recoverable).
     #[error("{component}: {message}")]
-    SecretReference {
-        component: ComponentName,
-        message: String,
-        class: ErrorClass,
-    },
+    SecretReference { component: ComponentName, message: String, class: ErrorClass },
 }
 
 impl ComponentError {
@@ -72,10 +65,7 @@ pub fn aws_err(component: ComponentName) -> impl Fn(AwsError) -> ComponentError 
 
 /// Maps a plan error of `component` (an invalid spec).
 pub fn invalid(component: ComponentName) -> impl Fn(PlanError) -> ComponentError {
-    move |e| ComponentError::Invalid {
-        component,
-        message: e.to_string(),
-    }
+    move |e| ComponentError::Invalid { component, message: e.to_string() }
 }
 
 /// A terminal problem found in AWS by the operator itself (a name someone else holds, a
@@ -87,10 +77,7 @@ pub fn refused(
     code: &str,
     message: impl Into<String>,
 ) -> ComponentError {
-    ComponentError::Aws {
-        component,
-        source: AwsError::terminal(service, operation, code, message),
-    }
+    ComponentError::Aws { component, source: AwsError::terminal(service, operation, code, message) }
 }
 
 /// A reconcile step that failed.
@@ -190,12 +177,10 @@ impl Error {
             return ConditionReason::RetryingAfterError;
         }
         match self.root() {
-            Error::Component {
-                source: ComponentError::SecretReference { .. },
-            } => ConditionReason::SecretReferenceMissing,
-            Error::Component {
-                source: ComponentError::Invalid { .. },
+            Error::Component { source: ComponentError::SecretReference { .. } } => {
+                ConditionReason::SecretReferenceMissing
             }
+            Error::Component { source: ComponentError::Invalid { .. } }
             | Error::MissingMetadata(_)
             | Error::Finalizer(_) => ConditionReason::InvalidSpec,
             _ => ConditionReason::AwsRejected,
@@ -251,44 +236,22 @@ mod tests {
     }
 
     fn kube_error() -> kube::Error {
-        kube::Error::Api(
-            kube::core::Status::failure("conflict", "Conflict")
-                .with_code(409)
-                .boxed(),
-        )
+        kube::Error::Api(kube::core::Status::failure("conflict", "Conflict").with_code(409).boxed())
     }
 
     #[test]
     fn aws_errors_keep_their_class() {
-        assert_eq!(
-            component(ErrorClass::Recoverable).class(),
-            ErrorClass::Recoverable
-        );
-        assert_eq!(
-            component(ErrorClass::Terminal).class(),
-            ErrorClass::Terminal
-        );
+        assert_eq!(component(ErrorClass::Recoverable).class(), ErrorClass::Recoverable);
+        assert_eq!(component(ErrorClass::Terminal).class(), ErrorClass::Terminal);
         assert_eq!(component(ErrorClass::Terminal).category(), "aws_call");
-        assert_eq!(
-            component(ErrorClass::Terminal).reason(),
-            ConditionReason::AwsRejected
-        );
+        assert_eq!(component(ErrorClass::Terminal).reason(), ConditionReason::AwsRejected);
         assert_eq!(
             component(ErrorClass::Recoverable).reason(),
             ConditionReason::RetryingAfterError
         );
-        assert_eq!(
-            component(ErrorClass::Terminal).component(),
-            Some(ComponentName::FileStorage)
-        );
-        let access = Error::Aws {
-            region: "eu-west-1".into(),
-            source: aws(ErrorClass::Terminal),
-        };
-        assert_eq!(
-            (access.class(), access.category()),
-            (ErrorClass::Terminal, "aws_access")
-        );
+        assert_eq!(component(ErrorClass::Terminal).component(), Some(ComponentName::FileStorage));
+        let access = Error::Aws { region: "eu-west-1".into(), source: aws(ErrorClass::Terminal) };
+        assert_eq!((access.class(), access.category()), (ErrorClass::Terminal, "aws_access"));
         assert_eq!(access.component(), None);
     }
 
@@ -333,18 +296,10 @@ mod tests {
 
     #[test]
     fn kubernetes_failures_are_retried() {
-        let status = Error::Status {
-            source: kube_error(),
-        };
-        assert_eq!(
-            (status.class(), status.category()),
-            (ErrorClass::Recoverable, "status_write")
-        );
+        let status = Error::Status { source: kube_error() };
+        assert_eq!((status.class(), status.category()), (ErrorClass::Recoverable, "status_write"));
         let add = Error::Finalizer(Box::new(finalizer::Error::AddFinalizer(kube_error())));
-        assert_eq!(
-            (add.class(), add.category()),
-            (ErrorClass::Recoverable, "finalizer")
-        );
+        assert_eq!((add.class(), add.category()), (ErrorClass::Recoverable, "finalizer"));
     }
 
     #[test]
@@ -356,10 +311,7 @@ mod tests {
         assert_eq!(wrapped.category(), "aws_call");
         assert_eq!(wrapped.component(), Some(ComponentName::FileStorage));
         assert!(wrapped.to_string().starts_with("failed to apply object: "));
-        assert_eq!(
-            wrapped.message(),
-            "fileStorage: s3.CreateBucket failed (SomeCode): something"
-        );
+        assert_eq!(wrapped.message(), "fileStorage: s3.CreateBucket failed (SomeCode): something");
         assert_eq!(
             wrapped.component_message().as_deref(),
             Some("s3.CreateBucket failed (SomeCode): something")

@@ -69,25 +69,15 @@ pub fn transitions(
             action,
         });
     }
-    out.extend(database_transitions(
-        old.and_then(|o| o.database.as_ref()),
-        new.database.as_ref(),
-    ));
+    out.extend(database_transitions(old.and_then(|o| o.database.as_ref()), new.database.as_ref()));
     if let Some(phase) = new.phase
         && old.and_then(|o| o.phase) != Some(phase)
     {
         out.push(Transition {
             warning: phase == Phase::Stalled,
             reason: phase_reason(phase).to_string(),
-            note: new
-                .phase_reason
-                .clone()
-                .unwrap_or_else(|| format!("Phase is now {phase}")),
-            action: if phase == Phase::Deleting {
-                "Delete"
-            } else {
-                "Reconcile"
-            },
+            note: new.phase_reason.clone().unwrap_or_else(|| format!("Phase is now {phase}")),
+            action: if phase == Phase::Deleting { "Delete" } else { "Reconcile" },
         });
     }
     out
@@ -109,9 +99,7 @@ fn database_transitions(
     };
     let mut out = Vec::new();
     if let Some(restore) = &new.restore
-        && old
-            .and_then(|o| o.restore.as_ref())
-            .map(|r| &r.cluster_identifier)
+        && old.and_then(|o| o.restore.as_ref()).map(|r| &r.cluster_identifier)
             != Some(&restore.cluster_identifier)
     {
         out.push(event(
@@ -123,10 +111,9 @@ fn database_transitions(
             "Reconcile",
         ));
     }
-    if let (Some(before), Some(now)) = (
-        old.and_then(|o| o.cluster_identifier.as_ref()),
-        new.cluster_identifier.as_ref(),
-    ) && before != now
+    if let (Some(before), Some(now)) =
+        (old.and_then(|o| o.cluster_identifier.as_ref()), new.cluster_identifier.as_ref())
+        && before != now
     {
         let from = new
             .restored_from
@@ -147,16 +134,11 @@ fn database_transitions(
     {
         out.push(event(
             "DatabaseSnapshotTaken",
-            format!(
-                "snapshot {} (requested at {})",
-                snap.identifier, snap.requested_at
-            ),
+            format!("snapshot {} (requested at {})", snap.identifier, snap.requested_at),
             "Reconcile",
         ));
     }
-    let before: &[String] = old
-        .map(|o| o.final_snapshots.as_slice())
-        .unwrap_or_default();
+    let before: &[String] = old.map(|o| o.final_snapshots.as_slice()).unwrap_or_default();
     for snap in new.final_snapshots.iter().filter(|s| !before.contains(s)) {
         out.push(event(
             "FinalSnapshotTaken",
@@ -176,11 +158,7 @@ pub async fn publish(recorder: &Recorder, env: &RedcapEnvironment, events: Vec<T
     let reference = env.object_ref(&());
     for t in events {
         let event = Event {
-            type_: if t.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
+            type_: if t.warning { EventType::Warning } else { EventType::Normal },
             reason: t.reason,
             note: Some(t.note),
             action: t.action.to_string(),
@@ -219,23 +197,14 @@ mod tests {
         let provisioning =
             compute_status(Some(&pending), &env, Outcome::Applied(&creating), &time(2));
         let events = transitions(Some(&pending), &provisioning);
-        assert_eq!(
-            reasons(&events),
-            ["EncryptionKeyReady", "ProvisioningStarted"]
-        );
+        assert_eq!(reasons(&events), ["EncryptionKeyReady", "ProvisioningStarted"]);
         assert!(events[0].note.contains("arn:aws:kms:us-east-1:1:key/k"));
 
-        let ready = compute_status(
-            Some(&provisioning),
-            &env,
-            Outcome::Applied(&all(S::Ready)),
-            &time(3),
-        );
+        let ready =
+            compute_status(Some(&provisioning), &env, Outcome::Applied(&all(S::Ready)), &time(3));
         // Every component but the key (already Ready), in table order, then the phase.
-        let mut expected: Vec<String> = ComponentName::all()
-            .skip(1)
-            .map(|n| format!("{}Ready", n.event_prefix()))
-            .collect();
+        let mut expected: Vec<String> =
+            ComponentName::all().skip(1).map(|n| format!("{}Ready", n.event_prefix())).collect();
         expected.push("Ready".into());
         assert_eq!(reasons(&transitions(Some(&provisioning), &ready)), expected);
     }
@@ -244,12 +213,8 @@ mod tests {
     fn steady_state_publishes_nothing() {
         let env = RedcapEnvironment::test();
         let ready = compute_status(None, &env, Outcome::Applied(&all(S::Ready)), &time(3));
-        let again = compute_status(
-            Some(&ready),
-            &env,
-            Outcome::Applied(&all(S::Ready)),
-            &time(300),
-        );
+        let again =
+            compute_status(Some(&ready), &env, Outcome::Applied(&all(S::Ready)), &time(300));
         assert!(transitions(Some(&ready), &again).is_empty());
     }
 
@@ -273,10 +238,7 @@ mod tests {
             })
         });
         let reasons = |old: &DatabaseStatus, new: &DatabaseStatus| -> Vec<String> {
-            database_transitions(Some(old), Some(new))
-                .into_iter()
-                .map(|t| t.reason)
-                .collect()
+            database_transitions(Some(old), Some(new)).into_iter().map(|t| t.reason).collect()
         };
         assert_eq!(reasons(&base, &restoring), ["DatabaseRestoreStarted"]);
         assert!(reasons(&restoring, &restoring).is_empty());
@@ -296,18 +258,12 @@ mod tests {
             })
         };
         assert!(reasons(&base, &snap("creating")).is_empty());
-        assert_eq!(
-            reasons(&snap("creating"), &snap("available")),
-            ["DatabaseSnapshotTaken"]
-        );
+        assert_eq!(reasons(&snap("creating"), &snap("available")), ["DatabaseSnapshotTaken"]);
         assert!(reasons(&snap("available"), &snap("available")).is_empty());
         let last = db(&|d| d.final_snapshots = vec!["rc-x-db-final".into()]);
         let events = database_transitions(Some(&base), Some(&last));
         assert_eq!(events.len(), 1);
-        assert_eq!(
-            (events[0].reason.as_str(), events[0].action),
-            ("FinalSnapshotTaken", "Delete")
-        );
+        assert_eq!((events[0].reason.as_str(), events[0].action), ("FinalSnapshotTaken", "Delete"));
         assert!(events[0].note.contains("rc-x-db-final"));
         assert!(reasons(&last, &last).is_empty());
     }
@@ -328,20 +284,12 @@ mod tests {
             component(ComponentName::EncryptionKey, S::Retained),
             component(ComponentName::FileStorage, S::Deleted),
         ]);
-        let deleted = compute_status(
-            Some(&stalled),
-            &deleting_env,
-            Outcome::CleaningUp(&done),
-            &time(2),
-        );
+        let deleted =
+            compute_status(Some(&stalled), &deleting_env, Outcome::CleaningUp(&done), &time(2));
         let events = transitions(Some(&stalled), &deleted);
         assert_eq!(
             reasons(&events),
-            [
-                "EncryptionKeyRetained",
-                "FileStorageDeleted",
-                "DeletionStarted"
-            ]
+            ["EncryptionKeyRetained", "FileStorageDeleted", "DeletionStarted"]
         );
         assert!(events.iter().all(|e| !e.warning && e.action == "Delete"));
     }

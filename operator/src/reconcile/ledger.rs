@@ -141,8 +141,7 @@ impl Ledger {
             self.mark_written();
             self.notes.push(format!("corrected drift: {what}"));
         } else {
-            self.notes
-                .push(format!("drifted, not corrected while suspended: {what}"));
+            self.notes.push(format!("drifted, not corrected while suspended: {what}"));
         }
     }
 
@@ -155,8 +154,7 @@ impl Ledger {
             self.mark_written();
             self.push(what);
         } else {
-            self.notes
-                .push(format!("due, not done while suspended: {what}"));
+            self.notes.push(format!("due, not done while suspended: {what}"));
         }
     }
 
@@ -269,17 +267,13 @@ impl Ledger {
     /// Cleanup: whether the network must wait for this component.
     pub fn holds_network(&self) -> bool {
         self.component.info().lives_in_network
-            && self
-                .network_in_use
-                .unwrap_or(self.state() != ComponentState::Deleted)
+            && self.network_in_use.unwrap_or(self.state() != ComponentState::Deleted)
     }
 
     /// Cleanup: whether the key must wait for this component.
     pub fn holds_key(&self) -> bool {
         self.component.info().uses_key
-            && self
-                .key_in_use
-                .unwrap_or(self.state() != ComponentState::Deleted)
+            && self.key_in_use.unwrap_or(self.state() != ComponentState::Deleted)
     }
 
     pub fn requeue(&self) -> Option<Duration> {
@@ -314,10 +308,7 @@ mod tests {
     fn apply_states_follow_what_happened() {
         let l = ledger(WriteMode::Apply, Direction::Apply);
         let r = l.report();
-        assert_eq!(
-            (r.state, r.wrote, r.message),
-            (ComponentState::Ready, false, None)
-        );
+        assert_eq!((r.state, r.wrote, r.message), (ComponentState::Ready, false, None));
 
         let mut l = ledger(WriteMode::Apply, Direction::Apply);
         l.drift("tags");
@@ -325,28 +316,19 @@ mod tests {
         let r = l.report();
         assert_eq!(r.state, ComponentState::Creating);
         assert!(r.wrote);
-        assert_eq!(
-            r.message.as_deref(),
-            Some("corrected drift: tags; created topic")
-        );
+        assert_eq!(r.message.as_deref(), Some("corrected drift: tags; created topic"));
 
         let mut l = ledger(WriteMode::ObserveOnly, Direction::Apply);
         l.drift("tags");
         let r = l.report();
         assert_eq!(r.state, ComponentState::Updating);
         assert!(!r.wrote);
-        assert_eq!(
-            r.message.as_deref(),
-            Some("drifted, not corrected while suspended: tags")
-        );
+        assert_eq!(r.message.as_deref(), Some("drifted, not corrected while suspended: tags"));
 
         let mut l = ledger(WriteMode::ObserveOnly, Direction::Apply);
         l.missing("topic not created yet");
         assert_eq!(l.state(), ComponentState::Pending);
-        assert_eq!(
-            l.report().message.as_deref(),
-            Some("topic not created yet (suspended)")
-        );
+        assert_eq!(l.report().message.as_deref(), Some("topic not created yet (suspended)"));
 
         // Waiting for a dependency after creating something: the creation wins.
         let mut l = ledger(WriteMode::Apply, Direction::Apply);
@@ -370,20 +352,13 @@ mod tests {
 
     #[test]
     fn cleanup_states_and_what_they_hold() {
-        let mut l = Ledger::new(
-            ComponentName::Database,
-            WriteMode::Apply,
-            Direction::Cleanup,
-        );
+        let mut l = Ledger::new(ComponentName::Database, WriteMode::Apply, Direction::Cleanup);
         assert_eq!(l.state(), ComponentState::Deleted);
         assert!(!l.holds_network());
         l.retained("kept cluster");
         assert_eq!(l.state(), ComponentState::Retained);
         assert!(l.holds_network(), "a kept cluster keeps its subnets");
-        assert!(
-            !l.holds_key(),
-            "the table says the database does not use the key"
-        );
+        assert!(!l.holds_key(), "the table says the database does not use the key");
 
         let mut l = Ledger::new(ComponentName::Image, WriteMode::Apply, Direction::Cleanup);
         l.retained("kept repository");

@@ -89,14 +89,7 @@ impl Context {
             },
         );
         let backoff = Backoff::new(config.backoff_base, config.backoff_max);
-        Self {
-            client,
-            recorder,
-            aws,
-            metrics,
-            config,
-            backoff,
-        }
+        Self { client, recorder, aws, metrics, config, backoff }
     }
 
     fn environments(&self) -> Api<RedcapEnvironment> {
@@ -117,12 +110,10 @@ pub async fn run(
     readiness: Readiness,
 ) -> Result<()> {
     let api = ctx.environments();
-    api.list(&ListParams::default().limit(1))
-        .await
-        .map_err(|source| Error::Kube {
-            action: "list RedcapEnvironments (is the CRD installed and the RBAC granted?)",
-            source,
-        })?;
+    api.list(&ListParams::default().limit(1)).await.map_err(|source| Error::Kube {
+        action: "list RedcapEnvironments (is the CRD installed and the RBAC granted?)",
+        source,
+    })?;
 
     let controller = Controller::new(api, watcher::Config::default())
         .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
@@ -206,12 +197,8 @@ async fn reconcile_object(env: &Arc<RedcapEnvironment>, ctx: &Context) -> Result
     let namespace = env.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let uid = env.uid().ok_or(Error::MissingMetadata("uid"))?;
     let api: Api<RedcapEnvironment> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut writer = StatusWriter {
-        api: &api,
-        env,
-        recorder: &ctx.recorder,
-        current: env.status.clone(),
-    };
+    let mut writer =
+        StatusWriter { api: &api, env, recorder: &ctx.recorder, current: env.status.clone() };
     let result = steps(env, ctx, &api, &mut writer).await;
     match &result {
         Ok(_) => ctx.backoff.reset(&uid),
@@ -254,14 +241,10 @@ async fn steps(
     let env = if deleting || env.finalizers().iter().any(|f| f == FINALIZER) {
         env.clone()
     } else {
-        Arc::new(
-            api.get(&env.name_any())
-                .await
-                .map_err(|source| Error::Kube {
-                    action: "reading the latest object before adding the finalizer",
-                    source,
-                })?,
-        )
+        Arc::new(api.get(&env.name_any()).await.map_err(|source| Error::Kube {
+            action: "reading the latest object before adding the finalizer",
+            source,
+        })?)
     };
     finalizer(api, FINALIZER, env, |event| async move {
         match event {
@@ -284,10 +267,7 @@ async fn aws_context(env: &RedcapEnvironment, ctx: &Context) -> Result<AwsCtx> {
     ctx.aws
         .context_for(&env.spec.aws)
         .await
-        .map_err(|source| Error::Aws {
-            region: env.spec.aws.region.clone(),
-            source,
-        })
+        .map_err(|source| Error::Aws { region: env.spec.aws.region.clone(), source })
 }
 
 /// One pass over the components: create/update/correct, or only observe when suspended.
@@ -297,11 +277,7 @@ async fn apply(
     writer: &mut StatusWriter<'_>,
 ) -> Result<Action> {
     let aws = aws_context(env, ctx).await?;
-    let mode = if env.spec.suspend {
-        WriteMode::ObserveOnly
-    } else {
-        WriteMode::Apply
-    };
+    let mode = if env.spec.suspend { WriteMode::ObserveOnly } else { WriteMode::Apply };
     let store = KubeSecrets::new(ctx.client.clone());
     let report = apply_pass(&aws, &store, env, mode, jiff::Timestamp::now(), Scope::All)
         .await

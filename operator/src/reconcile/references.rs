@@ -90,17 +90,10 @@ impl SecretStore for KubeSecrets {
     ) -> BoxFuture<'a, Result<Option<SecretData>, StoreError>> {
         async move {
             let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-            let secret = api
-                .get_opt(name)
-                .await
-                .map_err(|e| store_error("read", namespace, name, e))?;
-            Ok(secret.map(|s| {
-                s.data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0))
-                    .collect()
-            }))
+            let secret =
+                api.get_opt(name).await.map_err(|e| store_error("read", namespace, name, e))?;
+            Ok(secret
+                .map(|s| s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()))
         }
         .boxed()
     }
@@ -144,8 +137,7 @@ impl MemorySecrets {
 
     /// Whether the Secret exists.
     pub fn contains(&self, namespace: &str, name: &str) -> bool {
-        self.lock()
-            .contains_key(&(namespace.to_string(), name.to_string()))
+        self.lock().contains_key(&(namespace.to_string(), name.to_string()))
     }
 }
 
@@ -155,10 +147,7 @@ impl SecretStore for MemorySecrets {
         namespace: &'a str,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<SecretData>, StoreError>> {
-        let found = self
-            .lock()
-            .get(&(namespace.to_string(), name.to_string()))
-            .cloned();
+        let found = self.lock().get(&(namespace.to_string(), name.to_string())).cloned();
         futures::future::ready(Ok(found)).boxed()
     }
 
@@ -177,13 +166,8 @@ impl MemorySecrets {
         if secrets.contains_key(&key) {
             return Created::AlreadyExists;
         }
-        let data = secret
-            .data
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect();
+        let data =
+            secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
         secrets.insert(key, data);
         Created::Created
     }
@@ -212,11 +196,7 @@ fn missing(message: String) -> ComponentError {
 fn from_store(e: StoreError) -> ComponentError {
     ComponentError::SecretReference {
         component: ComponentName::Secrets,
-        class: if e.forbidden {
-            ErrorClass::Terminal
-        } else {
-            ErrorClass::Recoverable
-        },
+        class: if e.forbidden { ErrorClass::Terminal } else { ErrorClass::Recoverable },
         message: e.message,
     }
 }
@@ -232,11 +212,7 @@ pub async fn resolve_cron(
     let reference = seed_ref(env, name);
     let user_given = env.spec.cron.secret_ref.is_some();
     let mut created = false;
-    let data = match store
-        .get(namespace, &reference.name)
-        .await
-        .map_err(from_store)?
-    {
+    let data = match store.get(namespace, &reference.name).await.map_err(from_store)? {
         Some(data) => data,
         None if user_given => {
             return Err(missing(format!(
@@ -245,38 +221,26 @@ pub async fn resolve_cron(
             )));
         }
         None if mode == WriteMode::ObserveOnly => {
-            return Ok(CronSecret {
-                reference,
-                token: None,
-                created: false,
-            });
+            return Ok(CronSecret { reference, token: None, created: false });
         }
         None => {
             let seed = generate_seed();
             let secret = generated_secret(name, namespace, uid, &seed);
             created = store.create(&secret).await.map_err(from_store)? == Created::Created;
             // After a race the winner's value is the one to use: read it back.
-            store
-                .get(namespace, &reference.name)
-                .await
-                .map_err(from_store)?
-                .ok_or_else(|| {
-                    from_store(StoreError {
-                        message: format!(
-                            "Secret {namespace}/{} is not visible yet after its creation",
-                            reference.name
-                        ),
-                        forbidden: false,
-                    })
-                })?
+            store.get(namespace, &reference.name).await.map_err(from_store)?.ok_or_else(|| {
+                from_store(StoreError {
+                    message: format!(
+                        "Secret {namespace}/{} is not visible yet after its creation",
+                        reference.name
+                    ),
+                    forbidden: false,
+                })
+            })?
         }
     };
     let Some(value) = data.get(&reference.key) else {
-        let field = if user_given {
-            "spec.cron.secretRef"
-        } else {
-            "generated cron Secret"
-        };
+        let field = if user_given { "spec.cron.secretRef" } else { "generated cron Secret" };
         return Err(missing(format!(
             "{field}: Secret {namespace}/{} has no key {}",
             reference.name, reference.key
@@ -290,11 +254,7 @@ pub async fn resolve_cron(
         component: ComponentName::Secrets,
         message: format!("cannot derive the cron token: {e}"),
     })?;
-    Ok(CronSecret {
-        reference,
-        token: Some(token),
-        created,
-    })
+    Ok(CronSecret { reference, token: Some(token), created })
 }
 
 #[cfg(test)]
@@ -303,10 +263,7 @@ mod tests {
 
     fn env_with_ref(name: &str, key: &str) -> RedcapEnvironment {
         let mut env = RedcapEnvironment::test();
-        env.spec.cron.secret_ref = Some(SecretKeyRef {
-            name: name.into(),
-            key: key.into(),
-        });
+        env.spec.cron.secret_ref = Some(SecretKeyRef { name: name.into(), key: key.into() });
         env
     }
 
@@ -333,19 +290,15 @@ mod tests {
         assert!(store.contains("default", "test-cron"));
         let second = resolve(&store, &env, WriteMode::Apply).await.expect("ok");
         assert!(!second.created);
-        assert_eq!(
-            first.token, second.token,
-            "the same seed gives the same token"
-        );
+        assert_eq!(first.token, second.token, "the same seed gives the same token");
         assert_eq!(first.token.as_ref().map(SecretString::len), Some(64));
     }
 
     #[tokio::test]
     async fn nothing_is_created_while_suspended() {
         let store = MemorySecrets::default();
-        let out = resolve(&store, &RedcapEnvironment::test(), WriteMode::ObserveOnly)
-            .await
-            .expect("ok");
+        let out =
+            resolve(&store, &RedcapEnvironment::test(), WriteMode::ObserveOnly).await.expect("ok");
         assert_eq!(out.token, None);
         assert!(!store.contains("default", "test-cron"));
     }
@@ -354,35 +307,20 @@ mod tests {
     async fn a_missing_reference_is_terminal_and_names_the_secret() {
         let store = MemorySecrets::default();
         let env = env_with_ref("my-cron", "seed");
-        let err = resolve(&store, &env, WriteMode::Apply)
-            .await
-            .expect_err("missing");
+        let err = resolve(&store, &env, WriteMode::Apply).await.expect_err("missing");
         assert_eq!(err.class(), ErrorClass::Terminal);
-        assert!(
-            matches!(err, ComponentError::SecretReference { .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, ComponentError::SecretReference { .. }), "{err:?}");
         assert!(err.to_string().contains("default/my-cron"), "{err}");
-        assert!(
-            !store.contains("default", "my-cron"),
-            "a user's Secret is never created"
-        );
+        assert!(!store.contains("default", "my-cron"), "a user's Secret is never created");
 
         store.insert("default", "my-cron", "other", b"x");
-        let err = resolve(&store, &env, WriteMode::Apply)
-            .await
-            .expect_err("no key");
+        let err = resolve(&store, &env, WriteMode::Apply).await.expect_err("no key");
         assert!(err.to_string().contains("has no key seed"), "{err}");
 
         let seed = "s".repeat(40);
         store.insert("default", "my-cron", "seed", seed.as_bytes());
-        let ok = resolve(&store, &env, WriteMode::Apply)
-            .await
-            .expect("appeared");
-        assert_eq!(
-            ok.token,
-            Some(firewall_token(&SecretString::new(seed.clone())).expect("hmac"))
-        );
+        let ok = resolve(&store, &env, WriteMode::Apply).await.expect("appeared");
+        assert_eq!(ok.token, Some(firewall_token(&SecretString::new(seed.clone())).expect("hmac")));
         assert!(!format!("{ok:?}").contains(&seed), "{ok:?}");
     }
 

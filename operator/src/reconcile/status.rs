@@ -125,10 +125,7 @@ pub fn compute_status(
         {
             reason = err.reason();
         }
-        let message = component
-            .message
-            .clone()
-            .unwrap_or_else(|| default_message.to_string());
+        let message = component.message.clone().unwrap_or_else(|| default_message.to_string());
         set_condition(
             &mut status.conditions,
             component.name.condition_type(),
@@ -157,11 +154,7 @@ struct Cond {
 }
 
 fn cond(status: bool, reason: ConditionReason, message: impl Into<String>) -> Cond {
-    Cond {
-        status,
-        reason,
-        message: message.into(),
-    }
+    Cond { status, reason, message: message.into() }
 }
 
 struct Summary {
@@ -183,11 +176,7 @@ fn was_ready_before(old: Option<&RedcapEnvironmentStatus>) -> bool {
 }
 
 fn progress_phase(old: Option<&RedcapEnvironmentStatus>) -> Phase {
-    if was_ready_before(old) {
-        Phase::Updating
-    } else {
-        Phase::Provisioning
-    }
+    if was_ready_before(old) { Phase::Updating } else { Phase::Provisioning }
 }
 
 fn summarize(
@@ -266,11 +255,7 @@ fn summarize(
         Outcome::CleaningUp(report) => {
             let (phase, phase_reason, reconciling) = if let Some(failed) = first_failed(components)
             {
-                (
-                    Phase::Stalled,
-                    failed.clone(),
-                    cond(false, R::AwsRejected, failed),
-                )
+                (Phase::Stalled, failed.clone(), cond(false, R::AwsRejected, failed))
             } else if report.is_settled() {
                 let m = "Every component is deleted or retained per spec.deletionPolicy";
                 (Phase::Deleting, m.to_string(), cond(false, R::Deleting, m))
@@ -318,15 +303,9 @@ fn summarize(
         Outcome::Started => {
             let first = old.is_none_or(|s| matches!(s.phase, None | Some(Phase::Pending)));
             let (phase, message) = if first {
-                (
-                    Phase::Pending,
-                    "Accepted; creating the environment".to_string(),
-                )
+                (Phase::Pending, "Accepted; creating the environment".to_string())
             } else {
-                (
-                    progress_phase(old),
-                    format!("Applying generation {generation}"),
-                )
+                (progress_phase(old), format!("Applying generation {generation}"))
             };
             Summary {
                 phase,
@@ -359,11 +338,8 @@ fn summarize(
                     stalled: cond(false, R::NoProblem, "No terminal problem"),
                 };
             }
-            let reason = if report.requeue_after.is_some() {
-                R::WaitingForAws
-            } else {
-                R::Progressing
-            };
+            let reason =
+                if report.requeue_after.is_some() { R::WaitingForAws } else { R::Progressing };
             let m = format!("Waiting for: {}", pending_summary(components, false));
             Summary {
                 phase: progress_phase(old),
@@ -415,16 +391,8 @@ fn component_condition(state: ComponentState) -> (bool, ConditionReason, &'stati
         S::Failed => (false, R::AwsRejected, "Failed"),
         S::Deleting => (false, R::Deleting, "Being deleted"),
         S::Deleted => (false, R::Deleting, "Deleted"),
-        S::Retained => (
-            false,
-            R::Deleting,
-            "Retained in AWS per spec.deletionPolicy",
-        ),
-        S::Planned => (
-            false,
-            R::NotManaged,
-            "Validated, not acted on by this operator version",
-        ),
+        S::Retained => (false, R::Deleting, "Retained in AWS per spec.deletionPolicy"),
+        S::Planned => (false, R::NotManaged, "Validated, not acted on by this operator version"),
     }
 }
 
@@ -453,11 +421,7 @@ fn pending_summary(components: &[ComponentStatus], deleting: bool) -> String {
             format!("{} ({})", c.name, c.message.as_deref().unwrap_or(default))
         })
         .collect();
-    if parts.is_empty() {
-        "AWS to settle".to_string()
-    } else {
-        parts.join("; ")
-    }
+    if parts.is_empty() { "AWS to settle".to_string() } else { parts.join("; ") }
 }
 
 /// Merges reports into the component list: state, ids and message from the report,
@@ -527,12 +491,8 @@ pub async fn apply_status(
         "kind": RedcapEnvironment::kind(&()),
         "status": status,
     });
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
+    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .await?;
     Ok(true)
 }
 

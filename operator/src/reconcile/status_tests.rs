@@ -71,12 +71,7 @@ fn first_reconcile_publishes_every_kstatus_condition() {
     assert_eq!(sr(&status, "Ready"), pair("False", "Progressing"));
     assert_eq!(sr(&status, "Reconciling"), pair("True", "Progressing"));
     assert_eq!(sr(&status, "Stalled"), pair("False", "NoProblem"));
-    assert!(
-        status
-            .conditions
-            .iter()
-            .all(|c| c.observed_generation == Some(2))
-    );
+    assert!(status.conditions.iter().all(|c| c.observed_generation == Some(2)));
     // Nothing completed yet.
     assert_eq!(status.last_reconcile_time, None);
 }
@@ -89,19 +84,12 @@ fn ready_only_when_every_component_is_ready_and_nothing_waits() {
     assert_eq!(sr(&status, "Ready"), pair("True", "Reconciled"));
     assert_eq!(sr(&status, "Reconciling"), pair("False", "Idle"));
     assert_eq!(sr(&status, "Stalled"), pair("False", "NoProblem"));
-    assert_eq!(
-        sr(&status, "EncryptionKeyReady"),
-        pair("True", "Reconciled")
-    );
+    assert_eq!(sr(&status, "EncryptionKeyReady"), pair("True", "Reconciled"));
     assert_eq!(sr(&status, "FileStorageReady"), pair("True", "Reconciled"));
 
     // Every component Ready but AWS still settling (e.g. propagation): not Ready yet.
-    let waiting = compute_status(
-        None,
-        &env,
-        Outcome::Applied(&all(S::Ready).waiting(10)),
-        &time(100),
-    );
+    let waiting =
+        compute_status(None, &env, Outcome::Applied(&all(S::Ready).waiting(10)), &time(100));
     assert_eq!(sr(&waiting, "Ready"), pair("False", "WaitingForAws"));
     assert_eq!(sr(&waiting, "Reconciling"), pair("True", "WaitingForAws"));
     assert_eq!(waiting.phase, Some(Phase::Provisioning));
@@ -115,25 +103,10 @@ fn ready_only_when_every_component_is_ready_and_nothing_waits() {
     let status = compute_status(None, &env, Outcome::Applied(&creating), &time(100));
     assert_eq!(status.phase, Some(Phase::Provisioning));
     assert_eq!(sr(&status, "Ready").0, "False");
-    assert_eq!(
-        sr(&status, "FileStorageReady"),
-        pair("False", "WaitingForAws")
-    );
+    assert_eq!(sr(&status, "FileStorageReady"), pair("False", "WaitingForAws"));
     assert_eq!(cond(&status, "FileStorageReady").message, "creating bucket");
-    assert!(
-        status
-            .phase_reason
-            .as_deref()
-            .unwrap()
-            .contains("fileStorage (creating bucket)")
-    );
-    assert!(
-        !status
-            .phase_reason
-            .as_deref()
-            .unwrap()
-            .contains("encryptionKey")
-    );
+    assert!(status.phase_reason.as_deref().unwrap().contains("fileStorage (creating bucket)"));
+    assert!(!status.phase_reason.as_deref().unwrap().contains("encryptionKey"));
 }
 
 #[test]
@@ -141,12 +114,7 @@ fn steady_state_is_a_fixed_point() {
     let env = RedcapEnvironment::test();
     let first = ready_status(&env);
     assert_eq!(first.last_reconcile_time, Some(time(100)));
-    let again = compute_status(
-        Some(&first),
-        &env,
-        Outcome::Applied(&all(S::Ready)),
-        &time(400),
-    );
+    let again = compute_status(Some(&first), &env, Outcome::Applied(&all(S::Ready)), &time(400));
     // Equal means the writer skips the API call.
     assert_eq!(again, first);
 }
@@ -170,24 +138,15 @@ fn component_transition_time_moves_only_when_its_state_changes() {
     let key = |s: &RedcapEnvironmentStatus, n: ComponentName| {
         s.components.iter().find(|c| c.name == n).cloned().unwrap()
     };
-    assert_eq!(
-        key(&t2, ComponentName::EncryptionKey).last_transition_time,
-        Some(time(20))
-    );
-    assert_eq!(
-        key(&t2, ComponentName::FileStorage).last_transition_time,
-        Some(time(10))
-    );
+    assert_eq!(key(&t2, ComponentName::EncryptionKey).last_transition_time, Some(time(20)));
+    assert_eq!(key(&t2, ComponentName::FileStorage).last_transition_time, Some(time(10)));
     assert_eq!(
         key(&t2, ComponentName::EncryptionKey).arn.as_deref(),
         Some("arn:aws:kms:us-east-1:123456789012:key/k")
     );
     // The condition of the unchanged component keeps its transition time too.
     assert_eq!(cond(&t2, "FileStorageReady").last_transition_time, time(10));
-    assert_eq!(
-        cond(&t2, "EncryptionKeyReady").last_transition_time,
-        time(20)
-    );
+    assert_eq!(cond(&t2, "EncryptionKeyReady").last_transition_time, time(20));
     // Components are listed in dependency order whatever the report order.
     let reversed = report(vec![
         component(ComponentName::FileStorage, S::Creating),
@@ -214,19 +173,9 @@ fn changes_after_ready_are_updates() {
         component(ComponentName::FileStorage, S::Updating).with_message("lifecycle rules differ"),
     ])
     .waiting(5);
-    let status = compute_status(
-        Some(&started),
-        &env2,
-        Outcome::Applied(&updating),
-        &time(210),
-    );
+    let status = compute_status(Some(&started), &env2, Outcome::Applied(&updating), &time(210));
     assert_eq!(status.phase, Some(Phase::Updating));
-    let back = compute_status(
-        Some(&status),
-        &env2,
-        Outcome::Applied(&all(S::Ready)),
-        &time(220),
-    );
+    let back = compute_status(Some(&status), &env2, Outcome::Applied(&all(S::Ready)), &time(220));
     assert_eq!(back.phase, Some(Phase::Ready));
     assert_eq!(sr(&back, "Ready"), pair("True", "Reconciled"));
 }
@@ -235,36 +184,19 @@ fn changes_after_ready_are_updates() {
 fn terminal_errors_stall_with_the_error_text() {
     let env = RedcapEnvironment::test();
     // As the finalizer helper returns it.
-    let err = Error::Finalizer(Box::new(kube::runtime::finalizer::Error::ApplyFailed(
-        terminal_error(),
-    )));
+    let err =
+        Error::Finalizer(Box::new(kube::runtime::finalizer::Error::ApplyFailed(terminal_error())));
     let status = compute_status(None, &env, Outcome::Failed(&err), &time(10));
     assert_eq!(status.phase, Some(Phase::Stalled));
     assert_eq!(sr(&status, "Stalled"), pair("True", "AwsRejected"));
     assert_eq!(sr(&status, "Ready"), pair("False", "AwsRejected"));
     assert_eq!(sr(&status, "Reconciling").0, "False");
-    assert!(
-        cond(&status, "Stalled")
-            .message
-            .contains("BucketAlreadyExists")
-    );
-    let storage = status
-        .components
-        .iter()
-        .find(|c| c.name == ComponentName::FileStorage)
-        .unwrap();
+    assert!(cond(&status, "Stalled").message.contains("BucketAlreadyExists"));
+    let storage = status.components.iter().find(|c| c.name == ComponentName::FileStorage).unwrap();
     assert_eq!(storage.state, S::Failed);
     // The wrapper and the component prefix are noise in status.
-    assert!(
-        !cond(&status, "Stalled")
-            .message
-            .contains("failed to apply object")
-    );
-    assert!(
-        cond(&status, "Stalled")
-            .message
-            .starts_with("fileStorage: s3.CreateBucket")
-    );
+    assert!(!cond(&status, "Stalled").message.contains("failed to apply object"));
+    assert!(cond(&status, "Stalled").message.starts_with("fileStorage: s3.CreateBucket"));
     assert!(
         storage
             .message
@@ -272,20 +204,12 @@ fn terminal_errors_stall_with_the_error_text() {
             .unwrap()
             .starts_with("s3.CreateBucket failed (BucketAlreadyExists)")
     );
-    assert_eq!(
-        sr(&status, "FileStorageReady"),
-        pair("False", "AwsRejected")
-    );
+    assert_eq!(sr(&status, "FileStorageReady"), pair("False", "AwsRejected"));
     // A failure is not a completed reconcile.
     assert_eq!(status.last_reconcile_time, None);
 
     // Fixing the cause clears Stalled.
-    let fixed = compute_status(
-        Some(&status),
-        &env,
-        Outcome::Applied(&all(S::Ready)),
-        &time(20),
-    );
+    let fixed = compute_status(Some(&status), &env, Outcome::Applied(&all(S::Ready)), &time(20));
     assert_eq!(sr(&fixed, "Stalled"), pair("False", "NoProblem"));
     assert_eq!(fixed.phase, Some(Phase::Ready));
 }
@@ -299,11 +223,7 @@ fn a_component_reported_failed_stalls_too() {
     let status = compute_status(None, &env, Outcome::Applied(&failed), &time(10));
     assert_eq!(status.phase, Some(Phase::Stalled));
     assert_eq!(sr(&status, "Stalled").0, "True");
-    assert!(
-        cond(&status, "Stalled")
-            .message
-            .contains("encryptionKey: key is pending deletion")
-    );
+    assert!(cond(&status, "Stalled").message.contains("encryptionKey: key is pending deletion"));
 }
 
 #[test]
@@ -312,20 +232,11 @@ fn recoverable_errors_keep_ready_and_mark_reconciling() {
     let ready = ready_status(&env);
     let err = throttled();
     let status = compute_status(Some(&ready), &env, Outcome::Failed(&err), &time(200));
-    assert_eq!(
-        sr(&status, "Reconciling"),
-        pair("True", "RetryingAfterError")
-    );
+    assert_eq!(sr(&status, "Reconciling"), pair("True", "RetryingAfterError"));
     assert_eq!(sr(&status, "Ready"), pair("True", "Reconciled"));
     assert_eq!(sr(&status, "Stalled"), pair("False", "NoProblem"));
     assert_eq!(status.phase, Some(Phase::Ready));
-    assert!(
-        status
-            .phase_reason
-            .as_deref()
-            .unwrap()
-            .contains("ThrottlingException")
-    );
+    assert!(status.phase_reason.as_deref().unwrap().contains("ThrottlingException"));
     // Components are left as they were.
     assert_eq!(status.components, ready.components);
 
@@ -344,12 +255,7 @@ fn recoverable_errors_keep_ready_and_mark_reconciling() {
 fn suspended_reports_without_reconciling() {
     let env = RedcapEnvironment::test().suspended();
     let ready = ready_status(&RedcapEnvironment::test());
-    let status = compute_status(
-        Some(&ready),
-        &env,
-        Outcome::Applied(&all(S::Ready)),
-        &time(200),
-    );
+    let status = compute_status(Some(&ready), &env, Outcome::Applied(&all(S::Ready)), &time(200));
     assert_eq!(status.phase, Some(Phase::Suspended));
     assert_eq!(sr(&status, "Ready"), pair("True", "Suspended"));
     assert_eq!(sr(&status, "Reconciling"), pair("False", "Suspended"));
@@ -364,11 +270,7 @@ fn suspended_reports_without_reconciling() {
     let drifted = compute_status(Some(&status), &env, Outcome::Applied(&drift), &time(300));
     assert_eq!(drifted.phase, Some(Phase::Suspended));
     assert_eq!(sr(&drifted, "Ready"), pair("False", "Suspended"));
-    assert!(
-        cond(&drifted, "Ready")
-            .message
-            .contains("versioning differs")
-    );
+    assert!(cond(&drifted, "Ready").message.contains("versioning differs"));
 
     // Suspended from the start: acknowledged as Suspended, not Pending.
     let started = compute_status(None, &env, Outcome::Started, &time(5));
@@ -378,17 +280,11 @@ fn suspended_reports_without_reconciling() {
 
 #[test]
 fn deletion_while_suspended_is_held() {
-    let env = RedcapEnvironment::test()
-        .suspended()
-        .deleting()
-        .with_generation(2);
+    let env = RedcapEnvironment::test().suspended().deleting().with_generation(2);
     let ready = ready_status(&RedcapEnvironment::test());
     let status = compute_status(Some(&ready), &env, Outcome::DeletionHeld, &time(200));
     assert_eq!(status.phase, Some(Phase::Deleting));
-    assert_eq!(
-        status.phase_reason.as_deref(),
-        Some("suspended: deletion held")
-    );
+    assert_eq!(status.phase_reason.as_deref(), Some("suspended: deletion held"));
     assert_eq!(sr(&status, "Ready"), pair("False", "Deleting"));
     assert_eq!(sr(&status, "Reconciling"), pair("False", "Suspended"));
     assert_eq!(status.components, ready.components);
@@ -404,29 +300,14 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
         component(ComponentName::FileStorage, S::Deleting).with_message("emptying bucket"),
     ])
     .waiting(10);
-    let status = compute_status(
-        Some(&ready),
-        &env,
-        Outcome::CleaningUp(&in_progress),
-        &time(200),
-    );
+    let status = compute_status(Some(&ready), &env, Outcome::CleaningUp(&in_progress), &time(200));
     assert_eq!(status.phase, Some(Phase::Deleting));
     assert_eq!(sr(&status, "Reconciling"), pair("True", "Deleting"));
     assert_eq!(sr(&status, "Ready"), pair("False", "Deleting"));
-    assert!(
-        status
-            .phase_reason
-            .as_deref()
-            .unwrap()
-            .contains("fileStorage (emptying bucket)")
-    );
+    assert!(status.phase_reason.as_deref().unwrap().contains("fileStorage (emptying bucket)"));
 
     let mut done = report(vec![component(ComponentName::EncryptionKey, S::Retained)]);
-    done.components.extend(
-        ComponentName::all()
-            .skip(1)
-            .map(|n| component(n, S::Deleted)),
-    );
+    done.components.extend(ComponentName::all().skip(1).map(|n| component(n, S::Deleted)));
     let status = compute_status(Some(&status), &env, Outcome::CleaningUp(&done), &time(300));
     assert_eq!(status.phase, Some(Phase::Deleting));
     assert_eq!(sr(&status, "Reconciling"), pair("False", "Deleting"));
@@ -441,10 +322,8 @@ fn cleanup_reports_deleting_until_every_component_is_handled() {
 fn long_messages_are_truncated_on_a_char_boundary() {
     let env = RedcapEnvironment::test();
     let long = "é".repeat(2 * MAX_MESSAGE);
-    let r = report(vec![
-        component(ComponentName::FileStorage, S::Creating).with_message(&long),
-    ])
-    .waiting(1);
+    let r = report(vec![component(ComponentName::FileStorage, S::Creating).with_message(&long)])
+        .waiting(1);
     let status = compute_status(None, &env, Outcome::Applied(&r), &time(1));
     let message = &cond(&status, "FileStorageReady").message;
     assert!(message.len() <= MAX_MESSAGE + '…'.len_utf8());
@@ -460,17 +339,9 @@ fn now_has_whole_second_precision() {
 fn environment_id_is_derived_from_the_object_and_stable() {
     let env = RedcapEnvironment::test();
     let first = compute_status(None, &env, Outcome::Started, &time(1));
-    let id = first
-        .environment_id
-        .clone()
-        .expect("environmentId from the first reconcile");
+    let id = first.environment_id.clone().expect("environmentId from the first reconcile");
     assert!(id.starts_with("rc-"), "{id}");
-    let later = compute_status(
-        Some(&first),
-        &env,
-        Outcome::Applied(&all(S::Ready)),
-        &time(2),
-    );
+    let later = compute_status(Some(&first), &env, Outcome::Applied(&all(S::Ready)), &time(2));
     assert_eq!(later.environment_id.as_deref(), Some(id.as_str()));
 }
 
@@ -486,20 +357,9 @@ fn a_missing_secret_reference_is_the_reason_on_stalled_and_on_the_component() {
     };
     let status = compute_status(None, &env, Outcome::Failed(&err), &time(10));
     assert_eq!(status.phase, Some(Phase::Stalled));
-    assert_eq!(
-        sr(&status, "Stalled"),
-        pair("True", "SecretReferenceMissing")
-    );
-    assert_eq!(
-        sr(&status, "SecretsReady"),
-        pair("False", "SecretReferenceMissing")
-    );
-    assert!(
-        status
-            .phase_reason
-            .as_deref()
-            .is_some_and(|r| r.contains("default/x"))
-    );
+    assert_eq!(sr(&status, "Stalled"), pair("True", "SecretReferenceMissing"));
+    assert_eq!(sr(&status, "SecretsReady"), pair("False", "SecretReferenceMissing"));
+    assert!(status.phase_reason.as_deref().is_some_and(|r| r.contains("default/x")));
 }
 
 #[test]
@@ -517,20 +377,10 @@ fn the_image_block_follows_the_pass_and_survives_passes_that_do_not_report_it() 
     let first = compute_status(None, &env, Outcome::Applied(&with_image), &time(1));
     assert_eq!(first.image.as_ref(), Some(&image));
     // A pass that stopped before the image component (`None`) keeps what status knows.
-    let second = compute_status(
-        Some(&first),
-        &env,
-        Outcome::Applied(&all(S::Ready)),
-        &time(2),
-    );
+    let second = compute_status(Some(&first), &env, Outcome::Applied(&all(S::Ready)), &time(2));
     assert_eq!(second.image.as_ref(), Some(&image));
     // A terminal error keeps it too: the last build and the image to run stay visible.
-    let stalled = compute_status(
-        Some(&second),
-        &env,
-        Outcome::Failed(&terminal_error()),
-        &time(3),
-    );
+    let stalled = compute_status(Some(&second), &env, Outcome::Failed(&terminal_error()), &time(3));
     assert_eq!(stalled.image.as_ref(), Some(&image));
 }
 
@@ -548,9 +398,7 @@ fn a_failed_image_build_stalls_the_environment_with_its_message() {
     assert_eq!(status.phase, Some(Phase::Stalled));
     assert_eq!(sr(&status, "Stalled").0, "True");
     assert!(
-        cond(&status, "Stalled")
-            .message
-            .contains("image: build p:1 failed in phase BUILD"),
+        cond(&status, "Stalled").message.contains("image: build p:1 failed in phase BUILD"),
         "{status:#?}"
     );
     assert_eq!(sr(&status, "ImageReady").0, "False");

@@ -90,12 +90,7 @@ fn boxed_cleanup<'w, 'a, C: Component>(
 
 /// The walk's entry for component `C` (see `components::WALK`).
 pub const fn entry<C: Component>() -> Entry {
-    Entry {
-        name: C::NAME,
-        needs: C::NEEDS,
-        apply: boxed_apply::<C>,
-        cleanup: boxed_cleanup::<C>,
-    }
+    Entry { name: C::NAME, needs: C::NEEDS, apply: boxed_apply::<C>, cleanup: boxed_cleanup::<C> }
 }
 
 /// The environment's key, as later components use it.

@@ -16,10 +16,7 @@ pub struct AwsSpec {
     /// `region`). Cannot be changed after creation: moving a stage means a new
     /// environment restored from a snapshot.
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.aws.region is immutable: create a new environment to move regions"))]
-    #[schemars(
-        length(min = 9, max = 32),
-        regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
-    )]
+    #[schemars(length(min = 9, max = 32), regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"))]
     pub region: String,
 
     /// IAM role the operator assumes for this environment, so stages can live in
@@ -49,12 +46,7 @@ pub struct AwsSpec {
 impl AwsSpec {
     /// Access through the operator's own credentials, no extra tags.
     pub fn new(region: impl Into<String>) -> Self {
-        Self {
-            region: region.into(),
-            role_arn: None,
-            external_id: None,
-            tags: Vec::new(),
-        }
+        Self { region: region.into(), role_arn: None, external_id: None, tags: Vec::new() }
     }
 }
 

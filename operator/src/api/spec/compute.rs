@@ -230,10 +230,7 @@ pub struct AppRunnerSpec {
 
 impl Default for AppRunnerSpec {
     fn default() -> Self {
-        Self {
-            max_concurrency: default_max_concurrency(),
-            auto_deployments: true,
-        }
+        Self { max_concurrency: default_max_concurrency(), auto_deployments: true }
     }
 }
 
@@ -256,9 +253,7 @@ pub struct EcsExpressSpec {
 
 impl Default for EcsExpressSpec {
     fn default() -> Self {
-        Self {
-            health_check_path: default_health_check_path(),
-        }
+        Self { health_check_path: default_health_check_path() }
     }
 }
 

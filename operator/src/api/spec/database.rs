@@ -211,12 +211,7 @@ fn default_rotation_days() -> u32 {
     120
 }
 fn default_log_exports() -> Vec<LogExport> {
-    vec![
-        LogExport::Error,
-        LogExport::General,
-        LogExport::Slowquery,
-        LogExport::Audit,
-    ]
+    vec![LogExport::Error, LogExport::General, LogExport::Slowquery, LogExport::Audit]
 }
 
 fn log_exports_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -258,10 +253,7 @@ pub struct DbParameter {
 pub struct RestoreFrom {
     /// Cluster snapshot name or ARN (an ARN for snapshots shared from another account).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = 1024),
-        regex(pattern = r"^[A-Za-z][A-Za-z0-9:/_-]*$")
-    )]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r"^[A-Za-z][A-Za-z0-9:/_-]*$"))]
     pub snapshot_identifier: Option<String>,
 
     /// Point-in-time restore from an existing cluster's automated backups.
@@ -278,10 +270,7 @@ pub struct RestoreFrom {
 #[serde(rename_all = "camelCase")]
 pub struct PointInTime {
     /// Identifier (or ARN) of the source cluster.
-    #[schemars(
-        length(min = 1, max = 1024),
-        regex(pattern = r"^[A-Za-z][A-Za-z0-9:/_-]*$")
-    )]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r"^[A-Za-z][A-Za-z0-9:/_-]*$"))]
     pub source_cluster_identifier: String,
 
     /// Time to restore to (RFC 3339), within the source's backup retention.

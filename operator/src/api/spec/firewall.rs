@@ -102,10 +102,7 @@ pub fn default_managed_rules() -> Vec<ManagedRuleGroup> {
         version: None,
         rule_action_overrides: count
             .iter()
-            .map(|rule| RuleActionOverride {
-                name: (*rule).to_owned(),
-                action: RuleAction::Count,
-            })
+            .map(|rule| RuleActionOverride { name: (*rule).to_owned(), action: RuleAction::Count })
             .collect(),
     };
     vec![

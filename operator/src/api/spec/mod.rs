@@ -69,11 +69,7 @@ pub const APP_RUNNER_CUSTOM_DOMAIN_REGIONS: [&str; 8] = [
     printcolumn(name = "Compute", type_ = "string", json_path = ".spec.compute.kind"),
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.redcap.version"),
     printcolumn(name = "URL", type_ = "string", json_path = ".status.outputs.url"),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     printcolumn(
         name = "Reason",
         type_ = "string",
@@ -238,10 +234,7 @@ pub struct SecretKeyRef {
 pub struct S3Location {
     /// Bucket name. It must be readable by the operator's role (and, for build inputs,
     /// by the image build).
-    #[schemars(
-        length(min = 3, max = 63),
-        regex(pattern = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    )]
+    #[schemars(length(min = 3, max = 63), regex(pattern = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"))]
     pub bucket: String,
     /// Object key (or key prefix), without a leading `/`.
     #[schemars(length(min = 1, max = 1024), regex(pattern = r"^[^/]"))]

@@ -32,10 +32,7 @@ pub struct CronSpec {
 
 impl Default for CronSpec {
     fn default() -> Self {
-        Self {
-            interval_minutes: default_cron_minutes(),
-            secret_ref: None,
-        }
+        Self { interval_minutes: default_cron_minutes(), secret_ref: None }
     }
 }
 
@@ -66,20 +63,13 @@ pub struct MaintenanceServerSpec {
 
     /// EC2 instance type. Default `t3.medium` (seed).
     #[serde(default = "default_instance_type")]
-    #[schemars(
-        length(min = 4, max = 32),
-        regex(pattern = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-    )]
+    #[schemars(length(min = 4, max = 32), regex(pattern = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"))]
     pub instance_type: String,
 }
 
 impl Default for MaintenanceServerSpec {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            ttl: default_ttl(),
-            instance_type: default_instance_type(),
-        }
+        Self { enabled: true, ttl: default_ttl(), instance_type: default_instance_type() }
     }
 }
 
@@ -105,9 +95,7 @@ pub struct LogsSpec {
 
 impl Default for LogsSpec {
     fn default() -> Self {
-        Self {
-            retention_days: default_retention(),
-        }
+        Self { retention_days: default_retention() }
     }
 }
 
@@ -134,10 +122,7 @@ pub struct GuardDutySpec {
 
 impl Default for GuardDutySpec {
     fn default() -> Self {
-        Self {
-            enabled: false,
-            features: default_features(),
-        }
+        Self { enabled: false, features: default_features() }
     }
 }
 

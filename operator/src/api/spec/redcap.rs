@@ -70,10 +70,7 @@ pub struct RedcapSpec {
     /// Extra image tag to build and deploy besides the version, e.g. `upgrade-v2`.
     /// Changing it builds and rolls out a new image (seed: `deployTag`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = 128),
-        regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-    )]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
     pub deploy_tag: Option<String>,
 
     /// Any string; when it changes, the operator builds the image again and rolls it out,
@@ -136,13 +133,7 @@ pub struct RedcapSource {
 impl RedcapSource {
     /// A release zip in S3.
     pub fn s3(bucket: impl Into<String>, key: impl Into<String>) -> Self {
-        Self {
-            s3: Some(S3Location {
-                bucket: bucket.into(),
-                key: key.into(),
-            }),
-            ..Self::default()
-        }
+        Self { s3: Some(S3Location { bucket: bucket.into(), key: key.into() }), ..Self::default() }
     }
 }
 
@@ -209,10 +200,7 @@ pub struct RedcapSettings {
     /// System language (`language_global`), `English` or a name from
     /// `spec.redcap.languages`. Default `English`.
     #[serde(default = "default_language")]
-    #[schemars(
-        length(min = 1, max = 64),
-        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9 ._()-]*$")
-    )]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9 ._()-]*$"))]
     pub language_global: String,
 
     /// Contact and sender address REDCap shows (`from_email`, `homepage_contact_email`,

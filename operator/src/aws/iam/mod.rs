@@ -14,9 +14,7 @@ use super::AwsError;
 
 /// `tags` as IAM tags; `operation` names the call they are for in a build error.
 pub(crate) fn iam_tags(tags: &TagSet, operation: &'static str) -> Result<Vec<Tag>, AwsError> {
-    super::error::sdk_tags(tags, "iam", operation, |k, v| {
-        Tag::builder().key(k).value(v).build()
-    })
+    super::error::sdk_tags(tags, "iam", operation, |k, v| Tag::builder().key(k).value(v).build())
 }
 
 /// Tags as IAM returns them.

@@ -25,20 +25,12 @@ pub async fn observe(
     let mut tags = tag_set(role.tags());
     // GetRole includes the tags on AWS; ask separately only when they are missing.
     if tags.is_empty() {
-        let out = aws
-            .call(aws.iam.list_role_tags().role_name(name).send())
-            .await?;
+        let out = aws.call(aws.iam.list_role_tags().role_name(name).send()).await?;
         tags = tag_set(out.tags());
     }
     let policy = match tags.get(crate::api::tags::UID) {
         Some(_) => aws
-            .find(
-                aws.iam
-                    .get_role_policy()
-                    .role_name(name)
-                    .policy_name(policy_name)
-                    .send(),
-            )
+            .find(aws.iam.get_role_policy().role_name(name).policy_name(policy_name).send())
             .await?
             .map(|out| decode_policy_document(out.policy_document())),
         None => None,
@@ -65,17 +57,9 @@ async fn put_policy(aws: &AwsCtx, want: &DesiredRole) -> Result<(), AwsError> {
 
 /// Deletes the role and its inline policy; a role already gone is fine.
 pub async fn delete(aws: &AwsCtx, name: &str, policy_name: &str) -> Result<(), AwsError> {
-    aws.delete(
-        aws.iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(policy_name)
-            .send(),
-    )
-    .await?;
-    aws.delete(aws.iam.delete_role().role_name(name).send())
-        .await
-        .map(drop)
+    aws.delete(aws.iam.delete_role_policy().role_name(name).policy_name(policy_name).send())
+        .await?;
+    aws.delete(aws.iam.delete_role().role_name(name).send()).await.map(drop)
 }
 
 impl Resource for DesiredRole {
@@ -87,10 +71,9 @@ impl Resource for DesiredRole {
     }
 
     async fn observe(&self, aws: &AwsCtx, uid: &str) -> Result<Presence<ObservedRole>, AwsError> {
-        Ok(Presence::of(
-            observe(aws, &self.name, &self.policy_name).await?,
-            |s| s.tags.is_owned_by(uid),
-        ))
+        Ok(Presence::of(observe(aws, &self.name, &self.policy_name).await?, |s| {
+            s.tags.is_owned_by(uid)
+        }))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedRole, AwsError> {

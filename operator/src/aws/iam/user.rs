@@ -36,28 +36,12 @@ pub async fn observe_user(aws: &AwsCtx, name: &str) -> Result<Option<ObservedUse
     if tags.is_empty() {
         tags = user_tags(aws, name).await?;
     }
-    Ok(Some(ObservedUser {
-        arn: user.arn().to_string(),
-        tags,
-        policy: None,
-    }))
+    Ok(Some(ObservedUser { arn: user.arn().to_string(), tags, policy: None }))
 }
 
 async fn user_tags(aws: &AwsCtx, name: &str) -> Result<TagSet, AwsError> {
-    let pages = aws
-        .pages(
-            aws.iam
-                .list_user_tags()
-                .user_name(name)
-                .into_paginator()
-                .send(),
-        )
-        .await?;
-    Ok(pages
-        .iter()
-        .flat_map(|p| p.tags())
-        .map(|t| (t.key(), t.value()))
-        .collect())
+    let pages = aws.pages(aws.iam.list_user_tags().user_name(name).into_paginator().send()).await?;
+    Ok(pages.iter().flat_map(|p| p.tags()).map(|t| (t.key(), t.value())).collect())
 }
 
 /// The inline policy `policy_name` of `user`, decoded, or `None`.
@@ -67,13 +51,7 @@ pub async fn observe_policy(
     policy_name: &str,
 ) -> Result<Option<Value>, AwsError> {
     match aws
-        .find(
-            aws.iam
-                .get_user_policy()
-                .user_name(user)
-                .policy_name(policy_name)
-                .send(),
-        )
+        .find(aws.iam.get_user_policy().user_name(user).policy_name(policy_name).send())
         .await?
     {
         Some(out) => Ok(Some(decode_policy_document(out.policy_document()))),
@@ -83,15 +61,8 @@ pub async fn observe_policy(
 
 /// Every access key of `user`.
 pub async fn list_keys(aws: &AwsCtx, user: &str) -> Result<Vec<ObservedAccessKey>, AwsError> {
-    let pages = aws
-        .pages(
-            aws.iam
-                .list_access_keys()
-                .user_name(user)
-                .into_paginator()
-                .send(),
-        )
-        .await?;
+    let pages =
+        aws.pages(aws.iam.list_access_keys().user_name(user).into_paginator().send()).await?;
     Ok(pages
         .iter()
         .flat_map(|p| p.access_key_metadata())
@@ -101,10 +72,7 @@ pub async fn list_keys(aws: &AwsCtx, user: &str) -> Result<Vec<ObservedAccessKey
                 active: k.status() == Some(&StatusType::Active),
                 // IAM always sends the date. Without it the key counts as new: a late
                 // rotation is better than rotating on every pass.
-                created: k
-                    .create_date()
-                    .map(timestamp)
-                    .unwrap_or_else(Timestamp::now),
+                created: k.create_date().map(timestamp).unwrap_or_else(Timestamp::now),
             })
         })
         .collect())
@@ -127,14 +95,8 @@ pub async fn create_user(aws: &AwsCtx, want: &DesiredUser) -> Result<String, Aws
 
 /// Adds or overwrites tags on the user.
 pub async fn tag_user(aws: &AwsCtx, user: &str, tags: &TagSet) -> Result<(), AwsError> {
-    aws.run(
-        aws.iam
-            .tag_user()
-            .user_name(user)
-            .set_tags(Some(iam_tags(tags, "TagUser")?))
-            .send(),
-    )
-    .await
+    aws.run(aws.iam.tag_user().user_name(user).set_tags(Some(iam_tags(tags, "TagUser")?)).send())
+        .await
 }
 
 /// Writes the user's inline policy.
@@ -156,9 +118,7 @@ pub async fn create_key(
     aws: &AwsCtx,
     user: &str,
 ) -> Result<(String, SecretString, Option<Timestamp>), AwsError> {
-    let out = aws
-        .call(aws.iam.create_access_key().user_name(user).send())
-        .await?;
+    let out = aws.call(aws.iam.create_access_key().user_name(user).send()).await?;
     let key = out.access_key().ok_or_else(|| {
         AwsError::terminal(
             "iam",
@@ -176,40 +136,23 @@ pub async fn create_key(
 
 /// Deletes an access key; a key already gone is fine.
 pub async fn delete_key(aws: &AwsCtx, user: &str, key_id: &str) -> Result<(), AwsError> {
-    aws.delete(
-        aws.iam
-            .delete_access_key()
-            .user_name(user)
-            .access_key_id(key_id)
-            .send(),
-    )
-    .await
-    .map(drop)
+    aws.delete(aws.iam.delete_access_key().user_name(user).access_key_id(key_id).send())
+        .await
+        .map(drop)
 }
 
 /// Deletes the user with its keys and the operator's inline policy; a user already gone
 /// is fine. IAM refuses to delete a user that still has keys or policies.
 pub async fn delete_user(aws: &AwsCtx, user: &str, policy_name: &str) -> Result<(), AwsError> {
-    for key in list_keys(aws, user).await.or_else(|e| {
-        if e.is_not_found() {
-            Ok(Vec::new())
-        } else {
-            Err(e)
-        }
-    })? {
+    for key in list_keys(aws, user)
+        .await
+        .or_else(|e| if e.is_not_found() { Ok(Vec::new()) } else { Err(e) })?
+    {
         delete_key(aws, user, &key.id).await?;
     }
-    aws.delete(
-        aws.iam
-            .delete_user_policy()
-            .user_name(user)
-            .policy_name(policy_name)
-            .send(),
-    )
-    .await?;
-    aws.delete(aws.iam.delete_user().user_name(user).send())
-        .await
-        .map(drop)
+    aws.delete(aws.iam.delete_user_policy().user_name(user).policy_name(policy_name).send())
+        .await?;
+    aws.delete(aws.iam.delete_user().user_name(user).send()).await.map(drop)
 }
 
 impl Resource for DesiredUser {
@@ -227,10 +170,7 @@ impl Resource for DesiredUser {
                 seen.policy = observe_policy(aws, &self.name, &self.policy_name).await?;
                 Presence::Owned(seen)
             }
-            Some(_) => Presence::Foreign {
-                adoptable: false,
-                reason: None,
-            },
+            Some(_) => Presence::Foreign { adoptable: false, reason: None },
         })
     }
 
@@ -238,11 +178,7 @@ impl Resource for DesiredUser {
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedUser, AwsError> {
         let arn = create_user(aws, self).await?;
         put_policy(aws, self).await?;
-        Ok(ObservedUser {
-            arn,
-            tags: self.tags.clone(),
-            policy: Some(self.policy.clone()),
-        })
+        Ok(ObservedUser { arn, tags: self.tags.clone(), policy: Some(self.policy.clone()) })
     }
 
     fn changes(&self, seen: &ObservedUser) -> Vec<UserChange> {

@@ -21,14 +21,8 @@ pub async fn describe_subnet_group(
     aws: &AwsCtx,
     name: &str,
 ) -> Result<Option<ObservedSubnetGroup>, AwsError> {
-    let out = aws
-        .find(
-            aws.rds
-                .describe_db_subnet_groups()
-                .db_subnet_group_name(name)
-                .send(),
-        )
-        .await?;
+    let out =
+        aws.find(aws.rds.describe_db_subnet_groups().db_subnet_group_name(name).send()).await?;
     Ok(out.and_then(|out| {
         out.db_subnet_groups().first().map(|g| ObservedSubnetGroup {
             name: g.db_subnet_group_name().unwrap_or_default().to_string(),
@@ -71,13 +65,7 @@ pub async fn modify_subnet_group(aws: &AwsCtx, want: &DesiredSubnetGroup) -> Res
 /// Deletes the subnet group; `false` when it was already gone. RDS refuses while a
 /// cluster still uses it (recoverable: the cluster is being deleted).
 pub async fn delete_subnet_group(aws: &AwsCtx, name: &str) -> Result<bool, AwsError> {
-    aws.delete(
-        aws.rds
-            .delete_db_subnet_group()
-            .db_subnet_group_name(name)
-            .send(),
-    )
-    .await
+    aws.delete(aws.rds.delete_db_subnet_group().db_subnet_group_name(name).send()).await
 }
 
 /// The parameters set on the group (`Source=user`), or `None` when the group is missing.
@@ -136,11 +124,7 @@ pub async fn apply_types(
                 out.insert(n.to_string(), t.to_string());
             }
         }
-        if out.len() < wanted.len() {
-            ControlFlow::Continue(())
-        } else {
-            ControlFlow::Break(())
-        }
+        if out.len() < wanted.len() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
     })
     .await?;
     Ok(out)

@@ -27,15 +27,11 @@ use crate::plan::database::{
 use super::{AwsCtx, AwsError};
 
 pub(crate) fn rds_tags(tags: &TagSet) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 pub(crate) fn tag_set(tags: &[Tag]) -> TagSet {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
-        .collect()
+    tags.iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))).collect()
 }
 
 pub(crate) fn timestamp(t: &aws_smithy_types::DateTime) -> Timestamp {
@@ -57,11 +53,7 @@ fn observed(c: &DbCluster) -> ObservedCluster {
         backup_retention_days: c.backup_retention_period(),
         maintenance_window: c.preferred_maintenance_window().map(str::to_string),
         backup_window: c.preferred_backup_window().map(str::to_string),
-        log_exports: c
-            .enabled_cloudwatch_logs_exports()
-            .iter()
-            .cloned()
-            .collect(),
+        log_exports: c.enabled_cloudwatch_logs_exports().iter().cloned().collect(),
         iam_auth: c.iam_database_authentication_enabled().unwrap_or(false),
         deletion_protection: c.deletion_protection().unwrap_or(false),
         copy_tags_to_snapshot: c.copy_tags_to_snapshot().unwrap_or(false),
@@ -99,14 +91,7 @@ fn observed(c: &DbCluster) -> ObservedCluster {
 
 /// One cluster by identifier (or ARN), or `None`.
 pub async fn describe_cluster(aws: &AwsCtx, id: &str) -> Result<Option<ObservedCluster>, AwsError> {
-    let out = aws
-        .find(
-            aws.rds
-                .describe_db_clusters()
-                .db_cluster_identifier(id)
-                .send(),
-        )
-        .await?;
+    let out = aws.find(aws.rds.describe_db_clusters().db_cluster_identifier(id).send()).await?;
     Ok(out.and_then(|o| o.db_clusters().first().map(observed)))
 }
 
@@ -118,24 +103,10 @@ pub async fn describe_clusters(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let filter = Filter::builder()
-        .name("db-cluster-id")
-        .set_values(Some(ids.to_vec()))
-        .build();
-    let pages = aws
-        .pages(
-            aws.rds
-                .describe_db_clusters()
-                .filters(filter)
-                .into_paginator()
-                .send(),
-        )
-        .await?;
-    Ok(pages
-        .iter()
-        .flat_map(|p| p.db_clusters())
-        .map(observed)
-        .collect())
+    let filter = Filter::builder().name("db-cluster-id").set_values(Some(ids.to_vec())).build();
+    let pages =
+        aws.pages(aws.rds.describe_db_clusters().filters(filter).into_paginator().send()).await?;
+    Ok(pages.iter().flat_map(|p| p.db_clusters()).map(observed).collect())
 }
 
 /// Every cluster of the region tagged with `uid` (a full listing: used when the
@@ -144,9 +115,7 @@ pub async fn list_owned_clusters(
     aws: &AwsCtx,
     uid: &str,
 ) -> Result<Vec<ObservedCluster>, AwsError> {
-    let pages = aws
-        .pages(aws.rds.describe_db_clusters().into_paginator().send())
-        .await?;
+    let pages = aws.pages(aws.rds.describe_db_clusters().into_paginator().send()).await?;
     Ok(pages
         .iter()
         .flat_map(|p| p.db_clusters())
@@ -297,22 +266,15 @@ pub async fn modify_cluster(
         .set_vpc_security_group_ids(m.security_group_ids.clone())
         .set_db_cluster_parameter_group_name(m.parameter_group.clone());
     if let Some((version, major)) = &m.engine_version {
-        req = req
-            .engine_version(version)
-            .allow_major_version_upgrade(*major);
+        req = req.engine_version(version).allow_major_version_upgrade(*major);
     }
     if let Some((min, max)) = m.scaling {
         req = req.serverless_v2_scaling_configuration(
-            ServerlessV2ScalingConfiguration::builder()
-                .min_capacity(min)
-                .max_capacity(max)
-                .build(),
+            ServerlessV2ScalingConfiguration::builder().min_capacity(min).max_capacity(max).build(),
         );
     }
     if let Some(key) = &m.manage_master_password_with_key {
-        req = req
-            .manage_master_user_password(true)
-            .master_user_secret_kms_key_id(key);
+        req = req.manage_master_user_password(true).master_user_secret_kms_key_id(key);
     }
     aws.run(req.send()).await
 }
@@ -322,14 +284,8 @@ pub async fn add_tags(aws: &AwsCtx, arn: &str, tags: &TagSet) -> Result<(), AwsE
     if tags.is_empty() {
         return Ok(());
     }
-    aws.run(
-        aws.rds
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(rds_tags(tags)))
-            .send(),
-    )
-    .await
+    aws.run(aws.rds.add_tags_to_resource().resource_name(arn).set_tags(Some(rds_tags(tags))).send())
+        .await
 }
 
 /// Deletes a cluster (its instances must be gone), with a final snapshot or without;
@@ -341,9 +297,7 @@ pub async fn delete_cluster(
 ) -> Result<(), AwsError> {
     let req = aws.rds.delete_db_cluster().db_cluster_identifier(id);
     let req = match final_snapshot {
-        Some(s) => req
-            .final_db_snapshot_identifier(s)
-            .skip_final_snapshot(false),
+        Some(s) => req.final_db_snapshot_identifier(s).skip_final_snapshot(false),
         None => req.skip_final_snapshot(true),
     };
     aws.delete(req.send()).await.map(drop)
@@ -358,18 +312,10 @@ pub async fn describe_instances(
     if cluster_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let filter = Filter::builder()
-        .name("db-cluster-id")
-        .set_values(Some(cluster_ids.to_vec()))
-        .build();
+    let filter =
+        Filter::builder().name("db-cluster-id").set_values(Some(cluster_ids.to_vec())).build();
     let pages = match aws
-        .pages(
-            aws.rds
-                .describe_db_instances()
-                .filters(filter)
-                .into_paginator()
-                .send(),
-        )
+        .pages(aws.rds.describe_db_instances().filters(filter).into_paginator().send())
         .await
     {
         Ok(pages) => pages,
@@ -425,12 +371,5 @@ pub async fn create_instance(
 /// Deletes an instance of a cluster (no snapshot: the data is in the cluster volume); an
 /// instance already gone is fine.
 pub async fn delete_instance(aws: &AwsCtx, id: &str) -> Result<(), AwsError> {
-    aws.delete(
-        aws.rds
-            .delete_db_instance()
-            .db_instance_identifier(id)
-            .send(),
-    )
-    .await
-    .map(drop)
+    aws.delete(aws.rds.delete_db_instance().db_instance_identifier(id).send()).await.map(drop)
 }

@@ -11,10 +11,7 @@ use crate::aws::{AwsCtx, AwsError};
 
 fn observed(s: &DbClusterSnapshot) -> ObservedSnapshot {
     ObservedSnapshot {
-        id: s
-            .db_cluster_snapshot_identifier()
-            .unwrap_or_default()
-            .to_string(),
+        id: s.db_cluster_snapshot_identifier().unwrap_or_default().to_string(),
         arn: s.db_cluster_snapshot_arn().unwrap_or_default().to_string(),
         status: s.status().unwrap_or_default().to_string(),
         engine: s.engine().unwrap_or_default().to_string(),
@@ -32,10 +29,7 @@ pub async fn describe_snapshot(
     aws: &AwsCtx,
     id: &str,
 ) -> Result<Option<ObservedSnapshot>, AwsError> {
-    let mut req = aws
-        .rds
-        .describe_db_cluster_snapshots()
-        .db_cluster_snapshot_identifier(id);
+    let mut req = aws.rds.describe_db_cluster_snapshots().db_cluster_snapshot_identifier(id);
     if id.starts_with("arn:") {
         req = req.include_shared(true);
     }
@@ -71,11 +65,7 @@ pub async fn list_owned_manual_snapshots(
 ) -> Result<Vec<ObservedSnapshot>, AwsError> {
     let pages = aws
         .pages(
-            aws.rds
-                .describe_db_cluster_snapshots()
-                .snapshot_type("manual")
-                .into_paginator()
-                .send(),
+            aws.rds.describe_db_cluster_snapshots().snapshot_type("manual").into_paginator().send(),
         )
         .await?;
     Ok(pages
@@ -88,12 +78,7 @@ pub async fn list_owned_manual_snapshots(
 
 /// Deletes a manual snapshot; one already gone is fine.
 pub async fn delete_snapshot(aws: &AwsCtx, id: &str) -> Result<(), AwsError> {
-    aws.delete(
-        aws.rds
-            .delete_db_cluster_snapshot()
-            .db_cluster_snapshot_identifier(id)
-            .send(),
-    )
-    .await
-    .map(drop)
+    aws.delete(aws.rds.delete_db_cluster_snapshot().db_cluster_snapshot_identifier(id).send())
+        .await
+        .map(drop)
 }

@@ -35,10 +35,7 @@ pub async fn retain(aws: &AwsCtx, name: &str, tags: &TagSet) -> Result<bool, Aws
 pub async fn delete(aws: &AwsCtx, name: &str) -> Result<Progress, AwsError> {
     // The TLS-only policy denies nothing the operator sends (it uses TLS), but emulators
     // apply its Deny to every object call; the bucket is going away, so drop it first.
-    if let Err(e) = aws
-        .call(aws.s3.delete_bucket_policy().bucket(name).send())
-        .await
-    {
+    if let Err(e) = aws.call(aws.s3.delete_bucket_policy().bucket(name).send()).await {
         match e.code.as_str() {
             "NoSuchBucket" => return Ok(Progress::Done),
             _ if e.is_not_found() => {}
@@ -60,26 +57,13 @@ pub async fn delete(aws: &AwsCtx, name: &str) -> Result<Progress, AwsError> {
 /// Deletes up to 1,000 object versions and delete markers; returns how many it found.
 async fn delete_one_batch(aws: &AwsCtx, name: &str) -> Result<usize, AwsError> {
     // Always list from the start: what the previous batch deleted is gone.
-    let page = aws
-        .call(
-            aws.s3
-                .list_object_versions()
-                .bucket(name)
-                .max_keys(1000)
-                .send(),
-        )
-        .await?;
+    let page = aws.call(aws.s3.list_object_versions().bucket(name).max_keys(1000).send()).await?;
     let mut ids = Vec::new();
     let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-    let markers = page
-        .delete_markers()
-        .iter()
-        .map(|m| (m.key(), m.version_id()));
+    let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
     for (key, version) in versions.chain(markers) {
         let Some(key) = key else { continue };
-        let id = ObjectIdentifier::builder()
-            .key(key)
-            .set_version_id(version.map(str::to_string));
+        let id = ObjectIdentifier::builder().key(key).set_version_id(version.map(str::to_string));
         ids.push(id.build().map_err(|e| build_err("DeleteObjects", e))?);
     }
     if ids.is_empty() {
@@ -91,18 +75,13 @@ async fn delete_one_batch(aws: &AwsCtx, name: &str) -> Result<usize, AwsError> {
         .quiet(true)
         .build()
         .map_err(|e| build_err("DeleteObjects", e))?;
-    let out = aws
-        .call(aws.s3.delete_objects().bucket(name).delete(delete).send())
-        .await?;
+    let out = aws.call(aws.s3.delete_objects().bucket(name).delete(delete).send()).await?;
     if let Some(first) = out.errors().first() {
         return Err(AwsError {
             service: super::SERVICE,
             operation: "DeleteObjects",
             code: first.code().unwrap_or("Unknown").to_string(),
-            message: format!(
-                "{} of {found} objects could not be deleted",
-                out.errors().len()
-            ),
+            message: format!("{} of {found} objects could not be deleted", out.errors().len()),
             class: ErrorClass::Recoverable,
             not_found: false,
         });
@@ -112,21 +91,14 @@ async fn delete_one_batch(aws: &AwsCtx, name: &str) -> Result<usize, AwsError> {
 
 /// Unfinished multipart uploads keep a bucket from being deleted.
 async fn abort_uploads(aws: &AwsCtx, name: &str) -> Result<(), AwsError> {
-    let page = aws
-        .call(aws.s3.list_multipart_uploads().bucket(name).send())
-        .await?;
+    let page = aws.call(aws.s3.list_multipart_uploads().bucket(name).send()).await?;
     for upload in page.uploads() {
         let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
             continue;
         };
         aws.tolerate(
             &["NoSuchUpload", "NoSuchKey", "NotFound", "Http404"],
-            aws.s3
-                .abort_multipart_upload()
-                .bucket(name)
-                .key(key)
-                .upload_id(id)
-                .send(),
+            aws.s3.abort_multipart_upload().bucket(name).key(key).upload_id(id).send(),
         )
         .await?;
     }

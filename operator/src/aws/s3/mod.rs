@@ -26,13 +26,8 @@ pub use write::{apply, create, put_tags};
 pub(crate) const SERVICE: &str = "s3";
 
 /// Codes that mean "the bucket exists but is not ours to read".
-const NOT_ACCESSIBLE_CODES: &[&str] = &[
-    "Http403",
-    "Forbidden",
-    "AccessDenied",
-    "Http301",
-    "PermanentRedirect",
-];
+const NOT_ACCESSIBLE_CODES: &[&str] =
+    &["Http403", "Forbidden", "AccessDenied", "Http301", "PermanentRedirect"];
 
 pub(crate) fn build_err(operation: &'static str, e: impl std::error::Error) -> AwsError {
     AwsError::build(SERVICE, operation, e)
@@ -79,10 +74,7 @@ pub async fn observe(aws: &AwsCtx, name: &str, uid: &str) -> Result<BucketPresen
         let reason = format!(
             "bucket name {name} is taken: the bucket is not tagged as owned by this environment"
         );
-        return Ok(BucketPresence::NotOurs {
-            tags: Some(tags),
-            reason,
-        });
+        return Ok(BucketPresence::NotOurs { tags: Some(tags), reason });
     }
     let (versioning, encryption, public_access_block, object_ownership, policy, lifecycle, logging) =
         tokio::try_join!(
@@ -108,18 +100,12 @@ pub async fn observe(aws: &AwsCtx, name: &str, uid: &str) -> Result<BucketPresen
 }
 
 pub(crate) async fn tags_of(aws: &AwsCtx, name: &str) -> Result<TagSet, AwsError> {
-    let out = aws
-        .find(aws.s3.get_bucket_tagging().bucket(name).send())
-        .await?;
-    Ok(out
-        .map(|o| o.tag_set().iter().map(|t| (t.key(), t.value())).collect())
-        .unwrap_or_default())
+    let out = aws.find(aws.s3.get_bucket_tagging().bucket(name).send()).await?;
+    Ok(out.map(|o| o.tag_set().iter().map(|t| (t.key(), t.value())).collect()).unwrap_or_default())
 }
 
 async fn versioning_of(aws: &AwsCtx, name: &str) -> Result<VersioningState, AwsError> {
-    let out = aws
-        .call(aws.s3.get_bucket_versioning().bucket(name).send())
-        .await?;
+    let out = aws.call(aws.s3.get_bucket_versioning().bucket(name).send()).await?;
     Ok(match out.status() {
         Some(BucketVersioningStatus::Enabled) => VersioningState::Enabled,
         Some(_) => VersioningState::Suspended,
@@ -131,9 +117,7 @@ async fn encryption_of(
     aws: &AwsCtx,
     name: &str,
 ) -> Result<Option<(String, Option<String>, bool)>, AwsError> {
-    let out = aws
-        .find(aws.s3.get_bucket_encryption().bucket(name).send())
-        .await?;
+    let out = aws.find(aws.s3.get_bucket_encryption().bucket(name).send()).await?;
     let rule = out
         .as_ref()
         .and_then(|o| o.server_side_encryption_configuration())
@@ -149,9 +133,7 @@ async fn encryption_of(
 }
 
 async fn public_access_block_of(aws: &AwsCtx, name: &str) -> Result<Option<[bool; 4]>, AwsError> {
-    let out = aws
-        .find(aws.s3.get_public_access_block().bucket(name).send())
-        .await?;
+    let out = aws.find(aws.s3.get_public_access_block().bucket(name).send()).await?;
     Ok(out.and_then(|o| {
         let c = o.public_access_block_configuration()?;
         Some([
@@ -164,9 +146,7 @@ async fn public_access_block_of(aws: &AwsCtx, name: &str) -> Result<Option<[bool
 }
 
 async fn ownership_of(aws: &AwsCtx, name: &str) -> Result<Option<String>, AwsError> {
-    let out = aws
-        .find(aws.s3.get_bucket_ownership_controls().bucket(name).send())
-        .await?;
+    let out = aws.find(aws.s3.get_bucket_ownership_controls().bucket(name).send()).await?;
     Ok(out.and_then(|o| {
         o.ownership_controls()
             .and_then(|c| c.rules().first())
@@ -175,24 +155,13 @@ async fn ownership_of(aws: &AwsCtx, name: &str) -> Result<Option<String>, AwsErr
 }
 
 async fn policy_of(aws: &AwsCtx, name: &str) -> Result<Option<serde_json::Value>, AwsError> {
-    let out = aws
-        .find(aws.s3.get_bucket_policy().bucket(name).send())
-        .await?;
+    let out = aws.find(aws.s3.get_bucket_policy().bucket(name).send()).await?;
     Ok(out.and_then(|o| o.policy().map(parse_policy)))
 }
 
 async fn lifecycle_of(aws: &AwsCtx, name: &str) -> Result<Vec<LifecycleRule>, AwsError> {
-    let out = aws
-        .find(
-            aws.s3
-                .get_bucket_lifecycle_configuration()
-                .bucket(name)
-                .send(),
-        )
-        .await?;
-    Ok(out
-        .map(|o| o.rules().iter().map(rule_from_aws).collect())
-        .unwrap_or_default())
+    let out = aws.find(aws.s3.get_bucket_lifecycle_configuration().bucket(name).send()).await?;
+    Ok(out.map(|o| o.rules().iter().map(rule_from_aws).collect()).unwrap_or_default())
 }
 
 /// Reads a rule into the operator's shape; anything the operator does not write marks
@@ -215,10 +184,7 @@ fn rule_from_aws(rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
         || rule
             .noncurrent_version_expiration()
             .is_some_and(|n| n.newer_noncurrent_versions().is_some())
-        || rule
-            .transitions()
-            .iter()
-            .any(|t| t.date().is_some() || t.days().is_none());
+        || rule.transitions().iter().any(|t| t.date().is_some() || t.days().is_none());
     LifecycleRule {
         id: rule.id().unwrap_or_default().to_string(),
         enabled: *rule.status() == ExpirationStatus::Enabled,
@@ -228,9 +194,7 @@ fn rule_from_aws(rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
             .map(|t| {
                 (
                     t.days().unwrap_or(0),
-                    t.storage_class()
-                        .map(|c| c.as_str().to_string())
-                        .unwrap_or_default(),
+                    t.storage_class().map(|c| c.as_str().to_string()).unwrap_or_default(),
                 )
             })
             .collect(),
@@ -245,9 +209,7 @@ fn rule_from_aws(rule: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
 }
 
 async fn logging_of(aws: &AwsCtx, name: &str) -> Result<Option<LoggingTarget>, AwsError> {
-    let out = aws
-        .call(aws.s3.get_bucket_logging().bucket(name).send())
-        .await?;
+    let out = aws.call(aws.s3.get_bucket_logging().bucket(name).send()).await?;
     Ok(out.logging_enabled().map(|l| LoggingTarget {
         bucket: l.target_bucket().to_string(),
         prefix: l.target_prefix().to_string(),
@@ -256,9 +218,7 @@ async fn logging_of(aws: &AwsCtx, name: &str) -> Result<Option<LoggingTarget>, A
 
 /// True when the bucket holds no object (used before adopting an untagged bucket).
 pub async fn is_empty(aws: &AwsCtx, name: &str) -> Result<bool, AwsError> {
-    let out = aws
-        .call(aws.s3.list_objects_v2().bucket(name).max_keys(1).send())
-        .await?;
+    let out = aws.call(aws.s3.list_objects_v2().bucket(name).max_keys(1).send()).await?;
     Ok(out.key_count().unwrap_or(0) == 0 && out.contents().is_empty())
 }
 
@@ -274,18 +234,14 @@ impl Resource for DesiredBucket {
         Ok(match observe(aws, &self.name, uid).await? {
             BucketPresence::Absent => Presence::Absent,
             BucketPresence::Owned(seen) => Presence::Owned(*seen),
-            BucketPresence::NotOurs {
-                tags: Some(tags), ..
-            } if self.adoptable && tags.is_empty() && is_empty(aws, &self.name).await? => {
-                Presence::Foreign {
-                    adoptable: true,
-                    reason: None,
-                }
+            BucketPresence::NotOurs { tags: Some(tags), .. }
+                if self.adoptable && tags.is_empty() && is_empty(aws, &self.name).await? =>
+            {
+                Presence::Foreign { adoptable: true, reason: None }
             }
-            BucketPresence::NotOurs { reason, .. } => Presence::Foreign {
-                adoptable: false,
-                reason: Some(reason),
-            },
+            BucketPresence::NotOurs { reason, .. } => {
+                Presence::Foreign { adoptable: false, reason: Some(reason) }
+            }
         })
     }
 
@@ -337,9 +293,7 @@ mod tests {
     };
 
     fn rule() -> aws_sdk_s3::types::builders::LifecycleRuleBuilder {
-        aws_sdk_s3::types::LifecycleRule::builder()
-            .id("r")
-            .status(ExpirationStatus::Enabled)
+        aws_sdk_s3::types::LifecycleRule::builder().id("r").status(ExpirationStatus::Enabled)
     }
 
     fn read(b: aws_sdk_s3::types::builders::LifecycleRuleBuilder) -> LifecycleRule {
@@ -358,9 +312,7 @@ mod tests {
                         .build(),
                 )
                 .abort_incomplete_multipart_upload(
-                    AbortIncompleteMultipartUpload::builder()
-                        .days_after_initiation(7)
-                        .build(),
+                    AbortIncompleteMultipartUpload::builder().days_after_initiation(7).build(),
                 ),
         );
         assert!(!ours.foreign);
@@ -375,11 +327,7 @@ mod tests {
     fn anything_the_operator_does_not_write_is_foreign() {
         let cases = [
             rule().filter(LifecycleRuleFilter::builder().prefix("tmp/").build()),
-            rule().filter(
-                LifecycleRuleFilter::builder()
-                    .object_size_greater_than(1)
-                    .build(),
-            ),
+            rule().filter(LifecycleRuleFilter::builder().object_size_greater_than(1).build()),
             rule().expiration(LifecycleExpiration::builder().days(1).build()),
             rule().transitions(
                 Transition::builder()

@@ -18,10 +18,7 @@ pub enum Presence {
 
 /// Whether `s3://bucket/key` exists.
 pub async fn head(aws: &AwsCtx, bucket: &str, key: &str) -> Result<Presence, AwsError> {
-    match aws
-        .call(aws.s3.head_object().bucket(bucket).key(key).send())
-        .await
-    {
+    match aws.call(aws.s3.head_object().bucket(bucket).key(key).send()).await {
         Ok(_) => Ok(Presence::Present),
         Err(e) => match e.code.as_str() {
             "NotFound" | "NoSuchKey" | "NoSuchBucket" | "Http404" => Ok(Presence::Missing),

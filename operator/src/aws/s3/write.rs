@@ -22,18 +22,13 @@ use crate::aws::{AwsCtx, AwsError};
 /// Creates the bucket in the context's region and tags it at once, so that it is
 /// recognisably ours from the first moment.
 pub async fn create(aws: &AwsCtx, name: &str, tags: &TagSet) -> Result<(), AwsError> {
-    let mut req = aws
-        .s3
-        .create_bucket()
-        .bucket(name)
-        .object_ownership(ObjectOwnership::BucketOwnerEnforced);
+    let mut req =
+        aws.s3.create_bucket().bucket(name).object_ownership(ObjectOwnership::BucketOwnerEnforced);
     // us-east-1 is the one region that rejects an explicit location constraint.
     if aws.region != "us-east-1" {
         let constraint = BucketLocationConstraint::from(aws.region.as_str());
         req = req.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(constraint)
-                .build(),
+            CreateBucketConfiguration::builder().location_constraint(constraint).build(),
         );
     }
     if let Err(e) = aws.call(req.send()).await {
@@ -51,25 +46,14 @@ pub async fn put_tags(aws: &AwsCtx, name: &str, tags: &TagSet) -> Result<(), Aws
     let tag_set = tags
         .iter()
         .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| build_err("PutBucketTagging", e))
+            Tag::builder().key(k).value(v).build().map_err(|e| build_err("PutBucketTagging", e))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let tagging = Tagging::builder()
         .set_tag_set(Some(tag_set))
         .build()
         .map_err(|e| build_err("PutBucketTagging", e))?;
-    aws.run(
-        aws.s3
-            .put_bucket_tagging()
-            .bucket(name)
-            .tagging(tagging)
-            .send(),
-    )
-    .await
+    aws.run(aws.s3.put_bucket_tagging().bucket(name).tagging(tagging).send()).await
 }
 
 /// Applies the changes `plan::storage::bucket_changes` returned, in order.
@@ -136,11 +120,7 @@ pub async fn apply(
             }
             BucketChange::Policy => {
                 aws.run(
-                    aws.s3
-                        .put_bucket_policy()
-                        .bucket(name)
-                        .policy(want.policy.to_string())
-                        .send(),
+                    aws.s3.put_bucket_policy().bucket(name).policy(want.policy.to_string()).send(),
                 )
                 .await?
             }
@@ -204,8 +184,7 @@ async fn put_encryption(aws: &AwsCtx, name: &str, encryption: &Encryption) -> Re
 async fn put_lifecycle(aws: &AwsCtx, name: &str, rules: &[LifecycleRule]) -> Result<(), AwsError> {
     let op = "PutBucketLifecycleConfiguration";
     if rules.is_empty() {
-        aws.call(aws.s3.delete_bucket_lifecycle().bucket(name).send())
-            .await?;
+        aws.call(aws.s3.delete_bucket_lifecycle().bucket(name).send()).await?;
         return Ok(());
     }
     let mut aws_rules = Vec::with_capacity(rules.len());
@@ -228,16 +207,12 @@ async fn put_lifecycle(aws: &AwsCtx, name: &str, rules: &[LifecycleRule]) -> Res
         }
         if let Some(days) = rule.noncurrent_expiration_days {
             b = b.noncurrent_version_expiration(
-                NoncurrentVersionExpiration::builder()
-                    .noncurrent_days(days)
-                    .build(),
+                NoncurrentVersionExpiration::builder().noncurrent_days(days).build(),
             );
         }
         if let Some(days) = rule.abort_incomplete_upload_days {
             b = b.abort_incomplete_multipart_upload(
-                AbortIncompleteMultipartUpload::builder()
-                    .days_after_initiation(days)
-                    .build(),
+                AbortIncompleteMultipartUpload::builder().days_after_initiation(days).build(),
             );
         }
         aws_rules.push(b.build().map_err(|e| build_err(op, e))?);

@@ -58,13 +58,7 @@ impl DesiredStack {
         }
         let hex = hash.trim_start_matches("sha256:");
         let token = format!("redcap-{}-{salt}", &hex[..16.min(hex.len())]);
-        Self {
-            name,
-            body: template.to_string(),
-            hash,
-            tags,
-            token,
-        }
+        Self { name, body: template.to_string(), hash, tags, token }
     }
 
     /// The hash a deployed stack reports, if it has one.
@@ -174,11 +168,7 @@ mod tests {
         assert_eq!(s.hash, content_hash(&t, &tags()), "hash excludes itself");
         assert!(s.token.starts_with("redcap-") && s.token.ends_with("-0a1b2c3d"));
         assert!(s.token.len() <= 128);
-        assert!(
-            s.token
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        );
+        assert!(s.token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     }
 
     #[test]

@@ -107,10 +107,7 @@ pub fn network_template(input: &NetworkTemplateInput<'_>) -> Value {
 
     // Route tables: one public, one private per zone (each to its NAT gateway), one
     // isolated (local routes only, plus the S3 gateway endpoint).
-    put(
-        "PublicRouteTable".into(),
-        route_table(&format!("{env}-public")),
-    );
+    put("PublicRouteTable".into(), route_table(&format!("{env}-public")));
     put(
         "PublicDefaultRoute".into(),
         json!({"Type": "AWS::EC2::Route", "DependsOn": "InternetGatewayAttachment", "Properties": {
@@ -119,10 +116,7 @@ pub fn network_template(input: &NetworkTemplateInput<'_>) -> Value {
             "RouteTableId": r("PublicRouteTable"),
         }}),
     );
-    put(
-        "IsolatedRouteTable".into(),
-        route_table(&format!("{env}-isolated")),
-    );
+    put("IsolatedRouteTable".into(), route_table(&format!("{env}-isolated")));
 
     for zone in 0..zones {
         let n = zone + 1;
@@ -142,10 +136,7 @@ pub fn network_template(input: &NetworkTemplateInput<'_>) -> Value {
             if tier == Tier::Public {
                 props["MapPublicIpOnLaunch"] = json!(true);
             }
-            put(
-                subnet_id(tier, zone),
-                json!({"Type": "AWS::EC2::Subnet", "Properties": props}),
-            );
+            put(subnet_id(tier, zone), json!({"Type": "AWS::EC2::Subnet", "Properties": props}));
             let table = match tier {
                 Tier::Public => "PublicRouteTable".to_string(),
                 Tier::Private => format!("PrivateRouteTable{n}"),
@@ -159,10 +150,7 @@ pub fn network_template(input: &NetworkTemplateInput<'_>) -> Value {
                 }}),
             );
         }
-        put(
-            format!("PrivateRouteTable{n}"),
-            route_table(&format!("{env}-private-{n}")),
-        );
+        put(format!("PrivateRouteTable{n}"), route_table(&format!("{env}-private-{n}")));
         put(
             format!("PrivateDefaultRoute{n}"),
             json!({"Type": "AWS::EC2::Route", "Properties": {
@@ -334,11 +322,7 @@ fn security_groups(input: &NetworkTemplateInput<'_>, put: &mut impl FnMut(String
         security_group(
             "REDCap application: the app port from the load balancer; all outbound",
             &format!("{env}-application"),
-            json!([tcp_from_group(
-                port,
-                "LoadBalancerSecurityGroup",
-                "From the load balancer"
-            )]),
+            json!([tcp_from_group(port, "LoadBalancerSecurityGroup", "From the load balancer")]),
             None,
         ),
     );
@@ -375,11 +359,7 @@ fn security_groups(input: &NetworkTemplateInput<'_>, put: &mut impl FnMut(String
             "REDCap database: MySQL only from the application, rotation and maintenance groups",
             &format!("{env}-database"),
             json!([
-                tcp_from_group(
-                    DATABASE_PORT,
-                    "ApplicationSecurityGroup",
-                    "From the application"
-                ),
+                tcp_from_group(DATABASE_PORT, "ApplicationSecurityGroup", "From the application"),
                 tcp_from_group(
                     DATABASE_PORT,
                     "RotationSecurityGroup",

@@ -40,9 +40,7 @@ fn render(zones: u32, nat: NatGateways) -> Value {
 }
 
 fn golden(file: &str, template: &Value) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("src/plan/cfn/golden")
-        .join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/plan/cfn/golden").join(file);
     let mut rendered = serde_json::to_string_pretty(template).expect("pretty");
     rendered.push('\n');
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -77,10 +75,7 @@ fn resources(t: &Value) -> &serde_json::Map<String, Value> {
 }
 
 fn of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)> {
-    resources(t)
-        .iter()
-        .filter(|(_, r)| r["Type"] == ty)
-        .collect()
+    resources(t).iter().filter(|(_, r)| r["Type"] == ty).collect()
 }
 
 /// Every `Ref`, `Fn::GetAtt`, `${…}` in `Fn::Sub` and `DependsOn` in `value`.
@@ -130,11 +125,8 @@ fn deps(t: &Value) -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn every_reference_resolves_and_there_is_no_cycle() {
-    for (zones, nat) in [
-        (2, NatGateways::PerAz),
-        (3, NatGateways::PerAz),
-        (3, NatGateways::Single),
-    ] {
+    for (zones, nat) in [(2, NatGateways::PerAz), (3, NatGateways::PerAz), (3, NatGateways::Single)]
+    {
         let t = render(zones, nat);
         let graph = deps(&t);
         let mut in_outputs = BTreeSet::new();
@@ -159,11 +151,7 @@ fn every_reference_resolves_and_there_is_no_cycle() {
                 .filter(|(_, d)| d.iter().all(|x| !remaining.contains_key(x)))
                 .map(|(id, _)| id.clone())
                 .collect();
-            assert!(
-                !ready.is_empty(),
-                "dependency cycle among {:?}",
-                remaining.keys()
-            );
+            assert!(!ready.is_empty(), "dependency cycle among {:?}", remaining.keys());
             for id in ready {
                 remaining.remove(&id);
             }
@@ -177,37 +165,18 @@ fn two_zones_have_six_subnets_two_nat_gateways_and_their_routes() {
     assert_eq!(of_type(&t, "AWS::EC2::Subnet").len(), 6);
     assert_eq!(of_type(&t, "AWS::EC2::NatGateway").len(), 2);
     assert_eq!(of_type(&t, "AWS::EC2::EIP").len(), 2);
-    assert_eq!(
-        of_type(&t, "AWS::EC2::SubnetRouteTableAssociation").len(),
-        6
-    );
+    assert_eq!(of_type(&t, "AWS::EC2::SubnetRouteTableAssociation").len(), 6);
     let r = resources(&t);
-    assert_eq!(
-        r["PrivateDefaultRoute2"]["Properties"]["NatGatewayId"]["Ref"],
-        "NatGateway2"
-    );
-    assert_eq!(
-        r["NatGateway2"]["Properties"]["SubnetId"]["Ref"],
-        "PublicSubnet2"
-    );
+    assert_eq!(r["PrivateDefaultRoute2"]["Properties"]["NatGatewayId"]["Ref"], "NatGateway2");
+    assert_eq!(r["NatGateway2"]["Properties"]["SubnetId"]["Ref"], "PublicSubnet2");
     assert_eq!(r["PublicSubnet1"]["Properties"]["CidrBlock"], "10.0.0.0/24");
-    assert_eq!(
-        r["IsolatedSubnet2"]["Properties"]["CidrBlock"],
-        "10.0.6.0/24"
-    );
+    assert_eq!(r["IsolatedSubnet2"]["Properties"]["CidrBlock"], "10.0.6.0/24");
     assert_eq!(
         r["PrivateSubnet2"]["Properties"]["AvailabilityZone"],
         serde_json::json!({"Fn::Select": [1, {"Fn::GetAZs": ""}]})
     );
-    assert_eq!(
-        r["PublicSubnet1"]["Properties"]["MapPublicIpOnLaunch"],
-        true
-    );
-    assert!(
-        r["PrivateSubnet1"]["Properties"]
-            .get("MapPublicIpOnLaunch")
-            .is_none()
-    );
+    assert_eq!(r["PublicSubnet1"]["Properties"]["MapPublicIpOnLaunch"], true);
+    assert!(r["PrivateSubnet1"]["Properties"].get("MapPublicIpOnLaunch").is_none());
     // The isolated tier has no route out.
     let isolated_routes = of_type(&t, "AWS::EC2::Route")
         .into_iter()
@@ -255,9 +224,7 @@ fn database_accepts_mysql_only_from_its_three_clients_and_sends_nothing() {
             assert_eq!(rule["ToPort"], 3306);
             assert_eq!(rule["IpProtocol"], "tcp");
             assert!(rule.get("CidrIp").is_none());
-            rule["SourceSecurityGroupId"]["Ref"]
-                .as_str()
-                .expect("group")
+            rule["SourceSecurityGroupId"]["Ref"].as_str().expect("group")
         })
         .collect();
     assert_eq!(
@@ -279,10 +246,7 @@ fn database_accepts_mysql_only_from_its_three_clients_and_sends_nothing() {
     // Image builds take nothing in and are not among the database's sources above.
     let build = &resources(&t)["BuildSecurityGroup"]["Properties"];
     assert!(build.get("SecurityGroupIngress").is_none());
-    assert!(
-        build.get("SecurityGroupEgress").is_none(),
-        "all outbound (base images, packages)"
-    );
+    assert!(build.get("SecurityGroupEgress").is_none(), "all outbound (base images, packages)");
     let endpoint = &resources(&t)["EndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"][0];
     assert_eq!(endpoint["CidrIp"], "10.0.0.0/16");
     assert_eq!(endpoint["FromPort"], 443);
@@ -304,21 +268,14 @@ fn flow_logs_capture_all_traffic_into_the_encrypted_group_with_the_retention() {
     assert_eq!(flow["ResourceType"], "VPC");
     let endpoint = &resources(&t)["SecretsManagerEndpoint"]["Properties"];
     assert_eq!(endpoint["PrivateDnsEnabled"], true);
-    assert_eq!(
-        endpoint["ServiceName"]["Fn::Sub"],
-        "com.amazonaws.${AWS::Region}.secretsmanager"
-    );
+    assert_eq!(endpoint["ServiceName"]["Fn::Sub"], "com.amazonaws.${AWS::Region}.secretsmanager");
 }
 
 #[test]
 fn outputs_carry_everything_later_components_need() {
     let t = render(2, NatGateways::PerAz);
-    let outputs: BTreeSet<&str> = t["Outputs"]
-        .as_object()
-        .expect("outputs")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let outputs: BTreeSet<&str> =
+        t["Outputs"].as_object().expect("outputs").keys().map(String::as_str).collect();
     for key in [
         "VpcId",
         "VpcCidr",
@@ -343,45 +300,20 @@ fn outputs_carry_everything_later_components_need() {
 
 #[test]
 fn a_retention_change_changes_the_hash_and_nothing_else_does() {
-    let base = desired_network(
-        &identity(),
-        &spec(2, NatGateways::PerAz),
-        &[],
-        KEY_ARN,
-        "00000000",
-    )
-    .expect("renders");
-    let again = desired_network(
-        &identity(),
-        &spec(2, NatGateways::PerAz),
-        &[],
-        KEY_ARN,
-        "ffffffff",
-    )
-    .expect("renders");
+    let base = desired_network(&identity(), &spec(2, NatGateways::PerAz), &[], KEY_ARN, "00000000")
+        .expect("renders");
+    let again =
+        desired_network(&identity(), &spec(2, NatGateways::PerAz), &[], KEY_ARN, "ffffffff")
+            .expect("renders");
     assert_eq!(base.stack.hash, again.stack.hash, "the salt is not content");
-    assert_ne!(
-        base.stack.token, again.stack.token,
-        "but it is a new attempt"
-    );
+    assert_ne!(base.stack.token, again.stack.token, "but it is a new attempt");
     let mut s = spec(2, NatGateways::PerAz);
     s.logs.retention_days = 30;
     let changed = desired_network(&identity(), &s, &[], KEY_ARN, "00000000").expect("renders");
     assert_ne!(base.stack.hash, changed.stack.hash);
-    let tag = crate::api::Tag {
-        key: "team".into(),
-        value: "research".into(),
-    };
-    let tagged = desired_network(
-        &identity(),
-        &spec(2, NatGateways::PerAz),
-        &[tag],
-        KEY_ARN,
-        "00000000",
-    )
-    .expect("renders");
-    assert_ne!(
-        base.stack.hash, tagged.stack.hash,
-        "tags are part of the content"
-    );
+    let tag = crate::api::Tag { key: "team".into(), value: "research".into() };
+    let tagged =
+        desired_network(&identity(), &spec(2, NatGateways::PerAz), &[tag], KEY_ARN, "00000000")
+            .expect("renders");
+    assert_ne!(base.stack.hash, tagged.stack.hash, "tags are part of the content");
 }

@@ -115,11 +115,7 @@ impl std::fmt::Display for Failure {
         if self.logical_id.is_empty() {
             f.write_str(&self.reason)
         } else {
-            write!(
-                f,
-                "{} ({}): {}",
-                self.logical_id, self.resource_type, self.reason
-            )
+            write!(f, "{} ({}): {}", self.logical_id, self.resource_type, self.reason)
         }
     }
 }
@@ -142,14 +138,9 @@ fn is_cancellation(reason: &str) -> bool {
 
 /// Summarises events, newest first (the order `DescribeStackEvents` returns).
 pub fn summarize(events: &[StackEvent]) -> History {
-    let mut h = History {
-        last_token: events.iter().find_map(|e| e.token.clone()),
-        ..History::default()
-    };
-    for e in events
-        .iter()
-        .filter(|e| e.is_stack && e.status == "DELETE_FAILED")
-    {
+    let mut h =
+        History { last_token: events.iter().find_map(|e| e.token.clone()), ..History::default() };
+    for e in events.iter().filter(|e| e.is_stack && e.status == "DELETE_FAILED") {
         h.delete_failures += 1;
         h.last_delete_failure_at = Some(h.last_delete_failure_at.map_or(e.at, |t| t.max(e.at)));
     }
@@ -178,11 +169,7 @@ pub fn summarize(events: &[StackEvent]) -> History {
                 .find(|e| e.is_stack && e.reason.as_deref().is_some_and(|r| r != "User Initiated"))
         });
     h.failure = root.map(|e| Failure {
-        logical_id: if e.is_stack {
-            String::new()
-        } else {
-            e.logical_id.clone()
-        },
+        logical_id: if e.is_stack { String::new() } else { e.logical_id.clone() },
         resource_type: e.resource_type.clone(),
         reason: e.reason.clone().unwrap_or_else(|| e.status.clone()),
     });
@@ -227,9 +214,7 @@ fn failure_text(history: &History, seen: &ObservedStack) -> String {
 /// The backoff after `n` failed deletions: 1, 2, 4 … minutes, at most 30.
 pub fn delete_backoff(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
-    DELETE_RETRY_BASE
-        .saturating_mul(1u32 << doublings)
-        .min(DELETE_RETRY_MAX)
+    DELETE_RETRY_BASE.saturating_mul(1u32 << doublings).min(DELETE_RETRY_MAX)
 }
 
 /// A `DELETE_FAILED` stack: delete again once the backoff since the last failure passed.
@@ -239,9 +224,7 @@ fn after_delete_failure(
     now: i64,
 ) -> Result<String, Duration> {
     let wait = delete_backoff(history.delete_failures.max(1));
-    let since = history
-        .last_delete_failure_at
-        .map_or(i64::MAX, |t| now.saturating_sub(t));
+    let since = history.last_delete_failure_at.map_or(i64::MAX, |t| now.saturating_sub(t));
     let reason = format!(
         "deletion failed ({} time(s)): {}",
         history.delete_failures.max(1),
@@ -250,9 +233,7 @@ fn after_delete_failure(
     if since >= 0 && u64::try_from(since).unwrap_or(u64::MAX) >= wait.as_secs() {
         Ok(reason)
     } else {
-        let left = wait
-            .as_secs()
-            .saturating_sub(u64::try_from(since.max(0)).unwrap_or(0));
+        let left = wait.as_secs().saturating_sub(u64::try_from(since.max(0)).unwrap_or(0));
         Err(Duration::from_secs(left.max(1)))
     }
 }
@@ -292,10 +273,7 @@ pub fn apply_step(
             let doing = seen.status.to_lowercase().replace('_', " ");
             let mut reason = format!("stack {} is {doing}", want.name);
             if seen.status.contains("ROLLBACK") || seen.status.ends_with("FAILED") {
-                reason.push_str(&format!(
-                    " after a failure: {}",
-                    failure_text(history, seen)
-                ));
+                reason.push_str(&format!(" after a failure: {}", failure_text(history, seen)));
             }
             let creating =
                 seen.status.starts_with("CREATE") || seen.status == "ROLLBACK_IN_PROGRESS";
@@ -364,10 +342,7 @@ pub fn apply_step(
         ),
         StatusKind::Unknown => (
             ApplyStep::Wait {
-                reason: format!(
-                    "stack {} is in the unexpected status {}",
-                    want.name, seen.status
-                ),
+                reason: format!("stack {} is in the unexpected status {}", want.name, seen.status),
                 creating: false,
             },
             Some(BUSY_REQUEUE),
@@ -429,9 +404,7 @@ pub fn delete_step(
             ),
         },
         StatusKind::Busy if seen.status == "DELETE_IN_PROGRESS" => (
-            DeleteStep::Wait {
-                reason: format!("stack {name} is being deleted"),
-            },
+            DeleteStep::Wait { reason: format!("stack {name} is being deleted") },
             Some(BUSY_REQUEUE),
         ),
         // Deleting in the middle of a create or update is refused or leaves a mess: let

@@ -12,12 +12,7 @@ const NOW: i64 = 1_800_000_000;
 
 fn want() -> DesiredStack {
     let tags: TagSet = [(tags::UID, "uid-1")].into_iter().collect();
-    DesiredStack::new(
-        "rc-x-network".into(),
-        json!({"Resources": {}}),
-        tags,
-        "aaaaaaaa",
-    )
+    DesiredStack::new("rc-x-network".into(), json!({"Resources": {}}), tags, "aaaaaaaa")
 }
 
 fn stack(status: &str, hash: Option<&str>) -> ObservedStack {
@@ -27,11 +22,7 @@ fn stack(status: &str, hash: Option<&str>) -> ObservedStack {
         reason: None,
         tags: [(tags::UID, "uid-1")].into_iter().collect(),
         outputs: hash
-            .map(|h| {
-                [(HASH_OUTPUT.to_string(), h.to_string())]
-                    .into_iter()
-                    .collect()
-            })
+            .map(|h| [(HASH_OUTPUT.to_string(), h.to_string())].into_iter().collect())
             .unwrap_or_default(),
     }
 }
@@ -75,14 +66,7 @@ fn failed_create(token: &str) -> Vec<StackEvent> {
             t,
             7,
         ),
-        ev(
-            false,
-            "NatGateway2",
-            "CREATE_FAILED",
-            Some("Resource creation cancelled"),
-            t,
-            6,
-        ),
+        ev(false, "NatGateway2", "CREATE_FAILED", Some("Resource creation cancelled"), t, 6),
         ev(
             false,
             "NatGateway1",
@@ -92,14 +76,7 @@ fn failed_create(token: &str) -> Vec<StackEvent> {
             5,
         ),
         ev(false, "NatGateway1", "CREATE_IN_PROGRESS", None, t, 4),
-        ev(
-            true,
-            "rc-x-network",
-            "CREATE_IN_PROGRESS",
-            Some("User Initiated"),
-            t,
-            1,
-        ),
+        ev(true, "rc-x-network", "CREATE_IN_PROGRESS", Some("User Initiated"), t, 1),
     ]
 }
 
@@ -137,22 +114,12 @@ fn status_kinds() {
 fn root_cause_skips_cancellations_and_the_previous_operation() {
     let mut events = failed_create("tok");
     // An older, unrelated operation with its own failure.
-    events.push(ev(
-        false,
-        "Old",
-        "UPDATE_FAILED",
-        Some("old failure"),
-        Some("older"),
-        0,
-    ));
+    events.push(ev(false, "Old", "UPDATE_FAILED", Some("old failure"), Some("older"), 0));
     let h = summarize(&events);
     assert_eq!(h.last_token.as_deref(), Some("tok"));
     let f = h.failure.expect("failure");
     assert_eq!(f.logical_id, "NatGateway1");
-    assert_eq!(
-        f.reason,
-        "The maximum number of addresses has been reached."
-    );
+    assert_eq!(f.reason, "The maximum number of addresses has been reached.");
     assert_eq!(
         f.to_string(),
         "NatGateway1 (AWS::EC2::NatGateway): The maximum number of addresses has been reached."
@@ -172,14 +139,7 @@ fn stack_level_reason_when_no_resource_failed() {
             None,
             2,
         ),
-        ev(
-            true,
-            "s",
-            "CREATE_IN_PROGRESS",
-            Some("User Initiated"),
-            None,
-            1,
-        ),
+        ev(true, "s", "CREATE_IN_PROGRESS", Some("User Initiated"), None, 1),
     ];
     let h = summarize(&events);
     assert_eq!(h.last_token, None);
@@ -198,92 +158,36 @@ fn apply_table() {
     };
     let mine = Some(w.token.as_str());
     let name = |s: &ApplyStep| {
-        format!("{s:?}")
-            .split([' ', '{', '('])
-            .next()
-            .unwrap_or_default()
-            .to_string()
+        format!("{s:?}").split([' ', '{', '(']).next().unwrap_or_default().to_string()
     };
     // (status, deployed hash, last token, expected step name)
     type Case<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, &'a str);
     let cases: Vec<Case> = vec![
         (None, None, None, "Create"),
         (Some("DELETE_COMPLETE"), None, None, "Create"),
-        (
-            Some("CREATE_COMPLETE"),
-            Some(w.hash.as_str()),
-            None,
-            "InSync",
-        ),
-        (
-            Some("UPDATE_COMPLETE"),
-            Some(w.hash.as_str()),
-            mine,
-            "InSync",
-        ),
+        (Some("CREATE_COMPLETE"), Some(w.hash.as_str()), None, "InSync"),
+        (Some("UPDATE_COMPLETE"), Some(w.hash.as_str()), mine, "InSync"),
         (Some("UPDATE_COMPLETE"), Some("sha256:old"), None, "Update"),
         (Some("CREATE_COMPLETE"), None, None, "Update"),
-        (
-            Some("UPDATE_ROLLBACK_COMPLETE"),
-            Some(w.hash.as_str()),
-            mine,
-            "InSync",
-        ),
-        (
-            Some("UPDATE_ROLLBACK_COMPLETE"),
-            Some("sha256:old"),
-            mine,
-            "Blocked",
-        ),
-        (
-            Some("UPDATE_ROLLBACK_COMPLETE"),
-            Some("sha256:old"),
-            Some("redcap-other"),
-            "Update",
-        ),
-        (
-            Some("UPDATE_ROLLBACK_COMPLETE"),
-            Some("sha256:old"),
-            None,
-            "Update",
-        ),
+        (Some("UPDATE_ROLLBACK_COMPLETE"), Some(w.hash.as_str()), mine, "InSync"),
+        (Some("UPDATE_ROLLBACK_COMPLETE"), Some("sha256:old"), mine, "Blocked"),
+        (Some("UPDATE_ROLLBACK_COMPLETE"), Some("sha256:old"), Some("redcap-other"), "Update"),
+        (Some("UPDATE_ROLLBACK_COMPLETE"), Some("sha256:old"), None, "Update"),
         (Some("CREATE_IN_PROGRESS"), None, mine, "Wait"),
         (Some("UPDATE_IN_PROGRESS"), Some("sha256:old"), mine, "Wait"),
-        (
-            Some("UPDATE_ROLLBACK_IN_PROGRESS"),
-            Some("sha256:old"),
-            mine,
-            "Wait",
-        ),
+        (Some("UPDATE_ROLLBACK_IN_PROGRESS"), Some("sha256:old"), mine, "Wait"),
         (Some("ROLLBACK_COMPLETE"), None, mine, "Blocked"),
-        (
-            Some("ROLLBACK_COMPLETE"),
-            None,
-            Some("redcap-other"),
-            "DeleteFailedCreate",
-        ),
+        (Some("ROLLBACK_COMPLETE"), None, Some("redcap-other"), "DeleteFailedCreate"),
         (Some("ROLLBACK_COMPLETE"), None, None, "DeleteFailedCreate"),
         (Some("ROLLBACK_FAILED"), None, mine, "Blocked"),
-        (
-            Some("UPDATE_ROLLBACK_FAILED"),
-            Some("sha256:old"),
-            mine,
-            "Blocked",
-        ),
+        (Some("UPDATE_ROLLBACK_FAILED"), Some("sha256:old"), mine, "Blocked"),
         (Some("WHAT_IS_THIS"), None, None, "Wait"),
     ];
     for (status, hash, token, expected) in cases {
         let seen = status.map(|s| stack(s, hash));
         let (step, requeue) = apply_step(&w, seen.as_ref(), &h(token), NOW);
-        assert_eq!(
-            name(&step),
-            expected,
-            "{status:?} {hash:?} {token:?}: {step:?}"
-        );
-        let waits = matches!(
-            step,
-            ApplyStep::Wait { .. } | ApplyStep::DeleteFailedCreate { .. }
-        );
+        assert_eq!(name(&step), expected, "{status:?} {hash:?} {token:?}: {step:?}");
+        let waits = matches!(step, ApplyStep::Wait { .. } | ApplyStep::DeleteFailedCreate { .. });
         assert_eq!(requeue.is_some(), waits, "{status:?}: requeue {requeue:?}");
     }
 }
@@ -293,18 +197,13 @@ fn blocked_messages_name_the_cause_and_the_way_out() {
     let w = want();
     let mut h = summarize(&failed_create(&w.token));
     let (step, _) = apply_step(&w, Some(&stack("ROLLBACK_COMPLETE", None)), &h, NOW);
-    let ApplyStep::Blocked { code, message } = step else {
-        panic!("{step:?}")
-    };
+    let ApplyStep::Blocked { code, message } = step else { panic!("{step:?}") };
     assert_eq!(code, "StackCreateFailed");
     assert!(
         message.contains("NatGateway1") && message.contains("maximum number of addresses"),
         "{message}"
     );
-    assert!(
-        message.contains("redcap.dev/reconcile-requested-at"),
-        "{message}"
-    );
+    assert!(message.contains("redcap.dev/reconcile-requested-at"), "{message}");
 
     h.last_token = Some("redcap-previous-attempt".into());
     let (step, _) = apply_step(&w, Some(&stack("ROLLBACK_COMPLETE", None)), &h, NOW);
@@ -313,20 +212,11 @@ fn blocked_messages_name_the_cause_and_the_way_out() {
         "{step:?}"
     );
 
-    let (step, _) = apply_step(
-        &w,
-        Some(&stack("UPDATE_ROLLBACK_FAILED", Some("sha256:old"))),
-        &h,
-        NOW,
-    );
-    let ApplyStep::Blocked { code, message } = step else {
-        panic!("{step:?}")
-    };
+    let (step, _) =
+        apply_step(&w, Some(&stack("UPDATE_ROLLBACK_FAILED", Some("sha256:old"))), &h, NOW);
+    let ApplyStep::Blocked { code, message } = step else { panic!("{step:?}") };
     assert_eq!(code, "StackUpdateRollbackFailed");
-    assert!(
-        message.contains("continue-update-rollback --stack-name rc-x-network"),
-        "{message}"
-    );
+    assert!(message.contains("continue-update-rollback --stack-name rc-x-network"), "{message}");
 }
 
 #[test]
@@ -335,49 +225,21 @@ fn busy_rollbacks_say_why() {
     let h = summarize(&failed_create(&w.token)[2..]);
     let (step, requeue) = apply_step(&w, Some(&stack("ROLLBACK_IN_PROGRESS", None)), &h, NOW);
     assert_eq!(requeue, Some(BUSY_REQUEUE));
-    let ApplyStep::Wait { reason, creating } = step else {
-        panic!("{step:?}")
-    };
+    let ApplyStep::Wait { reason, creating } = step else { panic!("{step:?}") };
     assert!(creating);
-    assert!(
-        reason.contains("rollback in progress after a failure: NatGateway1"),
-        "{reason}"
-    );
+    assert!(reason.contains("rollback in progress after a failure: NatGateway1"), "{reason}");
 }
 
 #[test]
 fn events_are_read_only_in_failure_states() {
     let w = want();
-    assert!(!needs_events(
-        &stack("CREATE_COMPLETE", Some(&w.hash)),
-        Some(&w.hash)
-    ));
-    assert!(!needs_events(
-        &stack("UPDATE_COMPLETE", Some("sha256:old")),
-        Some(&w.hash)
-    ));
-    assert!(!needs_events(
-        &stack("CREATE_IN_PROGRESS", None),
-        Some(&w.hash)
-    ));
-    assert!(!needs_events(
-        &stack("UPDATE_ROLLBACK_COMPLETE", Some(&w.hash)),
-        Some(&w.hash)
-    ));
-    assert!(needs_events(
-        &stack("UPDATE_ROLLBACK_COMPLETE", Some("sha256:old")),
-        Some(&w.hash)
-    ));
-    assert!(needs_events(
-        &stack("UPDATE_ROLLBACK_IN_PROGRESS", None),
-        Some(&w.hash)
-    ));
-    for s in [
-        "ROLLBACK_COMPLETE",
-        "ROLLBACK_FAILED",
-        "UPDATE_ROLLBACK_FAILED",
-        "DELETE_FAILED",
-    ] {
+    assert!(!needs_events(&stack("CREATE_COMPLETE", Some(&w.hash)), Some(&w.hash)));
+    assert!(!needs_events(&stack("UPDATE_COMPLETE", Some("sha256:old")), Some(&w.hash)));
+    assert!(!needs_events(&stack("CREATE_IN_PROGRESS", None), Some(&w.hash)));
+    assert!(!needs_events(&stack("UPDATE_ROLLBACK_COMPLETE", Some(&w.hash)), Some(&w.hash)));
+    assert!(needs_events(&stack("UPDATE_ROLLBACK_COMPLETE", Some("sha256:old")), Some(&w.hash)));
+    assert!(needs_events(&stack("UPDATE_ROLLBACK_IN_PROGRESS", None), Some(&w.hash)));
+    for s in ["ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED"] {
         assert!(needs_events(&stack(s, None), Some(&w.hash)), "{s}");
     }
 }
@@ -401,14 +263,7 @@ fn delete_failures(times: &[i64]) -> Vec<StackEvent> {
             None,
             at - 1,
         ));
-        events.push(ev(
-            true,
-            "s",
-            "DELETE_IN_PROGRESS",
-            Some("User Initiated"),
-            None,
-            at - 60,
-        ));
+        events.push(ev(true, "s", "DELETE_IN_PROGRESS", Some("User Initiated"), None, at - 60));
     }
     events
 }
@@ -429,10 +284,7 @@ fn failed_deletion_is_retried_after_the_backoff_only() {
     // Two failures, the latest 100 s ago: the backoff is 120 s.
     let h = summarize(&delete_failures(&[NOW - 1000, NOW - 100]));
     assert_eq!(h.delete_failures, 2);
-    assert_eq!(
-        h.failure.as_ref().map(|f| f.logical_id.as_str()),
-        Some("PrivateSubnet1")
-    );
+    assert_eq!(h.failure.as_ref().map(|f| f.logical_id.as_str()), Some("PrivateSubnet1"));
     let (step, requeue) = delete_step("s", Some(&seen), "uid-1", &h, NOW);
     assert!(
         matches!(&step, DeleteStep::Wait { reason } if reason.contains("PrivateSubnet1") && reason.contains("20s")),
@@ -470,21 +322,12 @@ fn delete_table() {
             "{s}"
         );
     }
-    for s in [
-        "DELETE_IN_PROGRESS",
-        "UPDATE_IN_PROGRESS",
-        "CREATE_IN_PROGRESS",
-    ] {
+    for s in ["DELETE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "CREATE_IN_PROGRESS"] {
         let (step, requeue) = delete_step("s", Some(&stack(s, None)), "uid-1", &h, NOW);
         assert!(matches!(step, DeleteStep::Wait { .. }), "{s}");
         assert_eq!(requeue, Some(BUSY_REQUEUE));
     }
-    let (step, _) = delete_step(
-        "s",
-        Some(&stack("CREATE_COMPLETE", None)),
-        "someone-else",
-        &h,
-        NOW,
-    );
+    let (step, _) =
+        delete_step("s", Some(&stack("CREATE_COMPLETE", None)), "someone-else", &h, NOW);
     assert!(matches!(step, DeleteStep::NotOurs { .. }), "{step:?}");
 }

@@ -299,16 +299,8 @@ pub fn cluster_plan(
     if want.backup_window.is_some() && seen.backup_window != want.backup_window {
         m.backup_window = want.backup_window.clone();
     }
-    m.enable_logs = want
-        .log_exports
-        .difference(&seen.log_exports)
-        .cloned()
-        .collect();
-    m.disable_logs = seen
-        .log_exports
-        .difference(&want.log_exports)
-        .cloned()
-        .collect();
+    m.enable_logs = want.log_exports.difference(&seen.log_exports).cloned().collect();
+    m.disable_logs = seen.log_exports.difference(&want.log_exports).cloned().collect();
     if seen.iam_auth != want.iam_auth {
         m.iam_auth = Some(want.iam_auth);
     }
@@ -318,10 +310,7 @@ pub fn cluster_plan(
     if !seen.copy_tags_to_snapshot {
         m.copy_tags_to_snapshot = Some(true);
     }
-    let secret_key = seen
-        .master_secret
-        .as_ref()
-        .map(|s| s.kms_key_id.as_deref().map(key_id_of));
+    let secret_key = seen.master_secret.as_ref().map(|s| s.kms_key_id.as_deref().map(key_id_of));
     if secret_key != Some(Some(key_id_of(&want.kms_key_arn))) {
         m.manage_master_password_with_key = Some(want.kms_key_arn.clone());
     }

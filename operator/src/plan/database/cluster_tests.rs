@@ -77,11 +77,7 @@ fn an_aws_minor_upgrade_is_not_drift() {
     s.engine_version = "8.0.mysql_aurora.3.10.4".into();
     let plan = cluster_plan(&want(), &s).expect("plan");
     assert!(plan.is_empty(), "{plan:?}");
-    assert!(
-        plan.notes[0].contains("AWS minor upgrade"),
-        "{:?}",
-        plan.notes
-    );
+    assert!(plan.notes[0].contains("AWS minor upgrade"), "{:?}", plan.notes);
 }
 
 #[test]
@@ -91,10 +87,7 @@ fn a_requested_downgrade_is_refused() {
     let mut w = want();
     w.engine_version = "8.0.mysql_aurora.3.08.0".parse().expect("version");
     let err = cluster_plan(&w, &s).expect_err("downgrade");
-    assert!(
-        err.to_string().starts_with("spec.database.engineVersion"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("spec.database.engineVersion"), "{err}");
 }
 
 #[test]
@@ -110,10 +103,7 @@ fn an_upgrade_goes_alone_and_records_the_request() {
             ..ClusterModification::default()
         }
     );
-    assert_eq!(
-        plan.tags.get(ENGINE_VERSION_TAG),
-        Some("8.0.mysql_aurora.3.10.5")
-    );
+    assert_eq!(plan.tags.get(ENGINE_VERSION_TAG), Some("8.0.mysql_aurora.3.10.5"));
     // Once upgraded, the capacity follows.
     let mut s = seen();
     s.engine_version = "8.0.mysql_aurora.3.10.5".into();
@@ -165,11 +155,7 @@ fn backtrack_cannot_be_turned_on_later() {
     let mut s = seen();
     s.backtrack_seconds = None;
     let err = cluster_plan(&want(), &s).expect_err("refused");
-    assert!(
-        err.to_string()
-            .starts_with("spec.database.backtrackWindowHours"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("spec.database.backtrackWindowHours"), "{err}");
     let mut w = want();
     w.backtrack_seconds = 0;
     assert!(cluster_plan(&w, &s).expect("plan").is_empty());
@@ -178,12 +164,8 @@ fn backtrack_cannot_be_turned_on_later() {
 #[test]
 fn missing_ownership_tags_are_added_without_touching_others() {
     let mut s = seen();
-    s.tags = [
-        ("other", "x"),
-        (ENGINE_VERSION_TAG, "8.0.mysql_aurora.3.10.3"),
-    ]
-    .into_iter()
-    .collect();
+    s.tags =
+        [("other", "x"), (ENGINE_VERSION_TAG, "8.0.mysql_aurora.3.10.3")].into_iter().collect();
     let plan = cluster_plan(&want(), &s).expect("plan");
     assert_eq!(plan.tags, [("redcap.dev/uid", "u1")].into_iter().collect());
     assert!(plan.modify.is_empty());

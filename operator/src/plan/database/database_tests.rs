@@ -27,10 +27,7 @@ fn network() -> NetworkOutputs {
         vpc_id: "vpc-1".into(),
         availability_zones: vec!["eu-west-1a".into(), "eu-west-1b".into()],
         isolated_subnets: vec!["subnet-b".into(), "subnet-a".into()],
-        security_groups: SecurityGroups {
-            database: "sg-db".into(),
-            ..SecurityGroups::default()
-        },
+        security_groups: SecurityGroups { database: "sg-db".into(), ..SecurityGroups::default() },
         ..NetworkOutputs::default()
     }
 }
@@ -68,10 +65,7 @@ fn defaults_follow_the_seed() {
     assert_eq!(want.log_retention_days, 365);
     assert_eq!(want.parameter_group.family, "aurora-mysql8.0");
     assert_eq!(
-        want.parameter_group
-            .parameters
-            .get("max_allowed_packet")
-            .map(String::as_str),
+        want.parameter_group.parameters.get("max_allowed_packet").map(String::as_str),
         Some("4194304")
     );
     assert_eq!(
@@ -117,10 +111,7 @@ fn impossible_requests_name_their_field() {
             serde_json::json!({"minCapacityAcu": 8, "maxCapacityAcu": 4}),
             "spec.database.minCapacityAcu",
         ),
-        (
-            serde_json::json!({"minCapacityAcu": 0.7}),
-            "spec.database.minCapacityAcu",
-        ),
+        (serde_json::json!({"minCapacityAcu": 0.7}), "spec.database.minCapacityAcu"),
         (serde_json::json!({"readers": 16}), "spec.database.readers"),
         (
             serde_json::json!({"preferredMaintenanceWindow": "Mon:03:15-Mon:03:45", "preferredBackupWindow": "03:00-03:30"}),

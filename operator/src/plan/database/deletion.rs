@@ -43,11 +43,8 @@ pub fn delete_step(
     if c.deletion_protection {
         return DeleteStep::LiftProtection;
     }
-    let live: Vec<String> = instances
-        .iter()
-        .filter(|i| !i.deleting())
-        .map(|i| i.id.clone())
-        .collect();
+    let live: Vec<String> =
+        instances.iter().filter(|i| !i.deleting()).map(|i| i.id.clone()).collect();
     if !live.is_empty() {
         return DeleteStep::DeleteInstances(live);
     }
@@ -57,9 +54,7 @@ pub fn delete_step(
             c.id
         ));
     }
-    DeleteStep::DeleteCluster {
-        final_snapshot: final_snapshot.then(|| final_snapshot_id(&c.id)),
-    }
+    DeleteStep::DeleteCluster { final_snapshot: final_snapshot.then(|| final_snapshot_id(&c.id)) }
 }
 
 /// The retired clusters the annotation names (comma- or space-separated identifiers),
@@ -74,15 +69,8 @@ pub fn named_for_deletion<'a>(
         .map(|s| s.trim().to_ascii_lowercase())
         .filter(|s| !s.is_empty())
         .collect();
-    let chosen = retired
-        .iter()
-        .copied()
-        .filter(|c| names.contains(&c.id))
-        .collect();
-    let unknown = names
-        .into_iter()
-        .filter(|n| !retired.iter().any(|c| &c.id == n))
-        .collect();
+    let chosen = retired.iter().copied().filter(|c| names.contains(&c.id)).collect();
+    let unknown = names.into_iter().filter(|n| !retired.iter().any(|c| &c.id == n)).collect();
     (chosen, unknown)
 }
 
@@ -132,15 +120,11 @@ mod tests {
         ));
         assert_eq!(
             delete_step(Some(&cluster("available", false)), &[], true),
-            DeleteStep::DeleteCluster {
-                final_snapshot: Some("c-final".into())
-            }
+            DeleteStep::DeleteCluster { final_snapshot: Some("c-final".into()) }
         );
         assert_eq!(
             delete_step(Some(&cluster("stopped", false)), &[], false),
-            DeleteStep::DeleteCluster {
-                final_snapshot: None
-            }
+            DeleteStep::DeleteCluster { final_snapshot: None }
         );
         assert!(matches!(
             delete_step(Some(&cluster("deleting", false)), &[], true),
@@ -150,20 +134,11 @@ mod tests {
 
     #[test]
     fn only_retired_clusters_named_in_the_annotation_are_chosen() {
-        let a = ObservedCluster {
-            id: "rc-x-db".into(),
-            ..ObservedCluster::default()
-        };
-        let b = ObservedCluster {
-            id: "rc-x-db-1234abcd".into(),
-            ..ObservedCluster::default()
-        };
+        let a = ObservedCluster { id: "rc-x-db".into(), ..ObservedCluster::default() };
+        let b = ObservedCluster { id: "rc-x-db-1234abcd".into(), ..ObservedCluster::default() };
         let retired = [&a, &b];
         let (chosen, unknown) = named_for_deletion(Some("RC-X-DB, rc-x-db-active"), &retired);
-        assert_eq!(
-            chosen.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
-            ["rc-x-db"]
-        );
+        assert_eq!(chosen.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["rc-x-db"]);
         assert_eq!(unknown, ["rc-x-db-active"]);
         assert!(named_for_deletion(None, &retired).0.is_empty());
     }

@@ -74,10 +74,8 @@ pub fn instance_plan(
     let live: Vec<&ObservedInstance> = seen.iter().filter(|i| !i.deleting()).collect();
     let want = want as usize;
     if live.len() < want {
-        let taken: Vec<u32> = seen
-            .iter()
-            .filter_map(|i| instance_index(cluster_id, &i.id))
-            .collect();
+        let taken: Vec<u32> =
+            seen.iter().filter_map(|i| instance_index(cluster_id, &i.id)).collect();
         let free = (0..).filter(|n| !taken.contains(n));
         for n in free.take(want - live.len()) {
             plan.create.push(NewInstance {
@@ -95,11 +93,7 @@ pub fn instance_plan(
             .filter_map(|i| instance_index(cluster_id, &i.id).map(|n| (n, i.id.as_str())))
             .collect();
         candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
-        plan.delete = candidates
-            .iter()
-            .take(surplus)
-            .map(|(_, id)| id.to_string())
-            .collect();
+        plan.delete = candidates.iter().take(surplus).map(|(_, id)| id.to_string()).collect();
         if plan.delete.len() < surplus {
             plan.notes.push(format!(
                 "{} instance(s) more than spec.database.readers asks for remain: the writer and instances not created by the operator are never removed",
@@ -156,10 +150,7 @@ mod tests {
 
     #[test]
     fn in_sync_means_nothing_to_do() {
-        let seen = [
-            inst("c-0", "available", true),
-            inst("c-1", "creating", false),
-        ];
+        let seen = [inst("c-0", "available", true), inst("c-1", "creating", false)];
         assert!(instance_plan("c", 2, &seen, &zones()).is_empty());
     }
 

@@ -129,10 +129,7 @@ pub fn rotation_needs_update(seen: &ObservedRotation, days: u32) -> bool {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> PlanError {
-    PlanError::InvalidSpec {
-        field,
-        message: message.into(),
-    }
+    PlanError::InvalidSpec { field, message: message.into() }
 }
 
 /// `error` etc. as AWS names the log types.
@@ -181,10 +178,8 @@ pub fn desired_database(
     let db = &spec.database;
     let environment_id = id.environment_id();
     let tags = id.ownership_tags(ComponentName::Database, extra_tags)?;
-    let engine_version: EngineVersion = db
-        .engine_version
-        .parse()
-        .map_err(|e: String| invalid("spec.database.engineVersion", e))?;
+    let engine_version: EngineVersion =
+        db.engine_version.parse().map_err(|e: String| invalid("spec.database.engineVersion", e))?;
     check_scaling(db.min_capacity_acu, db.max_capacity_acu)?;
     if db.readers > MAX_READERS {
         return Err(invalid(
@@ -192,10 +187,7 @@ pub fn desired_database(
             format!("{} is more than Aurora's {MAX_READERS} readers", db.readers),
         ));
     }
-    if let (Some(m), Some(b)) = (
-        &db.preferred_maintenance_window,
-        &db.preferred_backup_window,
-    ) {
+    if let (Some(m), Some(b)) = (&db.preferred_maintenance_window, &db.preferred_backup_window) {
         match windows::overlap(m, b) {
             None => {
                 return Err(invalid(
@@ -221,10 +213,7 @@ pub fn desired_database(
     if !crate::api::LOG_RETENTION_DAYS.contains(&spec.logs.retention_days) {
         return Err(invalid(
             "spec.logs.retentionDays",
-            format!(
-                "{} is not a retention CloudWatch Logs accepts",
-                spec.logs.retention_days
-            ),
+            format!("{} is not a retention CloudWatch Logs accepts", spec.logs.retention_days),
         ));
     }
     let name = names::base_cluster_id(&environment_id);
@@ -257,16 +246,9 @@ pub fn desired_database(
             max_acu: db.max_capacity_acu,
             backtrack_seconds: i64::from(db.backtrack_window_hours) * 3600,
             backup_retention_days: i32::try_from(db.backup_retention_days).unwrap_or(35),
-            maintenance_window: db
-                .preferred_maintenance_window
-                .as_deref()
-                .map(windows::normalise),
+            maintenance_window: db.preferred_maintenance_window.as_deref().map(windows::normalise),
             backup_window: db.preferred_backup_window.clone(),
-            log_exports: db
-                .log_exports
-                .iter()
-                .map(|e| log_export_name(*e).to_string())
-                .collect(),
+            log_exports: db.log_exports.iter().map(|e| log_export_name(*e).to_string()).collect(),
             iam_auth: db.iam_authentication,
             kms_key_arn: kms_key_arn.to_string(),
             security_group_ids: [network.security_groups.database.clone()].into(),
@@ -292,10 +274,7 @@ pub fn rotation_days_of(after_days: Option<i64>, expression: Option<&str>) -> Op
     if let Some(d) = after_days.filter(|d| *d > 0) {
         return u32::try_from(d).ok();
     }
-    let inner = expression?
-        .trim()
-        .strip_prefix("rate(")?
-        .strip_suffix(')')?;
+    let inner = expression?.trim().strip_prefix("rate(")?.strip_suffix(')')?;
     let (n, unit) = inner.trim().split_once(' ')?;
     let n: u32 = n.parse().ok()?;
     match unit.trim() {

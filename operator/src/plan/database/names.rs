@@ -36,11 +36,7 @@ pub fn base_cluster_id(environment_id: &str) -> String {
 
 /// A cluster restored from the source with key `source_key`: `<id>-db-<8 hex>`.
 pub fn restored_cluster_id(environment_id: &str, source_key: &str) -> String {
-    format!(
-        "{}-{}",
-        base_cluster_id(environment_id),
-        source_hash(source_key)
-    )
+    format!("{}-{}", base_cluster_id(environment_id), source_hash(source_key))
 }
 
 /// The 8 hex digits that name a restore source.
@@ -74,10 +70,7 @@ pub fn instance_index(cluster_id: &str, instance_id: &str) -> Option<u32> {
 
 /// The on-demand snapshot for one value of the annotation: `<id>-snap-<10 hex>`.
 pub fn on_demand_snapshot_id(environment_id: &str, requested_at: &str) -> String {
-    format!(
-        "{environment_id}-snap-{}",
-        short_hash(requested_at.trim(), 10)
-    )
+    format!("{environment_id}-snap-{}", short_hash(requested_at.trim(), 10))
 }
 
 /// The snapshot of the active cluster taken before a restore replaces it.
@@ -119,11 +112,8 @@ mod tests {
 
     #[test]
     fn names_are_deterministic_and_valid_rds_identifiers() {
-        let env = environment_id(
-            "a-very-long-namespace-name-for-testing",
-            "redcap-production",
-            "uid-1",
-        );
+        let env =
+            environment_id("a-very-long-namespace-name-for-testing", "redcap-production", "uid-1");
         assert_eq!(env.len(), ENVIRONMENT_ID_MAX);
         let base = base_cluster_id(&env);
         let restored = restored_cluster_id(&env, "snapshot:s1");
@@ -145,14 +135,8 @@ mod tests {
         ] {
             assert!(valid_snapshot_identifier(&snap), "{snap}");
         }
-        assert_eq!(
-            on_demand_snapshot_id(&env, "a"),
-            on_demand_snapshot_id(&env, " a ")
-        );
-        assert_ne!(
-            on_demand_snapshot_id(&env, "a"),
-            on_demand_snapshot_id(&env, "b")
-        );
+        assert_eq!(on_demand_snapshot_id(&env, "a"), on_demand_snapshot_id(&env, " a "));
+        assert_ne!(on_demand_snapshot_id(&env, "a"), on_demand_snapshot_id(&env, "b"));
     }
 
     #[test]

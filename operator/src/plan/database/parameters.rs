@@ -17,10 +17,7 @@ pub const MAX_PER_CALL: usize = 20;
 /// The parameters the spec asks for.
 pub fn desired_parameters(spec: &DatabaseSpec) -> Result<BTreeMap<String, String>, PlanError> {
     let mut out = BTreeMap::new();
-    out.insert(
-        "max_allowed_packet".to_string(),
-        spec.max_allowed_packet.to_string(),
-    );
+    out.insert("max_allowed_packet".to_string(), spec.max_allowed_packet.to_string());
     for p in &spec.parameters {
         if out.insert(p.name.clone(), p.value.clone()).is_some() {
             return Err(PlanError::InvalidSpec {
@@ -73,11 +70,7 @@ pub fn parameter_changes(
             .filter(|(k, v)| seen.get(*k) != Some(*v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        reset: seen
-            .keys()
-            .filter(|k| !want.contains_key(*k))
-            .cloned()
-            .collect(),
+        reset: seen.keys().filter(|k| !want.contains_key(*k)).cloned().collect(),
     }
 }
 
@@ -96,49 +89,32 @@ mod tests {
     use crate::api::DbParameter;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn desired_includes_max_allowed_packet() {
         let mut spec = DatabaseSpec::default();
-        spec.parameters.push(DbParameter {
-            name: "sort_buffer_size".into(),
-            value: "2097152".into(),
-        });
+        spec.parameters
+            .push(DbParameter { name: "sort_buffer_size".into(), value: "2097152".into() });
         assert_eq!(
             desired_parameters(&spec).expect("valid"),
-            map(&[
-                ("max_allowed_packet", "4194304"),
-                ("sort_buffer_size", "2097152")
-            ])
+            map(&[("max_allowed_packet", "4194304"), ("sort_buffer_size", "2097152")])
         );
-        spec.parameters.push(DbParameter {
-            name: "max_allowed_packet".into(),
-            value: "1".into(),
-        });
+        spec.parameters.push(DbParameter { name: "max_allowed_packet".into(), value: "1".into() });
         assert!(desired_parameters(&spec).is_err());
     }
 
     #[test]
     fn diff_sets_changed_and_resets_unknown() {
-        let want = map(&[
-            ("max_allowed_packet", "1073741824"),
-            ("sort_buffer_size", "2097152"),
-        ]);
+        let want = map(&[("max_allowed_packet", "1073741824"), ("sort_buffer_size", "2097152")]);
         let seen = map(&[
             ("max_allowed_packet", "4194304"),
             ("sort_buffer_size", "2097152"),
             ("general_log", "1"),
         ]);
         let c = parameter_changes(&want, &seen);
-        assert_eq!(
-            c.set,
-            vec![("max_allowed_packet".into(), "1073741824".into())]
-        );
+        assert_eq!(c.set, vec![("max_allowed_packet".into(), "1073741824".into())]);
         assert_eq!(c.reset, vec!["general_log".to_string()]);
         assert_eq!(c.describe(), "set max_allowed_packet; reset general_log");
         assert!(parameter_changes(&want, &want).is_empty());

@@ -53,9 +53,7 @@ impl RestoreSource {
                     )),
                 }
             }
-            _ => Err(invalid(
-                "set exactly one of snapshotIdentifier or pointInTime",
-            )),
+            _ => Err(invalid("set exactly one of snapshotIdentifier or pointInTime")),
         }
     }
 
@@ -74,14 +72,8 @@ impl RestoreSource {
     pub fn describe(&self) -> String {
         match self {
             Self::Snapshot(id) => format!("snapshot {id}"),
-            Self::PointInTime {
-                cluster,
-                time: Some(t),
-            } => format!("{cluster} at {}", second(*t)),
-            Self::PointInTime {
-                cluster,
-                time: None,
-            } => {
+            Self::PointInTime { cluster, time: Some(t) } => format!("{cluster} at {}", second(*t)),
+            Self::PointInTime { cluster, time: None } => {
                 format!("{cluster} at its latest restorable time")
             }
         }
@@ -134,11 +126,7 @@ pub fn roles<'a>(
     // RFC 3339 UTC with whole seconds sorts as text; creation time breaks ties.
     actives.sort_by_key(|c| (c.active_since().map(str::to_string), c.created));
     let active = actives.pop();
-    let mut out = ClusterRoles {
-        active,
-        to_retire: actives,
-        ..ClusterRoles::default()
-    };
+    let mut out = ClusterRoles { active, to_retire: actives, ..ClusterRoles::default() };
     if let Some(target) = restore_target
         && out.active.is_none_or(|a| a.id != target)
         && let Some(c) = owned.iter().find(|c| c.id == target)
@@ -182,9 +170,7 @@ pub fn restore_step(
     pre_snapshot_exists: bool,
 ) -> RestoreStep {
     let Some(target) = target else {
-        return RestoreStep::Create {
-            snapshot_active: active.is_some() && !pre_snapshot_exists,
-        };
+        return RestoreStep::Create { snapshot_active: active.is_some() && !pre_snapshot_exists };
     };
     if !target.available() {
         return RestoreStep::Wait(format!("cluster {} is {}", target.id, target.status));
@@ -241,20 +227,13 @@ mod tests {
         })
         .expect("valid");
         assert_eq!(pitr.key(), "pitr:c1@2026-05-01T10:00:00Z");
-        let latest = RestoreSource::PointInTime {
-            cluster: "c1".into(),
-            time: None,
-        };
+        let latest = RestoreSource::PointInTime { cluster: "c1".into(), time: None };
         assert_eq!(latest.key(), "pitr:c1@latest");
         assert_ne!(
             RestoreTarget::new("rc-x", snap.clone()).cluster_id,
             RestoreTarget::new("rc-x", latest).cluster_id
         );
-        assert!(
-            RestoreTarget::new("rc-x", snap)
-                .cluster_id
-                .starts_with("rc-x-db-")
-        );
+        assert!(RestoreTarget::new("rc-x", snap).cluster_id.starts_with("rc-x-db-"));
         assert!(
             RestoreSource::from_spec(&RestoreFrom {
                 snapshot_identifier: None,
@@ -275,11 +254,7 @@ mod tests {
                 ],
                 "available",
             ),
-            cluster(
-                "c-db-aaaa",
-                &[(ACTIVE_SINCE_TAG, "2026-02-01T00:00:00Z")],
-                "available",
-            ),
+            cluster("c-db-aaaa", &[(ACTIVE_SINCE_TAG, "2026-02-01T00:00:00Z")], "available"),
             cluster("c-db-bbbb", &[], "available"),
         ];
         let r = roles(&clusters, None).expect("roles");
@@ -305,26 +280,12 @@ mod tests {
     #[test]
     fn an_interrupted_cut_over_is_completed() {
         let clusters = [
-            cluster(
-                "old",
-                &[(ACTIVE_SINCE_TAG, "2026-01-01T00:00:00Z")],
-                "available",
-            ),
-            cluster(
-                "new",
-                &[(ACTIVE_SINCE_TAG, "2026-03-01T00:00:00Z")],
-                "available",
-            ),
+            cluster("old", &[(ACTIVE_SINCE_TAG, "2026-01-01T00:00:00Z")], "available"),
+            cluster("new", &[(ACTIVE_SINCE_TAG, "2026-03-01T00:00:00Z")], "available"),
         ];
         let r = roles(&clusters, None).expect("roles");
         assert_eq!(r.active.map(|c| c.id.as_str()), Some("new"));
-        assert_eq!(
-            r.to_retire
-                .iter()
-                .map(|c| c.id.as_str())
-                .collect::<Vec<_>>(),
-            ["old"]
-        );
+        assert_eq!(r.to_retire.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["old"]);
         assert_eq!(r.retired.len(), 1);
     }
 
@@ -334,22 +295,16 @@ mod tests {
         // Snapshot the old cluster first, once.
         assert_eq!(
             restore_step(Some(&active), None, false, false, false),
-            RestoreStep::Create {
-                snapshot_active: true
-            }
+            RestoreStep::Create { snapshot_active: true }
         );
         assert_eq!(
             restore_step(Some(&active), None, false, false, true),
-            RestoreStep::Create {
-                snapshot_active: false
-            }
+            RestoreStep::Create { snapshot_active: false }
         );
         // A first restore (no cluster yet) has nothing to snapshot.
         assert_eq!(
             restore_step(None, None, false, false, false),
-            RestoreStep::Create {
-                snapshot_active: false
-            }
+            RestoreStep::Create { snapshot_active: false }
         );
         let creating = cluster("new", &[], "creating");
         assert!(

@@ -36,11 +36,7 @@ impl EngineVersion {
 
     /// MySQL `major.minor` and the Aurora major number (`(8, 0, 3)`).
     pub fn major_line(&self) -> (u32, u32, u32) {
-        (
-            self.mysql.0,
-            self.mysql.1,
-            self.aurora.first().copied().unwrap_or(0),
-        )
+        (self.mysql.0, self.mysql.1, self.aurora.first().copied().unwrap_or(0))
     }
 }
 
@@ -56,19 +52,13 @@ impl FromStr for EngineVersion {
         if aurora.is_empty() {
             return Err(bad());
         }
-        Ok(Self {
-            raw: s.trim().to_string(),
-            mysql: (num(major)?, num(minor)?),
-            aurora,
-        })
+        Ok(Self { raw: s.trim().to_string(), mysql: (num(major)?, num(minor)?), aurora })
     }
 }
 
 impl Ord for EngineVersion {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.mysql
-            .cmp(&other.mysql)
-            .then_with(|| self.aurora.cmp(&other.aurora))
+        self.mysql.cmp(&other.mysql).then_with(|| self.aurora.cmp(&other.aurora))
     }
 }
 
@@ -104,9 +94,7 @@ pub enum EngineStep {
 /// upgraded.
 pub fn engine_step(desired: &EngineVersion, running: &str, requested: Option<&str>) -> EngineStep {
     let Ok(running_v) = running.parse::<EngineVersion>() else {
-        return EngineStep::Unrecognised {
-            running: running.to_string(),
-        };
+        return EngineStep::Unrecognised { running: running.to_string() };
     };
     match desired.cmp(&running_v) {
         Ordering::Equal => EngineStep::InSync,
@@ -122,9 +110,7 @@ pub fn engine_step(desired: &EngineVersion, running: &str, requested: Option<&st
                         "{desired} is older than the running {running_v} (and than {before}, asked for before); Aurora cannot downgrade a cluster in place: set {running_v} or newer, or restore a snapshot into a new cluster with spec.database.restoreFrom"
                     ),
                 },
-                _ => EngineStep::RunningNewer {
-                    running: running_v.as_str().to_string(),
-                },
+                _ => EngineStep::RunningNewer { running: running_v.as_str().to_string() },
             }
         }
     }
@@ -144,9 +130,8 @@ pub fn check_restorable(
             super::ENGINE
         ));
     }
-    let source: EngineVersion = version
-        .parse()
-        .map_err(|e| format!("{what} has an unrecognised engine version: {e}"))?;
+    let source: EngineVersion =
+        version.parse().map_err(|e| format!("{what} has an unrecognised engine version: {e}"))?;
     if source > *desired {
         return Err(format!(
             "{what} runs {source}, newer than spec.database.engineVersion {desired}; set spec.database.engineVersion to {source} or newer (Aurora cannot restore to an older version)"
@@ -173,19 +158,10 @@ mod tests {
         assert!(v("5.7.mysql_aurora.2.12.1") < v("8.0.mysql_aurora.3.01.0"));
         assert_eq!(v("8.0.mysql_aurora.3.08.0"), v("8.0.mysql_aurora.3.08.0"));
         // Leading zeros are numbers, not strings.
-        assert_eq!(
-            v("8.0.mysql_aurora.3.08.0").cmp(&v("8.0.mysql_aurora.3.8.0")),
-            Ordering::Equal
-        );
+        assert_eq!(v("8.0.mysql_aurora.3.08.0").cmp(&v("8.0.mysql_aurora.3.8.0")), Ordering::Equal);
         assert_eq!(v("8.0.mysql_aurora.3.10.3").family(), "aurora-mysql8.0");
         assert_eq!(v("8.0.mysql_aurora.3.10.3").major_line(), (8, 0, 3));
-        for bad in [
-            "",
-            "8.0",
-            "8.0.mysql_aurora.",
-            "8.0.mysql_aurora.3.x.1",
-            "aurora",
-        ] {
+        for bad in ["", "8.0", "8.0.mysql_aurora.", "8.0.mysql_aurora.3.x.1", "aurora"] {
             assert!(bad.parse::<EngineVersion>().is_err(), "{bad}");
         }
     }
@@ -193,39 +169,20 @@ mod tests {
     #[test]
     fn engine_steps() {
         let want = v("8.0.mysql_aurora.3.10.3");
-        assert_eq!(
-            engine_step(&want, "8.0.mysql_aurora.3.10.3", None),
-            EngineStep::InSync
-        );
+        assert_eq!(engine_step(&want, "8.0.mysql_aurora.3.10.3", None), EngineStep::InSync);
         assert_eq!(
             engine_step(&want, "8.0.mysql_aurora.3.08.2", None),
-            EngineStep::Upgrade {
-                to: "8.0.mysql_aurora.3.10.3".into(),
-                allow_major: false
-            }
+            EngineStep::Upgrade { to: "8.0.mysql_aurora.3.10.3".into(), allow_major: false }
         );
         assert_eq!(
-            engine_step(
-                &v("8.0.mysql_aurora.4.0.1"),
-                "8.0.mysql_aurora.3.10.3",
-                None
-            ),
-            EngineStep::Upgrade {
-                to: "8.0.mysql_aurora.4.0.1".into(),
-                allow_major: true
-            }
+            engine_step(&v("8.0.mysql_aurora.4.0.1"), "8.0.mysql_aurora.3.10.3", None),
+            EngineStep::Upgrade { to: "8.0.mysql_aurora.4.0.1".into(), allow_major: true }
         );
         // AWS upgraded the cluster: never an update, whatever the tag says.
-        for tag in [
-            None,
-            Some("8.0.mysql_aurora.3.10.3"),
-            Some("8.0.mysql_aurora.3.08.0"),
-        ] {
+        for tag in [None, Some("8.0.mysql_aurora.3.10.3"), Some("8.0.mysql_aurora.3.08.0")] {
             assert_eq!(
                 engine_step(&want, "8.0.mysql_aurora.3.10.4", tag),
-                EngineStep::RunningNewer {
-                    running: "8.0.mysql_aurora.3.10.4".into()
-                },
+                EngineStep::RunningNewer { running: "8.0.mysql_aurora.3.10.4".into() },
                 "{tag:?}"
             );
         }
@@ -237,11 +194,7 @@ mod tests {
         ));
         // Lower than before but still at or above what runs: an ordinary step.
         assert_eq!(
-            engine_step(
-                &lower,
-                "8.0.mysql_aurora.3.08.0",
-                Some("8.0.mysql_aurora.3.10.3")
-            ),
+            engine_step(&lower, "8.0.mysql_aurora.3.08.0", Some("8.0.mysql_aurora.3.10.3")),
             EngineStep::InSync
         );
         assert!(matches!(
@@ -254,45 +207,23 @@ mod tests {
     fn restorable_sources() {
         let want = v("8.0.mysql_aurora.3.10.3");
         assert!(
-            check_restorable(
-                &want,
-                "aurora-mysql",
-                "8.0.mysql_aurora.3.08.2",
-                "snapshot s"
-            )
-            .is_ok()
+            check_restorable(&want, "aurora-mysql", "8.0.mysql_aurora.3.08.2", "snapshot s")
+                .is_ok()
         );
         assert!(
-            check_restorable(
-                &want,
-                "aurora-mysql",
-                "8.0.mysql_aurora.3.10.3",
-                "snapshot s"
-            )
-            .is_ok()
+            check_restorable(&want, "aurora-mysql", "8.0.mysql_aurora.3.10.3", "snapshot s")
+                .is_ok()
         );
-        let newer = check_restorable(
-            &want,
-            "aurora-mysql",
-            "8.0.mysql_aurora.3.10.4",
-            "snapshot s",
-        )
-        .expect_err("newer snapshot");
-        assert!(
-            newer.contains("newer than spec.database.engineVersion"),
-            "{newer}"
-        );
+        let newer =
+            check_restorable(&want, "aurora-mysql", "8.0.mysql_aurora.3.10.4", "snapshot s")
+                .expect_err("newer snapshot");
+        assert!(newer.contains("newer than spec.database.engineVersion"), "{newer}");
         let other = check_restorable(&want, "aurora-postgresql", "15.4", "snapshot s")
             .expect_err("postgres");
         assert!(other.contains("aurora-postgresql"), "{other}");
         assert!(
-            check_restorable(
-                &want,
-                "aurora-mysql",
-                "5.7.mysql_aurora.2.11.2",
-                "snapshot s"
-            )
-            .is_ok()
+            check_restorable(&want, "aurora-mysql", "5.7.mysql_aurora.2.11.2", "snapshot s")
+                .is_ok()
         );
     }
 }

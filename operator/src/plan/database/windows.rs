@@ -54,10 +54,7 @@ mod tests {
 
     #[test]
     fn parses_windows() {
-        assert_eq!(
-            maintenance_window("Sun:23:45-Mon:00:15"),
-            Some((6 * DAY + 23 * 60 + 45, 30))
-        );
+        assert_eq!(maintenance_window("Sun:23:45-Mon:00:15"), Some((6 * DAY + 23 * 60 + 45, 30)));
         assert_eq!(maintenance_window("mon:00:00-mon:00:30"), Some((0, 30)));
         assert_eq!(backup_window("23:45-00:15"), Some((23 * 60 + 45, 30)));
         assert_eq!(maintenance_window("Xyz:00:00-Mon:00:30"), None);

@@ -97,18 +97,13 @@ pub enum BuildStep<'a> {
     Wait(&'a ObservedBuild),
     /// The newest build of the tag failed (or the image went missing again after a
     /// rebuild): report it and stop.
-    Failed {
-        build: &'a ObservedBuild,
-        reason: String,
-    },
+    Failed { build: &'a ObservedBuild, reason: String },
 }
 
 /// The builds of `tag`, newest first (by start time, then id for a stable order).
 pub fn builds_of<'a>(tag: &str, builds: &'a [ObservedBuild]) -> Vec<&'a ObservedBuild> {
-    let mut mine: Vec<&ObservedBuild> = builds
-        .iter()
-        .filter(|b| b.tag.as_deref() == Some(tag))
-        .collect();
+    let mut mine: Vec<&ObservedBuild> =
+        builds.iter().filter(|b| b.tag.as_deref() == Some(tag)).collect();
     mine.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.id.cmp(&a.id)));
     mine
 }
@@ -138,10 +133,7 @@ pub fn build_step<'a>(
             if now - ended < grace {
                 return BuildStep::Wait(newest);
             }
-            let successes = mine
-                .iter()
-                .filter(|b| b.status == BuildStatus::Succeeded)
-                .count();
+            let successes = mine.iter().filter(|b| b.status == BuildStatus::Succeeded).count();
             if successes >= 2 {
                 BuildStep::Failed {
                     build: newest,
@@ -151,15 +143,10 @@ pub fn build_step<'a>(
                     ),
                 }
             } else {
-                BuildStep::Start {
-                    after: Some(newest),
-                }
+                BuildStep::Start { after: Some(newest) }
             }
         }
-        status => BuildStep::Failed {
-            build: newest,
-            reason: failure_text(newest, status),
-        },
+        status => BuildStep::Failed { build: newest, reason: failure_text(newest, status) },
     }
 }
 
@@ -228,12 +215,7 @@ mod tests {
             id: id.into(),
             tag: Some(tag.into()),
             status,
-            current_phase: if status.finished() {
-                "COMPLETED"
-            } else {
-                "BUILD"
-            }
-            .into(),
+            current_phase: if status.finished() { "COMPLETED" } else { "BUILD" }.into(),
             failed_phase: None,
             started: Some(started),
             ended: status.finished().then_some(started + 60),
@@ -253,18 +235,10 @@ mod tests {
             build("p:1", "other", BuildStatus::InProgress, NOW - 10),
             build("p:2", "other", BuildStatus::Failed, NOW - 1000),
         ];
-        assert_eq!(
-            build_step("t", false, &b, NOW),
-            BuildStep::Start { after: None }
-        );
-        let untagged = ObservedBuild {
-            tag: None,
-            ..build("p:3", "t", BuildStatus::InProgress, NOW)
-        };
-        assert_eq!(
-            build_step("t", false, &[untagged], NOW),
-            BuildStep::Start { after: None }
-        );
+        assert_eq!(build_step("t", false, &b, NOW), BuildStep::Start { after: None });
+        let untagged =
+            ObservedBuild { tag: None, ..build("p:3", "t", BuildStatus::InProgress, NOW) };
+        assert_eq!(build_step("t", false, &[untagged], NOW), BuildStep::Start { after: None });
     }
 
     #[test]
@@ -280,20 +254,14 @@ mod tests {
             build("p:4", "t", BuildStatus::InProgress, NOW - 100),
             build("p:5", "t", BuildStatus::InProgress, NOW - 50),
         ];
-        assert_eq!(
-            build_step("t", false, &two, NOW),
-            BuildStep::Follow(&two[1])
-        );
+        assert_eq!(build_step("t", false, &two, NOW), BuildStep::Follow(&two[1]));
     }
 
     #[test]
     fn a_failed_build_stalls_and_is_never_restarted() {
-        for status in [
-            BuildStatus::Failed,
-            BuildStatus::Fault,
-            BuildStatus::TimedOut,
-            BuildStatus::Stopped,
-        ] {
+        for status in
+            [BuildStatus::Failed, BuildStatus::Fault, BuildStatus::TimedOut, BuildStatus::Stopped]
+        {
             let mut failed = build("p:1", "t", status, NOW - 10_000);
             failed.failed_phase = Some(("BUILD".into(), "exit status 1".into()));
             let b = [failed];
@@ -320,16 +288,11 @@ mod tests {
     #[test]
     fn a_fresh_success_waits_for_ecr_and_a_stale_one_is_rebuilt_once() {
         let fresh = [build("p:1", "t", BuildStatus::Succeeded, NOW - 70)];
-        assert_eq!(
-            build_step("t", false, &fresh, NOW),
-            BuildStep::Wait(&fresh[0])
-        );
+        assert_eq!(build_step("t", false, &fresh, NOW), BuildStep::Wait(&fresh[0]));
         let stale = [build("p:1", "t", BuildStatus::Succeeded, NOW - 10_000)];
         assert_eq!(
             build_step("t", false, &stale, NOW),
-            BuildStep::Start {
-                after: Some(&stale[0])
-            }
+            BuildStep::Start { after: Some(&stale[0]) }
         );
         let again = [
             build("p:1", "t", BuildStatus::Succeeded, NOW - 10_000),
@@ -350,39 +313,18 @@ mod tests {
 
     #[test]
     fn statuses_and_phases() {
-        for s in [
-            "IN_PROGRESS",
-            "SUCCEEDED",
-            "FAILED",
-            "FAULT",
-            "TIMED_OUT",
-            "STOPPED",
-        ] {
+        for s in ["IN_PROGRESS", "SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"] {
             assert_eq!(BuildStatus::from_aws(s).as_aws(), s);
         }
-        assert_eq!(
-            BuildStatus::from_aws("SOMETHING_NEW"),
-            BuildStatus::InProgress
-        );
+        assert_eq!(BuildStatus::from_aws("SOMETHING_NEW"), BuildStatus::InProgress);
         let phases = vec![
             ("SUBMITTED".to_string(), Some("SUCCEEDED".to_string()), None),
             ("PRE_BUILD".to_string(), Some("SUCCEEDED".to_string()), None),
-            (
-                "BUILD".to_string(),
-                Some("FAILED".to_string()),
-                Some("exit 1".to_string()),
-            ),
-            (
-                "POST_BUILD".to_string(),
-                Some("SUCCEEDED".to_string()),
-                None,
-            ),
+            ("BUILD".to_string(), Some("FAILED".to_string()), Some("exit 1".to_string())),
+            ("POST_BUILD".to_string(), Some("SUCCEEDED".to_string()), None),
             ("COMPLETED".to_string(), None, None),
         ];
-        assert_eq!(
-            failed_phase(&phases),
-            Some(("BUILD".into(), "exit 1".into()))
-        );
+        assert_eq!(failed_phase(&phases), Some(("BUILD".into(), "exit 1".into())));
         assert_eq!(failed_phase(&phases[..2]), None);
     }
 }

@@ -42,11 +42,7 @@ pub enum Languages {
     /// Every `*.ini` directly under `s3://bucket/prefix` (prefix ends with `/` or is empty).
     All { bucket: String, prefix: String },
     /// These `<name>.ini` files under the prefix.
-    Named {
-        bucket: String,
-        prefix: String,
-        names: Vec<String>,
-    },
+    Named { bucket: String, prefix: String, names: Vec<String> },
 }
 
 /// One project environment variable.
@@ -74,13 +70,8 @@ pub struct BuildInputs {
 pub fn valid_language(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b" ._()-".contains(&b))
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b" ._()-".contains(&b))
 }
 
 /// The languages the spec asks for. `prefix` gets a trailing `/` (a key prefix names a
@@ -94,19 +85,12 @@ pub fn languages_of(spec: &RedcapSpec) -> Languages {
         prefix.push('/');
     }
     if spec.languages.is_empty() {
-        Languages::All {
-            bucket: src.bucket.clone(),
-            prefix,
-        }
+        Languages::All { bucket: src.bucket.clone(), prefix }
     } else {
         let mut names = spec.languages.clone();
         names.sort();
         names.dedup();
-        Languages::Named {
-            bucket: src.bucket.clone(),
-            prefix,
-            names,
-        }
+        Languages::Named { bucket: src.bucket.clone(), prefix, names }
     }
 }
 
@@ -138,22 +122,10 @@ pub fn environment(inputs: &BuildInputs) -> Vec<EnvVar> {
         }
     }
     if let ZipSource::Community { secret_arn } = &inputs.zip {
-        vars.insert(
-            "REDCAP_COMMUNITY_USERNAME".into(),
-            (format!("{secret_arn}:username"), true),
-        );
-        vars.insert(
-            "REDCAP_COMMUNITY_PASSWORD".into(),
-            (format!("{secret_arn}:password"), true),
-        );
+        vars.insert("REDCAP_COMMUNITY_USERNAME".into(), (format!("{secret_arn}:username"), true));
+        vars.insert("REDCAP_COMMUNITY_PASSWORD".into(), (format!("{secret_arn}:password"), true));
     }
-    vars.into_iter()
-        .map(|(name, (value, secret))| EnvVar {
-            name,
-            value,
-            secret,
-        })
-        .collect()
+    vars.into_iter().map(|(name, (value, secret))| EnvVar { name, value, secret }).collect()
 }
 
 /// Indents every line of `block` by `n` spaces (for YAML block scalars).
@@ -161,13 +133,7 @@ fn indent(block: &str, n: usize) -> String {
     let pad = " ".repeat(n);
     block
         .lines()
-        .map(|l| {
-            if l.is_empty() {
-                String::new()
-            } else {
-                format!("{pad}{l}")
-            }
-        })
+        .map(|l| if l.is_empty() { String::new() } else { format!("{pad}{l}") })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -236,12 +202,8 @@ fi"#;
 docker push "${ECR_REPOSITORY_URI}:${IMAGE_TAG}"
 IMAGE_DIGEST="$(docker inspect --format '{{index .RepoDigests 0}}' "${ECR_REPOSITORY_URI}:${IMAGE_TAG}" | cut -d@ -f2)"
 echo "Pushed ${ECR_REPOSITORY_URI}:${IMAGE_TAG} as ${IMAGE_DIGEST} (container revision ${CONTAINER_REVISION})""#;
-    let step = |script: String| {
-        format!(
-            "      - |\n        set -o pipefail\n{}\n",
-            indent(&script, 8)
-        )
-    };
+    let step =
+        |script: String| format!("      - |\n        set -o pipefail\n{}\n", indent(&script, 8));
     let mut out = String::from(
         "# REDCap image build, rendered by redcap-operator (plan::image::buildspec).\n\
          # Inputs are the project's environment variables; nothing secret is written here.\n\
@@ -276,10 +238,7 @@ mod tests {
     }
 
     fn s3() -> ZipSource {
-        ZipSource::S3 {
-            bucket: "my-releases".into(),
-            key: "redcap/redcap15.8.0.zip".into(),
-        }
+        ZipSource::S3 { bucket: "my-releases".into(), key: "redcap/redcap15.8.0.zip".into() }
     }
 
     /// Compares with `golden/<name>`; `UPDATE_GOLDEN=1` rewrites the file.
@@ -294,12 +253,7 @@ mod tests {
         }
         let want = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-        assert_eq!(
-            actual,
-            want,
-            "{} differs (UPDATE_GOLDEN=1 updates it)",
-            path.display()
-        );
+        assert_eq!(actual, want, "{} differs (UPDATE_GOLDEN=1 updates it)", path.display());
     }
 
     fn parses(spec: &str) -> serde_yaml::Value {
@@ -307,15 +261,10 @@ mod tests {
         assert_eq!(doc["version"], serde_yaml::Value::from(0.2));
         for phase in ["pre_build", "build"] {
             assert_eq!(doc["phases"][phase]["on-failure"], "ABORT", "{phase}");
-            let commands = doc["phases"][phase]["commands"]
-                .as_sequence()
-                .expect("commands");
+            let commands = doc["phases"][phase]["commands"].as_sequence().expect("commands");
             assert!(!commands.is_empty());
             for c in commands {
-                assert!(
-                    c.as_str().expect("string").starts_with("set -o pipefail\n"),
-                    "{c:?}"
-                );
+                assert!(c.as_str().expect("string").starts_with("set -o pipefail\n"), "{c:?}");
             }
         }
         doc
@@ -327,10 +276,7 @@ mod tests {
         let spec = buildspec(&i);
         parses(&spec);
         golden("buildspec-s3.yml", &spec);
-        assert!(
-            !spec.contains("curl"),
-            "an S3 build never downloads over HTTP"
-        );
+        assert!(!spec.contains("curl"), "an S3 build never downloads over HTTP");
         let env = environment(&i);
         let names: Vec<&str> = env.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(
@@ -379,50 +325,29 @@ mod tests {
             Languages::None,
         );
         assert!(!buildspec(&no_sum).contains("sha256sum"));
-        assert!(
-            !environment(&no_sum)
-                .iter()
-                .any(|v| v.name == "REDCAP_SHA256")
-        );
+        assert!(!environment(&no_sum).iter().any(|v| v.name == "REDCAP_SHA256"));
     }
 
     #[test]
     fn community_source_keeps_credentials_in_secrets_manager_variables() {
         let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redcap/rc-x/community-credentials-AbCdEf";
         let i = inputs(
-            ZipSource::Community {
-                secret_arn: arn.into(),
-            },
-            Languages::All {
-                bucket: "langs".into(),
-                prefix: "languages/".into(),
-            },
+            ZipSource::Community { secret_arn: arn.into() },
+            Languages::All { bucket: "langs".into(), prefix: "languages/".into() },
         );
         let spec = buildspec(&i);
         parses(&spec);
         golden("buildspec-community.yml", &spec);
-        assert!(
-            spec.contains("password@-"),
-            "the password goes to curl on stdin"
-        );
+        assert!(spec.contains("password@-"), "the password goes to curl on stdin");
         assert!(!spec.contains("password=${"), "never on the command line");
         let env = environment(&i);
-        let secret: Vec<(&str, &str)> = env
-            .iter()
-            .filter(|v| v.secret)
-            .map(|v| (v.name.as_str(), v.value.as_str()))
-            .collect();
+        let secret: Vec<(&str, &str)> =
+            env.iter().filter(|v| v.secret).map(|v| (v.name.as_str(), v.value.as_str())).collect();
         assert_eq!(
             secret,
             [
-                (
-                    "REDCAP_COMMUNITY_PASSWORD",
-                    format!("{arn}:password").as_str()
-                ),
-                (
-                    "REDCAP_COMMUNITY_USERNAME",
-                    format!("{arn}:username").as_str()
-                )
+                ("REDCAP_COMMUNITY_PASSWORD", format!("{arn}:password").as_str()),
+                ("REDCAP_COMMUNITY_USERNAME", format!("{arn}:username").as_str())
             ]
         );
     }
@@ -431,16 +356,10 @@ mod tests {
     fn languages_from_the_spec() {
         let mut spec = RedcapSpec::new("15.8.0", RedcapSource::s3("b", "redcap15.8.0.zip"));
         assert_eq!(languages_of(&spec), Languages::None);
-        spec.languages_source = Some(S3Location {
-            bucket: "l".into(),
-            key: "lang".into(),
-        });
+        spec.languages_source = Some(S3Location { bucket: "l".into(), key: "lang".into() });
         assert_eq!(
             languages_of(&spec),
-            Languages::All {
-                bucket: "l".into(),
-                prefix: "lang/".into()
-            }
+            Languages::All { bucket: "l".into(), prefix: "lang/".into() }
         );
         spec.languages = vec!["Spanish".into(), "Japanese".into(), "Spanish".into()];
         assert_eq!(
@@ -451,12 +370,7 @@ mod tests {
                 names: vec!["Japanese".into(), "Spanish".into()]
             }
         );
-        for ok in [
-            "Japanese",
-            "Portuguese (Brazil)",
-            "Chinese_Simplified",
-            "de.v2",
-        ] {
+        for ok in ["Japanese", "Portuguese (Brazil)", "Chinese_Simplified", "de.v2"] {
             assert!(valid_language(ok), "{ok}");
         }
         for bad in ["", "$(reboot)", "a\"b", "`x`", "a\\b", " lead", "x/y"] {

@@ -52,11 +52,7 @@ impl BuildContext {
 pub static EMBEDDED: LazyLock<BuildContext> = LazyLock::new(|| {
     let files: Vec<ContextFile<'static>> = embedded::FILES
         .iter()
-        .map(|(path, mode, content)| ContextFile {
-            path,
-            mode: *mode,
-            content,
-        })
+        .map(|(path, mode, content)| ContextFile { path, mode: *mode, content })
         .collect();
     BuildContext {
         revision: revision(&files),
@@ -109,11 +105,7 @@ mod tests {
     use super::*;
 
     fn file<'a>(path: &'a str, mode: u32, content: &'a [u8]) -> ContextFile<'a> {
-        ContextFile {
-            path,
-            mode,
-            content,
-        }
+        ContextFile { path, mode, content }
     }
 
     #[test]
@@ -157,33 +149,17 @@ mod tests {
         let one = zip_of(&files).expect("zip");
         let mut reversed = files;
         reversed.reverse();
-        assert_eq!(
-            one,
-            zip_of(&reversed).expect("zip"),
-            "byte-for-byte reproducible"
-        );
+        assert_eq!(one, zip_of(&reversed).expect("zip"), "byte-for-byte reproducible");
 
         let mut archive = zip::ZipArchive::new(Cursor::new(one)).expect("readable zip");
         assert_eq!(archive.len(), 3);
         let names: Vec<String> = (0..archive.len())
-            .map(|i| {
-                archive
-                    .by_index(i)
-                    .expect("entry")
-                    .name()
-                    .expect("name")
-                    .to_string()
-            })
+            .map(|i| archive.by_index(i).expect("entry").name().expect("name").to_string())
             .collect();
         assert_eq!(names, ["Dockerfile", "conf/a.conf", "entrypoint.sh"]);
         for f in &files {
             let mut entry = archive.by_name(f.path).expect("entry");
-            assert_eq!(
-                entry.unix_mode().map(|m| m & 0o777),
-                Some(f.mode),
-                "{}",
-                f.path
-            );
+            assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(f.mode), "{}", f.path);
             let mut content = Vec::new();
             entry.read_to_end(&mut content).expect("read");
             assert_eq!(content, f.content);

@@ -67,11 +67,7 @@ pub fn context_key(revision: &str) -> String {
 
 /// `<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>`.
 pub fn repository_uri(partition: &str, account: &str, region: &str, name: &str) -> String {
-    let suffix = if partition == "aws-cn" {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
+    let suffix = if partition == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" };
     format!("{account}.dkr.ecr.{region}.{suffix}/{name}")
 }
 
@@ -90,10 +86,7 @@ pub struct ImageRequest {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> PlanError {
-    PlanError::InvalidSpec {
-        field,
-        message: message.into(),
-    }
+    PlanError::InvalidSpec { field, message: message.into() }
 }
 
 /// Checks the spec's REDCap inputs (version supported, the zip's name carries it,
@@ -104,25 +97,16 @@ pub fn image_request(
     rebuild_requested_at: Option<&str>,
 ) -> Result<ImageRequest, PlanError> {
     let version = supported_version(&spec.version)?;
-    let kinds = [
-        spec.source.s3.is_some(),
-        spec.source.url.is_some(),
-        spec.source.community.is_some(),
-    ];
+    let kinds =
+        [spec.source.s3.is_some(), spec.source.url.is_some(), spec.source.community.is_some()];
     if kinds.iter().filter(|k| **k).count() != 1 {
-        return Err(invalid(
-            "spec.redcap.source",
-            "set exactly one of s3, url or community",
-        ));
+        return Err(invalid("spec.redcap.source", "set exactly one of s3, url or community"));
     }
     check_source_name(&spec.source, version)?;
     if let Some(url) = &spec.source.url
         && !url.url.starts_with("https://")
     {
-        return Err(invalid(
-            "spec.redcap.source.url.url",
-            "must be an https:// URL",
-        ));
+        return Err(invalid("spec.redcap.source.url.url", "must be an https:// URL"));
     }
     if let Some(bad) = spec.languages.iter().find(|l| !valid_language(l)) {
         return Err(invalid(
@@ -138,11 +122,7 @@ pub fn image_request(
     }
     Ok(ImageRequest {
         version,
-        tag: image_tag(&TagInputs {
-            redcap: spec,
-            container_revision,
-            rebuild_requested_at,
-        }),
+        tag: image_tag(&TagInputs { redcap: spec, container_revision, rebuild_requested_at }),
         container_revision: container_revision.to_string(),
         languages: languages_of(spec),
     })
@@ -152,17 +132,13 @@ pub fn image_request(
 /// consortium credentials (`None` until it exists).
 pub fn zip_source(spec: &RedcapSpec, community_secret_arn: Option<&str>) -> Option<ZipSource> {
     match (&spec.source.s3, &spec.source.url, &spec.source.community) {
-        (Some(s3), _, _) => Some(ZipSource::S3 {
-            bucket: s3.bucket.clone(),
-            key: s3.key.clone(),
-        }),
-        (None, Some(url), _) => Some(ZipSource::Url {
-            url: url.url.clone(),
-            sha256: url.sha256.clone(),
-        }),
-        (None, None, Some(_)) => community_secret_arn.map(|arn| ZipSource::Community {
-            secret_arn: arn.to_string(),
-        }),
+        (Some(s3), _, _) => Some(ZipSource::S3 { bucket: s3.bucket.clone(), key: s3.key.clone() }),
+        (None, Some(url), _) => {
+            Some(ZipSource::Url { url: url.url.clone(), sha256: url.sha256.clone() })
+        }
+        (None, None, Some(_)) => {
+            community_secret_arn.map(|arn| ZipSource::Community { secret_arn: arn.to_string() })
+        }
         (None, None, None) => None,
     }
 }
@@ -177,9 +153,7 @@ pub fn desired_build_bucket(
 ) -> Result<DesiredBucket, PlanError> {
     let name = build_bucket_name(&id.environment_id());
     Ok(DesiredBucket {
-        encryption: Encryption::Kms {
-            key_arn: key_arn.to_string(),
-        },
+        encryption: Encryption::Kms { key_arn: key_arn.to_string() },
         versioning: None,
         policy: file_bucket_policy(id.partition(), &name),
         lifecycle: vec![LifecycleRule {
@@ -320,13 +294,7 @@ pub fn desired_pipeline(
         policy: build_policy(&scope),
         tags: tags.clone(),
     };
-    Ok((
-        DesiredProject {
-            definition: project::normalize(definition),
-            tags,
-        },
-        desired_role,
-    ))
+    Ok((DesiredProject { definition: project::normalize(definition), tags }, desired_role))
 }
 
 #[cfg(test)]

@@ -130,20 +130,14 @@ pub fn project_drift(want: &ProjectDefinition, seen: &ProjectDefinition) -> Vec<
             || want.privileged != seen.privileged,
         "build environment",
     );
-    check(
-        want.environment != seen.environment,
-        "environment variables",
-    );
+    check(want.environment != seen.environment, "environment variables");
     check(want.service_role != seen.service_role, "service role");
     check(
         want.timeout_minutes != seen.timeout_minutes
             || want.queued_timeout_minutes != seen.queued_timeout_minutes,
         "timeouts",
     );
-    check(
-        key_id_of(&want.encryption_key) != key_id_of(&seen.encryption_key),
-        "encryption key",
-    );
+    check(key_id_of(&want.encryption_key) != key_id_of(&seen.encryption_key), "encryption key");
     check(want.log_group != seen.log_group, "logs");
     check(want.vpc != seen.vpc, "VPC");
     check(want.docker_layer_cache != seen.docker_layer_cache, "cache");
@@ -161,11 +155,7 @@ mod tests {
     use super::*;
 
     fn var(name: &str, value: &str) -> EnvVar {
-        EnvVar {
-            name: name.into(),
-            value: value.into(),
-            secret: false,
-        }
+        EnvVar { name: name.into(), value: value.into(), secret: false }
     }
 
     fn definition() -> ProjectDefinition {
@@ -210,25 +200,13 @@ mod tests {
         type Change = fn(&mut ProjectDefinition);
         let cases: Vec<(Change, &str)> = vec![
             (|d| d.description = "x".into(), "description"),
-            (
-                |d| d.source_location = "b/contexts/other.zip".into(),
-                "source and buildspec",
-            ),
+            (|d| d.source_location = "b/contexts/other.zip".into(), "source and buildspec"),
             (|d| d.buildspec.push('#'), "source and buildspec"),
             (|d| d.privileged = false, "build environment"),
-            (
-                |d| d.image = "aws/codebuild/standard:5.0".into(),
-                "build environment",
-            ),
-            (
-                |d| d.environment[0].value = "9".into(),
-                "environment variables",
-            ),
+            (|d| d.image = "aws/codebuild/standard:5.0".into(), "build environment"),
+            (|d| d.environment[0].value = "9".into(), "environment variables"),
             (|d| d.environment[0].secret = true, "environment variables"),
-            (
-                |d| d.service_role = "arn:aws:iam::1:role/other".into(),
-                "service role",
-            ),
+            (|d| d.service_role = "arn:aws:iam::1:role/other".into(), "service role"),
             (|d| d.timeout_minutes = 5, "timeouts"),
             (
                 |d| d.encryption_key = "arn:aws:kms:eu-west-1:123456789012:alias/aws/s3".into(),
@@ -248,9 +226,7 @@ mod tests {
     #[test]
     fn tags_are_only_added() {
         let want: TagSet = [("redcap.dev/uid", "u")].into_iter().collect();
-        let seen: TagSet = [("redcap.dev/uid", "u"), ("team", "x")]
-            .into_iter()
-            .collect();
+        let seen: TagSet = [("redcap.dev/uid", "u"), ("team", "x")].into_iter().collect();
         assert_eq!(tags_to_write(&want, &seen), None);
         let other: TagSet = [("team", "x")].into_iter().collect();
         let written = tags_to_write(&want, &other).expect("missing tag");

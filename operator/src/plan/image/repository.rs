@@ -116,10 +116,7 @@ pub fn repository_changes(
 /// encryption at creation; a human must recreate the repository to change it).
 pub fn encryption_note(want: &DesiredRepository, seen: &ObservedRepository) -> Option<String> {
     let ours = seen.encryption_type == "KMS"
-        && seen
-            .kms_key
-            .as_deref()
-            .is_some_and(|k| key_id_of(k) == key_id_of(&want.kms_key_arn));
+        && seen.kms_key.as_deref().is_some_and(|k| key_id_of(k) == key_id_of(&want.kms_key_arn));
     (!ours).then(|| {
         format!(
             "repository {} is encrypted with {} {}, not the environment's key; ECR cannot change a repository's encryption",
@@ -157,9 +154,7 @@ mod tests {
             lifecycle_policy: Some(
                 serde_json::from_str(&lifecycle_policy().to_string()).expect("json"),
             ),
-            tags: [("redcap.dev/uid", "u"), ("other", "x")]
-                .into_iter()
-                .collect(),
+            tags: [("redcap.dev/uid", "u"), ("other", "x")].into_iter().collect(),
         }
     }
 

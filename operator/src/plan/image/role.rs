@@ -57,10 +57,8 @@ pub fn trust_policy(scope: &RoleScope) -> Value {
 /// The role's permissions.
 pub fn build_policy(scope: &RoleScope) -> Value {
     let p = &scope.partition;
-    let log_group_arn = format!(
-        "arn:{p}:logs:{}:{}:log-group:{}",
-        scope.region, scope.account, scope.log_group
-    );
+    let log_group_arn =
+        format!("arn:{p}:logs:{}:{}:log-group:{}", scope.region, scope.account, scope.log_group);
     let build_bucket = bucket_arn(p, &scope.build_bucket);
     let mut statements = vec![
         json!({
@@ -202,20 +200,13 @@ mod tests {
     }
 
     fn statement<'a>(policy: &'a Value, sid: &str) -> Option<&'a Value> {
-        policy["Statement"]
-            .as_array()
-            .expect("statements")
-            .iter()
-            .find(|s| s["Sid"] == sid)
+        policy["Statement"].as_array().expect("statements").iter().find(|s| s["Sid"] == sid)
     }
 
     #[test]
     fn s3_source_reads_exactly_the_release_zip() {
         let s = scope(
-            ZipSource::S3 {
-                bucket: "rel".into(),
-                key: "r/redcap15.8.0.zip".into(),
-            },
+            ZipSource::S3 { bucket: "rel".into(), key: "r/redcap15.8.0.zip".into() },
             Languages::None,
         );
         let p = build_policy(&s);
@@ -256,18 +247,10 @@ mod tests {
     fn community_source_reads_only_its_secret_and_languages_their_prefix() {
         let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redcap/rc-x/community-credentials-AbCdEf";
         let p = build_policy(&scope(
-            ZipSource::Community {
-                secret_arn: arn.into(),
-            },
-            Languages::All {
-                bucket: "langs".into(),
-                prefix: "lang/".into(),
-            },
+            ZipSource::Community { secret_arn: arn.into() },
+            Languages::All { bucket: "langs".into(), prefix: "lang/".into() },
         ));
-        assert_eq!(
-            statement(&p, "ReadConsortiumCredentials").expect("secret")["Resource"],
-            arn
-        );
+        assert_eq!(statement(&p, "ReadConsortiumCredentials").expect("secret")["Resource"], arn);
         assert!(statement(&p, "ReadReleaseZip").is_none());
         assert_eq!(
             statement(&p, "ReadLanguageFiles").expect("languages")["Resource"],
@@ -281,13 +264,8 @@ mod tests {
 
     #[test]
     fn trust_is_limited_to_the_project() {
-        let t = trust_policy(&scope(
-            ZipSource::Url {
-                url: "u".into(),
-                sha256: None,
-            },
-            Languages::None,
-        ));
+        let t =
+            trust_policy(&scope(ZipSource::Url { url: "u".into(), sha256: None }, Languages::None));
         let st = &t["Statement"][0];
         assert_eq!(st["Principal"]["Service"], "codebuild.amazonaws.com");
         assert_eq!(

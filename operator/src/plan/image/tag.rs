@@ -66,10 +66,7 @@ pub fn image_tag(inputs: &TagInputs<'_>) -> String {
     field("container", inputs.container_revision);
     field("deployTag", r.deploy_tag.as_deref().unwrap_or(""));
     field("rebuildToken", r.rebuild_token.as_deref().unwrap_or(""));
-    field(
-        "rebuildRequestedAt",
-        inputs.rebuild_requested_at.unwrap_or(""),
-    );
+    field("rebuildRequestedAt", inputs.rebuild_requested_at.unwrap_or(""));
     let hash = hex::encode(h.finalize());
     let mut tag = r.version.clone();
     if let Some(deploy) = r.deploy_tag.as_deref().filter(|d| !d.is_empty()) {
@@ -101,13 +98,8 @@ mod tests {
     fn docker_tag_ok(tag: &str) -> bool {
         // Docker: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
         tag.len() <= 128
-            && tag
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-            && tag
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+            && tag.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
     }
 
     #[test]
@@ -135,10 +127,7 @@ mod tests {
         variants.push(tag_of(&r, "abc", None));
         let mut r = base.clone();
         r.languages = vec!["Japanese".into()];
-        r.languages_source = Some(S3Location {
-            bucket: "l".into(),
-            key: "lang/".into(),
-        });
+        r.languages_source = Some(S3Location { bucket: "l".into(), key: "lang/".into() });
         variants.push(tag_of(&r, "abc", None));
         let mut r = base.clone();
         r.rebuild_token = Some("1".into());
@@ -173,10 +162,6 @@ mod tests {
         assert!(docker_tag_ok(&t), "{} characters", t.len());
         let mut longer = long.clone();
         longer.deploy_tag = Some(format!("{}y", "x".repeat(127)));
-        assert_ne!(
-            t,
-            tag_of(&longer, "r", None),
-            "the hash covers the whole deployTag"
-        );
+        assert_ne!(t, tag_of(&longer, "r", None), "the hash covers the whole deployTag");
     }
 }

@@ -16,10 +16,7 @@ fn network() -> NetworkOutputs {
     NetworkOutputs {
         vpc_id: "vpc-1".into(),
         private_subnets: vec!["subnet-b".into(), "subnet-a".into()],
-        security_groups: SecurityGroups {
-            build: "sg-build".into(),
-            ..SecurityGroups::default()
-        },
+        security_groups: SecurityGroups { build: "sg-build".into(), ..SecurityGroups::default() },
         ..NetworkOutputs::default()
     }
 }
@@ -29,10 +26,7 @@ fn names_are_derived_from_the_environment_id_and_fit_aws_limits() {
     let env_id = identity().environment_id();
     assert_eq!(repository_name(&env_id), format!("redcap/{env_id}"));
     assert_eq!(project_name(&env_id), format!("{env_id}-image"));
-    assert_eq!(
-        log_group_name(&env_id),
-        format!("/redcap/{env_id}/image-build")
-    );
+    assert_eq!(log_group_name(&env_id), format!("/redcap/{env_id}/image-build"));
     let long = crate::plan::naming::environment_id(&"n".repeat(60), &"m".repeat(60), "u");
     assert!(role_name(&long).len() <= 64);
     crate::plan::naming::validate_bucket_name(&build_bucket_name(&long)).expect("valid bucket");
@@ -45,11 +39,7 @@ fn names_are_derived_from_the_environment_id_and_fit_aws_limits() {
         repository_uri("aws-cn", "123456789012", "cn-north-1", "redcap/x"),
         "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/redcap/x"
     );
-    assert_eq!(
-        image_reference("u/r", "sha256:ab"),
-        "u/r@sha256:ab",
-        "always by digest"
-    );
+    assert_eq!(image_reference("u/r", "sha256:ab"), "u/r@sha256:ab", "always by digest");
 }
 
 #[test]
@@ -59,9 +49,7 @@ fn the_request_names_the_image_after_checking_the_inputs() {
     assert!(r.tag.starts_with("15.8.0-"));
     assert_eq!(r.languages, Languages::None);
     assert_ne!(
-        image_request(&spec(), "rev", Some("now"))
-            .expect("valid")
-            .tag,
+        image_request(&spec(), "rev", Some("now")).expect("valid").tag,
         r.tag,
         "the rebuild annotation asks for a new image"
     );
@@ -79,14 +67,8 @@ fn the_request_names_the_image_after_checking_the_inputs() {
 
     let mut langs = spec();
     langs.languages = vec!["Japanese".into()];
-    assert!(
-        image_request(&langs, "rev", None).is_err(),
-        "needs a source"
-    );
-    langs.languages_source = Some(S3Location {
-        bucket: "l".into(),
-        key: "lang".into(),
-    });
+    assert!(image_request(&langs, "rev", None).is_err(), "needs a source");
+    langs.languages_source = Some(S3Location { bucket: "l".into(), key: "lang".into() });
     assert!(image_request(&langs, "rev", None).is_ok());
     langs.languages = vec!["$(id)".into()];
     assert!(image_request(&langs, "rev", None).is_err());
@@ -100,23 +82,14 @@ fn the_request_names_the_image_after_checking_the_inputs() {
 fn zip_sources() {
     assert_eq!(
         zip_source(&spec(), None),
-        Some(ZipSource::S3 {
-            bucket: "releases".into(),
-            key: "redcap15.8.0.zip".into()
-        })
+        Some(ZipSource::S3 { bucket: "releases".into(), key: "redcap15.8.0.zip".into() })
     );
     let mut url = spec();
     url.source = RedcapSource {
-        url: Some(UrlSource {
-            url: "https://x/redcap15.8.0.zip".into(),
-            sha256: None,
-        }),
+        url: Some(UrlSource { url: "https://x/redcap15.8.0.zip".into(), sha256: None }),
         ..RedcapSource::default()
     };
-    assert!(matches!(
-        zip_source(&url, None),
-        Some(ZipSource::Url { .. })
-    ));
+    assert!(matches!(zip_source(&url, None), Some(ZipSource::Url { .. })));
     let mut community = spec();
     community.source = RedcapSource {
         community: Some(CommunitySource {
@@ -128,16 +101,10 @@ fn zip_sources() {
         }),
         ..RedcapSource::default()
     };
-    assert_eq!(
-        zip_source(&community, None),
-        None,
-        "waits for the secret copy"
-    );
+    assert_eq!(zip_source(&community, None), None, "waits for the secret copy");
     assert_eq!(
         zip_source(&community, Some("arn:s")),
-        Some(ZipSource::Community {
-            secret_arn: "arn:s".into()
-        })
+        Some(ZipSource::Community { secret_arn: "arn:s".into() })
     );
 }
 
@@ -145,12 +112,7 @@ fn zip_sources() {
 fn the_build_bucket_is_hardened_like_the_file_bucket() {
     let b = desired_build_bucket(&identity(), &[], KEY).expect("bucket");
     assert_eq!(b.name, build_bucket_name(&identity().environment_id()));
-    assert_eq!(
-        b.encryption,
-        Encryption::Kms {
-            key_arn: KEY.into()
-        }
-    );
+    assert_eq!(b.encryption, Encryption::Kms { key_arn: KEY.into() });
     assert_eq!(b.policy["Statement"][0]["Sid"], "DenyInsecureTransport");
     assert_eq!(b.tags.get(crate::api::tags::COMPONENT), Some("image"));
     assert_eq!(b.versioning, None);
@@ -207,15 +169,8 @@ fn the_project_runs_privileged_in_the_private_subnets_with_the_build_group() {
         .find(|v| v.name == "IMAGE_TAG")
         .expect("tag variable");
     assert_eq!(tag.value, request.tag);
-    assert!(
-        project
-            .definition
-            .environment
-            .iter()
-            .any(|v| v.name == "ECR_REPOSITORY_URI"
-                && v.value
-                    == format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/redcap/{env_id}"))
-    );
+    assert!(project.definition.environment.iter().any(|v| v.name == "ECR_REPOSITORY_URI"
+        && v.value == format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/redcap/{env_id}")));
     assert!(project.tags.is_owned_by("uid-1"));
     assert_eq!(role.name, role_name(&env_id));
     assert_eq!(role.path, "/redcap/");

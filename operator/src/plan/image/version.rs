@@ -14,11 +14,7 @@ use crate::api::RedcapSource;
 use super::super::PlanError;
 
 /// The oldest REDCap release the image is built for.
-pub const MIN_SUPPORTED: Version = Version {
-    major: 14,
-    minor: 0,
-    patch: 0,
-};
+pub const MIN_SUPPORTED: Version = Version { major: 14, minor: 0, patch: 0 };
 
 /// A REDCap release number `X.Y.Z`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,11 +44,7 @@ impl std::str::FromStr for Version {
         };
         match parts.as_slice() {
             [a, b, c] => match (number(a), number(b), number(c)) {
-                (Some(major), Some(minor), Some(patch)) => Ok(Version {
-                    major,
-                    minor,
-                    patch,
-                }),
+                (Some(major), Some(minor), Some(patch)) => Ok(Version { major, minor, patch }),
                 _ => Err(format!("{s:?} is not a version X.Y.Z")),
             },
             _ => Err(format!("{s:?} is not a version X.Y.Z")),
@@ -61,17 +53,12 @@ impl std::str::FromStr for Version {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> PlanError {
-    PlanError::InvalidSpec {
-        field,
-        message: message.into(),
-    }
+    PlanError::InvalidSpec { field, message: message.into() }
 }
 
 /// `spec.redcap.version`, parsed and within the supported range.
 pub fn supported_version(version: &str) -> Result<Version, PlanError> {
-    let v: Version = version
-        .parse()
-        .map_err(|e: String| invalid("spec.redcap.version", e))?;
+    let v: Version = version.parse().map_err(|e: String| invalid("spec.redcap.version", e))?;
     if v < MIN_SUPPORTED {
         return Err(invalid(
             "spec.redcap.version",
@@ -110,10 +97,9 @@ fn url_path(url: &str) -> &str {
 pub fn check_source_name(source: &RedcapSource, version: Version) -> Result<(), PlanError> {
     let (field, name) = match (&source.s3, &source.url) {
         (Some(s3), _) => ("spec.redcap.source.s3.key", base_name(&s3.key).to_string()),
-        (None, Some(url)) => (
-            "spec.redcap.source.url.url",
-            base_name(url_path(&url.url)).to_string(),
-        ),
+        (None, Some(url)) => {
+            ("spec.redcap.source.url.url", base_name(url_path(&url.url)).to_string())
+        }
         (None, None) => return Ok(()),
     };
     match version_in_file_name(&name) {
@@ -144,26 +130,11 @@ mod tests {
 
     #[test]
     fn parsing() {
-        assert_eq!(
-            v("15.8.0"),
-            Version {
-                major: 15,
-                minor: 8,
-                patch: 0
-            }
-        );
+        assert_eq!(v("15.8.0"), Version { major: 15, minor: 8, patch: 0 });
         assert_eq!(v("16.1.5").to_string(), "16.1.5");
-        for bad in [
-            "",
-            "15",
-            "15.8",
-            "v15.8.0",
-            "15.8.0.1",
-            "15.8.x",
-            "1000.0.0",
-            "15..0",
-            "15.8.0-rc1",
-        ] {
+        for bad in
+            ["", "15", "15.8", "v15.8.0", "15.8.0.1", "15.8.x", "1000.0.0", "15..0", "15.8.0-rc1"]
+        {
             assert!(bad.parse::<Version>().is_err(), "{bad}");
         }
         assert!(v("14.1.5") < v("14.10.0"), "numeric, not lexical");
@@ -172,10 +143,7 @@ mod tests {
     #[test]
     fn supported_range() {
         for ok in ["14.0.0", "14.1.5", "15.8.0", "16.1.5", "17.0.0"] {
-            assert_eq!(
-                supported_version(ok).map(|x| x.to_string()),
-                Ok(ok.to_string())
-            );
+            assert_eq!(supported_version(ok).map(|x| x.to_string()), Ok(ok.to_string()));
         }
         let err = supported_version("13.7.5").expect_err("too old");
         assert_eq!(
@@ -216,16 +184,10 @@ mod tests {
         );
         let unnamed = RedcapSource::s3("b", "releases/latest.zip");
         let err = check_source_name(&unnamed, v("15.8.0")).expect_err("no version");
-        assert!(
-            err.to_string().contains("does not carry a version"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("does not carry a version"), "{err}");
 
         let url = |u: &str| RedcapSource {
-            url: Some(UrlSource {
-                url: u.into(),
-                sha256: None,
-            }),
+            url: Some(UrlSource { url: u.into(), sha256: None }),
             ..RedcapSource::default()
         };
         assert!(

@@ -136,16 +136,11 @@ async fn apply_credentials(
     l.identify(None, Some(user.arn));
 
     // The secret's metadata (it is created with its first key, below).
-    let secret = SeededSecret {
-        want: &input.secret,
-        value: None,
-    };
+    let secret = SeededSecret { want: &input.secret, value: None };
     let seen = converge_existing(aws, uid, l, &secret).await?;
 
     // The key in it.
-    let keys = iam::user::list_keys(aws, &input.user.name)
-        .await
-        .map_err(&err)?;
+    let keys = iam::user::list_keys(aws, &input.user.name).await.map_err(&err)?;
     let current = seen.as_ref().and_then(|s| s.current_version.as_deref());
     let previous = seen.as_ref().and_then(|s| s.previous_version.as_deref());
     let plan = key_plan(&keys, current, previous, input.rotation_days, input.now);
@@ -166,10 +161,7 @@ async fn apply_credentials(
         && keys.len() > 1
         && input.now.duration_since(created) < PREVIOUS_KEY_GRACE
     {
-        l.note(format!(
-            "previous access key stays valid until {}",
-            created + PREVIOUS_KEY_GRACE
-        ));
+        l.note(format!("previous access key stays valid until {}", created + PREVIOUS_KEY_GRACE));
     }
     if let Some(arn) = arn {
         w.outputs.secrets.push(SecretOutput {
@@ -194,22 +186,20 @@ async fn cleanup_credentials(
     l.identify(Some(user.clone()), None);
     match iam::user::observe_user(w.aws, &user).await.map_err(&err)? {
         Some(seen) if seen.tags.is_owned_by(&w.id.uid) => {
-            iam::user::delete_user(w.aws, &user, kind.policy_name())
-                .await
-                .map_err(&err)?;
+            iam::user::delete_user(w.aws, &user, kind.policy_name()).await.map_err(&err)?;
             l.deleted(format!("deleted IAM user {user} and its access keys"));
         }
-        Some(_) => l.note(format!(
-            "IAM user {user} is not owned by this environment; left untouched"
-        )),
+        Some(_) => {
+            l.note(format!("IAM user {user} is not owned by this environment; left untouched"))
+        }
         None => {}
     }
     let name = secret_name(&env_id, SecretPurpose::from(kind));
     match secrets::observe(w.aws, &name).await.map_err(&err)? {
         None => {}
-        Some(seen) if !seen.tags.is_owned_by(&w.id.uid) => l.note(format!(
-            "secret {name} is not owned by this environment; left untouched"
-        )),
+        Some(seen) if !seen.tags.is_owned_by(&w.id.uid) => {
+            l.note(format!("secret {name} is not owned by this environment; left untouched"))
+        }
         Some(seen) if seen.deleted => l.note(format!("secret {name} is scheduled for deletion")),
         Some(seen) => {
             secrets::delete(w.aws, &seen.arn).await.map_err(&err)?;
@@ -241,10 +231,7 @@ async fn execute_key_plan(
                 NewKeyReason::RotationDue => "access key rotation",
             });
         } else {
-            l.drift(format!(
-                "{} access key(s) to delete",
-                plan.delete_after.len()
-            ));
+            l.drift(format!("{} access key(s) to delete", plan.delete_after.len()));
         }
         return Ok((None, None));
     }
@@ -268,9 +255,7 @@ async fn execute_key_plan(
         let value = secret_payload(input.kind, &key_id, &secret);
         let token = version_token(&key_id);
         match seen {
-            Some(seen) => secrets::put_value(aws, &seen.arn, &token, &value)
-                .await
-                .map_err(&err)?,
+            Some(seen) => secrets::put_value(aws, &seen.arn, &token, &value).await.map_err(&err)?,
             None => {
                 let arn = secrets::create(aws, &input.secret, &value, Some(&token))
                     .await

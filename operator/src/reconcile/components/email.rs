@@ -81,9 +81,7 @@ async fn apply_email(
     let topic = topic_arn(id.partition(), region, account, &n.topic_name);
     let address = n.address.clone().unwrap_or_default();
 
-    let mut seen = email::observe_identity(aws, &want.identity, want.kind)
-        .await
-        .map_err(&err)?;
+    let mut seen = email::observe_identity(aws, &want.identity, want.kind).await.map_err(&err)?;
 
     // The topic, with the ownership and bookkeeping tags.
     let mut topic_created = false;
@@ -100,9 +98,7 @@ async fn apply_email(
             let missing = n.tags.missing_from(&tags);
             if !missing.is_empty() {
                 if steps.apply() {
-                    email::tag_topic(aws, &topic, &missing)
-                        .await
-                        .map_err(&err)?;
+                    email::tag_topic(aws, &topic, &missing).await.map_err(&err)?;
                 }
                 steps.drift("tags of the notification topic");
             }
@@ -115,25 +111,16 @@ async fn apply_email(
         None => {
             let mut tags = n.tags.clone();
             tags.insert(SUBSCRIBED_TAG, &address);
-            let created_identity = if seen.is_none() {
-                want.identity.as_str()
-            } else {
-                ""
-            };
+            let created_identity = if seen.is_none() { want.identity.as_str() } else { "" };
             tags.insert(IDENTITY_MARKER_TAG, created_identity);
-            email::create_topic(aws, &n.topic_name, &tags)
-                .await
-                .map_err(&err)?;
+            email::create_topic(aws, &n.topic_name, &tags).await.map_err(&err)?;
             steps.created(format!("created SNS topic {}", n.topic_name));
             topic_created = true;
             Some(tags)
         }
     };
-    let marker = tags
-        .as_ref()
-        .and_then(|t| t.get(IDENTITY_MARKER_TAG))
-        .unwrap_or_default()
-        .to_string();
+    let marker =
+        tags.as_ref().and_then(|t| t.get(IDENTITY_MARKER_TAG)).unwrap_or_default().to_string();
 
     if let Some(tags) = &tags {
         // An identity this environment created earlier and no longer uses.
@@ -165,9 +152,7 @@ async fn apply_email(
     if !changes.is_empty() {
         let what: Vec<&str> = changes.iter().map(|c| c.describe()).collect();
         if steps.apply() {
-            email::apply_identity(aws, &want.identity, &changes)
-                .await
-                .map_err(&err)?;
+            email::apply_identity(aws, &want.identity, &changes).await.map_err(&err)?;
             if failed {
                 return Err(terminal(
                     "ses",
@@ -184,23 +169,13 @@ async fn apply_email(
                 steps.created(format!("created SES identity {}", want.identity));
                 identity_created = true;
             } else {
-                steps.drift(format!(
-                    "SES identity {}: {}",
-                    want.identity,
-                    what.join(", ")
-                ));
+                steps.drift(format!("SES identity {}: {}", want.identity, what.join(", ")));
             }
-            seen = email::observe_identity(aws, &want.identity, want.kind)
-                .await
-                .map_err(&err)?;
+            seen = email::observe_identity(aws, &want.identity, want.kind).await.map_err(&err)?;
         } else if seen.is_none() {
             steps.missing(format!("SES identity {} not created yet", want.identity));
         } else {
-            steps.drift(format!(
-                "SES identity {}: {}",
-                want.identity,
-                what.join(", ")
-            ));
+            steps.drift(format!("SES identity {}: {}", want.identity, what.join(", ")));
         }
     }
 
@@ -215,22 +190,17 @@ async fn apply_email(
             ));
         }
     }
-    outputs.email = Some(email_outputs(
-        want,
-        seen.as_ref(),
-        tags.as_ref().map(|_| topic.clone()),
-        region,
-    ));
+    outputs.email =
+        Some(email_outputs(want, seen.as_ref(), tags.as_ref().map(|_| topic.clone()), region));
     steps.identify(Some(want.identity.clone()), tags.map(|_| topic));
     Ok(())
 }
 
 fn verification_hint(want: &DesiredEmail) -> String {
     match (&want.kind, &want.dns) {
-        (IdentityKind::EmailAddress, _) => format!(
-            "open the link SES mailed to {} (it expires after 24 hours)",
-            want.identity
-        ),
+        (IdentityKind::EmailAddress, _) => {
+            format!("open the link SES mailed to {} (it expires after 24 hours)", want.identity)
+        }
         (_, DnsTarget::Manual) => {
             "create the records listed in status.outputs.dnsRecords at your DNS provider"
                 .to_string()
@@ -247,10 +217,7 @@ async fn converge_configuration_set(
 ) -> Result<(), ComponentError> {
     let err = aws_err(C);
     let n = &want.notifications;
-    match email::observe_configuration_set(aws, &want.configuration_set)
-        .await
-        .map_err(&err)?
-    {
+    match email::observe_configuration_set(aws, &want.configuration_set).await.map_err(&err)? {
         None if !steps.apply() => {
             steps.missing(format!(
                 "SES configuration set {} not created yet",
@@ -258,9 +225,7 @@ async fn converge_configuration_set(
             ));
         }
         None => {
-            email::create_configuration_set(aws, &want.configuration_set)
-                .await
-                .map_err(&err)?;
+            email::create_configuration_set(aws, &want.configuration_set).await.map_err(&err)?;
             email::put_event_destination(
                 aws,
                 &want.configuration_set,
@@ -321,9 +286,7 @@ async fn converge_subscription(
             email::subscribe_email(aws, topic, a).await.map_err(&err)?;
         }
         if recorded != address {
-            email::tag_topic(aws, topic, &one_tag(SUBSCRIBED_TAG, &address))
-                .await
-                .map_err(&err)?;
+            email::tag_topic(aws, topic, &one_tag(SUBSCRIBED_TAG, &address)).await.map_err(&err)?;
         }
     }
     match (&subscribe, created_topic) {
@@ -347,60 +310,53 @@ async fn converge_dns(
     let err = aws_err(C);
     let records = ses_records(want, &id.region, seen);
     let list = |outputs: &mut Outputs, records: &[SesRecord]| {
-        outputs
-            .dns_records
-            .extend(records.iter().map(output_record));
+        outputs.dns_records.extend(records.iter().map(output_record));
     };
     match &want.dns {
         DnsTarget::NotNeeded => {}
         DnsTarget::Manual => list(outputs, &records),
-        DnsTarget::Route53 {
-            zone_name,
-            must_be_owned,
-        } => match dns::find_zone(aws, zone_name, *must_be_owned)
-            .await
-            .map_err(&err)?
-        {
-            None if !*must_be_owned => {
-                return Err(terminal(
-                    "route53",
-                    "ListHostedZonesByName",
-                    "HostedZoneNotFound",
-                    format!(
-                        "spec.domain.hostedZone.zoneName: no public hosted zone {zone_name} in this account"
-                    ),
-                ));
-            }
-            None => {
-                list(outputs, &records);
-                steps.note(format!(
+        DnsTarget::Route53 { zone_name, must_be_owned } => {
+            match dns::find_zone(aws, zone_name, *must_be_owned).await.map_err(&err)? {
+                None if !*must_be_owned => {
+                    return Err(terminal(
+                        "route53",
+                        "ListHostedZonesByName",
+                        "HostedZoneNotFound",
+                        format!(
+                            "spec.domain.hostedZone.zoneName: no public hosted zone {zone_name} in this account"
+                        ),
+                    ));
+                }
+                None => {
+                    list(outputs, &records);
+                    steps.note(format!(
                     "hosted zone {zone_name} does not exist yet; the SES records are listed in status.outputs.dnsRecords until it does"
                 ));
-            }
-            Some((_, tags)) if *must_be_owned && !tags.is_owned_by(&id.uid) => {
-                list(outputs, &records);
-                steps.note(format!(
+                }
+                Some((_, tags)) if *must_be_owned && !tags.is_owned_by(&id.uid) => {
+                    list(outputs, &records);
+                    steps.note(format!(
                     "hosted zone {zone_name} is not owned by this environment; the SES records are listed in status.outputs.dnsRecords"
                 ));
-            }
-            Some((zone, _)) => {
-                let current = dns::read_records(aws, &zone, &records)
-                    .await
-                    .map_err(&err)?;
-                let write = records_to_write(&records, &current);
-                if !write.is_empty() {
-                    let what = format!("{} SES DNS record(s) in zone {}", write.len(), zone.name);
-                    if steps.apply() {
-                        dns::upsert(aws, &zone, &write).await.map_err(&err)?;
-                    }
-                    if identity_created {
-                        steps.note(format!("wrote {what}"));
-                    } else {
-                        steps.drift(what);
+                }
+                Some((zone, _)) => {
+                    let current = dns::read_records(aws, &zone, &records).await.map_err(&err)?;
+                    let write = records_to_write(&records, &current);
+                    if !write.is_empty() {
+                        let what =
+                            format!("{} SES DNS record(s) in zone {}", write.len(), zone.name);
+                        if steps.apply() {
+                            dns::upsert(aws, &zone, &write).await.map_err(&err)?;
+                        }
+                        if identity_created {
+                            steps.note(format!("wrote {what}"));
+                        } else {
+                            steps.drift(what);
+                        }
                     }
                 }
             }
-        },
+        }
     }
     Ok(())
 }
@@ -417,9 +373,7 @@ async fn account(w: &Walk<'_>) -> Result<Option<String>, ComponentError> {
         return Ok(recorded);
     }
     let alias = desired_key(id, &[]).map_err(invalid(C))?.alias;
-    let key = crate::aws::kms::observe(aws, &alias)
-        .await
-        .map_err(aws_err(C))?;
+    let key = crate::aws::kms::observe(aws, &alias).await.map_err(aws_err(C))?;
     Ok(key.and_then(|k| account_of_arn(&k.arn).map(str::to_string)))
 }
 
@@ -429,14 +383,8 @@ async fn cleanup_email(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), Component
     let err = aws_err(C);
     let environment_id = id.environment_id();
     let set = format!("{environment_id}-mail");
-    if email::observe_configuration_set(aws, &set)
-        .await
-        .map_err(&err)?
-        .is_some()
-    {
-        email::delete_configuration_set(aws, &set)
-            .await
-            .map_err(&err)?;
+    if email::observe_configuration_set(aws, &set).await.map_err(&err)?.is_some() {
+        email::delete_configuration_set(aws, &set).await.map_err(&err)?;
         l.deleted(format!("deleted SES configuration set {set}"));
     }
     let Some(account) = account(w).await? else {
@@ -452,10 +400,7 @@ async fn cleanup_email(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), Component
     let tags = email::topic_tags(aws, &topic).await.map_err(&err)?;
     match tags {
         Some(tags) if tags.is_owned_by(&id.uid) => {
-            let identity = tags
-                .get(IDENTITY_MARKER_TAG)
-                .unwrap_or_default()
-                .to_string();
+            let identity = tags.get(IDENTITY_MARKER_TAG).unwrap_or_default().to_string();
             if !identity.is_empty() && policy == DeletionPolicy::Delete {
                 if let Ok(want) = desired_email(id, &env.spec) {
                     delete_identity_records(aws, &want, id, &identity, l).await?;
@@ -472,9 +417,9 @@ async fn cleanup_email(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), Component
             email::delete_topic(aws, &topic).await.map_err(&err)?;
             l.deleted("deleted the notification topic");
         }
-        Some(_) => l.note(format!(
-            "SNS topic {topic} is not owned by this environment; left untouched"
-        )),
+        Some(_) => {
+            l.note(format!("SNS topic {topic} is not owned by this environment; left untouched"))
+        }
         None => {}
     }
     Ok(())
@@ -490,25 +435,16 @@ async fn delete_identity_records(
     l: &mut Ledger,
 ) -> Result<(), ComponentError> {
     let err = aws_err(C);
-    let DnsTarget::Route53 {
-        zone_name,
-        must_be_owned,
-    } = &want.dns
-    else {
+    let DnsTarget::Route53 { zone_name, must_be_owned } = &want.dns else {
         return Ok(());
     };
     if want.identity != identity {
         return Ok(());
     }
-    let Some(seen) = email::observe_identity(aws, identity, want.kind)
-        .await
-        .map_err(&err)?
-    else {
+    let Some(seen) = email::observe_identity(aws, identity, want.kind).await.map_err(&err)? else {
         return Ok(());
     };
-    let Some((zone, tags)) = dns::find_zone(aws, zone_name, *must_be_owned)
-        .await
-        .map_err(&err)?
+    let Some((zone, tags)) = dns::find_zone(aws, zone_name, *must_be_owned).await.map_err(&err)?
     else {
         return Ok(());
     };
@@ -516,17 +452,11 @@ async fn delete_identity_records(
         return Ok(());
     }
     let records = ses_records(want, &id.region, &seen);
-    let current = dns::read_records(aws, &zone, &records)
-        .await
-        .map_err(&err)?;
+    let current = dns::read_records(aws, &zone, &records).await.map_err(&err)?;
     let owned = owned_record_sets(&records, &current);
     if !owned.is_empty() {
         dns::delete(aws, &zone, &owned).await.map_err(&err)?;
-        l.deleted(format!(
-            "deleted {} SES DNS record(s) from zone {}",
-            owned.len(),
-            zone.name
-        ));
+        l.deleted(format!("deleted {} SES DNS record(s) from zone {}", owned.len(), zone.name));
     }
     Ok(())
 }

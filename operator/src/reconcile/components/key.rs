@@ -86,16 +86,11 @@ impl Component for EncryptionKey {
         // Never while something encrypted with the key is still there.
         if in_use {
             let users: Vec<String> = w.key_users().iter().map(|c| c.to_string()).collect();
-            l.deleting(
-                format!("waiting for {} to be deleted first", users.join(", ")),
-                None,
-            );
+            l.deleting(format!("waiting for {} to be deleted first", users.join(", ")), None);
             return Ok(());
         }
         if key.state != KeyState::PendingDeletion {
-            kms::schedule_deletion(w.aws, &key.key_id)
-                .await
-                .map_err(&err)?;
+            kms::schedule_deletion(w.aws, &key.key_id).await.map_err(&err)?;
             l.mark_written();
         }
         kms::delete_alias(w.aws, &alias).await.map_err(&err)?;

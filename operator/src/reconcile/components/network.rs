@@ -91,18 +91,13 @@ impl Component for Network {
                 ),
             ));
         }
-        let deployed = seen
-            .stack
-            .as_ref()
-            .and_then(|s| NetworkOutputs::from_stack_outputs(&s.outputs).ok());
+        let deployed =
+            seen.stack.as_ref().and_then(|s| NetworkOutputs::from_stack_outputs(&s.outputs).ok());
         if let Some(deployed) = &deployed {
             check_live_change(&want, deployed).map_err(invalid(C))?;
             publish(&mut w.outputs, deployed);
         }
-        l.identify(
-            Some(want.stack.name.clone()),
-            seen.stack.as_ref().map(|s| s.stack_id.clone()),
-        );
+        l.identify(Some(want.stack.name.clone()), seen.stack.as_ref().map(|s| s.stack_id.clone()));
         w.network = deployed;
 
         let (step, requeue) = apply_step(&want.stack, seen.stack.as_ref(), &seen.history, now());
@@ -119,11 +114,8 @@ impl Component for Network {
                 }
             }
             ApplyStep::Blocked { code, message } => {
-                let operation = if code == "StackCreateFailed" {
-                    "CreateStack"
-                } else {
-                    "UpdateStack"
-                };
+                let operation =
+                    if code == "StackCreateFailed" { "CreateStack" } else { "UpdateStack" };
                 return Err(blocked(operation, code, with_hint(message, &env.spec)));
             }
             ApplyStep::Create if !l.apply() => l.missing(format!("stack {name} not created yet")),
@@ -145,24 +137,18 @@ impl Component for Network {
                 }
             }
             ApplyStep::Create => {
-                network::create(w.aws, &want.stack)
-                    .await
-                    .map_err(aws_err(C))?;
+                network::create(w.aws, &want.stack).await.map_err(aws_err(C))?;
                 l.created(format!("creating stack {name}"));
                 l.wait_for(busy);
             }
             ApplyStep::Update => {
-                network::update(w.aws, &want.stack)
-                    .await
-                    .map_err(aws_err(C))?;
+                network::update(w.aws, &want.stack).await.map_err(aws_err(C))?;
                 l.mark_written();
                 l.busy(format!("updating stack {name} to the spec"), busy);
             }
             ApplyStep::DeleteFailedCreate { reason } | ApplyStep::RetryDelete { reason } => {
                 let token = format!("redcap-delete-{}-{salt}", seen.history.delete_failures);
-                network::delete(w.aws, name, &token)
-                    .await
-                    .map_err(aws_err(C))?;
+                network::delete(w.aws, name, &token).await.map_err(aws_err(C))?;
                 l.mark_written();
                 l.creating(reason, requeue.unwrap_or(busy));
             }
@@ -175,13 +161,8 @@ impl Component for Network {
     /// when that component is kept (its subnets and security groups are still in use).
     async fn cleanup(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), ComponentError> {
         let name = stack_name(&w.id.environment_id());
-        let seen = network::observe(w.aws, &name, None)
-            .await
-            .map_err(aws_err(C))?;
-        l.identify(
-            Some(name.clone()),
-            seen.stack.as_ref().map(|s| s.stack_id.clone()),
-        );
+        let seen = network::observe(w.aws, &name, None).await.map_err(aws_err(C))?;
+        l.identify(Some(name.clone()), seen.stack.as_ref().map(|s| s.stack_id.clone()));
         match w.network_user() {
             Some((other, ComponentState::Retained)) if seen.stack.is_some() => {
                 l.retained(format!(
@@ -206,9 +187,7 @@ impl Component for Network {
             DeleteStep::Wait { reason } => l.deleting(reason, requeue),
             DeleteStep::Delete => {
                 let token = format!("redcap-delete-{}", seen.history.delete_failures);
-                network::delete(w.aws, &name, &token)
-                    .await
-                    .map_err(aws_err(C))?;
+                network::delete(w.aws, &name, &token).await.map_err(aws_err(C))?;
                 l.mark_written();
                 l.deleting(
                     match &seen.history.failure {

@@ -33,10 +33,7 @@ impl Component for Secrets {
         if let Some(cron) = &w.cron {
             match &cron.token {
                 Some(_) => w.outputs.cron_secret_ref = Some(cron.reference.clone()),
-                None => l.missing(format!(
-                    "cron Secret {} not created yet",
-                    cron.reference.name
-                )),
+                None => l.missing(format!("cron Secret {} not created yet", cron.reference.name)),
             }
             if cron.created {
                 l.created(format!("created the cron Secret {}", cron.reference.name));
@@ -45,19 +42,10 @@ impl Component for Secrets {
         let Some(key) = w.key_or_wait(l) else {
             return Ok(());
         };
-        let want = desired_secret(
-            &w.id,
-            SecretPurpose::Salt,
-            &key.arn,
-            None,
-            &w.env.spec.aws.tags,
-        )
-        .map_err(invalid(C))?;
+        let want = desired_secret(&w.id, SecretPurpose::Salt, &key.arn, None, &w.env.spec.aws.tags)
+            .map_err(invalid(C))?;
         l.identify(Some(want.name.clone()), None);
-        let salt = SeededSecret {
-            want: &want,
-            value: Some(random_alphanumeric(SALT_LEN)),
-        };
+        let salt = SeededSecret { want: &want, value: Some(random_alphanumeric(SALT_LEN)) };
         if let Some(seen) = converge(w.aws, &w.id.uid, l, &salt).await? {
             l.identify(None, Some(seen.arn.clone()));
             w.outputs.secrets.push(secret_output(seen.arn));
@@ -74,9 +62,7 @@ impl Component for Secrets {
             return Ok(());
         };
         if !seen.tags.is_owned_by(&w.id.uid) {
-            l.note(format!(
-                "secret {name} is not owned by this environment; left untouched"
-            ));
+            l.note(format!("secret {name} is not owned by this environment; left untouched"));
             return Ok(());
         }
         if disposal(SecretPurpose::Salt, policy) == SecretDisposal::DeleteWithRecovery {
@@ -92,9 +78,7 @@ impl Component for Secrets {
         }
         let marker: TagSet = [(RETAINED_TAG, "true")].into_iter().collect();
         if !marker.missing_from(&seen.tags).is_empty() {
-            secrets::tag(w.aws, &seen.arn, &marker)
-                .await
-                .map_err(&err)?;
+            secrets::tag(w.aws, &seen.arn, &marker).await.map_err(&err)?;
             l.mark_written();
         }
         l.identify(None, Some(seen.arn.clone()));

@@ -29,10 +29,8 @@ impl Component for FileStorage {
         let spec = &w.env.spec;
         let want = desired_storage(&w.id, &spec.storage, &spec.aws.tags, &key.arn, &key.account)
             .map_err(invalid(C))?;
-        if let Some(previous) = w
-            .recorded()
-            .and_then(|o| o.file_bucket.as_deref())
-            .filter(|p| *p != want.files.name)
+        if let Some(previous) =
+            w.recorded().and_then(|o| o.file_bucket.as_deref()).filter(|p| *p != want.files.name)
         {
             return Err(ComponentError::Invalid {
                 component: C,
@@ -67,10 +65,7 @@ impl Component for FileStorage {
             .and_then(|o| o.file_bucket.clone())
             .or_else(|| file_bucket(&w.id, &w.env.spec.storage).ok())
             .unwrap_or_else(|| file_bucket_name(&env_id));
-        l.identify(
-            Some(files.clone()),
-            Some(bucket_arn(w.id.partition(), &files)),
-        );
+        l.identify(Some(files.clone()), Some(bucket_arn(w.id.partition(), &files)));
         // The log bucket is looked at even when access logs were switched off later.
         let logs = log_bucket_name(&env_id);
         for (name, is_files) in [(&files, true), (&logs, false)] {
@@ -82,20 +77,14 @@ impl Component for FileStorage {
                 BucketPresence::Owned(_) if policy == DeletionPolicy::Delete => {
                     match s3::cleanup::delete(w.aws, name).await.map_err(&err)? {
                         Progress::Done => l.deleted(format!("deleted bucket {name}")),
-                        Progress::InProgress {
-                            requeue_after,
-                            reason,
-                        } => {
+                        Progress::InProgress { requeue_after, reason } => {
                             l.mark_written();
                             l.deleting(reason, Some(requeue_after));
                         }
                     }
                 }
                 BucketPresence::Owned(seen) => {
-                    if s3::cleanup::retain(w.aws, name, &seen.tags)
-                        .await
-                        .map_err(&err)?
-                    {
+                    if s3::cleanup::retain(w.aws, name, &seen.tags).await.map_err(&err)? {
                         l.mark_written();
                     }
                     l.retained(format!("kept bucket {name} ({policy:?} policy)"));

@@ -74,21 +74,14 @@ fn the_release_zip_name_carries_the_version() {
     let s3 = |key: &str| json!({ "redcap": { "source": { "s3": { "bucket": "b", "key": key } } } });
     accepts(s3("redcap15.8.0.zip"));
     accepts(s3("releases/redcap15.8.0.zip"));
-    for key in [
-        "redcap16.1.5.zip",
-        "redcap.zip",
-        "releases/latest.zip",
-        "redcap15.8.0.zip.bak",
-    ] {
+    for key in ["redcap16.1.5.zip", "redcap.zip", "releases/latest.zip", "redcap15.8.0.zip.bak"] {
         rejects(
             s3(key),
             "spec.redcap.source.s3.key must name the release zip of spec.redcap.version",
         );
     }
     let url = |u: &str| json!({ "redcap": { "source": { "s3": null, "url": { "url": u } } } });
-    accepts(url(
-        "https://files.example.org/r/redcap15.8.0.zip?signature=abc",
-    ));
+    accepts(url("https://files.example.org/r/redcap15.8.0.zip?signature=abc"));
     for u in [
         "https://files.example.org/redcap16.1.5.zip",
         "https://files.example.org/download?file=redcap15.8.0.zip",
@@ -213,14 +206,9 @@ fn fargate_sizes() {
 #[test]
 fn app_runner_sizes() {
     let size = |cpu: u32, memory: u32| json!({ "compute": { "kind": "AppRunner", "cpu": cpu, "memory": memory } });
-    for (cpu, memory) in [
-        (256, 512),
-        (512, 1024),
-        (1024, 3072),
-        (2048, 4096),
-        (2048, 6144),
-        (4096, 12288),
-    ] {
+    for (cpu, memory) in
+        [(256, 512), (512, 1024), (1024, 3072), (2048, 4096), (2048, 6144), (4096, 12288)]
+    {
         accepts(size(cpu, memory));
     }
     for (cpu, memory) in [(2048, 8192), (1024, 8192), (4096, 16384)] {
@@ -295,8 +283,5 @@ fn app_runner_custom_domains_only_in_supported_regions() {
         accepts(app_runner(region, "Create"));
     }
     accepts(app_runner("sa-east-1", "None"));
-    rejects(
-        app_runner("sa-east-1", "Create"),
-        "App Runner custom domains",
-    );
+    rejects(app_runner("sa-east-1", "Create"), "App Runner custom domains");
 }

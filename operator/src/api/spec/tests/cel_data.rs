@@ -50,12 +50,9 @@ fn window(w: &str) -> serde_json::Value {
 
 #[test]
 fn maintenance_window_format() {
-    for ok in [
-        "Sun:23:45-Mon:00:15",
-        "sun:05:00-sun:06:00",
-        "MON:00:00-MON:00:30",
-        "Sat:22:00-Sun:02:00",
-    ] {
+    for ok in
+        ["Sun:23:45-Mon:00:15", "sun:05:00-sun:06:00", "MON:00:00-MON:00:30", "Sat:22:00-Sun:02:00"]
+    {
         accepts(window(ok));
     }
     for bad in [
@@ -127,10 +124,7 @@ fn point_in_time_exactly_one_time() {
         }
         json!({ "database": { "restoreFrom": { "pointInTime": p } } })
     };
-    rejects(
-        pit(json!({})),
-        "exactly one of restoreTime or useLatestRestorableTime",
-    );
+    rejects(pit(json!({})), "exactly one of restoreTime or useLatestRestorableTime");
     rejects(
         pit(json!({ "useLatestRestorableTime": false })),
         "exactly one of restoreTime or useLatestRestorableTime",
@@ -167,20 +161,13 @@ fn a_slash_24_holds_two_zones_only() {
     accepts(net("10.0.0.0/24", 2));
     accepts(net("10.0.0.0/23", 3));
     accepts(net("10.0.0.0/16", 3));
-    rejects(
-        net("10.0.0.0/24", 3),
-        "a /24 VPC holds two availability zones",
-    );
+    rejects(net("10.0.0.0/24", 3), "a /24 VPC holds two availability zones");
 }
 
 #[test]
 fn network_cidr_is_immutable() {
     update_accepts(cidr("10.1.0.0/16"), cidr("10.1.0.0/16"));
-    update_rejects(
-        json!({}),
-        cidr("10.1.0.0/16"),
-        "spec.network.cidr is immutable",
-    );
+    update_rejects(json!({}), cidr("10.1.0.0/16"), "spec.network.cidr is immutable");
 }
 
 #[test]
@@ -200,10 +187,7 @@ fn bucket_names() {
         "redcap-s3alias",
         "redcap--ol-s3",
     ] {
-        rejects(
-            bucket(bad),
-            "spec.storage.bucketName must be a valid S3 bucket name",
-        );
+        rejects(bucket(bad), "spec.storage.bucketName must be a valid S3 bucket name");
     }
 }
 
@@ -213,14 +197,8 @@ fn lifecycle_transitions() {
     accepts(days(0, 0));
     accepts(days(30, 60));
     accepts(days(0, 1));
-    rejects(
-        days(10, 0),
-        "spec.storage.infrequentAccessAfterDays must be 0 or at least 30",
-    );
-    rejects(
-        days(90, 100),
-        "at least 30 days after spec.storage.infrequentAccessAfterDays",
-    );
+    rejects(days(10, 0), "spec.storage.infrequentAccessAfterDays must be 0 or at least 30");
+    rejects(days(90, 100), "at least 30 days after spec.storage.infrequentAccessAfterDays");
 }
 
 #[test]

@@ -8,10 +8,7 @@ use super::{accepts, rejects};
 fn ses_needs_a_domain_or_a_sender() {
     accepts(json!({ "email": null, "domain": { "name": "example.org" } }));
     accepts(json!({ "email": { "fromAddress": "redcap@example.org" } }));
-    rejects(
-        json!({ "email": null }),
-        "spec.domain or spec.email.fromAddress must be set",
-    );
+    rejects(json!({ "email": null }), "spec.domain or spec.email.fromAddress must be set");
     rejects(
         json!({ "email": { "fromAddress": null, "bounceNotificationAddress": "ops@example.org" } }),
         "spec.domain or spec.email.fromAddress must be set",
@@ -39,31 +36,16 @@ fn delegation_needs_a_subdomain_and_a_new_zone() {
 #[test]
 fn existing_zone_name_rules() {
     let zone = |subdomain: Option<&str>, zone: serde_json::Value| json!({ "domain": { "name": "example.org", "subdomain": subdomain, "hostedZone": zone } });
-    accepts(zone(
-        None,
-        json!({ "mode": "Existing", "zoneName": "example.org" }),
-    ));
-    accepts(zone(
-        Some("redcap"),
-        json!({ "mode": "Existing", "zoneName": "example.org" }),
-    ));
-    accepts(zone(
-        Some("redcap"),
-        json!({ "mode": "Existing", "zoneName": "redcap.example.org" }),
-    ));
-    rejects(
-        zone(None, json!({ "mode": "Existing" })),
-        "zoneName is required with mode Existing",
-    );
+    accepts(zone(None, json!({ "mode": "Existing", "zoneName": "example.org" })));
+    accepts(zone(Some("redcap"), json!({ "mode": "Existing", "zoneName": "example.org" })));
+    accepts(zone(Some("redcap"), json!({ "mode": "Existing", "zoneName": "redcap.example.org" })));
+    rejects(zone(None, json!({ "mode": "Existing" })), "zoneName is required with mode Existing");
     rejects(
         zone(None, json!({ "mode": "Create", "zoneName": "example.org" })),
         "not allowed otherwise",
     );
     rejects(
-        zone(
-            Some("redcap"),
-            json!({ "mode": "Existing", "zoneName": "other.org" }),
-        ),
+        zone(Some("redcap"), json!({ "mode": "Existing", "zoneName": "other.org" })),
         "must be the site's name or a parent of it",
     );
     // A suffix that is not a whole label is not a parent.
@@ -87,13 +69,7 @@ fn full_site_name_fits_dns() {
 #[test]
 fn allowed_ips_are_ipv4_cidrs() {
     accepts(json!({ "firewall": { "allowedIps": ["192.0.2.0/24", "198.51.100.7/32"] } }));
-    for bad in [
-        "192.0.2.7",
-        "192.0.2.0/33",
-        "2001:db8::/32",
-        "300.0.0.0/8",
-        "example.org",
-    ] {
+    for bad in ["192.0.2.7", "192.0.2.0/33", "2001:db8::/32", "300.0.0.0/8", "example.org"] {
         rejects(
             json!({ "firewall": { "allowedIps": [bad] } }),
             "spec.firewall.allowedIps entries must be IPv4 CIDRs",
@@ -141,9 +117,6 @@ fn maintenance_server_ttl() {
         accepts(ttl(ok));
     }
     for bad in ["10m", "25h", "1d", "3 hours", "h", "-3h", "24h1m"] {
-        rejects(
-            ttl(bad),
-            "spec.maintenanceServer.ttl must be a duration between 15m and 24h",
-        );
+        rejects(ttl(bad), "spec.maintenanceServer.ttl must be a duration between 15m and 24h");
     }
 }

@@ -37,8 +37,7 @@ fn documents(path: &Path) -> Vec<Value> {
 fn header(path: &Path, key: &str) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let prefix = format!("# {key}: ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+    text.lines().find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
 }
 
 #[test]

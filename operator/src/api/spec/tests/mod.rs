@@ -93,10 +93,7 @@ pub(super) fn failures(object: &Value, old: Option<&Value>) -> Vec<String> {
 pub(super) fn accepts(patch: Value) {
     let object = env(patch);
     let failures = failures(&object, None);
-    assert!(
-        failures.is_empty(),
-        "expected {object} to be accepted, got {failures:#?}"
-    );
+    assert!(failures.is_empty(), "expected {object} to be accepted, got {failures:#?}");
 }
 
 /// Rejected, and one failure mentions `needle` (so the test fails if some other rule
@@ -106,9 +103,7 @@ pub(super) fn rejects(patch: Value, needle: &str) {
     let object = env(patch);
     let failures = failures(&object, None);
     assert!(
-        failures
-            .iter()
-            .any(|f| f.contains(needle) && f.contains("ValidationFailure")),
+        failures.iter().any(|f| f.contains(needle) && f.contains("ValidationFailure")),
         "expected a failure containing {needle:?} for {object}, got {failures:#?}"
     );
 }
@@ -117,10 +112,7 @@ pub(super) fn rejects(patch: Value, needle: &str) {
 pub(super) fn update_accepts(old: Value, new: Value) {
     let (old, new) = (env(old), env(new));
     let failures = failures(&new, Some(&old));
-    assert!(
-        failures.is_empty(),
-        "expected the update to be accepted, got {failures:#?}"
-    );
+    assert!(failures.is_empty(), "expected the update to be accepted, got {failures:#?}");
 }
 
 #[track_caller]
@@ -154,11 +146,7 @@ fn every_rule_compiles_client_side() {
     let mut errors = Vec::new();
     for (path, node) in nodes {
         rules += node.validations.len();
-        errors.extend(
-            node.compilation_errors()
-                .iter()
-                .map(|e| format!("{path}: {e:?}")),
-        );
+        errors.extend(node.compilation_errors().iter().map(|e| format!("{path}: {e:?}")));
     }
     assert!(errors.is_empty(), "{errors:#?}");
     // Guards the walk itself: the spec carries a few dozen rules.

@@ -48,11 +48,9 @@ fn type_name(node: &Value) -> String {
             format!("{kind} of {}", type_name(items))
         }
         _ => match node.get("enum").and_then(Value::as_array) {
-            Some(values) if values.len() <= 8 => values
-                .iter()
-                .map(|v| format!("`{}`", compact(v)))
-                .collect::<Vec<_>>()
-                .join(" | "),
+            Some(values) if values.len() <= 8 => {
+                values.iter().map(|v| format!("`{}`", compact(v))).collect::<Vec<_>>().join(" | ")
+            }
             Some(_) => format!("{base} (enum)"),
             None => base,
         },
@@ -73,15 +71,8 @@ fn validation(node: &Value, required: bool) -> String {
     if let Some(m) = num("multipleOf") {
         parts.push(format!("multiple of {m}"));
     }
-    if let Some(values) = node
-        .get("enum")
-        .and_then(Value::as_array)
-        .filter(|v| v.len() > 8)
-    {
-        parts.push(format!(
-            "one of {}",
-            values.iter().map(compact).collect::<Vec<_>>().join(", ")
-        ));
+    if let Some(values) = node.get("enum").and_then(Value::as_array).filter(|v| v.len() > 8) {
+        parts.push(format!("one of {}", values.iter().map(compact).collect::<Vec<_>>().join(", ")));
     }
     match (node.get("minLength"), node.get("maxLength")) {
         (Some(min), Some(max)) if min == max => parts.push(format!("length {min}")),
@@ -95,22 +86,15 @@ fn validation(node: &Value, required: bool) -> String {
     if let Some(pattern) = node.get("pattern").and_then(Value::as_str) {
         parts.push(format!("`{pattern}`"));
     }
-    for rule in node
-        .get("x-kubernetes-validations")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    for rule in node.get("x-kubernetes-validations").and_then(Value::as_array).into_iter().flatten()
     {
         if let Some(message) = rule.get("message").and_then(Value::as_str) {
             parts.push(format!("CEL: {message}"));
         }
     }
     if let Some(items) = node.get("items") {
-        for rule in items
-            .get("x-kubernetes-validations")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        for rule in
+            items.get("x-kubernetes-validations").and_then(Value::as_array).into_iter().flatten()
         {
             if let Some(message) = rule.get("message").and_then(Value::as_str) {
                 parts.push(format!("CEL (each item): {message}"));
@@ -132,11 +116,7 @@ fn default_of(node: &Value) -> String {
         Some(Value::String(s)) if s.is_empty() => "`\"\"`".to_owned(),
         Some(v) => {
             let text = compact(v);
-            if text.len() > 60 {
-                "(see description)".to_owned()
-            } else {
-                format!("`{text}`")
-            }
+            if text.len() > 60 { "(see description)".to_owned() } else { format!("`{text}`") }
         }
     }
 }
@@ -147,17 +127,9 @@ fn rows(node: &Value, path: &str, out: &mut String) {
         .as_array()
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    for (name, child) in node
-        .get("properties")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
+    for (name, child) in node.get("properties").and_then(Value::as_object).into_iter().flatten() {
         let field = format!("{path}.{name}");
-        let description = child
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let description = child.get("description").and_then(Value::as_str).unwrap_or_default();
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} |",
@@ -178,10 +150,7 @@ fn table(node: &Value, path: &str) -> String {
     let mut out = String::from(
         "| Field | Type | Default | Validation | Description |\n|---|---|---|---|---|\n",
     );
-    let description = node
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let description = node.get("description").and_then(Value::as_str).unwrap_or_default();
     let _ = writeln!(
         out,
         "| `{path}` | {} | {} | {} | {} |",
@@ -204,15 +173,8 @@ fn generated() -> String {
         out.push('\n');
     }
     out.push_str("### Rules across sections (on `spec`)\n\n");
-    for rule in spec["x-kubernetes-validations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let message = rule
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+    for rule in spec["x-kubernetes-validations"].as_array().into_iter().flatten() {
+        let message = rule.get("message").and_then(Value::as_str).unwrap_or_default();
         let rule_text = rule.get("rule").and_then(Value::as_str).unwrap_or_default();
         let _ = writeln!(out, "- {message}\n  (`{rule_text}`)");
     }

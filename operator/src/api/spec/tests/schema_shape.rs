@@ -42,19 +42,13 @@ fn every_free_string_has_a_max_length() {
         .filter(|(_, n)| n.get("maxLength").is_none())
         .map(|(path, _)| path)
         .collect();
-    assert!(
-        unbounded.is_empty(),
-        "strings without maxLength: {unbounded:#?}"
-    );
+    assert!(unbounded.is_empty(), "strings without maxLength: {unbounded:#?}");
 }
 
 #[test]
 fn every_list_is_bounded_and_typed() {
     let mut problems = Vec::new();
-    for (path, node) in spec_nodes()
-        .into_iter()
-        .filter(|(_, n)| type_of(n) == Some("array"))
-    {
+    for (path, node) in spec_nodes().into_iter().filter(|(_, n)| type_of(n) == Some("array")) {
         if node.get("maxItems").is_none() {
             problems.push(format!("{path}: no maxItems"));
         }
@@ -67,11 +61,7 @@ fn every_list_is_bounded_and_typed() {
                     .as_array()
                     .map(|r| r.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
-                for key in node["x-kubernetes-list-map-keys"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
+                for key in node["x-kubernetes-list-map-keys"].as_array().into_iter().flatten() {
                     let key = key.as_str().unwrap_or_default();
                     let defaulted = items["properties"][key].get("default").is_some();
                     if !required.contains(&key) && !defaulted {
@@ -92,25 +82,15 @@ fn every_list_is_bounded_and_typed() {
 fn every_field_has_a_description() {
     let mut missing = Vec::new();
     for (path, node) in spec_nodes() {
-        for (name, child) in node
-            .get("properties")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
+        for (name, child) in node.get("properties").and_then(Value::as_object).into_iter().flatten()
         {
-            let text = child
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let text = child.get("description").and_then(Value::as_str).unwrap_or_default();
             if text.trim().len() < 10 {
                 missing.push(format!("{path}.{name}"));
             }
         }
     }
-    assert!(
-        missing.is_empty(),
-        "fields without a useful description: {missing:#?}"
-    );
+    assert!(missing.is_empty(), "fields without a useful description: {missing:#?}");
 }
 
 /// The object with every optional block present but empty, so every default applies.
@@ -137,15 +117,9 @@ fn schema_defaults_match_rust_defaults() {
         let defaulted_json = apply_defaults(schema(), &object)["spec"].clone();
         let defaulted: RedcapEnvironmentSpec =
             serde_json::from_value(defaulted_json.clone()).expect("defaulted spec parses");
-        assert_eq!(
-            raw, defaulted,
-            "serde defaults and schema defaults disagree"
-        );
+        assert_eq!(raw, defaulted, "serde defaults and schema defaults disagree");
         // Nothing the API server stores is lost or invented by a round trip in Rust.
-        assert_eq!(
-            serde_json::to_value(&defaulted).expect("serialises"),
-            defaulted_json
-        );
+        assert_eq!(serde_json::to_value(&defaulted).expect("serialises"), defaulted_json);
     }
 }
 
@@ -157,10 +131,7 @@ fn constructors_build_what_the_api_server_stores() {
         serde_json::from_value(apply_defaults(schema(), &object)["spec"].clone()).expect("parses");
     let mut built = RedcapEnvironmentSpec::new(
         AwsSpec::new("us-east-1"),
-        RedcapSpec::new(
-            "15.8.0",
-            RedcapSource::s3("redcap-binaries", "redcap15.8.0.zip"),
-        ),
+        RedcapSpec::new("15.8.0", RedcapSource::s3("redcap-binaries", "redcap15.8.0.zip")),
     );
     built.email = Some(EmailSpec {
         from_address: Some("redcap@example.org".to_owned()),
@@ -188,29 +159,17 @@ fn the_api_server_fills_in_the_seed_defaults() {
         ("/database/backtrackWindowHours", json!(24)),
         ("/database/backupRetentionDays", json!(30)),
         ("/database/masterSecretRotationDays", json!(120)),
-        (
-            "/database/logExports",
-            json!(["error", "general", "slowquery", "audit"]),
-        ),
+        ("/database/logExports", json!(["error", "general", "slowquery", "audit"])),
         ("/network/cidr", json!("10.0.0.0/16")),
         ("/network/natGateways", json!("PerAz")),
         ("/redcap/timezone", json!("UTC")),
-        (
-            "/redcap/source/community/credentialsSecretRef/usernameKey",
-            json!("username"),
-        ),
+        ("/redcap/source/community/credentialsSecretRef/usernameKey", json!("username")),
         ("/redcap/settings/siteAdmin/username", json!("site_admin")),
         ("/domain/hostedZone/mode", json!("Create")),
         ("/email/mailFromSubdomain", json!("mail")),
         ("/firewall/rateLimitPerFiveMinutes", json!(3000)),
-        (
-            "/firewall/managedRules/1/ruleActionOverrides/1/name",
-            json!("SizeRestrictions_BODY"),
-        ),
-        (
-            "/firewall/sqliExclusions/0/rules",
-            json!(["SQLi_BODY", "SQLi_QUERYARGUMENTS"]),
-        ),
+        ("/firewall/managedRules/1/ruleActionOverrides/1/name", json!("SizeRestrictions_BODY")),
+        ("/firewall/sqliExclusions/0/rules", json!(["SQLi_BODY", "SQLi_QUERYARGUMENTS"])),
         ("/cron/intervalMinutes", json!(1)),
         ("/maintenanceServer/ttl", json!("3h")),
         ("/logs/retentionDays", json!(365)),
@@ -219,11 +178,7 @@ fn the_api_server_fills_in_the_seed_defaults() {
         ("/suspend", json!(false)),
     ];
     for (pointer, want) in expect {
-        assert_eq!(
-            spec.pointer(pointer),
-            Some(&want),
-            "default of spec{pointer}"
-        );
+        assert_eq!(spec.pointer(pointer), Some(&want), "default of spec{pointer}");
     }
 }
 

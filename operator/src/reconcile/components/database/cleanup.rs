@@ -49,10 +49,7 @@ pub(super) async fn cleanup_database(
             let active = clusters
                 .iter()
                 .find(|c| {
-                    Some(&c.id)
-                        == previous
-                            .as_ref()
-                            .and_then(|p| p.cluster_identifier.as_ref())
+                    Some(&c.id) == previous.as_ref().and_then(|p| p.cluster_identifier.as_ref())
                 })
                 .or(clusters.first());
             if let Some(a) = active {
@@ -93,9 +90,8 @@ pub(super) async fn cleanup_database(
             snapshot_identifier: None,
         })
         .collect();
-    if let Some(active) = clusters
-        .iter()
-        .find(|c| Some(&c.id) == status.cluster_identifier.as_ref())
+    if let Some(active) =
+        clusters.iter().find(|c| Some(&c.id) == status.cluster_identifier.as_ref())
     {
         status.cluster_status = Some(active.status.clone());
     }
@@ -111,10 +107,7 @@ pub(super) async fn cleanup_database(
     status.readers = None;
     status.retired_clusters.clear();
     if policy == DeletionPolicy::Delete {
-        for s in snapshots::list_owned_manual_snapshots(aws, &id.uid)
-            .await
-            .map_err(&err)?
-        {
+        for s in snapshots::list_owned_manual_snapshots(aws, &id.uid).await.map_err(&err)? {
             snapshots::delete_snapshot(aws, &s.id).await.map_err(&err)?;
             log.deleted(format!("deleted snapshot {}", s.id));
         }
@@ -126,32 +119,21 @@ pub(super) async fn cleanup_database(
     }
     // Looked up first, so a repeated cleanup makes no (failing) delete calls.
     let subnet_group = subnet_group_name(&environment_id);
-    if groups::describe_subnet_group(aws, &subnet_group)
-        .await
-        .map_err(&err)?
-        .is_some()
-        && groups::delete_subnet_group(aws, &subnet_group)
-            .await
-            .map_err(&err)?
+    if groups::describe_subnet_group(aws, &subnet_group).await.map_err(&err)?.is_some()
+        && groups::delete_subnet_group(aws, &subnet_group).await.map_err(&err)?
     {
         log.deleted(format!("deleted DB subnet group {subnet_group}"));
     }
     let parameter_group = parameter_group_name(&environment_id);
-    if groups::user_parameters(aws, &parameter_group)
-        .await
-        .map_err(&err)?
-        .is_some()
-        && groups::delete_parameter_group(aws, &parameter_group)
-            .await
-            .map_err(&err)?
+    if groups::user_parameters(aws, &parameter_group).await.map_err(&err)?.is_some()
+        && groups::delete_parameter_group(aws, &parameter_group).await.map_err(&err)?
     {
         log.deleted(format!("deleted parameter group {parameter_group}"));
     }
     log.note(match (&status.cluster_identifier, policy) {
-        (Some(c), DeletionPolicy::Snapshot) => format!(
-            "cluster {c} deleted; final snapshot(s): {}",
-            status.final_snapshots.join(", ")
-        ),
+        (Some(c), DeletionPolicy::Snapshot) => {
+            format!("cluster {c} deleted; final snapshot(s): {}", status.final_snapshots.join(", "))
+        }
         (Some(c), _) => format!("cluster {c} deleted without a final snapshot (Delete policy)"),
         (None, _) => "no cluster owned by this environment".to_string(),
     });

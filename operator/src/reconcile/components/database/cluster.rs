@@ -20,10 +20,7 @@ pub(super) async fn converge_subnet_group(
 ) -> Result<(), ComponentError> {
     let err = aws_err(C);
     let g = &want.subnet_group;
-    match groups::describe_subnet_group(aws, &g.name)
-        .await
-        .map_err(&err)?
-    {
+    match groups::describe_subnet_group(aws, &g.name).await.map_err(&err)? {
         None if pass.apply() => {
             groups::create_subnet_group(aws, g).await.map_err(&err)?;
             pass.created(format!("created DB subnet group {}", g.name));
@@ -65,33 +62,17 @@ pub(super) async fn converge_parameter_group(
     }
     if pass.apply() {
         let names: Vec<&str> = changes.set.iter().map(|(n, _)| n.as_str()).collect();
-        let types = groups::apply_types(aws, &g.name, &names)
-            .await
-            .map_err(&err)?;
+        let types = groups::apply_types(aws, &g.name, &names).await.map_err(&err)?;
         let set: Vec<(String, String, &'static str)> = changes
             .set
             .iter()
-            .map(|(n, v)| {
-                (
-                    n.clone(),
-                    v.clone(),
-                    apply_method(types.get(n).map(String::as_str)),
-                )
-            })
+            .map(|(n, v)| (n.clone(), v.clone(), apply_method(types.get(n).map(String::as_str))))
             .collect();
-        groups::set_parameters(aws, &g.name, &set)
-            .await
-            .map_err(&err)?;
-        groups::reset_parameters(aws, &g.name, &changes.reset)
-            .await
-            .map_err(&err)?;
+        groups::set_parameters(aws, &g.name, &set).await.map_err(&err)?;
+        groups::reset_parameters(aws, &g.name, &changes.reset).await.map_err(&err)?;
     }
     if !created {
-        pass.changed(format!(
-            "parameter group {}: {}",
-            g.name,
-            changes.describe()
-        ));
+        pass.changed(format!("parameter group {}: {}", g.name, changes.describe()));
     }
     Ok(())
 }
@@ -132,15 +113,9 @@ pub(super) async fn converge_cluster(
     }
     if !plan.modify.is_empty() {
         if pass.apply() {
-            rds::modify_cluster(aws, &c.id, &plan.modify)
-                .await
-                .map_err(&err)?;
+            rds::modify_cluster(aws, &c.id, &plan.modify).await.map_err(&err)?;
         }
-        pass.changed(format!(
-            "cluster {}: {}",
-            c.id,
-            plan.modify.describe().join(", ")
-        ));
+        pass.changed(format!("cluster {}: {}", c.id, plan.modify.describe().join(", ")));
     }
     if !plan.tags.is_empty() {
         if pass.apply() {
@@ -156,9 +131,7 @@ pub(super) async fn converge_cluster(
     }
     for new in &instance_plan.create {
         if pass.apply() {
-            rds::create_instance(aws, &c.id, new, &want.tags)
-                .await
-                .map_err(&err)?;
+            rds::create_instance(aws, &c.id, new, &want.tags).await.map_err(&err)?;
         }
         pass.changed(format!("creating instance {}", new.id));
     }
@@ -174,10 +147,7 @@ pub(super) async fn converge_cluster(
         .map(|i| i.id.as_str())
         .collect();
     if !busy.is_empty() {
-        pass.busy(
-            format!("instances {} not available yet", busy.join(", ")),
-            DB_BUSY_REQUEUE,
-        );
+        pass.busy(format!("instances {} not available yet", busy.join(", ")), DB_BUSY_REQUEUE);
     }
 
     if let Some(s) = &c.master_secret
@@ -186,14 +156,9 @@ pub(super) async fn converge_cluster(
     {
         if rotation_needs_update(&rotation, want.rotation_days) {
             if pass.apply() {
-                secret::set_rotation(aws, &s.arn, want.rotation_days)
-                    .await
-                    .map_err(&err)?;
+                secret::set_rotation(aws, &s.arn, want.rotation_days).await.map_err(&err)?;
             }
-            pass.changed(format!(
-                "master password rotation every {} days",
-                want.rotation_days
-            ));
+            pass.changed(format!("master password rotation every {} days", want.rotation_days));
         }
         out.rotation = Some(rotation);
     }
@@ -214,24 +179,17 @@ pub(super) async fn converge_logs(
     pass: &mut Ledger,
 ) -> Result<(), ComponentError> {
     let err = aws_err(C);
-    let groups = logs::under_prefix(aws, &log_group_prefix(&c.id))
-        .await
-        .map_err(&err)?;
+    let groups = logs::under_prefix(aws, &log_group_prefix(&c.id)).await.map_err(&err)?;
     for (name, days) in groups {
         if days == Some(want.log_retention_days) {
             continue;
         }
         if pass.apply()
-            && !logs::put_retention(aws, &name, want.log_retention_days)
-                .await
-                .map_err(&err)?
+            && !logs::put_retention(aws, &name, want.log_retention_days).await.map_err(&err)?
         {
             continue;
         }
-        pass.changed(format!(
-            "log group {name}: retention {} days",
-            want.log_retention_days
-        ));
+        pass.changed(format!("log group {name}: retention {} days", want.log_retention_days));
     }
     Ok(())
 }

@@ -42,9 +42,7 @@ pub(super) async fn delete_one(
                     deletion_protection: Some(false),
                     ..ClusterModification::default()
                 };
-                rds::modify_cluster(aws, &cluster.id, &m)
-                    .await
-                    .map_err(&err)?;
+                rds::modify_cluster(aws, &cluster.id, &m).await.map_err(&err)?;
                 pass.changed(format!(
                     "lifted deletion protection of cluster {} to delete it",
                     cluster.id
@@ -108,18 +106,15 @@ pub(super) async fn on_demand_snapshot(
             Some(c) if pass.apply() => {
                 let mut tags = want.tags.clone();
                 tags.insert(SNAPSHOT_KIND_TAG, "on-demand");
-                snapshots::create_snapshot(aws, &c.id, &id, &tags)
-                    .await
-                    .map_err(&err)?;
+                snapshots::create_snapshot(aws, &c.id, &id, &tags).await.map_err(&err)?;
                 pass.changed(format!("taking snapshot {id} of cluster {}", c.id));
                 pass.wait_for(DB_BUSY_REQUEUE);
                 status.status = Some("creating".to_string());
             }
             Some(_) => pass.missing(format!("snapshot {id} not taken yet")),
-            None => pass.busy(
-                format!("snapshot {id} waits for an available cluster"),
-                DB_BUSY_REQUEUE,
-            ),
+            None => {
+                pass.busy(format!("snapshot {id} waits for an available cluster"), DB_BUSY_REQUEUE)
+            }
         },
     }
     Ok(Some(status))

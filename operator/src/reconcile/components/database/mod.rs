@@ -165,9 +165,7 @@ async fn apply_database(
     let mut ids: Vec<String> = roles.active.iter().map(|c| c.id.clone()).collect();
     ids.extend(roles.restoring.iter().map(|c| c.id.clone()));
     let (to_delete, unknown) = named_for_deletion(
-        annotations
-            .and_then(|a| a.get(ANNOTATION_DELETE_RETIRED_CLUSTERS))
-            .map(String::as_str),
+        annotations.and_then(|a| a.get(ANNOTATION_DELETE_RETIRED_CLUSTERS)).map(String::as_str),
         &roles.retired,
     );
     ids.extend(to_delete.iter().map(|c| c.id.clone()));
@@ -197,10 +195,7 @@ async fn apply_database(
     let mut active_outcome = None;
     if let Some(active) = roles.active {
         if restore_pending {
-            pass.note(format!(
-                "cluster {} left as it is while the restore is pending",
-                active.id
-            ));
+            pass.note(format!("cluster {} left as it is while the restore is pending", active.id));
         } else {
             active_outcome =
                 Some(Box::pin(converge_cluster(aws, active, &of(active), &want, pass)).await?);
@@ -238,9 +233,8 @@ async fn apply_database(
     }
 
     // Retired clusters the user asked to delete (never while suspended).
-    let mut final_snapshots: Vec<String> = previous
-        .map(|p| p.final_snapshots.clone())
-        .unwrap_or_default();
+    let mut final_snapshots: Vec<String> =
+        previous.map(|p| p.final_snapshots.clone()).unwrap_or_default();
     for name in unknown {
         // A cluster deleted this way earlier is no news.
         if !final_snapshots.contains(&crate::plan::database::names::final_snapshot_id(&name)) {
@@ -295,17 +289,9 @@ async fn apply_database(
         );
         status.restored_from = c.tags.get(RESTORED_FROM_TAG).map(str::to_string);
         let members = of(c);
-        status.readers = Some(
-            members
-                .iter()
-                .filter(|i| !i.writer && !i.deleting())
-                .count() as u32,
-        );
-        status.pending_reboot = members
-            .iter()
-            .filter(|i| i.parameters_pending_reboot)
-            .map(|i| i.id.clone())
-            .collect();
+        status.readers = Some(members.iter().filter(|i| !i.writer && !i.deleting()).count() as u32);
+        status.pending_reboot =
+            members.iter().filter(|i| i.parameters_pending_reboot).map(|i| i.id.clone()).collect();
         if !status.pending_reboot.is_empty() {
             pass.note(format!(
                 "parameter changes wait for a reboot of {} (not rebooted by the operator)",
@@ -361,16 +347,9 @@ async fn apply_database(
 
     pass.identify(
         serving.as_ref().map(|c| c.id.clone()),
-        serving
-            .as_ref()
-            .map(|c| c.arn.clone())
-            .filter(|a| !a.is_empty()),
+        serving.as_ref().map(|c| c.arn.clone()).filter(|a| !a.is_empty()),
     );
-    Ok(DatabaseStep {
-        status,
-        handoff,
-        cutover_pending,
-    })
+    Ok(DatabaseStep { status, handoff, cutover_pending })
 }
 
 /// How far the reported latest restorable time may lag behind AWS's. AWS moves it every
@@ -455,18 +434,8 @@ async fn find_clusters(
         let mut hints = vec![want.base_cluster_id.clone()];
         hints.extend(want.restore.iter().map(|r| r.cluster_id.clone()));
         hints.extend(previous.cluster_identifier.clone());
-        hints.extend(
-            previous
-                .restore
-                .iter()
-                .map(|r| r.cluster_identifier.clone()),
-        );
-        hints.extend(
-            previous
-                .retired_clusters
-                .iter()
-                .map(|r| r.identifier.clone()),
-        );
+        hints.extend(previous.restore.iter().map(|r| r.cluster_identifier.clone()));
+        hints.extend(previous.retired_clusters.iter().map(|r| r.identifier.clone()));
         hints.sort();
         hints.dedup();
         let found: Vec<ObservedCluster> = rds::describe_clusters(aws, &hints)
@@ -475,9 +444,8 @@ async fn find_clusters(
             .into_iter()
             .filter(|c| c.tags.is_owned_by(&id.uid))
             .collect();
-        let has_active = found
-            .iter()
-            .any(|c| c.active_since().is_some() && c.retired_at().is_none());
+        let has_active =
+            found.iter().any(|c| c.active_since().is_some() && c.retired_at().is_none());
         if has_active {
             return Ok(found);
         }
@@ -501,9 +469,6 @@ mod tests {
         let back = restorable_time(Some(t("2026-04-01T00:00:00Z")), Some(&before));
         assert_eq!(back, Some(time(t("2026-04-01T00:00:00Z"))));
         assert_eq!(restorable_time(None, Some(&before)), None);
-        assert_eq!(
-            restorable_time(Some(t("2026-05-01T10:00:00Z")), None),
-            Some(before)
-        );
+        assert_eq!(restorable_time(Some(t("2026-05-01T10:00:00Z")), None), Some(before));
     }
 }

@@ -41,13 +41,8 @@ pub(super) async fn check_restore_source(
                     ),
                 ));
             };
-            check_restorable(
-                engine,
-                &s.engine,
-                &s.engine_version,
-                &format!("snapshot {id}"),
-            )
-            .map_err(|m| rejected("spec.database.restoreFrom.snapshotIdentifier", m))?;
+            check_restorable(engine, &s.engine, &s.engine_version, &format!("snapshot {id}"))
+                .map_err(|m| rejected("spec.database.restoreFrom.snapshotIdentifier", m))?;
             if !s.available() {
                 pass.note(format!("snapshot {id} is {}", s.status));
                 return Ok(false);
@@ -76,12 +71,8 @@ pub(super) async fn check_restore_source(
                         "spec.database.restoreFrom.pointInTime.restoreTime",
                         format!(
                             "{t} is outside what cluster {cluster} can restore to ({} to {})",
-                            src.earliest_restorable_time
-                                .map(|e| e.to_string())
-                                .unwrap_or_default(),
-                            src.latest_restorable_time
-                                .map(|e| e.to_string())
-                                .unwrap_or_default()
+                            src.earliest_restorable_time.map(|e| e.to_string()).unwrap_or_default(),
+                            src.latest_restorable_time.map(|e| e.to_string()).unwrap_or_default()
                         ),
                     ));
                 }
@@ -102,10 +93,7 @@ pub(super) struct RestoreOutcome {
 
 impl RestoreOutcome {
     fn waiting(message: impl Into<String>) -> Self {
-        Self {
-            message: Some(message.into()),
-            ..Self::default()
-        }
+        Self { message: Some(message.into()), ..Self::default() }
     }
 }
 
@@ -124,10 +112,7 @@ pub(super) async fn advance_restore(
     let key = target.source.key();
     let pre_snapshot = roles.active.map(|a| pre_restore_snapshot_id(&a.id, &key));
     let pre_exists = match (&pre_snapshot, roles.restoring) {
-        (Some(id), None) => snapshots::describe_snapshot(aws, id)
-            .await
-            .map_err(&err)?
-            .is_some(),
+        (Some(id), None) => snapshots::describe_snapshot(aws, id).await.map_err(&err)?.is_some(),
         _ => true,
     };
     let outcome = match roles.restoring {
@@ -146,25 +131,17 @@ pub(super) async fn advance_restore(
         RestoreStep::Create { snapshot_active } => {
             if !source_ready {
                 // A snapshot still being taken.
-                pass.busy(
-                    format!("restore waits for {source} to be available"),
-                    DB_BUSY_REQUEUE,
-                );
+                pass.busy(format!("restore waits for {source} to be available"), DB_BUSY_REQUEUE);
                 return Ok(RestoreOutcome::waiting(format!("waiting for {source}")));
             }
             if !pass.apply() {
-                pass.missing(format!(
-                    "restore of {source} into {} not started",
-                    target.cluster_id
-                ));
+                pass.missing(format!("restore of {source} into {} not started", target.cluster_id));
                 return Ok(RestoreOutcome::default());
             }
             if snapshot_active && let (Some(active), Some(snap)) = (roles.active, &pre_snapshot) {
                 let mut tags = want.tags.clone();
                 tags.insert(SNAPSHOT_KIND_TAG, "pre-restore");
-                snapshots::create_snapshot(aws, &active.id, snap, &tags)
-                    .await
-                    .map_err(&err)?;
+                snapshots::create_snapshot(aws, &active.id, snap, &tags).await.map_err(&err)?;
                 pass.changed(format!(
                     "took snapshot {snap} of cluster {} before the restore",
                     active.id
@@ -196,10 +173,7 @@ pub(super) async fn advance_restore(
                 .await
                 .map_err(&err)?,
             }
-            pass.created(format!(
-                "restoring {source} into cluster {}",
-                target.cluster_id
-            ));
+            pass.created(format!("restoring {source} into cluster {}", target.cluster_id));
             let message = match roles.active {
                 Some(a) => format!(
                     "creating cluster {}; REDCap stays on {} until it is ready",
@@ -218,10 +192,7 @@ pub(super) async fn advance_restore(
                 return Ok(RestoreOutcome::default());
             };
             if !pass.apply() {
-                pass.changed(format!(
-                    "switch to cluster {} (restored from {source})",
-                    new.id
-                ));
+                pass.changed(format!("switch to cluster {} (restored from {source})", new.id));
                 return Ok(RestoreOutcome::waiting("ready to cut over"));
             }
             let stamp = now_tag();
@@ -244,16 +215,9 @@ pub(super) async fn advance_restore(
                     snapshot_identifier: pre_snapshot.clone(),
                 });
             } else {
-                pass.changed(format!(
-                    "cluster {} restored from {source} is in use",
-                    new.id
-                ));
+                pass.changed(format!("cluster {} restored from {source} is in use", new.id));
             }
-            Ok(RestoreOutcome {
-                cut_over: true,
-                message: None,
-                retired,
-            })
+            Ok(RestoreOutcome { cut_over: true, message: None, retired })
         }
     }
 }

@@ -61,10 +61,7 @@ pub(super) async fn converge_build(
     let (project, repository) = (names.project, names.repository);
     let tag = &request.tag;
     let uri = status.repository.clone().unwrap_or_default();
-    if let Some(digest) = ecr::image_digest(aws, repository, tag)
-        .await
-        .map_err(&err)?
-    {
+    if let Some(digest) = ecr::image_digest(aws, repository, tag).await.map_err(&err)? {
         let reference = image_reference(&uri, &digest);
         // The same words on every pass: a message that changes is a status write.
         l.note(format!("image {tag} is {digest}"));
@@ -116,10 +113,7 @@ pub(super) async fn converge_build(
                     "building image {tag}: build {} in phase {}{}",
                     b.id,
                     b.current_phase,
-                    b.logs_url
-                        .as_deref()
-                        .map(|u| format!(" (log: {u})"))
-                        .unwrap_or_default()
+                    b.logs_url.as_deref().map(|u| format!(" (log: {u})")).unwrap_or_default()
                 ),
             );
         }
@@ -146,9 +140,7 @@ pub(super) async fn converge_build(
             check_inputs(aws, zip, &request.languages).await?;
             upload_context(aws, names.bucket, request).await?;
             let token = format!("redcap-{}", &sha256_hex(tag)[..40]);
-            let started = codebuild::start_build(aws, project, tag, &token)
-                .await
-                .map_err(&err)?;
+            let started = codebuild::start_build(aws, project, tag, &token).await.map_err(&err)?;
             l.changed(match after {
                 None => format!("started build {} of image {tag}", started.id),
                 Some(previous) => format!(
@@ -181,18 +173,9 @@ pub(super) async fn check_inputs(
     if let ZipSource::S3 { bucket, key } = zip {
         objects.push(("spec.redcap.source.s3", bucket.clone(), key.clone()));
     }
-    if let Languages::Named {
-        bucket,
-        prefix,
-        names,
-    } = languages
-    {
+    if let Languages::Named { bucket, prefix, names } = languages {
         for name in names {
-            objects.push((
-                "spec.redcap.languages",
-                bucket.clone(),
-                format!("{prefix}{name}.ini"),
-            ));
+            objects.push(("spec.redcap.languages", bucket.clone(), format!("{prefix}{name}.ini")));
         }
     }
     for (field, bucket, key) in objects {
@@ -228,9 +211,7 @@ pub(super) async fn upload_context(
     let err = aws_err(C);
     let key = context_key(&request.container_revision);
     if objects::head(aws, bucket, &key).await.map_err(&err)? != Presence::Present {
-        objects::put(aws, bucket, &key, EMBEDDED.zip.clone())
-            .await
-            .map_err(&err)?;
+        objects::put(aws, bucket, &key, EMBEDDED.zip.clone()).await.map_err(&err)?;
     }
     Ok(())
 }

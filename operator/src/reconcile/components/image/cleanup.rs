@@ -60,19 +60,14 @@ pub(super) async fn cleanup_image(w: &mut Walk<'_>, l: &mut Ledger) -> Result<()
             .map(|b| b.id)
             .collect();
         if running.is_empty() {
-            codebuild::delete_project(aws, &seen.definition.name)
-                .await
-                .map_err(&err)?;
+            codebuild::delete_project(aws, &seen.definition.name).await.map_err(&err)?;
             l.deleted(format!("deleted project {project}"));
         } else {
             for build in &running {
                 codebuild::stop_build(aws, build).await.map_err(&err)?;
             }
             l.mark_written();
-            l.deleting(
-                format!("stopping build(s) {}", running.join(", ")),
-                Some(CLEANUP_REQUEUE),
-            );
+            l.deleting(format!("stopping build(s) {}", running.join(", ")), Some(CLEANUP_REQUEUE));
             network_free = false;
         }
     }
@@ -87,9 +82,7 @@ pub(super) async fn cleanup_image(w: &mut Walk<'_>, l: &mut Ledger) -> Result<()
             role::delete(aws, &role, POLICY_NAME).await.map_err(&err)?;
             l.deleted(format!("deleted role {role}"));
         } else {
-            l.note(format!(
-                "role {role} is not owned by this environment; left untouched"
-            ));
+            l.note(format!("role {role} is not owned by this environment; left untouched"));
         }
     }
 
@@ -98,15 +91,12 @@ pub(super) async fn cleanup_image(w: &mut Walk<'_>, l: &mut Ledger) -> Result<()
     let mut bucket_gone = true;
     match s3::observe(aws, &bucket, uid).await.map_err(&err)? {
         BucketPresence::Absent => {}
-        BucketPresence::NotOurs { .. } => l.note(format!(
-            "bucket {bucket} is not owned by this environment; left untouched"
-        )),
+        BucketPresence::NotOurs { .. } => {
+            l.note(format!("bucket {bucket} is not owned by this environment; left untouched"))
+        }
         BucketPresence::Owned(_) => match s3::cleanup::delete(aws, &bucket).await.map_err(&err)? {
             Progress::Done => l.deleted(format!("deleted bucket {bucket}")),
-            Progress::InProgress {
-                reason,
-                requeue_after,
-            } => {
+            Progress::InProgress { reason, requeue_after } => {
                 l.mark_written();
                 l.deleting(reason, Some(requeue_after));
                 bucket_gone = false;
@@ -132,9 +122,7 @@ pub(super) async fn cleanup_image(w: &mut Walk<'_>, l: &mut Ledger) -> Result<()
     {
         if keep {
             if seen.tags.get(RETAINED_TAG) != Some("true") {
-                logs::tag(aws, &seen.arn, &retained_marker())
-                    .await
-                    .map_err(&err)?;
+                logs::tag(aws, &seen.arn, &retained_marker()).await.map_err(&err)?;
                 l.mark_written();
             }
             kept = true;
@@ -152,15 +140,11 @@ pub(super) async fn cleanup_image(w: &mut Walk<'_>, l: &mut Ledger) -> Result<()
         l.identify(None, Some(seen.arn.clone()));
         if keep {
             if seen.tags.get(RETAINED_TAG) != Some("true") {
-                ecr::tag(aws, &seen.arn, &retained_marker())
-                    .await
-                    .map_err(&err)?;
+                ecr::tag(aws, &seen.arn, &retained_marker()).await.map_err(&err)?;
                 l.mark_written();
             }
             kept = true;
-            l.retained(format!(
-                "kept repository {repo} and its images (Retain policy)"
-            ));
+            l.retained(format!("kept repository {repo} and its images (Retain policy)"));
         } else {
             ecr::delete(aws, &repo).await.map_err(&err)?;
             l.deleted(format!("deleted repository {repo} and its images"));

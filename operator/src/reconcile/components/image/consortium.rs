@@ -76,30 +76,17 @@ pub(super) async fn copy_credentials(
                 reference.name
             ),
         })?;
-        Ok(SecretString::new(
-            text.trim_end_matches(['\r', '\n']).to_string(),
-        ))
+        Ok(SecretString::new(text.trim_end_matches(['\r', '\n']).to_string()))
     };
-    let (username, password) = (
-        field(&reference.username_key)?,
-        field(&reference.password_key)?,
-    );
+    let (username, password) = (field(&reference.username_key)?, field(&reference.password_key)?);
     let value = SecretString::new(
         serde_json::json!({"username": username.expose(), "password": password.expose()})
             .to_string(),
     );
-    let want = desired_secret(
-        id,
-        SecretPurpose::CommunityCredentials,
-        key_arn,
-        None,
-        &env.spec.aws.tags,
-    )
-    .map_err(invalid(C))?;
-    let copy = SeededSecret {
-        want: &want,
-        value: None,
-    };
+    let want =
+        desired_secret(id, SecretPurpose::CommunityCredentials, key_arn, None, &env.spec.aws.tags)
+            .map_err(invalid(C))?;
+    let copy = SeededSecret { want: &want, value: None };
     let arn = match converge_existing(aws, &id.uid, l, &copy).await? {
         Some(seen) => {
             let current = secrets::current_value(aws, &seen.arn).await.map_err(&err)?;
@@ -121,9 +108,7 @@ pub(super) async fn copy_credentials(
             return Ok(None);
         }
         None => {
-            let arn = secrets::create(aws, &want, &value, None)
-                .await
-                .map_err(&err)?;
+            let arn = secrets::create(aws, &want, &value, None).await.map_err(&err)?;
             l.created(format!(
                 "copied the consortium credentials from Secret {namespace}/{} to {}",
                 reference.name, want.name
