@@ -194,8 +194,13 @@ pub fn assert_steady(calls: &CallCounts, pass: &PassReport) {
         pass.components
     );
     for c in &pass.components {
-        assert_eq!(c.state, ComponentState::Ready, "{c:?}");
+        assert!(settled(c.state), "{c:?}");
     }
+}
+
+/// Ready, or planned (a section this operator version validates but does not act on).
+pub fn settled(state: ComponentState) -> bool {
+    matches!(state, ComponentState::Ready | ComponentState::Planned)
 }
 
 /// Asserts the state of each named component of `pass`.
@@ -211,9 +216,9 @@ pub fn secrets_but_database_master(pass: &PassReport) -> Vec<SecretOutput> {
     pass.outputs.secrets.iter().filter(|s| s.name != "databaseMaster").cloned().collect()
 }
 
-/// Whether every component of the pass is Ready.
+/// Whether every component of the pass is settled (Ready, or planned).
 pub fn all_ready(pass: &PassReport) -> bool {
-    pass.components.iter().all(|c| c.state == ComponentState::Ready)
+    pass.components.iter().all(|c| settled(c.state))
 }
 
 /// The writes among `calls` to `service` (`cloudformation.UpdateStack`, ...).

@@ -258,7 +258,10 @@ async fn bucket_name_held_by_someone_else_is_terminal_and_untouched() {
     assert_eq!(err.class(), ErrorClass::Terminal, "{err}");
     assert_eq!(err.component(), ComponentName::FileStorage);
     match &err {
-        ComponentError::Aws { source, .. } => assert_eq!(source.code, "BucketNameTaken", "{err}"),
+        ComponentError::Aws { source, .. } => {
+            assert_eq!(source.code, "NotOwned", "{err}");
+            assert!(source.message.contains("is taken"), "{err}");
+        }
         other => panic!("unexpected error {other}"),
     }
     // Untouched: no tags, no policy, the object still there.

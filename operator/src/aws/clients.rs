@@ -22,6 +22,8 @@ use crate::api::AwsSpec;
 pub use crate::config::AwsRetryMode;
 
 use std::future::Future;
+
+use futures::future::BoxFuture;
 use std::ops::ControlFlow;
 
 use aws_smithy_async::future::pagination_stream::PaginationStream;
@@ -227,79 +229,97 @@ impl AwsCtx {
 
     /// One call: waits for its service's budget, sends `request` (a request future is
     /// lazy: nothing goes out before it is awaited here), classifies a failure.
-    pub async fn call<T, E>(
-        &self,
-        request: impl Future<Output = SdkResult<T, E>>,
-    ) -> Result<T, AwsError>
+    ///
+    /// The request is moved to the heap before anything awaits it, so the futures of
+    /// the components that make calls hold a pointer, not the SDK's request state
+    /// machine: without that, debug builds nest several hundred KiB of it into every
+    /// caller's poll frame and a reconcile overflows a 2 MiB thread stack.
+    pub fn call<'s, T, E>(
+        &'s self,
+        request: impl Future<Output = SdkResult<T, E>> + Send + 's,
+    ) -> BoxFuture<'s, Result<T, AwsError>>
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        T: Send + 's,
+        E: ProvideErrorMetadata + std::error::Error + Send + 'static,
     {
         let (service, operation) = operation_of::<E>();
-        self.permit(service).await;
-        request.await.map_err(|e| classify(service, operation, e))
+        Box::pin(async move {
+            self.permit(service).await;
+            request.await.map_err(|e| classify(service, operation, e))
+        })
     }
 
     /// [`AwsCtx::call`] for a write whose answer is not needed.
-    pub async fn run<T, E>(
-        &self,
-        request: impl Future<Output = SdkResult<T, E>>,
-    ) -> Result<(), AwsError>
+    pub fn run<'s, T, E>(
+        &'s self,
+        request: impl Future<Output = SdkResult<T, E>> + Send + 's,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send + 's
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        T: Send + 's,
+        E: ProvideErrorMetadata + std::error::Error + Send + 'static,
     {
-        self.call(request).await.map(drop)
+        let call = self.call(request);
+        async move { call.await.map(drop) }
     }
 
     /// [`AwsCtx::call`] where some answers mean there is nothing to do: `Ok(None)` for
     /// an error `skip` accepts.
-    async fn call_unless<T, E>(
-        &self,
-        request: impl Future<Output = SdkResult<T, E>>,
-        skip: impl FnOnce(&AwsError) -> bool,
-    ) -> Result<Option<T>, AwsError>
+    fn call_unless<'s, T, E>(
+        &'s self,
+        request: impl Future<Output = SdkResult<T, E>> + Send + 's,
+        skip: impl FnOnce(&AwsError) -> bool + Send + 's,
+    ) -> impl Future<Output = Result<Option<T>, AwsError>> + Send + 's
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        T: Send + 's,
+        E: ProvideErrorMetadata + std::error::Error + Send + 'static,
     {
-        match self.call(request).await {
-            Ok(out) => Ok(Some(out)),
-            Err(e) if skip(&e) => Ok(None),
-            Err(e) => Err(e),
+        let call = self.call(request);
+        async move {
+            match call.await {
+                Ok(out) => Ok(Some(out)),
+                Err(e) if skip(&e) => Ok(None),
+                Err(e) => Err(e),
+            }
         }
     }
 
     /// [`AwsCtx::call`] for reads of one thing: "does not exist" is `Ok(None)`.
-    pub async fn find<T, E>(
-        &self,
-        request: impl Future<Output = SdkResult<T, E>>,
-    ) -> Result<Option<T>, AwsError>
+    pub fn find<'s, T, E>(
+        &'s self,
+        request: impl Future<Output = SdkResult<T, E>> + Send + 's,
+    ) -> impl Future<Output = Result<Option<T>, AwsError>> + Send + 's
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        T: Send + 's,
+        E: ProvideErrorMetadata + std::error::Error + Send + 'static,
     {
-        self.call_unless(request, AwsError::is_not_found).await
+        self.call_unless(request, AwsError::is_not_found)
     }
 
     /// [`AwsCtx::call`] for deletes: a thing already gone is fine (`Ok(false)`).
-    pub async fn delete<T, E>(
-        &self,
-        request: impl Future<Output = SdkResult<T, E>>,
-    ) -> Result<bool, AwsError>
+    pub fn delete<'s, T, E>(
+        &'s self,
+        request: impl Future<Output = SdkResult<T, E>> + Send + 's,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send + 's
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        T: Send + 's,
+        E: ProvideErrorMetadata + std::error::Error + Send + 'static,
     {
-        Ok(self.find(request).await?.is_some())
+        let find = self.find(request);
+        async move { Ok(find.await?.is_some()) }
     }
 
     /// [`AwsCtx::call`] where some answers mean the work is already done (a create whose
     /// earlier attempt succeeded: `AlreadyExists`): those are `Ok(None)`.
-    pub async fn tolerate<T, E>(
-        &self,
-        done: &[&str],
-        request: impl Future<Output = SdkResult<T, E>>,
-    ) -> Result<Option<T>, AwsError>
+    pub fn tolerate<'s, T, E>(
+        &'s self,
+        done: &'s [&'s str],
+        request: impl Future<Output = SdkResult<T, E>> + Send + 's,
+    ) -> impl Future<Output = Result<Option<T>, AwsError>> + Send + 's
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        T: Send + 's,
+        E: ProvideErrorMetadata + std::error::Error + Send + 'static,
     {
-        self.call_unless(request, |e| done.contains(&e.code.as_str())).await
+        self.call_unless(request, move |e| done.contains(&e.code.as_str()))
     }
 
     /// Every page of a paginated call (the SDK's paginator), each page after the budget.

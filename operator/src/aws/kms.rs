@@ -233,8 +233,20 @@ impl Resource for DesiredKey {
 
 impl DesiredKey {
     /// Gives the key `key_id` its alias and reads it back.
+    /// Names a new (or adopted) key and completes what `CreateKey` cannot set (rotation,
+    /// the policy where it differs), so that it is whole in the pass that made it.
     async fn finish(&self, aws: &AwsCtx, key_id: &str) -> Result<ObservedKey, AwsError> {
         create_alias(aws, &self.alias, key_id).await?;
+        let seen = self.visible(aws, key_id).await?;
+        let changes = self.changes(&seen);
+        if changes.is_empty() {
+            return Ok(seen);
+        }
+        apply(aws, key_id, &changes).await?;
+        self.visible(aws, key_id).await
+    }
+
+    async fn visible(&self, aws: &AwsCtx, key_id: &str) -> Result<ObservedKey, AwsError> {
         observe(aws, key_id).await?.ok_or_else(|| {
             AwsError::recoverable(
                 SERVICE,

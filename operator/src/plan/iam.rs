@@ -22,6 +22,9 @@ pub struct DesiredRole {
     pub trust_policy: Value,
     pub policy_name: String,
     pub policy: Value,
+    /// AWS-managed policies attached besides the inline one (rarely: ECS Express's
+    /// infrastructure role). Attached policies are only read for roles that want some.
+    pub managed_policies: Vec<String>,
     pub tags: TagSet,
 }
 
@@ -33,6 +36,8 @@ pub struct ObservedRole {
     pub tags: TagSet,
     /// The inline policy, when it exists.
     pub policy: Option<Value>,
+    /// Attached managed policies (read only when the desired role wants some).
+    pub managed_policies: Vec<String>,
 }
 
 /// One correction.
@@ -41,6 +46,11 @@ pub enum RoleChange {
     Tag(TagSet),
     TrustPolicy,
     Policy,
+    /// Managed policies to attach and to detach.
+    ManagedPolicies {
+        attach: Vec<String>,
+        detach: Vec<String>,
+    },
 }
 
 impl Describe for RoleChange {
@@ -49,6 +59,7 @@ impl Describe for RoleChange {
             RoleChange::Tag(_) => "tags",
             RoleChange::TrustPolicy => "trust policy",
             RoleChange::Policy => "permissions",
+            RoleChange::ManagedPolicies { .. } => "attached policies",
         }
         .to_string()
     }
@@ -72,6 +83,23 @@ pub fn role_changes(want: &DesiredRole, seen: &ObservedRole) -> Vec<RoleChange> 
     if !seen.policy.as_ref().is_some_and(|p| same_policy(p, &want.policy)) {
         changes.push(RoleChange::Policy);
     }
+    if !want.managed_policies.is_empty() {
+        let attach: Vec<String> = want
+            .managed_policies
+            .iter()
+            .filter(|p| !seen.managed_policies.contains(p))
+            .cloned()
+            .collect();
+        let detach: Vec<String> = seen
+            .managed_policies
+            .iter()
+            .filter(|p| !want.managed_policies.contains(p))
+            .cloned()
+            .collect();
+        if !attach.is_empty() || !detach.is_empty() {
+            changes.push(RoleChange::ManagedPolicies { attach, detach });
+        }
+    }
     changes
 }
 
@@ -88,6 +116,7 @@ mod tests {
             trust_policy: json!({"Statement": [{"Effect": "Allow"}]}),
             policy_name: "p".into(),
             policy: json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]}),
+            managed_policies: Vec::new(),
             tags: [("a", "1")].into_iter().collect(),
         }
     }
@@ -100,6 +129,7 @@ mod tests {
             trust_policy: want.trust_policy.clone(),
             tags: want.tags.clone(),
             policy: Some(want.policy.clone()),
+            managed_policies: Vec::new(),
         };
         assert!(role_changes(&want, &seen).is_empty());
         let drifted =

@@ -18,6 +18,7 @@ pub mod logs;
 pub mod naming;
 pub mod network;
 pub mod policy;
+pub mod runtime;
 pub mod secret;
 pub mod secrets;
 pub mod smtp;

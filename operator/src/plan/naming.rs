@@ -50,6 +50,24 @@ pub fn sanitize(input: &str, max: usize) -> String {
     out
 }
 
+/// `environment_id` + `suffix` in at most `max` characters, for AWS names shorter than an
+/// environment id (load balancers, target groups: 32). The middle of the id gives way;
+/// its `rc-` prefix and its UID hash (the last 8 characters) are kept, so the name stays
+/// unique and recognisable.
+pub fn fit(environment_id: &str, suffix: &str, max: usize) -> String {
+    let whole = format!("{environment_id}{suffix}");
+    if whole.len() <= max {
+        return whole;
+    }
+    let (head, hash) = environment_id.split_at(environment_id.len().saturating_sub(9));
+    let room = max.saturating_sub(hash.len() + suffix.len());
+    let mut head = head[..room.min(head.len())].to_string();
+    while head.ends_with('-') {
+        head.pop();
+    }
+    format!("{head}{hash}{suffix}")
+}
+
 /// `alias/redcap/<environment_id>`.
 pub fn key_alias(environment_id: &str) -> String {
     format!("alias/redcap/{environment_id}")
@@ -137,6 +155,18 @@ pub fn validate_bucket_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_keeps_the_prefix_and_the_hash() {
+        let id = environment_id("a-long-namespace", "and-a-long-name", "uid");
+        assert!(id.len() > 32, "{id}");
+        let short = fit(&id, "-tg", 32);
+        assert!(short.len() <= 32 && short.len() >= 30, "{short}");
+        assert!(short.starts_with("rc-"));
+        assert!(short.ends_with(&format!("{}-tg", &id[id.len() - 9..])));
+        assert!(!short.contains("--"));
+        assert_eq!(fit("rc-x-12345678", "-tg", 32), "rc-x-12345678-tg");
+    }
 
     #[test]
     fn environment_id_is_deterministic_short_and_valid() {

@@ -273,7 +273,11 @@ impl<'a> Walk<'a> {
                 wrote: false,
             });
         }
+        // In the order the pass took them: forwards to apply, backwards to clean up.
         self.reports.sort_by_key(|r| r.name);
+        if direction == Direction::Cleanup {
+            self.reports.reverse();
+        }
         let wrote = self.reports.iter().any(|r| r.wrote);
         let verify = (wrote && direction == Direction::Apply).then_some(VERIFY_AFTER_WRITE);
         let requeue = [self.requeue, verify].into_iter().flatten().min();

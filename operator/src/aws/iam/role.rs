@@ -10,11 +10,21 @@ use crate::plan::iam::{DesiredRole, ObservedRole, RoleChange, role_changes};
 use super::{iam_tags, tag_set};
 
 /// The role `name` with its tags and the inline policy `policy_name`, or `None`. The
-/// policy of a role that is not the operator's is not read.
+/// policy of a role that is not the operator's is not read; its attached managed policies
+/// only when `with_managed`.
 pub async fn observe(
     aws: &AwsCtx,
     name: &str,
     policy_name: &str,
+) -> Result<Option<ObservedRole>, AwsError> {
+    observe_with(aws, name, policy_name, false).await
+}
+
+async fn observe_with(
+    aws: &AwsCtx,
+    name: &str,
+    policy_name: &str,
+    with_managed: bool,
 ) -> Result<Option<ObservedRole>, AwsError> {
     let Some(out) = aws.find(aws.iam.get_role().role_name(name).send()).await? else {
         return Ok(None);
@@ -35,12 +45,40 @@ pub async fn observe(
             .map(|out| decode_policy_document(out.policy_document())),
         None => None,
     };
+    let managed_policies = if with_managed && tags.get(crate::api::tags::UID).is_some() {
+        let pages = aws
+            .pages(aws.iam.list_attached_role_policies().role_name(name).into_paginator().send())
+            .await?;
+        pages
+            .iter()
+            .flat_map(|p| p.attached_policies())
+            .filter_map(|p| p.policy_arn().map(str::to_string))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Some(ObservedRole {
         arn: role.arn().to_string(),
         trust_policy: decode_policy_document(role.assume_role_policy_document().unwrap_or("")),
         tags,
         policy,
+        managed_policies,
     }))
+}
+
+async fn attach(
+    aws: &AwsCtx,
+    role: &str,
+    attach: &[String],
+    detach: &[String],
+) -> Result<(), AwsError> {
+    for arn in attach {
+        aws.run(aws.iam.attach_role_policy().role_name(role).policy_arn(arn).send()).await?;
+    }
+    for arn in detach {
+        aws.delete(aws.iam.detach_role_policy().role_name(role).policy_arn(arn).send()).await?;
+    }
+    Ok(())
 }
 
 async fn put_policy(aws: &AwsCtx, want: &DesiredRole) -> Result<(), AwsError> {
@@ -55,10 +93,14 @@ async fn put_policy(aws: &AwsCtx, want: &DesiredRole) -> Result<(), AwsError> {
     .await
 }
 
-/// Deletes the role and its inline policy; a role already gone is fine.
+/// Deletes the role, its inline policy and the managed policies it has attached (IAM
+/// refuses to delete a role with policies); a role already gone is fine.
 pub async fn delete(aws: &AwsCtx, name: &str, policy_name: &str) -> Result<(), AwsError> {
     aws.delete(aws.iam.delete_role_policy().role_name(name).policy_name(policy_name).send())
         .await?;
+    if let Some(seen) = observe_with(aws, name, policy_name, true).await? {
+        attach(aws, name, &[], &seen.managed_policies).await?;
+    }
     aws.delete(aws.iam.delete_role().role_name(name).send()).await.map(drop)
 }
 
@@ -71,9 +113,11 @@ impl Resource for DesiredRole {
     }
 
     async fn observe(&self, aws: &AwsCtx, uid: &str) -> Result<Presence<ObservedRole>, AwsError> {
-        Ok(Presence::of(observe(aws, &self.name, &self.policy_name).await?, |s| {
-            s.tags.is_owned_by(uid)
-        }))
+        let with_managed = !self.managed_policies.is_empty();
+        Ok(Presence::of(
+            observe_with(aws, &self.name, &self.policy_name, with_managed).await?,
+            |s| s.tags.is_owned_by(uid),
+        ))
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedRole, AwsError> {
@@ -90,9 +134,11 @@ impl Resource for DesiredRole {
             )
             .await?;
         put_policy(aws, self).await?;
+        attach(aws, &self.name, &self.managed_policies, &[]).await?;
         Ok(ObservedRole {
             arn: out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
             trust_policy: self.trust_policy.clone(),
+            managed_policies: self.managed_policies.clone(),
             tags: self.tags.clone(),
             policy: Some(self.policy.clone()),
         })
@@ -131,6 +177,9 @@ impl Resource for DesiredRole {
                     .await?
                 }
                 RoleChange::Policy => put_policy(aws, self).await?,
+                RoleChange::ManagedPolicies { attach: a, detach: d } => {
+                    attach(aws, &self.name, a, d).await?
+                }
             }
         }
         Ok(())

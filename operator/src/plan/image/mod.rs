@@ -292,6 +292,7 @@ pub fn desired_pipeline(
         trust_policy: trust_policy(&scope),
         policy_name: POLICY_NAME.to_string(),
         policy: build_policy(&scope),
+        managed_policies: Vec::new(),
         tags: tags.clone(),
     };
     Ok((DesiredProject { definition: project::normalize(definition), tags }, desired_role))
