@@ -56,8 +56,8 @@ fn main() -> anyhow::Result<()> {
             println!("{}", version_line());
             Ok(())
         }
-        // The component walk boxes each component's future (reconcile::walk), so
-        // reconciles run on tokio's default worker stacks.
+        // The walk boxes each component's future and AwsCtx::call each request in
+        // flight, so reconciles run on tokio's default worker stacks.
         Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
