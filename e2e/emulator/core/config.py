@@ -58,6 +58,7 @@ OUTCOME_VALUES = {
     "ecs.task": tuple(str(code) for code in range(256)),  # the essential container's exit code
     "elbv2.target": ("healthy", "unhealthy"),
     "apprunner": ("SUCCEEDED", "FAILED"),
+    "apprunner.account": ("existing", "new"),
     "apprunner.customdomain": ("route53", "auto", "FAILED"),
     "ses.verification": ("route53", "auto"),
 }
@@ -68,6 +69,7 @@ OUTCOME_DEFAULTS = {
     "ecs.task": "0",
     "elbv2.target": "healthy",
     "apprunner": "SUCCEEDED",
+    "apprunner.account": "existing",
     "apprunner.customdomain": "route53",
     "ses.verification": "route53",
 }
