@@ -7,11 +7,16 @@ subnet's Availability Zone) that are `initial`, then `healthy` or `unhealthy`
 (Target.FailedHealthChecks), `draining` when their task stops, `unused` (Target.NotInUse)
 while the target group has no load balancer. The answer is built along botocore's elbv2
 model (query protocol, XML). Target groups without such targets are moto's answer, as is.
+
+moto lists a listener's SNI certificates (AddListenerCertificates) in DescribeListeners'
+`Certificates`; AWS lists the default certificate only there (the others are in
+DescribeListenerCertificates, which moto answers right).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from xml.dom import minidom
 
 from ..core import model, wire, xmlser
 from ..core.hooks import Registry
@@ -22,6 +27,26 @@ from .ecs import deployments
 
 def install(reg: Registry) -> None:
     reg.before("elbv2", {"DescribeTargetHealth"})(_describe_target_health)
+    reg.after("elbv2", {"DescribeListeners", "CreateListener", "ModifyListener"})(_default_certificate_only)
+
+
+def _default_certificate_only(call: wire.Call, resp: wire.Response) -> wire.Response:
+    status, headers, body = resp
+    if status != 200:
+        return resp
+    try:
+        doc = minidom.parseString(body)
+    except Exception:
+        return resp
+    changed = False
+    for listener in doc.getElementsByTagName("Listeners"):
+        for member in [c for c in listener.childNodes if c.nodeType == c.ELEMENT_NODE]:
+            for certs in [c for c in member.childNodes if c.nodeType == c.ELEMENT_NODE and c.tagName == "Certificates"]:
+                extra = [c for c in certs.childNodes if c.nodeType == c.ELEMENT_NODE][1:]
+                for c in extra:
+                    certs.removeChild(c)
+                    changed = True
+    return (status, headers, doc.toxml(encoding="utf-8")) if changed else resp
 
 
 def _moto_target(tg: Any, target: dict[str, Any], ec2: Any) -> dict[str, Any]:

@@ -144,6 +144,10 @@ def test_managed_load_balancer_is_provisioned_and_shared(aws):
     other_path = managed(ecs, other)["ingressPaths"][0]
     assert other_path["loadBalancer"]["arn"] == path["loadBalancer"]["arn"] and other_path["listener"]["arn"] == path["listener"]["arn"]
     assert other_path["rule"]["arn"] != path["rule"]["arn"] and other_path["certificate"]["arn"] != path["certificate"]["arn"]
+    listener = elb.describe_listeners(ListenerArns=[path["listener"]["arn"]])["Listeners"][0]
+    assert listener["Certificates"] == [{"CertificateArn": path["certificate"]["arn"]}]  # the default one; the others are SNI
+    sni = elb.describe_listener_certificates(ListenerArn=path["listener"]["arn"])["Certificates"]
+    assert {(c["CertificateArn"], c["IsDefault"]) for c in sni} == {(path["certificate"]["arn"], True), (other_path["certificate"]["arn"], False)}
     ecs.delete_express_gateway_service(serviceArn=svc["serviceArn"])
     assert elb.describe_load_balancers()["LoadBalancers"][0]["LoadBalancerArn"] == path["loadBalancer"]["arn"]
     assert [r["RuleArn"] for r in elb.describe_rules(ListenerArn=path["listener"]["arn"])["Rules"] if not r["IsDefault"]] == [other_path["rule"]["arn"]]
