@@ -37,6 +37,9 @@ DURATION_KEYS = (
     "apprunner.operation",
     "apprunner.customdomain",
     "ecs.express.drain",
+    "ecs.task",
+    "elbv2.target.healthy",
+    "elbv2.target.drain",
 )
 
 # Outcome keys and their allowed values; `<key>:<name>` narrows one to a resource name
@@ -52,7 +55,10 @@ OUTCOME_VALUES = {
         "UPLOAD_ARTIFACTS",
     ),
     "ecs.deployment": ("COMPLETED", "FAILED"),
+    "ecs.task": tuple(str(code) for code in range(256)),  # the essential container's exit code
+    "elbv2.target": ("healthy", "unhealthy"),
     "apprunner": ("SUCCEEDED", "FAILED"),
+    "apprunner.account": ("existing", "new"),
     "apprunner.customdomain": ("route53", "auto", "FAILED"),
     "ses.verification": ("route53", "auto"),
 }
@@ -60,7 +66,10 @@ OUTCOME_DEFAULTS = {
     "codebuild": "SUCCEEDED",
     "codebuild.failed_phase": "BUILD",
     "ecs.deployment": "COMPLETED",
+    "ecs.task": "0",
+    "elbv2.target": "healthy",
     "apprunner": "SUCCEEDED",
+    "apprunner.account": "existing",
     "apprunner.customdomain": "route53",
     "ses.verification": "route53",
 }
@@ -139,8 +148,11 @@ class Config:
             if value is None:
                 new_o[key] = ""  # removes a per-name override
                 continue
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)  # exit codes may be given as numbers
             if value not in OUTCOME_VALUES[base]:
-                raise ConfigError(f"outcome {key} must be one of {OUTCOME_VALUES[base]}")
+                allowed = "an exit code 0..255" if base == "ecs.task" else str(OUTCOME_VALUES[base])
+                raise ConfigError(f"outcome {key} must be one of {allowed}")
             new_o[key] = value
         with self._lock:
             for key, seconds in new_d.items():

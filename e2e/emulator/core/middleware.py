@@ -137,11 +137,13 @@ class Emulator:
         return captured["status"], captured["headers"], b"".join(chunks)
 
     def call_moto(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> wire.Response:
-        """An internal request to moto (e.g. reset), bypassing faults and hooks."""
+        """An internal request to moto (e.g. reset), bypassing faults and hooks. `path` may
+        carry a query string."""
+        path, _, query = path.partition("?")
         environ = {
             "REQUEST_METHOD": method,
             "PATH_INFO": path,
-            "QUERY_STRING": "",
+            "QUERY_STRING": query,
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "0",
             "SERVER_PROTOCOL": "HTTP/1.1",

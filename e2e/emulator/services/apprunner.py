@@ -243,8 +243,18 @@ def _check_config(b: Backend, cfg: dict[str, Any]) -> None:
             raise invalid(f"Auto scaling configuration {cfg['AutoScalingConfigurationArn']} does not exist or is not active")
 
 
+NEW_CUSTOMER = (
+    "AWS App Runner is no longer available to new customers: CreateService is not allowed because this account has never used App Runner. "
+    "Existing customers can continue to use the service. See https://docs.aws.amazon.com/apprunner/latest/dg/apprunner-availability-change.html"
+)
+
+
 def create_service(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     name = p["ServiceName"]
+    if CONFIG.outcome("apprunner.account", name) == "new":
+        # Since 2026-04-30 App Runner refuses accounts that never used it (our best
+        # understanding of the error: to be checked against a new account on AWS).
+        raise invalid(NEW_CUSTOMER)
     if any(s["ServiceName"] == name and s["Status"] != "DELETED" for s in b.services.values()):
         raise invalid(f"Service with the provided name already exists: {name}")
     cfg = _normalise(copy.deepcopy({k: p[k] for k in _CONFIG_KEYS if k in p}))

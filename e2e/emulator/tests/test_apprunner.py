@@ -241,3 +241,15 @@ def test_output_drift_is_caught():
         model.build_output(op, {"Service": {"ServiceName": "x"}})  # required members missing
     with pytest.raises(model.ModelDrift):
         model.build_output(op, {"Service": {"NotAMember": 1}})
+
+
+def test_new_customer_is_refused(aws, control):
+    control.config(outcomes={"apprunner.account:redcap-app": "new"})
+    ar = aws("apprunner")
+    with fails_with("InvalidRequestException") as e:
+        create(ar)
+    assert "no longer available to new customers" in e.value.response["Error"]["Message"]
+    assert ar.list_services()["ServiceSummaryList"] == []
+    create(ar, name="other-app")  # the outcome is narrowed to one service name
+    control.config(outcomes={"apprunner.account:redcap-app": None})
+    create(ar)
