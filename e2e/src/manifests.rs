@@ -1,9 +1,11 @@
 //! The `RedcapEnvironment` manifest the operator-process tests and the benchmark apply.
 //!
 //! One small environment (us-east-1, REDCap 15.8.0 from `s3://redcap-releases/`, an
-//! address identity for mail) so every test starts from the same shape and a change to
-//! what a minimal environment needs is made once. Tests add their own top-level spec
-//! fields with [`EnvironmentManifest::spec`].
+//! address identity for mail, ECS Express for compute: no domain or certificate needed) so
+//! every test starts from the same shape and a change to what a minimal environment needs
+//! is made once. Tests add their own top-level spec fields with
+//! [`EnvironmentManifest::spec`] and choose another compute kind with
+//! [`EnvironmentManifest::compute`].
 
 /// The bucket the test environments' release zip is read from.
 pub const RELEASE_BUCKET: &str = "redcap-releases";
@@ -18,8 +20,22 @@ pub struct EnvironmentManifest {
     deletion_policy: Option<String>,
     from_address: String,
     email_extra: Vec<(String, String)>,
+    /// The `spec.compute` block, indented by four spaces.
+    compute: String,
     extra_spec: Vec<String>,
 }
+
+/// `spec.compute` of the test environments: ECS Express (no certificate needed).
+pub const EXPRESS: &str = "    kind: EcsExpress\n";
+
+/// `spec.compute` for kind EcsFargate with the certificate `arn` (the local emulator's
+/// ACM must hold it: the listener refuses an unknown one).
+pub fn fargate(arn: &str) -> String {
+    format!("    kind: EcsFargate\n    ecsFargate:\n      certificateArn: {arn}\n")
+}
+
+/// `spec.compute` for kind AppRunner.
+pub const APP_RUNNER: &str = "    kind: AppRunner\n    cpu: 1024\n    memory: 2048\n";
 
 impl EnvironmentManifest {
     /// `name` with `deletionPolicy: Delete` and mail from `redcap-<name>@example.org`.
@@ -29,8 +45,15 @@ impl EnvironmentManifest {
             deletion_policy: Some("Delete".to_string()),
             from_address: format!("redcap-{name}@example.org"),
             email_extra: Vec::new(),
+            compute: EXPRESS.to_string(),
             extra_spec: Vec::new(),
         }
+    }
+
+    /// Another `spec.compute` block ([`fargate`], [`APP_RUNNER`], [`EXPRESS`]).
+    pub fn compute(mut self, block: &str) -> Self {
+        self.compute = block.to_string();
+        self
     }
 
     pub fn deletion_policy(mut self, policy: &str) -> Self {
@@ -86,9 +109,11 @@ spec:
         bucket: {RELEASE_BUCKET}
         key: redcap{REDCAP_VERSION}.zip
   email:
-{email}{policy}{extra}
+{email}  compute:
+{compute}{policy}{extra}
 "#,
             name = self.name,
+            compute = self.compute,
             extra = self.extra_spec.join("\n"),
         )
     }
@@ -112,6 +137,17 @@ mod tests {
         assert_eq!(value["spec"]["email"]["fromAddress"], "redcap-dev@example.org");
         assert_eq!(value["spec"]["email"]["bounceNotificationAddress"], "it@example.org");
         assert_eq!(value["spec"]["redcap"]["source"]["s3"]["key"], "redcap15.8.0.zip");
+        assert_eq!(value["spec"]["compute"]["kind"], "EcsExpress");
+        let fargate: serde_json::Value = serde_yaml::from_str(
+            &EnvironmentManifest::new("prod")
+                .compute(&fargate("arn:aws:acm:us-east-1:1:certificate/x"))
+                .yaml(),
+        )
+        .expect("valid YAML");
+        assert_eq!(
+            fargate["spec"]["compute"]["ecsFargate"]["certificateArn"],
+            "arn:aws:acm:us-east-1:1:certificate/x"
+        );
     }
 
     #[test]

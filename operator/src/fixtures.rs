@@ -26,6 +26,8 @@ redcap:
       key: redcap15.8.0.zip
 email:
   fromAddress: redcap@example.org
+compute:
+  kind: EcsExpress
 "#;
 
 /// UID of [`RedcapEnvironment::test`].

@@ -223,7 +223,7 @@ components! {
     Compute {
         name: "compute",
         section: "spec.compute",
-        maturity: Planned,
+        maturity: Built,
         holds_data: false,
         lives_in_network: true,
         uses_key: true,

@@ -10,12 +10,14 @@ mod crd;
 pub(crate) mod schema;
 pub mod spec;
 pub mod status;
+mod status_compute;
 mod status_database;
 
 pub use components::{COMPONENTS, ComponentInfo, ComponentName, Maturity};
 pub use conditions::{ConditionReason, ConditionType};
 pub use spec::*;
 pub use status::*;
+pub use status_compute::*;
 pub use status_database::*;
 
 use kube::CustomResourceExt;

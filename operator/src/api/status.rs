@@ -45,6 +45,9 @@ pub struct RedcapEnvironmentStatus {
     pub database: Option<super::DatabaseStatus>,
     /// The REDCap image: the tag the spec asks for, its build, and the image to deploy.
     pub image: Option<ImageStatus>,
+    /// The service that runs REDCap: its kind, the image it runs, its tasks and its
+    /// newest deployment.
+    pub compute: Option<super::ComputeStatus>,
 
     /// The deterministic prefix of every AWS name this environment owns
     /// (derived from namespace, name and UID; fixed for the life of the object).
@@ -215,6 +218,9 @@ pub struct ImageStatus {
     /// The image to run, `<repository>@sha256:<digest>`: `tag`'s once built, the
     /// previous image while a new one is being built. Never a mutable tag.
     pub reference: Option<String>,
+    /// The REDCap version `reference` holds (differs from `version` while a new version
+    /// is being built).
+    pub reference_version: Option<String>,
     /// ARN of the Secrets Manager copy of the consortium credentials
     /// (`spec.redcap.source.community`), which the build reads.
     pub credentials_secret_arn: Option<String>,

@@ -12,11 +12,15 @@
 //! which waits for the service's budget, sends and classifies. Desired states implement
 //! [`resource::Resource`] so the reconcile layer's converge loop can drive them.
 
+pub mod apprunner;
+pub mod autoscaling;
 pub mod budget;
 pub mod clients;
 pub mod cloudformation;
 pub mod codebuild;
 pub mod ecr;
+pub mod ecs;
+pub mod elbv2;
 pub mod email;
 pub mod error;
 pub mod guardduty;
@@ -127,6 +131,32 @@ services::aws_services! {
         ];
         not_found: ["ResourceNotFoundException"];
         refine: codebuild::refine;
+    }
+    // Deliberately few terminal codes: ECS answers IAM propagation delays ("unable to
+    // assume the role") and ordering ("the target group does not have an associated load
+    // balancer") with InvalidParameterException, which must be retried, not stall.
+    Ecs => ecs: aws_sdk_ecs, "ecs" {
+        terminal: [
+            "PlatformUnknownException", "PlatformTaskDefinitionIncompatibilityException",
+            "UnsupportedFeatureException",
+        ];
+        not_found: ["ClusterNotFoundException", "ServiceNotFoundException", "ResourceNotFoundException"];
+    }
+    Elbv2 => elbv2: aws_sdk_elasticloadbalancingv2, "elasticloadbalancing" {
+        terminal: [
+            "TooManyLoadBalancers", "TooManyTargetGroups", "TooManyListeners", "TooManyTags",
+            "InvalidScheme", "SSLPolicyNotFound",
+        ];
+        not_found: ["LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound"];
+    }
+    ApplicationAutoScaling => autoscaling: aws_sdk_applicationautoscaling, "application-autoscaling" {
+        terminal: ["LimitExceededException"];
+        not_found: ["ObjectNotFoundException"];
+    }
+    AppRunner => apprunner: aws_sdk_apprunner, "apprunner" {
+        terminal: ["ServiceQuotaExceededException"];
+        not_found: ["ResourceNotFoundException"];
+        refine: apprunner::refine;
     }
     Ecr => ecr: aws_sdk_ecr, "ecr" {
         terminal: [

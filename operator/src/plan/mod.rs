@@ -6,6 +6,7 @@
 
 pub mod cfn;
 pub mod cidr;
+pub mod compute;
 pub mod credentials;
 pub mod cron;
 pub mod database;

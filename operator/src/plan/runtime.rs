@@ -26,6 +26,8 @@ pub struct RuntimeHandoff {
     /// The REDCap image to run, by digest (`<repository>@sha256:...`); `None` until one
     /// has been built.
     pub image: Option<String>,
+    /// The REDCap version of `image`.
+    pub image_version: Option<String>,
 }
 
 /// What the compute component needs to connect REDCap to the database. No secrets: the

@@ -71,6 +71,22 @@ pub fn random_alphanumeric(len: usize) -> SecretString {
     SecretString(value)
 }
 
+/// A password REDCap accepts (at least one lower-case letter, one upper-case letter and
+/// one digit; `len` at least 9): random alphanumerics, drawn again until all three
+/// classes are present.
+pub fn random_password(len: usize) -> SecretString {
+    loop {
+        let candidate = random_alphanumeric(len.max(9));
+        let text = candidate.expose();
+        if text.chars().any(|c| c.is_ascii_lowercase())
+            && text.chars().any(|c| c.is_ascii_uppercase())
+            && text.chars().any(|c| c.is_ascii_digit())
+        {
+            return candidate;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

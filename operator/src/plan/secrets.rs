@@ -32,6 +32,10 @@ pub enum SecretPurpose {
     /// A copy of the consortium login (`spec.redcap.source.community`) for the image
     /// build; never given to REDCap itself.
     CommunityCredentials,
+    /// The first administrator's initial password (generated, or copied from
+    /// `spec.redcap.settings.siteAdmin.initialPasswordSecretRef`); REDCap uses it once, at
+    /// install, and asks for a new one at the first login.
+    SiteAdmin,
 }
 
 impl SecretPurpose {
@@ -42,6 +46,7 @@ impl SecretPurpose {
             SecretPurpose::StorageCredentials => "storageCredentials",
             SecretPurpose::SmtpCredentials => "smtpCredentials",
             SecretPurpose::CommunityCredentials => "communityCredentials",
+            SecretPurpose::SiteAdmin => "siteAdmin",
         }
     }
 
@@ -51,6 +56,7 @@ impl SecretPurpose {
             SecretPurpose::StorageCredentials => "storage-credentials",
             SecretPurpose::SmtpCredentials => "smtp-credentials",
             SecretPurpose::CommunityCredentials => "community-credentials",
+            SecretPurpose::SiteAdmin => "site-admin",
         }
     }
 
@@ -68,6 +74,9 @@ impl SecretPurpose {
             SecretPurpose::CommunityCredentials => {
                 "REDCap consortium login for the image build, copied from a Kubernetes Secret by redcap-operator"
             }
+            SecretPurpose::SiteAdmin => {
+                "Initial password of REDCap's first administrator (used once, at install)"
+            }
         }
     }
 
@@ -77,6 +86,7 @@ impl SecretPurpose {
             SecretPurpose::StorageCredentials => ComponentName::StorageCredentials,
             SecretPurpose::SmtpCredentials => ComponentName::SmtpCredentials,
             SecretPurpose::CommunityCredentials => ComponentName::Image,
+            SecretPurpose::SiteAdmin => ComponentName::Compute,
         }
     }
 }

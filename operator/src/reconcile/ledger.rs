@@ -89,6 +89,15 @@ impl Ledger {
         self.mode == WriteMode::Apply
     }
 
+    /// Something was deleted: part of a change when applying (an old service after a
+    /// switch), a deletion when cleaning up.
+    pub fn removed(&mut self, what: impl Into<String>) {
+        match self.direction {
+            Direction::Apply => self.changed(what),
+            Direction::Cleanup => self.deleted(what),
+        }
+    }
+
     /// Something was created (or adopted).
     pub fn created(&mut self, what: impl Into<String>) {
         self.created = true;

@@ -34,6 +34,9 @@ pub struct PassReport {
     /// `status.image`, when the image component got far enough to know it (`None`
     /// keeps what status holds).
     pub image: Option<ImageStatus>,
+    /// `status.compute`, when the compute component got far enough to know it (`None`
+    /// keeps what status holds).
+    pub compute: Option<crate::api::ComputeStatus>,
     /// The pass's first failure (terminal ones first); the components after it still
     /// ran, and its own entry is in `components` when it is terminal.
     pub error: Option<ComponentError>,

@@ -69,6 +69,9 @@ pub fn compute_status(
             if let Some(image) = &report.image {
                 status.image = Some(image.clone());
             }
+            if let Some(compute) = &report.compute {
+                status.compute = Some(compute.clone());
+            }
         }
         _ => {}
     }

@@ -23,7 +23,8 @@ use jiff::Timestamp;
 use tracing::Instrument;
 
 use crate::api::{
-    ComponentName, ComponentState, DatabaseStatus, ImageStatus, Outputs, RedcapEnvironment,
+    ComponentName, ComponentState, ComputeStatus, DatabaseStatus, ImageStatus, Outputs,
+    RedcapEnvironment,
 };
 use crate::aws::{AwsCtx, ErrorClass};
 use crate::plan::EnvIdentity;
@@ -130,6 +131,8 @@ pub struct Walk<'a> {
     /// `status.database` and `status.image`, when their components got far enough.
     pub database: Option<DatabaseStatus>,
     pub image: Option<ImageStatus>,
+    /// `status.compute`, when the compute component got far enough to know it.
+    pub compute: Option<ComputeStatus>,
     reports: Vec<ComponentReport>,
     failures: Vec<(ComponentName, ComponentError)>,
     requeue: Option<Duration>,
@@ -162,6 +165,7 @@ impl<'a> Walk<'a> {
             runtime: RuntimeHandoff::default(),
             database: None,
             image: None,
+            compute: None,
             reports: Vec::new(),
             failures: Vec::new(),
             requeue: None,
@@ -294,6 +298,7 @@ impl<'a> Walk<'a> {
             runtime: self.runtime,
             database: self.database,
             image: self.image,
+            compute: self.compute,
             error,
         }
     }

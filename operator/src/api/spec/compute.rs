@@ -12,11 +12,14 @@ use serde::{Deserialize, Serialize};
     Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
 )]
 pub enum ComputeKind {
-    /// Amazon ECS Express Mode (default; AWS's successor to App Runner).
-    #[default]
+    /// Amazon ECS Express Mode: AWS's successor to App Runner, with an AWS-provided HTTPS
+    /// URL (no domain or certificate needed); requests end after 60 s.
     EcsExpress,
-    /// Amazon ECS on Fargate behind an Application Load Balancer, for requests of up to
-    /// 4000 s (seed: the `ecs` block).
+    /// Amazon ECS on Fargate behind the environment's own Application Load Balancer
+    /// (default): requests of up to 4000 s, the site's certificate, a health-check grace
+    /// period that covers installs and upgrades, and no rollback across a REDCap version
+    /// change. Needs `spec.domain` or a certificate (seed: the `ecs` block).
+    #[default]
     EcsFargate,
     /// AWS App Runner (only for accounts that already use it; requests end after 120 s).
     AppRunner,
@@ -50,7 +53,8 @@ pub enum ComputeKind {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ComputeSpec {
-    /// Which compute service runs REDCap. Default `EcsExpress`.
+    /// Which compute service runs REDCap. Default `EcsFargate`; `EcsExpress` for an
+    /// AWS-provided URL without a domain.
     #[serde(default)]
     pub kind: ComputeKind,
 
@@ -67,7 +71,8 @@ pub struct ComputeSpec {
     pub memory: u32,
 
     /// Port Apache listens on inside the container (1024..65535: the container runs as
-    /// a non-root user). Changing it rebuilds the image. Default 8080 (seed: `port`).
+    /// a non-root user; passed as `REDCAP_HTTP_PORT`). Changing it deploys the service on
+    /// the new port behind a new target group. Default 8080 (seed: `port`).
     #[serde(default = "default_port")]
     #[schemars(range(min = 1024, max = 65535))]
     pub port: u16,
@@ -221,16 +226,11 @@ pub struct AppRunnerSpec {
     #[serde(default = "default_max_concurrency")]
     #[schemars(range(min = 1, max = 200))]
     pub max_concurrency: u32,
-
-    /// Let App Runner deploy every push of the image tag by itself. Default true
-    /// (seed: `autoDeploymentsEnabled`); with false the operator starts deployments.
-    #[serde(default = "super::default_true")]
-    pub auto_deployments: bool,
 }
 
 impl Default for AppRunnerSpec {
     fn default() -> Self {
-        Self { max_concurrency: default_max_concurrency(), auto_deployments: true }
+        Self { max_concurrency: default_max_concurrency() }
     }
 }
 
@@ -242,7 +242,9 @@ fn default_max_concurrency() -> u32 {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EcsExpressSpec {
-    /// Path the load balancer's health check requests. Default `/`.
+    /// Path the load balancer's health check requests. Default `/healthcheck` (the
+    /// image's health check, which answers without the database; Express's own default,
+    /// `/ping`, does not exist in REDCap).
     #[serde(default = "default_health_check_path")]
     #[schemars(
         length(min = 1, max = 255),
@@ -258,5 +260,5 @@ impl Default for EcsExpressSpec {
 }
 
 fn default_health_check_path() -> String {
-    "/".to_owned()
+    "/healthcheck".to_owned()
 }

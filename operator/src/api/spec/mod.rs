@@ -82,7 +82,7 @@ pub const APP_RUNNER_CUSTOM_DOMAIN_REGIONS: [&str; 8] = [
         .message("spec.domain or spec.email.fromAddress must be set: Amazon SES needs a domain or an email address identity to send mail")
         .reason(Reason::FieldValueRequired),
     validation = Rule::new("self.compute.kind != 'EcsFargate' || has(self.domain) || (has(self.compute.ecsFargate) && has(self.compute.ecsFargate.certificateArn))")
-        .message("spec.compute.kind EcsFargate needs spec.domain or spec.compute.ecsFargate.certificateArn: its load balancer serves HTTPS only")
+        .message("spec.compute.kind EcsFargate needs spec.domain or spec.compute.ecsFargate.certificateArn: its load balancer serves HTTPS only (EcsFargate is the default kind). Without a domain, set spec.compute.kind: EcsExpress to use an AWS-provided HTTPS URL")
         .field_path(".compute.kind")
         .reason(Reason::FieldValueRequired),
     validation = Rule::new("!has(self.domain) || !has(self.domain.certificateArn) || !has(self.compute.ecsFargate) || !has(self.compute.ecsFargate.certificateArn)")

@@ -301,6 +301,12 @@ fn security_groups(input: &NetworkTemplateInput<'_>, put: &mut impl FnMut(String
                 "FromPort": 443,
                 "IpProtocol": "tcp",
                 "ToPort": 443,
+            }, {
+                "CidrIp": "0.0.0.0/0",
+                "Description": "HTTP from anywhere, answered with a redirect to HTTPS",
+                "FromPort": 80,
+                "IpProtocol": "tcp",
+                "ToPort": 80,
             }]),
             Some(no_egress()),
         ),

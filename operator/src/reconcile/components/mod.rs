@@ -3,6 +3,7 @@
 //! by side, and [`WALK`], the order the walk takes them in. What they are is the
 //! component table (`api::components`). No status writes here.
 
+pub mod compute;
 pub mod credentials;
 pub mod database;
 pub mod email;
@@ -14,6 +15,7 @@ pub mod runtime;
 pub mod secrets;
 pub mod storage;
 
+pub use compute::Compute;
 pub use credentials::{SmtpCredentials, StorageCredentials};
 pub use database::Database;
 pub use email::Email;
@@ -37,6 +39,7 @@ pub const WALK: &[Entry] = &[
     entry::<Email>(),
     entry::<SmtpCredentials>(),
     entry::<GuardDuty>(),
-    // Last: a bad release source stalls the image alone, after everything else converged.
+    // A bad release source stalls the image alone; compute keeps running the last image.
     entry::<Image>(),
+    entry::<Compute>(),
 ];

@@ -42,7 +42,9 @@ pub(super) fn base_spec() -> Value {
             "version": "15.8.0",
             "source": { "s3": { "bucket": "redcap-binaries", "key": "redcap15.8.0.zip" } }
         },
-        "email": { "fromAddress": "redcap@example.org" }
+        "email": { "fromAddress": "redcap@example.org" },
+        // No domain: the default kind (EcsFargate) would need a certificate.
+        "compute": { "kind": "EcsExpress" }
     })
 }
 

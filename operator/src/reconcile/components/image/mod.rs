@@ -64,6 +64,13 @@ impl Component for Image {
             build: same_tag.and_then(|p| p.build.clone()),
             digest: None,
             reference: previous.as_ref().and_then(|p| p.reference.clone()),
+            reference_version: previous.as_ref().and_then(|p| {
+                // Statuses written before the field existed: the requested version,
+                // when the reference is that version's image.
+                p.reference_version
+                    .clone()
+                    .or_else(|| p.digest.is_some().then(|| p.version.clone()))
+            }),
             credentials_secret_arn: previous
                 .as_ref()
                 .and_then(|p| p.credentials_secret_arn.clone()),
@@ -77,6 +84,7 @@ impl Component for Image {
         };
         w.outputs.image = status.reference.clone();
         w.runtime.image = status.reference.clone();
+        w.runtime.image_version = status.reference_version.clone();
         w.image = Some(status);
         result
     }
