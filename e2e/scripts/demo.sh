@@ -103,6 +103,8 @@ echo "Components:"
   -o jsonpath='{range .status.components[*]}  {.name}: {.state} {.id}{"\n"}{end}'
 echo "Outputs:"
 "$KUBECTL" get redcapenvironment "$name" -n "$namespace" -o jsonpath='{.status.outputs}' | python3 -m json.tool | sed 's/^/  /'
+url=$("$KUBECTL" get redcapenvironment "$name" -n "$namespace" -o jsonpath='{.status.outputs.url}')
+echo "REDCap's URL: ${url:-<none>} (served by the local emulator's stand-in, not a real REDCap)"
 echo "Events:"
 "$KUBECTL" get events -n "$namespace" --field-selector "involvedObject.name=$name" \
   -o custom-columns='REASON:.reason,MESSAGE:.message' 2>/dev/null | sed 's/^/  /' || true

@@ -27,6 +27,21 @@ use serde_json::{Value, json};
 
 use crate::probe::{Limit, settle_until};
 
+/// The components the component-level passes run: all but the compute service, whose
+/// own tests (`operator_compute_*.rs`) run it with the operator binary. Without a domain
+/// or certificate an environment's default compute kind waits for one, and these tests
+/// settle the components they are about.
+pub fn walked() -> Scope<'static> {
+    static WALKED: std::sync::LazyLock<Vec<ComponentName>> = std::sync::LazyLock::new(|| {
+        redcap_operator::api::COMPONENTS
+            .iter()
+            .map(|c| c.name)
+            .filter(|name| *name != ComponentName::Compute)
+            .collect()
+    });
+    Scope::Only(&WALKED)
+}
+
 /// One test's AWS context, the metrics its calls are counted in, and the Kubernetes
 /// Secrets of the walk (the generated cron Secret) kept in memory: these tests are about
 /// AWS; `operator_lifecycle.rs` runs the same walk against a real API server.
@@ -57,7 +72,7 @@ impl Harness {
 
     /// [`Harness::pass`] as if the time were `now` (rotation schedules).
     pub async fn pass_at(&self, env: &RedcapEnvironment, now: Timestamp) -> PassReport {
-        self.pass_scoped(env, now, Scope::All).await
+        self.pass_scoped(env, now, walked()).await
     }
 
     /// One `Apply` pass over `only` these components (the rest of the walk is not run);
@@ -131,7 +146,7 @@ impl Harness {
 
     /// The pass's report even when a component failed (the walk goes on after a failure).
     pub async fn pass_report(&self, env: &RedcapEnvironment) -> PassReport {
-        apply_pass(&self.ctx, &self.store, env, WriteMode::Apply, Timestamp::now(), Scope::All)
+        apply_pass(&self.ctx, &self.store, env, WriteMode::Apply, Timestamp::now(), walked())
             .await
             .expect("the pass starts")
     }
@@ -157,14 +172,14 @@ pub async fn apply_at(
     first_failure(apply_pass(ctx, store, env, mode, now, scope).await?)
 }
 
-/// One pass of the whole walk, now.
+/// One pass of the walk ([`walked`]), now.
 pub async fn apply_components(
     ctx: &AwsCtx,
     store: &dyn SecretStore,
     env: &RedcapEnvironment,
     mode: WriteMode,
 ) -> Result<PassReport, ComponentError> {
-    apply_at(ctx, store, env, mode, Timestamp::now(), Scope::All).await
+    apply_at(ctx, store, env, mode, Timestamp::now(), walked()).await
 }
 
 /// One deletion pass of the whole walk (`spec.deletionPolicy`).

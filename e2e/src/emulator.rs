@@ -129,6 +129,48 @@ impl EmulatorControl {
     }
 }
 
+/// One awsJson 1.1 call to the emulator without an SDK client (for services the operator
+/// does not call yet, such as ACM): `target` is the `X-Amz-Target` header.
+pub fn aws_json(region: &str, service: &str, target: &str, body: &Value) -> anyhow::Result<Value> {
+    let control = EmulatorControl::from_env();
+    let payload = body.to_string();
+    let mut stream = TcpStream::connect(&control.host)
+        .with_context(|| format!("connecting to the emulator at {}", control.host))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: {target}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {len}\r\nConnection: close\r\n\r\n{payload}",
+        host = control.host,
+        len = payload.len()
+    )?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw)?;
+    let status = raw.split(' ').nth(1).unwrap_or_default().to_string();
+    let answer = raw.split("\r\n\r\n").nth(1).unwrap_or("");
+    if status != "200" {
+        bail!("{target} answered {status}: {answer:.300}");
+    }
+    Ok(serde_json::from_str(answer).unwrap_or(Value::Null))
+}
+
+/// A certificate for `domain` in the emulator's ACM (the load balancer's HTTPS listener
+/// refuses one ACM does not hold); returns its ARN.
+pub fn request_certificate(region: &str, domain: &str) -> anyhow::Result<String> {
+    let answer = aws_json(
+        region,
+        "acm",
+        "CertificateManager.RequestCertificate",
+        &json!({"DomainName": domain, "ValidationMethod": "DNS"}),
+    )?;
+    answer["CertificateArn"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("RequestCertificate answered {answer}"))
+}
+
 /// Removes one duration setting when dropped.
 #[must_use = "the duration is removed when the guard is dropped"]
 pub struct DurationGuard(EmulatorControl, String);

@@ -30,7 +30,6 @@ use redcap_operator::reconcile::ComponentError;
 use redcap_operator::reconcile::ledger::WriteMode;
 use redcap_operator::reconcile::report::PassReport;
 use redcap_operator::reconcile::status::{Outcome, compute_status, now};
-use redcap_operator::reconcile::walk::Scope;
 use serde_json::{Value, json};
 
 const REGION: &str = "eu-central-1";
@@ -79,7 +78,8 @@ fn database_status(env: &RedcapEnvironment) -> DatabaseStatus {
 /// One pass; its status is written back into `env` as the status writer would.
 async fn try_pass(h: &Harness, env: &mut RedcapEnvironment) -> Result<PassReport, ComponentError> {
     let pass =
-        apply_at(&h.ctx, &h.store, env, WriteMode::Apply, Timestamp::now(), Scope::All).await?;
+        apply_at(&h.ctx, &h.store, env, WriteMode::Apply, Timestamp::now(), components::walked())
+            .await?;
     let status = compute_status(env.status.as_ref(), env, Outcome::Applied(&pass), &now());
     env.status = Some(status);
     Ok(pass)

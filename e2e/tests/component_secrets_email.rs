@@ -21,7 +21,6 @@ use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tag
 use redcap_operator::plan::credentials::{ROTATION_TAG, version_token};
 use redcap_operator::reconcile::ledger::WriteMode;
 use redcap_operator::reconcile::report::PassReport;
-use redcap_operator::reconcile::walk::Scope;
 use serde_json::Value;
 
 const REGION: &str = "eu-west-1";
@@ -567,9 +566,10 @@ async fn without_a_managed_zone_the_records_are_listed_in_status() {
 async fn a_malformed_address_stalls_with_the_field_named_then_recovers() {
     let h = harness().await;
     let mut env = environment(serde_json::json!({"email": {"fromAddress": "redcap@exa_mple.org"}}));
-    let err = apply_at(&h.ctx, &h.store, &env, WriteMode::Apply, Timestamp::now(), Scope::All)
-        .await
-        .expect_err("malformed address");
+    let err =
+        apply_at(&h.ctx, &h.store, &env, WriteMode::Apply, Timestamp::now(), components::walked())
+            .await
+            .expect_err("malformed address");
     assert_eq!(err.component(), ComponentName::Email);
     assert_eq!(err.class(), redcap_operator::aws::ErrorClass::Terminal);
     assert!(err.to_string().contains("spec.email.fromAddress"), "{err}");

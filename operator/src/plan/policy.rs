@@ -35,6 +35,7 @@ pub fn file_bucket_policy(partition: &str, bucket: &str) -> Value {
 /// ownership a bucket policy is the only way to grant log delivery (ACLs are off).
 pub fn log_bucket_policy(
     partition: &str,
+    region: &str,
     log_bucket: &str,
     prefix: &str,
     source_bucket: &str,
@@ -55,10 +56,61 @@ pub fn log_bucket_policy(
                     "ArnLike": {"aws:SourceArn": bucket_arn(partition, source_bucket)},
                     "StringEquals": {"aws:SourceAccount": account}
                 }
+            },
+            {
+                // The compute kind EcsFargate's load balancer writes its access logs under
+                // `load-balancer/AWSLogs/<account>/`.
+                "Sid": "AllowLoadBalancerAccessLogDelivery",
+                "Effect": "Allow",
+                "Principal": elb_log_principal(partition, region),
+                "Action": "s3:PutObject",
+                "Resource": format!("{arn}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/{account}/*")
             }
         ]
     })
 }
+
+/// Where load balancers write their access logs in the access-log bucket.
+pub const LOAD_BALANCER_LOG_PREFIX: &str = "load-balancer";
+
+/// Who delivers load-balancer access logs: in the regions that existed before August 2022,
+/// Elastic Load Balancing's own account there; in the others, its log delivery service.
+fn elb_log_principal(partition: &str, region: &str) -> Value {
+    match ELB_LOG_ACCOUNTS.iter().find(|(r, _)| *r == region) {
+        Some((_, account)) => json!({"AWS": format!("arn:{partition}:iam::{account}:root")}),
+        None => json!({"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
+    }
+}
+
+/// Elastic Load Balancing's account per region (AWS's table for access-log buckets).
+const ELB_LOG_ACCOUNTS: &[(&str, &str)] = &[
+    ("us-east-1", "127311923021"),
+    ("us-east-2", "033677994240"),
+    ("us-west-1", "027434742980"),
+    ("us-west-2", "797873946194"),
+    ("af-south-1", "098369216593"),
+    ("ap-east-1", "754344448648"),
+    ("ap-southeast-3", "589379963580"),
+    ("ap-south-1", "718504428378"),
+    ("ap-northeast-3", "383597477331"),
+    ("ap-northeast-2", "600734575887"),
+    ("ap-southeast-1", "114774131450"),
+    ("ap-southeast-2", "783225319266"),
+    ("ap-northeast-1", "582318560864"),
+    ("ca-central-1", "985666609251"),
+    ("eu-central-1", "054676820928"),
+    ("eu-west-1", "156460612806"),
+    ("eu-west-2", "652711504416"),
+    ("eu-south-1", "635631232127"),
+    ("eu-west-3", "009996457667"),
+    ("eu-north-1", "897822967062"),
+    ("me-south-1", "076674570225"),
+    ("sa-east-1", "507241528517"),
+    ("us-gov-west-1", "048591011584"),
+    ("us-gov-east-1", "190560391635"),
+    ("cn-north-1", "638102146993"),
+    ("cn-northwest-1", "037604701340"),
+];
 
 /// True when two policy documents mean the same thing.
 pub fn same_policy(a: &Value, b: &Value) -> bool {
@@ -173,7 +225,8 @@ mod tests {
 
     #[test]
     fn statement_order_is_not_drift() {
-        let ours = log_bucket_policy("aws", "logs", "access-logs/", "files", "123456789012");
+        let ours =
+            log_bucket_policy("aws", "eu-west-1", "logs", "access-logs/", "files", "123456789012");
         let mut theirs = ours.clone();
         if let Some(Value::Array(s)) = theirs.get_mut("Statement") {
             s.reverse();
@@ -189,19 +242,29 @@ mod tests {
         weakened["Statement"][0]["Effect"] = json!("Allow");
         assert!(!same_policy(&ours, &weakened));
         assert!(!same_policy(&ours, &parse_policy("not json")));
-        let log = log_bucket_policy("aws", "logs", "access-logs/", "files", "123456789012");
+        let log =
+            log_bucket_policy("aws", "eu-west-1", "logs", "access-logs/", "files", "123456789012");
         let other_account =
-            log_bucket_policy("aws", "logs", "access-logs/", "files", "210987654321");
+            log_bucket_policy("aws", "eu-west-1", "logs", "access-logs/", "files", "210987654321");
         assert!(!same_policy(&log, &other_account));
     }
 
     #[test]
     fn log_policy_grants_only_the_logging_service_for_this_bucket_and_account() {
-        let p = log_bucket_policy("aws", "logs", "access-logs/", "files", "123456789012");
+        let p =
+            log_bucket_policy("aws", "eu-west-1", "logs", "access-logs/", "files", "123456789012");
         let allow = &p["Statement"][1];
         assert_eq!(allow["Principal"]["Service"], "logging.s3.amazonaws.com");
         assert_eq!(allow["Resource"], "arn:aws:s3:::logs/access-logs/*");
         assert_eq!(allow["Condition"]["ArnLike"]["aws:SourceArn"], "arn:aws:s3:::files");
         assert_eq!(allow["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        let elb = &p["Statement"][2];
+        assert_eq!(elb["Principal"]["AWS"], "arn:aws:iam::156460612806:root");
+        assert_eq!(elb["Resource"], "arn:aws:s3:::logs/load-balancer/AWSLogs/123456789012/*");
+        let newer = log_bucket_policy("aws", "eu-central-2", "logs", "a/", "files", "1");
+        assert_eq!(
+            newer["Statement"][2]["Principal"]["Service"],
+            "logdelivery.elasticloadbalancing.amazonaws.com"
+        );
     }
 }

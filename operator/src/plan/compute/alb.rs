@@ -17,8 +17,8 @@ pub const HEALTH_CHECK_PATH: &str = "/healthcheck";
 /// Seconds a stopping task keeps its connections (REDCap requests are short; uploads
 /// are not cut off before this).
 pub const DEREGISTRATION_DELAY_SECONDS: u32 = 60;
-/// Access log prefix in the access-log bucket.
-pub const ACCESS_LOG_PREFIX: &str = "load-balancer";
+/// Access log prefix in the access-log bucket (its policy lets load balancers write there).
+pub const ACCESS_LOG_PREFIX: &str = crate::plan::policy::LOAD_BALANCER_LOG_PREFIX;
 
 /// The load balancer.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -205,6 +205,7 @@ pub(super) async fn apply(
         }
     };
 
+    let mut deployed = false;
     let (seen, health) = match seen {
         None if l.apply() => {
             let mut tags = d.tags.clone();
@@ -222,6 +223,7 @@ pub(super) async fn apply(
                 "created ECS service {FARGATE_SERVICE} on {}",
                 family_revision(&revision)
             ));
+            deployed = true;
             (created, TargetHealth::default())
         }
         None => {
@@ -235,16 +237,18 @@ pub(super) async fn apply(
             if !failed_before && !matches!(before, Readiness::Failed(_)) {
                 let changes = service_changes(&want, &seen, &revision, &hash, &target.version);
                 correct_service(w, l, &want, &seen, &changes).await?;
+                deployed = l.apply()
+                    && changes.iter().any(|c| matches!(c, ServiceChange::TaskDefinition { .. }));
             }
             (seen, health)
         }
     };
     scale(w, l, d, &lb.arn, &tg_arn).await?;
 
-    let readiness = if l.has_written() && seen.task_definition != revision {
-        Readiness::Progressing(format!("deploying {}", family_revision(&revision)))
-    } else if failed_before {
+    let readiness = if failed_before {
         Readiness::Failed(d.failed.map(|f| f.reason.clone()).unwrap_or_default())
+    } else if deployed {
+        Readiness::Progressing(format!("deploying {}", family_revision(&revision)))
     } else {
         readiness::ecs_service(&seen, &revision, health)
     };

@@ -373,10 +373,10 @@ async fn switch(
             Ok(())
         }
         Readiness::Failed(reason) => {
-            let logs = served
-                .failure
-                .as_ref()
-                .or(d.failed)
+            let record = served.failure.as_ref().or(d.failed);
+            // The record's reason names the stopped task; AWS's alone does not.
+            let reason = record.map_or(reason, |f| f.reason.clone());
+            let logs = record
                 .and_then(|f| f.logs_url.clone())
                 .map(|u| format!(" (logs: {u})"))
                 .unwrap_or_default();
@@ -386,7 +386,7 @@ async fn switch(
                 "DescribeServices",
                 "DeploymentFailed",
                 format!(
-                    "{} {reason}{logs}; the previous tasks keep serving. Fix the cause, then change the spec (a new image or setting) to deploy again",
+                    "{}: {reason}{logs}; the previous tasks keep serving. Fix the cause, then change the spec (a new image or setting) to deploy again",
                     kind_name(d.kind)
                 ),
             ))
