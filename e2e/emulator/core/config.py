@@ -168,12 +168,14 @@ class Config:
         if "acm.issue" in new_d:
             self._sync_acm()
 
-    def duration(self, key: str, name: str | None = None) -> float:
+    def duration(self, key: str, *names: str | None) -> float:
         """Seconds for `key`; `<key>:<name>` (set through the control API) wins for that
-        resource name."""
+        resource name. With several names (most specific first, e.g. `<cluster>/<service>`
+        and `<service>`), the first one set wins."""
         with self._lock:
-            if name is not None and f"{key}:{name}" in self._durations:
-                return self._durations[f"{key}:{name}"]
+            for name in names:
+                if name is not None and f"{key}:{name}" in self._durations:
+                    return self._durations[f"{key}:{name}"]
             return self._durations[key]
 
     def any_duration(self, prefix: str) -> bool:
@@ -181,10 +183,12 @@ class Config:
         with self._lock:
             return any(v > 0 for k, v in self._durations.items() if k.startswith(prefix))
 
-    def outcome(self, key: str, name: str | None = None) -> str:
+    def outcome(self, key: str, *names: str | None) -> str:
+        """The outcome for `key`; narrowed like `duration`."""
         with self._lock:
-            if name is not None and f"{key}:{name}" in self._outcomes:
-                return self._outcomes[f"{key}:{name}"]
+            for name in names:
+                if name is not None and f"{key}:{name}" in self._outcomes:
+                    return self._outcomes[f"{key}:{name}"]
             return self._outcomes[key]
 
     def snapshot(self) -> dict[str, Any]:

@@ -201,3 +201,28 @@ def test_failed_first_deployment_cannot_roll_back(aws, control):
     assert brief["status"] == "ROLLBACK_FAILED" and brief["serviceDeploymentArn"] == svc["currentDeployment"]
     dep = ecs.describe_services(cluster="default", services=["redcap-web"])["services"][0]["deployments"][0]
     assert (dep["rolloutState"], dep["rolloutStateReason"]) == ("FAILED", "ECS deployment circuit breaker: tasks failed to start.")
+
+
+def test_tags_are_the_ecs_services_tags(aws):
+    """TagResource on the Express service's ARN (it is an ECS service) shows in its description."""
+    ecs = aws("ecs")
+    svc = create(ecs)
+    ecs.tag_resource(resourceArn=svc["serviceArn"], tags=[{"key": "revision", "value": "1"}])
+    got = ecs.describe_express_gateway_service(serviceArn=svc["serviceArn"], include=["TAGS"])["service"]["tags"]
+    assert {t["key"]: t["value"] for t in got} == {"app": "redcap", "revision": "1"}
+
+
+def test_outcomes_narrow_to_the_cluster_and_service(aws, control):
+    """Every environment's Express service has the same name: `<cluster>/<service>` picks one."""
+    ecs, ec2 = aws("ecs"), aws("ec2")
+    _, subnets = vpc_with_subnets(ec2)
+    for cluster in ("env-a", "env-b"):
+        ecs.create_cluster(clusterName=cluster)
+    control.config(outcomes={"ecs.deployment:env-b/redcap-web": "FAILED"})
+    for cluster in ("env-a", "env-b"):
+        create(ecs, cluster=cluster, networkConfiguration={"subnets": subnets})
+    status = {
+        cluster: ecs.list_service_deployments(cluster=cluster, service="redcap-web")["serviceDeployments"][0]["status"]
+        for cluster in ("env-a", "env-b")
+    }
+    assert status == {"env-a": "SUCCESSFUL", "env-b": "ROLLBACK_FAILED"}

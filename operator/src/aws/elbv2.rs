@@ -117,6 +117,35 @@ async fn modify_attributes(
     .await
 }
 
+/// The attributes of the load balancer `arn`, by key; `None` when it is gone. For a load
+/// balancer found by ARN rather than by name (the one ECS Express manages).
+pub async fn load_balancer_attributes(
+    aws: &AwsCtx,
+    arn: &str,
+) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    let Some(out) = aws
+        .find(aws.elbv2.describe_load_balancer_attributes().load_balancer_arn(arn).send())
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        out.attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
+            .collect(),
+    ))
+}
+
+/// Sets `attributes` (only those) on the load balancer `arn`.
+pub async fn set_load_balancer_attributes(
+    aws: &AwsCtx,
+    arn: &str,
+    attributes: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    modify_attributes(aws, arn, attributes).await
+}
+
 impl Resource for DesiredLoadBalancer {
     type Seen = ObservedLoadBalancer;
     type Change = LoadBalancerChange;

@@ -20,6 +20,7 @@ pub mod cloudformation;
 pub mod codebuild;
 pub mod ecr;
 pub mod ecs;
+pub mod ecs_express;
 pub mod elbv2;
 pub mod email;
 pub mod error;

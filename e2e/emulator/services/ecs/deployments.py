@@ -153,9 +153,12 @@ def record(arn: str, cluster_arn: str, task_definition: str, desired: int, fresh
             rec = new_service(arn, cluster_arn)
         svc = moto_service(rec)
         name = rec["name"]
+        # Settings narrowed to `<cluster>/<service>` win over those narrowed to the service
+        # name (every environment's Express service has the same name).
+        names = (f"{rec['cluster']}/{name}", name)
         lbs = copy.deepcopy(getattr(svc, "load_balancers", None) or [])
         groups = [lb["targetGroupArn"] for lb in lbs if lb.get("targetGroupArn")]
-        unhealthy = CONFIG.outcome("elbv2.target", name) == "unhealthy" or any(CONFIG.outcome("elbv2.target", g.split("/")[-2]) == "unhealthy" for g in groups)
+        unhealthy = CONFIG.outcome("elbv2.target", *names) == "unhealthy" or any(CONFIG.outcome("elbv2.target", g.split("/")[-2]) == "unhealthy" for g in groups)
         rev = _revision(rec, svc, task_definition)
         network = getattr(svc, "network_configuration", None) or {}
         dep = {
@@ -165,11 +168,11 @@ def record(arn: str, cluster_arn: str, task_definition: str, desired: int, fresh
             "taskDefinition": task_definition,
             "desiredCount": desired,
             "createdAt": now(),
-            "outcome": CONFIG.outcome("ecs.deployment", name),
+            "outcome": CONFIG.outcome("ecs.deployment", *names),
             "unhealthy": unhealthy,
-            "span": CONFIG.duration("ecs.deployment", name),
-            "health": CONFIG.duration("elbv2.target.healthy", name) if groups else 0.0,
-            "drain": CONFIG.duration("elbv2.target.drain", name),
+            "span": CONFIG.duration("ecs.deployment", *names),
+            "health": CONFIG.duration("elbv2.target.healthy", *names) if groups else 0.0,
+            "drain": CONFIG.duration("elbv2.target.drain", *names),
             "config": copy.deepcopy(rec["config"]),
             "lbs": lbs,
             "subnets": list((network.get("awsvpcConfiguration") or {}).get("subnets") or []),

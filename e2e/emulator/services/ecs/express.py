@@ -382,7 +382,11 @@ def _view(rec: dict[str, Any], with_tags: bool) -> dict[str, Any]:
         out["activeConfigurations"] = sorted(confs, key=lambda c: c["createdAt"])
         out["currentDeployment"] = next(d["sd_arn"] for d in reversed(ecs_rec["deps"]) if d["sd_arn"])
     if with_tags:
-        out["tags"] = copy.deepcopy(rec["tags"])
+        # The Express service is an ECS service: TagResource/UntagResource on its ARN
+        # change the tags it describes.
+        svc = base.ecs_backend(rec["_account"], rec["_region"]).services.get(f"{rec['_cluster_name']}:{rec['serviceName']}")
+        tags = getattr(svc, "tags", None) if svc is not None else None
+        out["tags"] = copy.deepcopy(tags if tags is not None else rec["tags"])
     return out
 
 
@@ -523,7 +527,7 @@ def delete(call: wire.Call, p: dict[str, Any]) -> dict[str, Any]:
     _deprovision(Aws(call.access_key, rec["_region"]), rec)
     rec["status"] = {"statusCode": "DRAINING"}
     rec["_deleted"] = now()
-    rec["_drain"] = CONFIG.duration("ecs.express.drain")
+    rec["_drain"] = CONFIG.duration("ecs.express.drain", f"{rec['_cluster_name']}/{rec['serviceName']}", rec["serviceName"])
     rec["updatedAt"] = now()
     return {"service": _view(rec, False)}
 

@@ -8,6 +8,7 @@
 
 pub mod alb;
 pub mod container;
+pub mod express;
 pub mod fargate;
 pub mod readiness;
 pub mod roles;

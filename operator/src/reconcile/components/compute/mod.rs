@@ -225,8 +225,15 @@ async fn target(
     };
     // The base URL: the site's (domain), or the service's own once it is known.
     let base_url = site_url(spec, recorded.and_then(|r| r.url.as_deref()));
-    let keepalive = (kind == ComputeKind::EcsFargate)
-        .then(|| spec.compute.ecs_fargate.clone().unwrap_or_default().idle_timeout_seconds + 5);
+    // Apache keeps idle connections open longer than the load balancer does (else the
+    // load balancer reuses a connection Apache just closed: a 502).
+    let keepalive = match kind {
+        ComputeKind::EcsFargate => {
+            Some(spec.compute.ecs_fargate.clone().unwrap_or_default().idle_timeout_seconds + 5)
+        }
+        ComputeKind::EcsExpress => Some(crate::plan::compute::express::IDLE_TIMEOUT_SECONDS + 5),
+        ComputeKind::AppRunner => None,
+    };
     let inputs = ContainerInputs {
         spec,
         region: &w.id.region,
