@@ -36,6 +36,7 @@ DURATION_KEYS = (
     "acm.issue",
     "apprunner.operation",
     "apprunner.customdomain",
+    "apprunner.vpcconnector.release",
     "ecs.express.drain",
     "ecs.task",
     "elbv2.target.healthy",

@@ -3,8 +3,12 @@
 Requests and responses are validated against botocore's official apprunner model
 (model.parse_input / model.build_output). Services move through the real status machine:
 every mutating call starts an operation (ListOperations) that is IN_PROGRESS for the
-configured `apprunner.operation` duration and then SUCCEEDED (or FAILED / ROLLBACK_SUCCEEDED
-when the `apprunner` outcome says FAILED). Custom domains wait for their certificate
+configured `apprunner.operation` duration (`apprunner.operation:<service name>` narrows it)
+and then SUCCEEDED (or FAILED / ROLLBACK_SUCCEEDED when the `apprunner` outcome says FAILED).
+A service that failed to create can be updated (App Runner allows it since 2023): it is
+built again with the new configuration. A VPC connector cannot be deleted while a service
+uses it, nor for `apprunner.vpcconnector.release` seconds after the last such service was
+deleted (App Runner holds it a while: apprunner-roadmap #161). Custom domains wait for their certificate
 validation CNAMEs to exist in moto's Route 53 (outcome `apprunner.customdomain`).
 The account state also holds the helper resources: VPC connectors (subnets and security
 groups must exist in moto's EC2), auto scaling configurations (revisions, the account
@@ -152,6 +156,8 @@ def _settle(b: Backend, svc: dict[str, Any]) -> None:
         op["Status"], svc["Status"] = ("FAILED", "RUNNING") if failed else ("SUCCEEDED", "PAUSED")
     elif kind == "RESUME_SERVICE":
         op["Status"], svc["Status"] = ("FAILED", "PAUSED") if failed else ("SUCCEEDED", "RUNNING")
+    elif op.get("_from") == "CREATE_FAILED":  # an update that builds a failed service again
+        op["Status"], svc["Status"] = ("FAILED", "CREATE_FAILED") if failed else ("SUCCEEDED", "RUNNING")
     else:  # UPDATE_SERVICE, START_DEPLOYMENT: a failed rollout rolls back to the old config
         op["Status"] = "ROLLBACK_SUCCEEDED" if failed else "SUCCEEDED"
         if failed and op.get("_previous"):
@@ -169,9 +175,10 @@ def _start_op(svc: dict[str, Any], kind: str, previous: dict[str, Any] | None = 
         "TargetArn": svc["ServiceArn"],
         "StartedAt": now(),
         "UpdatedAt": now(),
-        "_duration": CONFIG.duration("apprunner.operation"),
+        "_duration": CONFIG.duration("apprunner.operation", svc["ServiceName"]),
         "_outcome": CONFIG.outcome("apprunner", svc["ServiceName"]),
         "_previous": previous,
+        "_from": svc.get("Status"),
     }
     svc["_ops"].insert(0, op)
     svc["_op"] = op
@@ -298,7 +305,7 @@ def _network(net: dict[str, Any] | None) -> dict[str, Any]:
 
 def update_service(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     svc = _service(b, p["ServiceArn"], allow_deleted=False)
-    _require_idle(svc, "RUNNING")
+    _require_idle(svc, "RUNNING", "CREATE_FAILED")
     change = _normalise(copy.deepcopy({k: p[k] for k in _CONFIG_KEYS if k in p}))
     _check_config(b, change)
     previous = {k: copy.deepcopy(svc[k]) for k in change}
@@ -539,10 +546,21 @@ def create_vpc_connector(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     return {"VpcConnector": c}
 
 
+def _connector_of(svc: dict[str, Any]) -> str | None:
+    return ((svc.get("NetworkConfiguration") or {}).get("EgressConfiguration") or {}).get("VpcConnectorArn")
+
+
 def delete_vpc_connector(b: Backend, p: dict[str, Any]) -> dict[str, Any]:
     c = _found(b.vpc_connectors, p["VpcConnectorArn"], "VPC connector")
     if c["Status"] == "INACTIVE":
         raise ApiError("ResourceNotFoundException", f"VPC connector {c['VpcConnectorArn']} is already deleted")
+    release = CONFIG.duration("apprunner.vpcconnector.release", c["VpcConnectorName"])
+    for svc in b.services.values():
+        _settle(b, svc)
+        if _connector_of(svc) != c["VpcConnectorArn"]:
+            continue
+        if svc["Status"] != "DELETED" or elapsed(svc["DeletedAt"]) < release:
+            raise invalid(f"VPC connector {c['VpcConnectorArn']} is associated with one or more App Runner services and can't be deleted")
     c.update({"Status": "INACTIVE", "DeletedAt": now()})
     return {"VpcConnector": c}
 

@@ -209,9 +209,51 @@ def test_vpc_connector_checks_network_and_egress(aws):
     net = {"EgressConfiguration": {"EgressType": "VPC", "VpcConnectorArn": conn["VpcConnectorArn"]}}
     svc = create(ar, NetworkConfiguration=net)["Service"]
     assert svc["NetworkConfiguration"]["EgressConfiguration"]["VpcConnectorArn"] == conn["VpcConnectorArn"]
+    with fails_with("InvalidRequestException"):  # in use
+        ar.delete_vpc_connector(VpcConnectorArn=conn["VpcConnectorArn"])
+    ar.delete_service(ServiceArn=svc["ServiceArn"])
     ar.delete_vpc_connector(VpcConnectorArn=conn["VpcConnectorArn"])
     with fails_with("InvalidRequestException"):
         create(ar, name="second-app", NetworkConfiguration=net)
+
+
+def test_vpc_connector_is_held_a_while_after_its_service_is_deleted(aws, control):
+    ar, ec2 = aws("apprunner"), aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.2.1.0/24")["Subnet"]["SubnetId"]
+    conn = ar.create_vpc_connector(VpcConnectorName="held-vpc", Subnets=[subnet])["VpcConnector"]
+    control.config(durations={"apprunner.vpcconnector.release:held-vpc": 1.0})
+    net = {"EgressConfiguration": {"EgressType": "VPC", "VpcConnectorArn": conn["VpcConnectorArn"]}}
+    arn = create(ar, NetworkConfiguration=net)["Service"]["ServiceArn"]
+    ar.delete_service(ServiceArn=arn)
+    assert ar.describe_service(ServiceArn=arn)["Service"]["Status"] == "DELETED"
+    with fails_with("InvalidRequestException") as e:
+        ar.delete_vpc_connector(VpcConnectorArn=conn["VpcConnectorArn"])
+    assert "associated with one or more App Runner services" in e.value.response["Error"]["Message"]
+    time.sleep(1.1)
+    assert ar.delete_vpc_connector(VpcConnectorArn=conn["VpcConnectorArn"])["VpcConnector"]["Status"] == "INACTIVE"
+
+
+def test_a_service_that_failed_to_create_can_be_updated(aws, control):
+    control.config(outcomes={"apprunner:rebuilt-app": "FAILED"}, durations={"apprunner.operation:rebuilt-app": 0.5})
+    ar = aws("apprunner")
+    arn = create(ar, name="rebuilt-app")["Service"]["ServiceArn"]
+    other = create(ar, name="quick-app")["Service"]["ServiceArn"]
+    assert ar.describe_service(ServiceArn=other)["Service"]["Status"] == "RUNNING", "the duration is narrowed"
+    time.sleep(0.6)
+    assert ar.describe_service(ServiceArn=arn)["Service"]["Status"] == "CREATE_FAILED"
+    # Fails again with the same outcome: still CREATE_FAILED, the operation FAILED.
+    ar.update_service(ServiceArn=arn, InstanceConfiguration={"Cpu": "2048", "Memory": "4096"})
+    time.sleep(0.6)
+    assert ar.describe_service(ServiceArn=arn)["Service"]["Status"] == "CREATE_FAILED"
+    assert ar.list_operations(ServiceArn=arn)["OperationSummaryList"][0]["Status"] == "FAILED"
+    control.config(outcomes={"apprunner:rebuilt-app": None})
+    r = ar.update_service(ServiceArn=arn, InstanceConfiguration={"Cpu": "1024", "Memory": "2048"})
+    assert r["Service"]["Status"] == "OPERATION_IN_PROGRESS"
+    time.sleep(0.6)
+    assert ar.describe_service(ServiceArn=arn)["Service"]["Status"] == "RUNNING"
+    ops = ar.list_operations(ServiceArn=arn)["OperationSummaryList"]
+    assert [(o["Type"], o["Status"]) for o in ops] == [("UPDATE_SERVICE", "SUCCEEDED"), ("UPDATE_SERVICE", "FAILED"), ("CREATE_SERVICE", "FAILED")]
 
 
 def test_observability_and_tags(aws):

@@ -7,6 +7,7 @@
 //! (`roles`). Whether REDCap answers is decided from what AWS reports (`readiness`).
 
 pub mod alb;
+pub mod apprunner;
 pub mod container;
 pub mod express;
 pub mod fargate;
@@ -58,9 +59,11 @@ pub fn apprunner_service_name(environment_id: &str) -> String {
     fit(environment_id, "", 40)
 }
 
-/// The App Runner VPC connector (40 characters at most).
-pub fn vpc_connector_name(environment_id: &str) -> String {
-    fit(environment_id, "-vpc", 40)
+/// An App Runner VPC connector (40 characters at most). A connector cannot change, so
+/// its name carries `network_hash`, a hash of its subnets and security groups: another
+/// network is another connector.
+pub fn vpc_connector_name(environment_id: &str, network_hash: &str) -> String {
+    fit(environment_id, &format!("-{network_hash}"), 40)
 }
 
 /// The App Runner auto scaling configuration (32 characters at most).
@@ -109,5 +112,9 @@ mod tests {
         assert!(target_group_name(id, 8080).ends_with("1234abcd-8080"));
         assert_eq!(log_group_name("rc-x"), "/redcap/rc-x/redcap");
         assert_eq!(load_balancer_name("rc-short-1"), "rc-short-1");
+        assert!(apprunner_service_name(id).len() <= 40);
+        assert!(vpc_connector_name(id, "0123abcd").len() <= 40);
+        assert!(autoscaling_configuration_name(id).len() <= 32);
+        assert!(autoscaling_configuration_name(id).ends_with("1234abcd"));
     }
 }

@@ -387,10 +387,15 @@ async fn switch(
                 .and_then(|f| f.logs_url.clone())
                 .map(|u| format!(" (logs: {u})"))
                 .unwrap_or_default();
+            // The call that reported the failure, for the error's prefix.
+            let (service, operation) = match d.kind {
+                ComputeKind::AppRunner => ("apprunner", "ListOperations"),
+                _ => ("ecs", "DescribeServices"),
+            };
             Err(refused(
                 C,
-                "ecs",
-                "DescribeServices",
+                service,
+                operation,
                 "DeploymentFailed",
                 format!(
                     "{}: {reason}{logs}; the previous tasks keep serving. Fix the cause, then change the spec (a new image or setting) to deploy again",
