@@ -339,7 +339,7 @@ async fn assert_retained(policy: &str) {
     assert!(probe::key_id(&h.ctx.kms, &alias).await.is_some(), "alias kept");
 
     let (_, calls) = h.counted(h.cleanup_until_done(&env)).await;
-    assert_eq!(calls.writes(), 0, "retaining twice writes nothing");
+    assert_eq!(calls.writes(), 0, "retaining twice writes nothing: {:?}", calls.write_operations());
 }
 
 #[tokio::test]

@@ -438,23 +438,32 @@ pub(super) async fn retire(w: &Walk<'_>, l: &mut Ledger) -> Result<Retired, Comp
     let env_id = w.id.environment_id();
     let cluster = crate::plan::compute::cluster_name(&env_id);
     let resource_id = scaling::resource_id(&cluster, FARGATE_SERVICE);
-    if autoscaling::deregister(w.aws, &resource_id).await.map_err(&err)? {
-        l.removed("deregistered the service's autoscaling");
-    }
-    if let Some(service) =
-        ecs::observe_service(w.aws, &cluster, FARGATE_SERVICE).await.map_err(&err)?
-    {
-        if !service.tags.is_owned_by(&w.id.uid) {
+    let service = ecs::observe_service(w.aws, &cluster, FARGATE_SERVICE).await.map_err(&err)?;
+    match service {
+        Some(service) if !service.tags.is_owned_by(&w.id.uid) => {
+            // Neither the service nor its autoscaling is ours to remove.
             l.note(format!(
                 "ECS service {FARGATE_SERVICE} is not owned by this environment; left untouched"
             ));
-        } else if service.status == "ACTIVE" {
-            ecs::delete_service(w.aws, &cluster, FARGATE_SERVICE).await.map_err(&err)?;
-            l.removed(format!("deleting ECS service {FARGATE_SERVICE}"));
         }
-        return Ok(Retired::Deleting(format!(
-            "waiting for ECS service {FARGATE_SERVICE} to drain"
-        )));
+        service => {
+            // Observed first: a deregistration that finds nothing would still be a write
+            // on every deletion pass.
+            if autoscaling::observe_target(w.aws, &resource_id).await.map_err(&err)?.is_some()
+                && autoscaling::deregister(w.aws, &resource_id).await.map_err(&err)?
+            {
+                l.removed("deregistered the service's autoscaling");
+            }
+            if let Some(service) = service {
+                if service.status == "ACTIVE" {
+                    ecs::delete_service(w.aws, &cluster, FARGATE_SERVICE).await.map_err(&err)?;
+                    l.removed(format!("deleting ECS service {FARGATE_SERVICE}"));
+                }
+                return Ok(Retired::Deleting(format!(
+                    "waiting for ECS service {FARGATE_SERVICE} to drain"
+                )));
+            }
+        }
     }
     if let Some(lb) =
         elbv2::observe_load_balancer(w.aws, &load_balancer_name(&env_id)).await.map_err(&err)?
