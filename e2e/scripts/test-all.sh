@@ -66,7 +66,7 @@ e2e() {
     cargo test -p redcap-e2e --locked --no-run &&
     REDCAP_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/redcap-operator" \
       REDCAP_OPERATOR_KUBECONFIG="$STATE/operator.kubeconfig" \
-      cargo test -p redcap-e2e --locked -- --test-threads=4
+      cargo test -p redcap-e2e --locked --no-fail-fast -- --test-threads=4
 }
 
 chart() {
