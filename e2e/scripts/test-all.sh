@@ -62,9 +62,12 @@ unit() {
 }
 
 e2e() {
+  # The binary under test is copied out of the target directory, which other checkouts
+  # sharing it (worktrees, a cache reused between runs) may overwrite while tests run.
   cargo build -p redcap-operator --locked &&
+    cp "$CARGO_TARGET_DIR/debug/redcap-operator" "$STATE/redcap-operator" &&
     cargo test -p redcap-e2e --locked --no-run &&
-    REDCAP_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/redcap-operator" \
+    REDCAP_OPERATOR_BIN="$STATE/redcap-operator" \
       REDCAP_OPERATOR_KUBECONFIG="$STATE/operator.kubeconfig" \
       cargo test -p redcap-e2e --locked --no-fail-fast -- --test-threads=4
 }
