@@ -233,7 +233,7 @@ components! {
     Firewall {
         name: "firewall",
         section: "spec.firewall",
-        maturity: Planned,
+        maturity: Built,
         holds_data: false,
         lives_in_network: false,
         uses_key: false,

@@ -5,6 +5,13 @@
 //! collection removes it with the object. The firewall rule and the scheduled call carry
 //! the derived token `hex(HMAC-SHA256(key = seed, message = reverse(seed)))` (seed
 //! inventory S61/S87), never the seed itself. Neither value goes to status.
+//!
+//! The token travels in the header [`CRON_TOKEN_HEADER`], not in the query string as the
+//! seed's `?secret=` did, so it stays out of load balancer and Apache access logs. The
+//! firewall (`plan::firewall`) admits the cron path only with it; EventBridge's connection
+//! (`plan::schedule`) sends it. Which token the connection holds cannot be read back
+//! (EventBridge keeps it in a secret of its own), so the connection's description carries
+//! its [`fingerprint`], which both components compare.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +19,7 @@ use hmac::digest::InvalidLength;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use sha2::{Digest, Sha256};
 
 use crate::api::{RedcapEnvironment, SecretKeyRef};
 
@@ -40,6 +48,24 @@ pub fn generated_secret_name(env_name: &str) -> String {
     format!("{name}-cron")
 }
 
+/// `<environment id>-cron`: the EventBridge connection, API destination and rule that
+/// call `cron.php` (EventBridge names: at most 64 of `[.-_A-Za-z0-9]`).
+pub fn schedule_name(environment_id: &str) -> String {
+    format!("{environment_id}-cron")
+}
+
+/// What the connection's description says, with the fingerprint of the token it sends.
+pub fn connection_description(fingerprint: &str) -> String {
+    format!("Calls REDCap's cron.php (redcap-operator); token fingerprint {fingerprint}")
+}
+
+/// The token fingerprint a connection's description records.
+pub fn description_fingerprint(description: &str) -> Option<String> {
+    let (_, fp) = description.rsplit_once("token fingerprint ")?;
+    let fp = fp.trim();
+    (fp.len() == 16 && fp.chars().all(|c| c.is_ascii_hexdigit())).then(|| fp.to_string())
+}
+
 /// A fresh random seed.
 pub fn generate_seed() -> SecretString {
     random_alphanumeric(GENERATED_SEED_LEN)
@@ -63,7 +89,19 @@ pub fn validate_seed(seed: &[u8], reference: &SecretKeyRef) -> Result<SecretStri
     Ok(SecretString::new(trimmed))
 }
 
-/// The token the firewall rule compares the `secret` query argument of `cron.php` with.
+/// The header the scheduled call carries the token in, and the firewall rule reads
+/// (WAF compares header names in lower case; HTTP header names are case-insensitive).
+pub const CRON_TOKEN_HEADER: &str = "x-redcap-cron-token";
+
+/// A short, one-way fingerprint of a token (64 bits of a domain-separated sha256): what
+/// the connection's description records and the firewall compares, so which token the
+/// connection sends is known without the token ever leaving its secret.
+pub fn fingerprint(token: &SecretString) -> String {
+    let digest = Sha256::digest(format!("redcap-cron-token\0{}", token.expose()).as_bytes());
+    hex::encode(&digest[..8])
+}
+
+/// The token the firewall compares the cron call's [`CRON_TOKEN_HEADER`] with.
 pub fn firewall_token(seed: &SecretString) -> Result<SecretString, InvalidLength> {
     let reversed: String = seed.expose().chars().rev().collect();
     let mac = hmac_sha256(seed.expose().as_bytes(), reversed.as_bytes())?;
@@ -122,6 +160,17 @@ mod tests {
             firewall_token(&SecretString::new("7")).expect("hmac").expose(),
             "abc227e1e7da597a1547865c5aaf2f045e56545f00a7e4879cd458cb207def30"
         );
+    }
+
+    #[test]
+    fn fingerprint_is_short_stable_and_not_the_token() {
+        let t =
+            SecretString::new("fc061620415f7678f690086a1d513f7797fb7cd19dc06078376defcbb85bd7eb");
+        let fp = fingerprint(&t);
+        assert_eq!(fp.len(), 16);
+        assert_eq!(fp, fingerprint(&t.clone()));
+        assert_ne!(fp, fingerprint(&SecretString::new("other")));
+        assert!(!t.expose().contains(&fp));
     }
 
     #[test]
