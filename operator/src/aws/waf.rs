@@ -456,7 +456,7 @@ async fn create_web_acl(aws: &AwsCtx, want: &DesiredWebAcl) -> Result<(String, S
                 .create_web_acl()
                 .name(&want.name)
                 .scope(scope())
-                .description("REDCap (redcap-operator)")
+                .description("REDCap web ACL managed by redcap-operator")
                 .default_action(
                     t::DefaultAction::builder().allow(t::AllowAction::builder().build()).build(),
                 )
@@ -486,7 +486,7 @@ async fn update_web_acl(
             .name(&seen.name)
             .scope(scope())
             .id(&seen.id)
-            .description("REDCap (redcap-operator)")
+            .description("REDCap web ACL managed by redcap-operator")
             .default_action(
                 t::DefaultAction::builder().allow(t::AllowAction::builder().build()).build(),
             )
@@ -704,7 +704,7 @@ impl Resource for DesiredIpSet {
                     .create_ip_set()
                     .name(&self.name)
                     .scope(scope())
-                    .description("REDCap allow list (spec.firewall.allowedIps)")
+                    .description("REDCap allow list from spec.firewall.allowedIps")
                     .ip_address_version(version)
                     .set_addresses(Some(self.addresses.clone()))
                     .set_tags(Some(tag_list(&self.tags).map_err(&b)?))

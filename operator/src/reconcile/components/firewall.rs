@@ -29,7 +29,7 @@ use crate::reconcile::walk::{Component, Walk};
 const C: ComponentName = ComponentName::Firewall;
 
 /// Look again this soon while WAF does not accept an association yet.
-const ASSOCIATION_POLL: Duration = Duration::from_secs(30);
+const ASSOCIATION_POLL: Duration = Duration::from_secs(15);
 /// Look again this soon while a web ACL being deleted is still associated.
 const DELETE_POLL: Duration = Duration::from_secs(15);
 
