@@ -243,7 +243,7 @@ components! {
     Cron {
         name: "cron",
         section: "spec.cron",
-        maturity: Planned,
+        maturity: Built,
         holds_data: false,
         lives_in_network: false,
         uses_key: false,

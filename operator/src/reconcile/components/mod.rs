@@ -5,6 +5,7 @@
 
 pub mod compute;
 pub mod credentials;
+pub mod cron;
 pub mod database;
 pub mod email;
 pub mod firewall;
@@ -18,6 +19,7 @@ pub mod storage;
 
 pub use compute::Compute;
 pub use credentials::{SmtpCredentials, StorageCredentials};
+pub use cron::Cron;
 pub use database::Database;
 pub use email::Email;
 pub use firewall::Firewall;
@@ -45,4 +47,5 @@ pub const WALK: &[Entry] = &[
     entry::<Image>(),
     entry::<Compute>(),
     entry::<Firewall>(),
+    entry::<Cron>(),
 ];
