@@ -85,3 +85,4 @@ def test_association_is_refused_for_a_while_after_create(aws, control):
     time.sleep(1.6)
     waf.associate_web_acl(WebACLArn=s["ARN"], ResourceArn=lb)
     assert waf.get_web_acl_for_resource(ResourceArn=lb)["WebACL"]["ARN"] == s["ARN"]
+
