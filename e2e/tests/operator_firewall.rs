@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use redcap_e2e::emulator::{EmulatorControl, aws_json};
+use redcap_e2e::emulator::{EmulatorControl, aws_json, base64_decode};
 use redcap_e2e::manifests::EnvironmentManifest;
 use redcap_e2e::probe::{Limit, settle_until};
 use redcap_e2e::{Operator, OperatorOptions, TestEnv};
@@ -96,23 +96,6 @@ fn get_raw(name: &str, id: &str) -> anyhow::Result<(Value, String)> {
         &json!({"Name": name, "Scope": "REGIONAL", "Id": id}),
     )?;
     Ok((out["WebACL"].clone(), out["LockToken"].as_str().unwrap_or_default().to_string()))
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let Some(v) = ALPHABET.iter().position(|a| *a == c) else { continue };
-        acc = (acc << 6) | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
 }
 
 /// `v` without null members (the emulator reports unset optional members as null; AWS
