@@ -150,7 +150,11 @@ async fn cron_calls_with_the_header_token_rotates_in_order_and_stops_at_zero() -
     let header = conn.auth_parameters().and_then(|p| p.api_key_auth_parameters());
     assert_eq!(header.and_then(|k| k.api_key_name()), Some("x-redcap-cron-token"));
     assert_eq!(connection_token(&ev, &secrets, &name).await?.as_deref(), Some(token.as_str()));
-    assert_eq!(waf_tokens(&format!("{env_id}-waf"))?, [token.clone()], "the firewall checks it");
+    assert_eq!(
+        waf_tokens(&format!("{env_id}-waf"))?,
+        std::slice::from_ref(&token),
+        "the firewall checks it"
+    );
     let status = cron(&ready).cloned().expect("status.cron");
     assert_eq!(status.schedule.as_deref(), Some("rate(1 minute)"));
     assert_eq!(status.target_url.as_deref(), Some(cron_url.as_str()));
