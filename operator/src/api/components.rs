@@ -247,7 +247,7 @@ components! {
         holds_data: false,
         lives_in_network: false,
         uses_key: false,
-        resources: "EventBridge connection, API destination, rule and target that call cron.php",
+        resources: "EventBridge connection, API destination, rule and target that call cron.php, and the role EventBridge calls with",
         summary: "The schedule that calls REDCap's `cron.php`.",
     },
     MaintenanceServer {
