@@ -41,6 +41,7 @@ DURATION_KEYS = (
     "ecs.task",
     "elbv2.target.healthy",
     "elbv2.target.drain",
+    "wafv2.associate",
 )
 
 # Outcome keys and their allowed values; `<key>:<name>` narrows one to a resource name

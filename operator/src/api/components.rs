@@ -233,7 +233,7 @@ components! {
     Firewall {
         name: "firewall",
         section: "spec.firewall",
-        maturity: Planned,
+        maturity: Built,
         holds_data: false,
         lives_in_network: false,
         uses_key: false,
@@ -243,11 +243,11 @@ components! {
     Cron {
         name: "cron",
         section: "spec.cron",
-        maturity: Planned,
+        maturity: Built,
         holds_data: false,
         lives_in_network: false,
         uses_key: false,
-        resources: "EventBridge connection, API destination, rule and target that call cron.php",
+        resources: "EventBridge connection, API destination, rule and target that call cron.php, and the role EventBridge calls with",
         summary: "The schedule that calls REDCap's `cron.php`.",
     },
     MaintenanceServer {

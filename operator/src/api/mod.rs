@@ -12,6 +12,7 @@ pub mod spec;
 pub mod status;
 mod status_compute;
 mod status_database;
+mod status_waf_cron;
 
 pub use components::{COMPONENTS, ComponentInfo, ComponentName, Maturity};
 pub use conditions::{ConditionReason, ConditionType};
@@ -19,6 +20,7 @@ pub use spec::*;
 pub use status::*;
 pub use status_compute::*;
 pub use status_database::*;
+pub use status_waf_cron::*;
 
 use kube::CustomResourceExt;
 

@@ -48,6 +48,11 @@ pub struct RedcapEnvironmentStatus {
     /// The service that runs REDCap: its kind, the image it runs, its tasks and its
     /// newest deployment.
     pub compute: Option<super::ComputeStatus>,
+    /// The WAF web ACL in front of REDCap: its ARN, capacity used and associations.
+    pub firewall: Option<super::FirewallStatus>,
+    /// The schedule that calls REDCap's `cron.php`: expression, URL (never the token)
+    /// and the last failure EventBridge reports.
+    pub cron: Option<super::CronStatus>,
 
     /// The deterministic prefix of every AWS name this environment owns
     /// (derived from namespace, name and UID; fixed for the life of the object).

@@ -24,6 +24,7 @@ pub mod ecs_express;
 pub mod elbv2;
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod guardduty;
 pub mod iam;
 pub mod instrument;
@@ -36,6 +37,7 @@ pub mod route53;
 pub mod s3;
 pub mod secrets;
 pub mod services;
+pub mod waf;
 
 pub use clients::{AwsCtx, AwsFactory, AwsRetryMode, AwsSettings};
 pub use error::{AwsError, ErrorClass};
@@ -168,5 +170,21 @@ services::aws_services! {
             "RepositoryNotFoundException", "ImageNotFoundException",
             "LifecyclePolicyNotFoundException",
         ];
+    }
+    // WAF's optimistic-lock and "unavailable right after create" errors are retried by
+    // the firewall component itself (`aws::waf`), so they are neither terminal nor
+    // not-found here.
+    Wafv2 => wafv2: aws_sdk_wafv2, "wafv2" {
+        terminal: [
+            "WAFInvalidParameterException", "WAFLimitsExceededException",
+            "WAFInvalidResourceException", "WAFSubscriptionNotFoundException",
+            "WAFExpiredManagedRuleGroupVersionException",
+            "WAFInvalidOperationException", "WAFConfigurationWarningException",
+        ];
+        not_found: ["WAFNonexistentItemException"];
+    }
+    EventBridge => events: aws_sdk_eventbridge, "events" {
+        terminal: ["InvalidEventPatternException", "LimitExceededException", "ManagedRuleException"];
+        not_found: ["ResourceNotFoundException"];
     }
 }

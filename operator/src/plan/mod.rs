@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod cron;
 pub mod database;
 pub mod email;
+pub mod firewall;
 pub mod guardduty;
 pub mod iam;
 pub mod image;

@@ -9,8 +9,19 @@ use crate::plan::secret::SecretString;
 /// [`SecretString`]s; nothing here goes to status, Events or logs.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RuntimeHandoff {
-    /// The token the firewall rule compares `cron.php?secret=` with.
+    /// The cron token: the firewall admits the cron path only with it in the header
+    /// `plan::cron::CRON_TOKEN_HEADER`, and the cron schedule's connection sends it.
     pub cron_token: Option<SecretString>,
+    /// What serves REDCap, for the firewall to associate its web ACL with (load
+    /// balancer or App Runner service ARNs), set by compute once it got that far in this
+    /// pass. `None`: unknown this pass (compute failed or waited before looking), so the
+    /// firewall leaves the associations as they are.
+    pub fronts: Option<Vec<String>>,
+    /// Fingerprints (`plan::cron::fingerprint`) of the cron tokens the environment's own
+    /// web ACL accepts after this pass; `None` when the firewall did not get that far or
+    /// an external web ACL is used. The cron connection moves to a new token only once
+    /// the firewall accepts it.
+    pub firewall_accepts: Option<Vec<String>>,
     /// The secrets REDCap reads at start (salt, storage and SMTP credentials).
     pub secret_arns: Vec<String>,
     /// The runtime role's policy (`plan::secrets::runtime_policy`), without the database

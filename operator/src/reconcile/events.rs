@@ -149,6 +149,22 @@ fn database_transitions(
     out
 }
 
+/// The API server refuses an Event note over 1024 bytes (not characters: a message cut to
+/// 1024 characters with a multi-byte ellipsis is refused), so the note is cut to fit.
+fn fit_note(mut note: String) -> String {
+    const MAX_BYTES: usize = 1024;
+    if note.len() <= MAX_BYTES {
+        return note;
+    }
+    let mut cut = MAX_BYTES - '…'.len_utf8();
+    while !note.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    note.truncate(cut);
+    note.push('…');
+    note
+}
+
 /// Publishes `events` about `env`; failures are logged, never returned (an Event is a
 /// courtesy, the status is the record).
 pub async fn publish(recorder: &Recorder, env: &RedcapEnvironment, events: Vec<Transition>) {
@@ -160,7 +176,7 @@ pub async fn publish(recorder: &Recorder, env: &RedcapEnvironment, events: Vec<T
         let event = Event {
             type_: if t.warning { EventType::Warning } else { EventType::Normal },
             reason: t.reason,
-            note: Some(t.note),
+            note: Some(fit_note(t.note)),
             action: t.action.to_string(),
             secondary: None,
         };
@@ -173,6 +189,14 @@ pub async fn publish(recorder: &Recorder, env: &RedcapEnvironment, events: Vec<T
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_fit_the_api_servers_byte_limit() {
+        let long = "é".repeat(1000);
+        let cut = fit_note(long);
+        assert!(cut.len() <= 1024 && cut.ends_with('…'), "{}", cut.len());
+        assert_eq!(fit_note("short".into()), "short");
+    }
     use crate::api::ComponentName;
     use crate::api::ComponentState as S;
     use crate::fixtures::{all, component, report, time};

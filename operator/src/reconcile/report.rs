@@ -37,6 +37,10 @@ pub struct PassReport {
     /// `status.compute`, when the compute component got far enough to know it (`None`
     /// keeps what status holds).
     pub compute: Option<crate::api::ComputeStatus>,
+    /// `status.firewall` / `status.cron`, when their components ran (`None` keeps what
+    /// status holds).
+    pub firewall: Option<crate::api::FirewallStatus>,
+    pub cron: Option<crate::api::CronStatus>,
     /// The pass's first failure (terminal ones first); the components after it still
     /// ran, and its own entry is in `components` when it is terminal.
     pub error: Option<ComponentError>,

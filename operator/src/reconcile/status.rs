@@ -72,6 +72,12 @@ pub fn compute_status(
             if let Some(compute) = &report.compute {
                 status.compute = Some(compute.clone());
             }
+            if let Some(firewall) = &report.firewall {
+                status.firewall = Some(firewall.clone());
+            }
+            if let Some(cron) = &report.cron {
+                status.cron = Some(cron.clone());
+            }
         }
         _ => {}
     }

@@ -133,6 +133,9 @@ pub struct Walk<'a> {
     pub image: Option<ImageStatus>,
     /// `status.compute`, when the compute component got far enough to know it.
     pub compute: Option<ComputeStatus>,
+    /// `status.firewall` and `status.cron`, when their components ran.
+    pub firewall: Option<crate::api::FirewallStatus>,
+    pub cron_status: Option<crate::api::CronStatus>,
     reports: Vec<ComponentReport>,
     failures: Vec<(ComponentName, ComponentError)>,
     requeue: Option<Duration>,
@@ -166,6 +169,8 @@ impl<'a> Walk<'a> {
             database: None,
             image: None,
             compute: None,
+            firewall: None,
+            cron_status: None,
             reports: Vec::new(),
             failures: Vec::new(),
             requeue: None,
@@ -299,6 +304,8 @@ impl<'a> Walk<'a> {
             database: self.database,
             image: self.image,
             compute: self.compute,
+            firewall: self.firewall,
+            cron: self.cron_status,
             error,
         }
     }

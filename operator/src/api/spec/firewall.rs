@@ -23,9 +23,10 @@ pub const WAF_COUNTRY_CODES: &str = "AF AX AL DZ AS AD AO AI AQ AG AR AM AW AU A
 )]
 #[serde(rename_all = "camelCase")]
 pub struct FirewallSpec {
-    /// IPv4 ranges allowed to reach REDCap (CIDR, e.g. `192.0.2.0/24`; one address is
-    /// `/32`); everyone else gets 403. Empty (default): no IP restriction. At most 500.
-    /// (seed: `allowedIps`)
+    /// IPv4 and IPv6 ranges allowed to reach REDCap (CIDR, e.g. `192.0.2.0/24` or
+    /// `2001:db8::/32`; one address is `/32` or `/128`); everyone else gets 403, except the
+    /// cron endpoint, which needs the cron token instead. Empty (default): no IP
+    /// restriction. At most 500. (seed: `allowedIps`, IPv4 only)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "allowed_ips_schema")]
     pub allowed_ips: Vec<String>,
@@ -124,11 +125,11 @@ pub fn default_managed_rules() -> Vec<ManagedRuleGroup> {
 fn allowed_ips_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     string_set(
         500,
-        18,
+        43,
         None,
         &[rule(
-            "isCIDR(self) && cidr(self).ip().family() == 4",
-            "spec.firewall.allowedIps entries must be IPv4 CIDRs such as 192.0.2.0/24 (one address is 192.0.2.10/32)",
+            "isCIDR(self)",
+            "spec.firewall.allowedIps entries must be IPv4 or IPv6 CIDRs such as 192.0.2.0/24 or 2001:db8::/32 (one address is 192.0.2.10/32 or 2001:db8::10/128)",
         )],
     )
 }
@@ -227,7 +228,9 @@ fn sqli_rules_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Sch
 }
 
 /// A rule of `AWSManagedRulesSQLiRuleSet`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
 pub enum SqliRule {
     /// SQL injection in the request body.
     #[serde(rename = "SQLi_BODY")]

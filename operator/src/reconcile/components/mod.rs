@@ -5,8 +5,10 @@
 
 pub mod compute;
 pub mod credentials;
+pub mod cron;
 pub mod database;
 pub mod email;
+pub mod firewall;
 pub mod guardduty;
 pub mod image;
 pub mod key;
@@ -17,8 +19,10 @@ pub mod storage;
 
 pub use compute::Compute;
 pub use credentials::{SmtpCredentials, StorageCredentials};
+pub use cron::Cron;
 pub use database::Database;
 pub use email::Email;
+pub use firewall::Firewall;
 pub use guardduty::GuardDuty;
 pub use image::Image;
 pub use key::EncryptionKey;
@@ -42,4 +46,6 @@ pub const WALK: &[Entry] = &[
     // A bad release source stalls the image alone; compute keeps running the last image.
     entry::<Image>(),
     entry::<Compute>(),
+    entry::<Firewall>(),
+    entry::<Cron>(),
 ];

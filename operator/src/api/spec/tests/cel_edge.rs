@@ -67,12 +67,16 @@ fn full_site_name_fits_dns() {
 }
 
 #[test]
-fn allowed_ips_are_ipv4_cidrs() {
-    accepts(json!({ "firewall": { "allowedIps": ["192.0.2.0/24", "198.51.100.7/32"] } }));
-    for bad in ["192.0.2.7", "192.0.2.0/33", "2001:db8::/32", "300.0.0.0/8", "example.org"] {
+fn allowed_ips_are_ipv4_or_ipv6_cidrs() {
+    accepts(
+        json!({ "firewall": { "allowedIps": ["192.0.2.0/24", "198.51.100.7/32", "2001:db8::/32", "2001:db8::10/128"] } }),
+    );
+    for bad in
+        ["192.0.2.7", "192.0.2.0/33", "2001:db8::/129", "2001:db8::1", "300.0.0.0/8", "example.org"]
+    {
         rejects(
             json!({ "firewall": { "allowedIps": [bad] } }),
-            "spec.firewall.allowedIps entries must be IPv4 CIDRs",
+            "spec.firewall.allowedIps entries must be IPv4 or IPv6 CIDRs",
         );
     }
 }

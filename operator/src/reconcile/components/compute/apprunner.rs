@@ -438,7 +438,7 @@ fn served(
     };
     let operation = deploying.as_ref().map(|(op, _)| op).or(seen.last_operation.as_ref());
     let status = service_status(d, seen, operation, &readiness);
-    Served { status: Some(status), readiness, failure }
+    Served { status: Some(status), readiness, failure, front: Some(seen.arn.clone()) }
 }
 
 fn service_status(

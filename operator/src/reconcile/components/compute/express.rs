@@ -186,6 +186,7 @@ pub(super) async fn apply(
                 status: None,
                 readiness: Readiness::Failed(reason),
                 failure: None,
+                front: None,
             });
         }
         None if !l.apply() => {
@@ -239,7 +240,7 @@ pub(super) async fn apply(
         _ => None,
     };
     let status = service_status(d, &arn, &seen, &u, &readiness, Some(&target.container.image));
-    Ok(Served { status: Some(status), readiness, failure })
+    Ok(Served { status: Some(status), readiness, failure, front: front(&u) })
 }
 
 /// One `UpdateExpressGatewayService`; `true` when a deployment started. The hash and
@@ -450,7 +451,16 @@ pub(super) async fn observe(w: &Walk<'_>, d: &Deploy<'_>) -> Result<Served, Comp
         None => readiness_of(w, d, &u).await?,
     };
     let status = service_status(d, &arn, &seen, &u, &readiness, None);
-    Ok(Served { status: Some(status), readiness, failure: None })
+    Ok(Served { status: Some(status), readiness, failure: None, front: front(&u) })
+}
+
+/// The load balancer Express manages for the revision, which a web ACL protects.
+fn front(u: &Underlying) -> Option<String> {
+    u.revision
+        .as_ref()
+        .and_then(|r| r.load_balancer.as_ref())
+        .map(|lb| lb.arn.clone())
+        .filter(|arn| !arn.is_empty())
 }
 
 /// Whether this environment has an Express service (active or being deleted).

@@ -260,7 +260,7 @@ pub(super) async fn apply(
     };
     let status =
         service_status(d, &seen, &lb, health, &readiness, &revision, &target.container.image);
-    Ok(Served { status: Some(status), readiness, failure })
+    Ok(Served { status: Some(status), readiness, failure, front: Some(lb.arn.clone()) })
 }
 
 /// One `UpdateService` for every correction; a new revision is a deployment, the rest
@@ -423,7 +423,8 @@ pub(super) async fn observe(w: &Walk<'_>, d: &Deploy<'_>) -> Result<Served, Comp
     if image.is_empty() {
         status.image = None;
     }
-    Ok(Served { status: Some(status), readiness, failure: None })
+    let front = Some(lb.arn.clone()).filter(|arn| !arn.is_empty());
+    Ok(Served { status: Some(status), readiness, failure: None, front })
 }
 
 /// Whether this environment has an ECS service of this kind.

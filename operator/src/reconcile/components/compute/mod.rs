@@ -127,11 +127,19 @@ pub(super) struct Served {
     pub readiness: Readiness,
     /// The record of a failed deployment (set with `Readiness::Failed`).
     pub failure: Option<FailedDeployment>,
+    /// The ARN a web ACL is associated with to protect the service: the load balancer
+    /// (ECS kinds) or the App Runner service; `None` while it is not known yet.
+    pub front: Option<String>,
 }
 
 impl Served {
     pub fn absent(why: impl Into<String>) -> Self {
-        Self { status: None, readiness: Readiness::Progressing(why.into()), failure: None }
+        Self {
+            status: None,
+            readiness: Readiness::Progressing(why.into()),
+            failure: None,
+            front: None,
+        }
     }
 }
 
@@ -317,6 +325,7 @@ async fn switch(
     let mut serving = served.status.clone();
     let mut serving_kind = d.kind;
     let mut retiring_status = None;
+    let mut old_fronts = Vec::new();
     for old in retiring {
         let old_deploy =
             Deploy { kind: old, target: None, recorded: None, failed: None, ..d.clone_ref() };
@@ -325,7 +334,9 @@ async fn switch(
                 Retired::Gone => {}
                 Retired::Deleting(what) => {
                     l.waiting(what, RETIRE_POLL);
-                    retiring_status = observe(w, &old_deploy).await?.status;
+                    let old_served = observe(w, &old_deploy).await?;
+                    old_fronts.extend(old_served.front);
+                    retiring_status = old_served.status;
                 }
             }
         } else {
@@ -339,10 +350,16 @@ async fn switch(
                 ));
                 serving = old_served.status.clone();
                 serving_kind = old;
+                old_fronts.extend(old_served.front.clone());
                 retiring_status = old_served.status;
             }
         }
     }
+    // What the firewall protects: the new kind's service as soon as it exists, and the
+    // old one while it still serves or is being retired.
+    let mut fronts: Vec<String> = served.front.iter().cloned().collect();
+    fronts.extend(old_fronts);
+    w.runtime.fronts = Some(fronts);
     let url = serving.as_ref().and_then(|s| s.url.clone());
     w.outputs.service_url = url.clone();
     w.outputs.url = site_url(&w.env.spec, url.as_deref());
