@@ -219,10 +219,19 @@ impl Component for Cron {
         if !remove_rule(w, l, &name).await? {
             return Ok(());
         }
-        if events::delete_destination(w.aws, &name).await.map_err(&err)? {
+        // Observed before each delete: a deletion pass that finds nothing writes nothing
+        // (connections and destinations take no tags; their names carry the UID hash).
+        if events::describe_destination(w.aws, &name).await.map_err(&err)?.is_some()
+            && events::delete_destination(w.aws, &name).await.map_err(&err)?
+        {
             l.removed(format!("deleted EventBridge API destination {name}"));
         }
-        if events::delete_connection(w.aws, &name).await.map_err(&err)? {
+        if events::describe_connection(w.aws, &name)
+            .await
+            .map_err(&err)?
+            .is_some_and(|c| c.state != "DELETING")
+            && events::delete_connection(w.aws, &name).await.map_err(&err)?
+        {
             l.removed(format!("deleted EventBridge connection {name}"));
         }
         let role = crate::plan::cron::invoke_role_name(&env_id);
