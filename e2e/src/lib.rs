@@ -405,6 +405,15 @@ impl Operator {
         ))
     }
 
+    /// The operator's AWS calls of `operation` so far (any service, any result).
+    pub async fn operation_calls(&self, operation: &str) -> anyhow::Result<f64> {
+        Ok(sum_metric(
+            &self.metrics().await?,
+            "redcap_operator_aws_calls_total",
+            &format!("operation=\"{operation}\""),
+        ))
+    }
+
     /// Graceful stop (SIGTERM), as Kubernetes does.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {

@@ -79,6 +79,20 @@ pub async fn eventually(
     }
 }
 
+/// [`eventually`] for checks that may fail while AWS or the API server catches up: an
+/// error counts as "not yet" instead of ending the wait.
+pub async fn eventually_despite_errors(
+    what: &str,
+    timeout: Duration,
+    mut check: impl AsyncFnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let step = async || check().await.unwrap_or(false);
+    settle_until(Limit::Within(timeout), Duration::from_millis(300), step, |ok| *ok)
+        .await
+        .map(drop)
+        .map_err(|_| anyhow::anyhow!("timed out waiting for {what}"))
+}
+
 // --------------------------------------------------------------------------- tags
 
 /// Whether `tags` holds `key` = `value`.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use redcap_e2e::components::aws_context;
 use redcap_e2e::emulator::EmulatorControl;
 use redcap_e2e::manifests::{EXPRESS, EnvironmentManifest};
-use redcap_e2e::probe::{Limit, settle_until};
+use redcap_e2e::probe::eventually_despite_errors;
 use redcap_e2e::{Operator, OperatorOptions, TestEnv, condition_message, is_ready, is_stalled};
 use redcap_operator::api::{
     ANNOTATION_REBUILD_REQUESTED_AT, ComputeKind, ComputeStatus, DeploymentState, RedcapEnvironment,
@@ -44,27 +44,6 @@ fn environment_id(e: &RedcapEnvironment) -> String {
 
 fn service_arn(e: &RedcapEnvironment) -> Option<String> {
     compute(e)?.service.as_ref()?.arn.clone()
-}
-
-/// Operator calls of one operation so far.
-async fn calls(op: &Operator, operation: &str) -> anyhow::Result<f64> {
-    Ok(redcap_e2e::sum_metric(
-        &op.metrics().await?,
-        "redcap_operator_aws_calls_total",
-        &format!("operation=\"{operation}\""),
-    ))
-}
-
-async fn eventually(
-    what: &str,
-    timeout: Duration,
-    mut check: impl AsyncFnMut() -> anyhow::Result<bool>,
-) -> anyhow::Result<()> {
-    let step = async || check().await.unwrap_or(false);
-    settle_until(Limit::Within(timeout), Duration::from_millis(500), step, |ok| *ok)
-        .await
-        .map(drop)
-        .map_err(|_| anyhow::anyhow!("timed out waiting for {what}"))
 }
 
 /// The Express services in the environment's cluster that are not yet deleted.
@@ -175,17 +154,22 @@ async fn express_serves_on_its_url_keeps_its_settings_deploys_once_per_image_and
         .health_check_grace_period_seconds(0)
         .send()
         .await?;
-    eventually("the idle timeout and the grace period to be put back", TIMEOUT, async || {
-        let grace = underlying(&ecs, &env_id)
-            .await
-            .and_then(|s| s.health_check_grace_period_seconds())
-            .unwrap_or_default();
-        Ok(idle_timeout(&elb, &lb).await == Some(IDLE_TIMEOUT_SECONDS.to_string()) && grace >= 900)
-    })
+    eventually_despite_errors(
+        "the idle timeout and the grace period to be put back",
+        TIMEOUT,
+        async || {
+            let grace = underlying(&ecs, &env_id)
+                .await
+                .and_then(|s| s.health_check_grace_period_seconds())
+                .unwrap_or_default();
+            Ok(idle_timeout(&elb, &lb).await == Some(IDLE_TIMEOUT_SECONDS.to_string())
+                && grace >= 900)
+        },
+    )
     .await?;
 
     // A new image (rebuild): exactly one update of the Express service.
-    let updates = calls(&op, "UpdateExpressGatewayService").await?;
+    let updates = op.operation_calls("UpdateExpressGatewayService").await?;
     let patch = json!({"metadata": {"annotations": {ANNOTATION_REBUILD_REQUESTED_AT: "2026-12-01T12:00:00Z"}}});
     env.environments(&ns)
         .patch(NAME, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
@@ -202,7 +186,7 @@ async fn express_serves_on_its_url_keeps_its_settings_deploys_once_per_image_and
         })
         .await?;
     assert_eq!(
-        calls(&op, "UpdateExpressGatewayService").await? - updates,
+        op.operation_calls("UpdateExpressGatewayService").await? - updates,
         1.0,
         "exactly one deployment"
     );
@@ -222,10 +206,10 @@ async fn express_serves_on_its_url_keeps_its_settings_deploys_once_per_image_and
     let message = condition_message(&stalled, "Stalled");
     assert!(message.contains("deployment failed"), "{message}");
     assert!(message.contains("keep serving"), "{message}");
-    let failed_updates = calls(&op, "UpdateExpressGatewayService").await?;
+    let failed_updates = op.operation_calls("UpdateExpressGatewayService").await?;
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(
-        calls(&op, "UpdateExpressGatewayService").await?,
+        op.operation_calls("UpdateExpressGatewayService").await?,
         failed_updates,
         "a failed deployment is not retried"
     );

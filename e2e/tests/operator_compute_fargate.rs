@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use redcap_e2e::emulator::{EmulatorControl, request_certificate};
 use redcap_e2e::manifests::{EnvironmentManifest, fargate};
-use redcap_e2e::probe::{Limit, settle_until};
+use redcap_e2e::probe::eventually_despite_errors;
 use redcap_e2e::{Operator, OperatorOptions, TestEnv, condition_message, is_ready, is_stalled};
 use redcap_operator::api::{
     ANNOTATION_REBUILD_REQUESTED_AT, ComputeKind, ComputeStatus, DeploymentState, RedcapEnvironment,
@@ -70,27 +70,6 @@ async fn idle_timeout(elb: &elbv2::Client, lb_arn: &str) -> Option<String> {
         .iter()
         .find(|a| a.key() == Some("idle_timeout.timeout_seconds"))
         .and_then(|a| a.value().map(str::to_string))
-}
-
-/// Operator calls of one operation so far.
-async fn calls(op: &Operator, operation: &str) -> anyhow::Result<f64> {
-    Ok(redcap_e2e::sum_metric(
-        &op.metrics().await?,
-        "redcap_operator_aws_calls_total",
-        &format!("operation=\"{operation}\""),
-    ))
-}
-
-async fn eventually(
-    what: &str,
-    timeout: Duration,
-    mut check: impl AsyncFnMut() -> anyhow::Result<bool>,
-) -> anyhow::Result<()> {
-    let step = async || check().await.unwrap_or(false);
-    settle_until(Limit::Within(timeout), Duration::from_millis(500), step, |ok| *ok)
-        .await
-        .map(drop)
-        .map_err(|_| anyhow::anyhow!("timed out waiting for {what}"))
 }
 
 #[tokio::test]
@@ -208,10 +187,14 @@ async fn fargate_serves_deploys_once_per_image_reverts_hand_edits_and_stalls_on_
         .send()
         .await?;
     ecs.update_service().cluster(&env_id).service("redcap").desired_count(2).send().await?;
-    eventually("the listener certificate and idle timeout to be reverted", TIMEOUT, async || {
-        Ok(listener_certificate(&elb, &lb_arn).await.as_deref() == Some(certificate.as_str())
-            && idle_timeout(&elb, &lb_arn).await.as_deref() == Some("4000"))
-    })
+    eventually_despite_errors(
+        "the listener certificate and idle timeout to be reverted",
+        TIMEOUT,
+        async || {
+            Ok(listener_certificate(&elb, &lb_arn).await.as_deref() == Some(certificate.as_str())
+                && idle_timeout(&elb, &lb_arn).await.as_deref() == Some("4000"))
+        },
+    )
     .await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
@@ -236,16 +219,20 @@ async fn fargate_serves_deploys_once_per_image_reverts_hand_edits_and_stalls_on_
         .and_then(|t| t.task_definition_arn().map(str::to_string))
         .expect("arn");
     ecs.update_service().cluster(&env_id).service("redcap").task_definition(&theirs).send().await?;
-    eventually("the service to run the operator's revision again", TIMEOUT, async || {
-        Ok(service(&ecs, &env_id).await.and_then(|s| s.task_definition().map(str::to_string))
-            == Some(ours.clone()))
-    })
+    eventually_despite_errors(
+        "the service to run the operator's revision again",
+        TIMEOUT,
+        async || {
+            Ok(service(&ecs, &env_id).await.and_then(|s| s.task_definition().map(str::to_string))
+                == Some(ours.clone()))
+        },
+    )
     .await?;
     env.wait_ready(&ns, NAME, TIMEOUT).await?;
 
     // A new image (rebuild): exactly one deployment.
-    let deploys = calls(&op, "UpdateService").await?;
-    let registers = calls(&op, "RegisterTaskDefinition").await?;
+    let deploys = op.operation_calls("UpdateService").await?;
+    let registers = op.operation_calls("RegisterTaskDefinition").await?;
     let patch = json!({"metadata": {"annotations": {ANNOTATION_REBUILD_REQUESTED_AT: "2026-12-01T12:00:00Z"}}});
     env.environments(&ns)
         .patch(NAME, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
@@ -261,8 +248,8 @@ async fn fargate_serves_deploys_once_per_image_reverts_hand_edits_and_stalls_on_
                     == image
         })
         .await?;
-    assert_eq!(calls(&op, "UpdateService").await? - deploys, 1.0, "exactly one deployment");
-    assert_eq!(calls(&op, "RegisterTaskDefinition").await? - registers, 1.0);
+    assert_eq!(op.operation_calls("UpdateService").await? - deploys, 1.0, "exactly one deployment");
+    assert_eq!(op.operation_calls("RegisterTaskDefinition").await? - registers, 1.0);
     let running = compute(&rebuilt).and_then(|c| c.service.as_ref()).and_then(|s| s.image.clone());
 
     // A deployment that fails: Stalled with the reason, not retried, old tasks serve.
@@ -272,10 +259,10 @@ async fn fargate_serves_deploys_once_per_image_reverts_hand_edits_and_stalls_on_
     let message = condition_message(&stalled, "Stalled");
     assert!(message.contains("deployment failed"), "{message}");
     assert!(message.contains("keep serving"), "{message}");
-    let failed_deploys = calls(&op, "UpdateService").await?;
+    let failed_deploys = op.operation_calls("UpdateService").await?;
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(
-        calls(&op, "UpdateService").await?,
+        op.operation_calls("UpdateService").await?,
         failed_deploys,
         "a failed deployment is not retried"
     );

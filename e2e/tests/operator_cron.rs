@@ -19,7 +19,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use redcap_e2e::emulator::{EmulatorControl, aws_json, base64_decode};
 use redcap_e2e::manifests::EnvironmentManifest;
-use redcap_e2e::probe::{Limit, settle_until};
+use redcap_e2e::probe::eventually_despite_errors;
 use redcap_e2e::{Operator, OperatorOptions, TestEnv};
 use redcap_operator::api::{CronStatus, RedcapEnvironment};
 use redcap_operator::aws::sdk::{aws_sdk_eventbridge as events, aws_sdk_secretsmanager as sm};
@@ -33,18 +33,6 @@ const REGION: &str = "us-east-1";
 
 fn cron(e: &RedcapEnvironment) -> Option<&CronStatus> {
     e.status.as_ref()?.cron.as_ref()
-}
-
-async fn eventually(
-    what: &str,
-    timeout: Duration,
-    mut check: impl AsyncFnMut() -> anyhow::Result<bool>,
-) -> anyhow::Result<()> {
-    let step = async || check().await.unwrap_or(false);
-    settle_until(Limit::Within(timeout), Duration::from_millis(300), step, |ok| *ok)
-        .await
-        .map(drop)
-        .map_err(|_| anyhow::anyhow!("timed out waiting for {what}"))
 }
 
 /// The tokens the web ACL's cron rule accepts.
@@ -229,7 +217,7 @@ async fn cron_calls_with_the_header_token_rotates_in_order_and_stops_at_zero() -
 
     // intervalMinutes 0: no rule.
     env.patch_spec(&ns, NAME, json!({"cron": {"intervalMinutes": 0}})).await?;
-    eventually("the rule removed", TIMEOUT, async || {
+    eventually_despite_errors("the rule removed", TIMEOUT, async || {
         Ok(ev.describe_rule().name(&name).send().await.is_err())
     })
     .await?;

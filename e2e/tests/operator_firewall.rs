@@ -18,7 +18,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use redcap_e2e::emulator::{EmulatorControl, aws_json, base64_decode};
 use redcap_e2e::manifests::EnvironmentManifest;
-use redcap_e2e::probe::{Limit, settle_until};
+use redcap_e2e::probe::eventually_despite_errors;
 use redcap_e2e::{Operator, OperatorOptions, TestEnv};
 use redcap_operator::api::{FirewallStatus, RedcapEnvironment};
 use redcap_operator::aws::sdk::aws_sdk_wafv2 as wafv2;
@@ -47,18 +47,6 @@ fn firewall(e: &RedcapEnvironment) -> Option<&FirewallStatus> {
 
 fn environment_id(e: &RedcapEnvironment) -> String {
     e.status.as_ref().and_then(|s| s.environment_id.clone()).expect("status.environmentId")
-}
-
-async fn eventually(
-    what: &str,
-    timeout: Duration,
-    mut check: impl AsyncFnMut() -> anyhow::Result<bool>,
-) -> anyhow::Result<()> {
-    let step = async || check().await.unwrap_or(false);
-    settle_until(Limit::Within(timeout), Duration::from_millis(500), step, |ok| *ok)
-        .await
-        .map(drop)
-        .map_err(|_| anyhow::anyhow!("timed out waiting for {what}"))
 }
 
 /// The regional web ACLs whose names start with `prefix`: `(name, id, arn)`.
@@ -170,8 +158,10 @@ async fn firewall_rules_as_specified_restored_after_hand_edits_external_acl_left
         .await?;
     let env_id = environment_id(&first);
     let acl_name = format!("{env_id}-waf");
-    eventually("the web ACL", TIMEOUT, async || Ok(!acls(&waf, &acl_name).await?.is_empty()))
-        .await?;
+    eventually_despite_errors("the web ACL", TIMEOUT, async || {
+        Ok(!acls(&waf, &acl_name).await?.is_empty())
+    })
+    .await?;
     op.kill().await?;
     let mut op = Operator::start(&env, "firewall-2", OperatorOptions::scoped(&ns)).await?;
     let ready = env.wait_ready(&ns, NAME, TIMEOUT).await?;
@@ -252,7 +242,7 @@ async fn firewall_rules_as_specified_restored_after_hand_edits_external_acl_left
             "CustomResponseBodies": acl["CustomResponseBodies"], "Rules": rules,
         }),
     )?;
-    eventually("the deleted rule restored", Duration::from_secs(15), async || {
+    eventually_despite_errors("the deleted rule restored", Duration::from_secs(15), async || {
         let (now, _) = get_raw(&acl_name, &acl_id)?;
         Ok(canonical(&now, token.expose(), &env_id) == got)
     })
@@ -297,7 +287,7 @@ async fn firewall_rules_as_specified_restored_after_hand_edits_external_acl_left
     .await?;
     let on_lb = waf.get_web_acl_for_resource().resource_arn(&lb).send().await?;
     assert_eq!(on_lb.web_acl().map(|a| a.arn()), Some(external_arn.as_str()));
-    eventually("the own web ACL and IP sets removed", TIMEOUT, async || {
+    eventually_despite_errors("the own web ACL and IP sets removed", TIMEOUT, async || {
         Ok(acls(&waf, &acl_name).await?.is_empty() && ip_sets(&waf, &env_id).await?.is_empty())
     })
     .await?;
