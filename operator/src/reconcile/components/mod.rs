@@ -11,6 +11,7 @@ pub mod guardduty;
 pub mod image;
 pub mod key;
 pub mod network;
+pub mod records;
 pub mod runtime;
 pub mod secrets;
 pub mod storage;
