@@ -35,9 +35,13 @@ impl AliasTarget {
         Self { dns_name: normalize_target(dns_name), zone_id: zone_id.to_string() }
     }
 
+    /// The same target; an empty zone id (a target known only by its DNS name, as
+    /// status records it) matches any.
     fn same(&self, other: &AliasTarget) -> bool {
         normalize_target(&self.dns_name) == normalize_target(&other.dns_name)
-            && self.zone_id == other.zone_id
+            && (self.zone_id == other.zone_id
+                || self.zone_id.is_empty()
+                || other.zone_id.is_empty())
     }
 }
 
@@ -153,7 +157,7 @@ impl RecordWrite {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecordStep {
     InSync,
-    Write(RecordWrite),
+    Write(Box<RecordWrite>),
     /// The set holds a target the operator did not write: left alone, said in status.
     Conflict(String),
 }
@@ -162,7 +166,7 @@ pub enum RecordStep {
 /// wanted record without replacing anyone else's values.
 pub fn record_step(want: &WantedRecord, seen: Option<&RecordSet>) -> RecordStep {
     let Some(seen) = seen else {
-        return RecordStep::Write(RecordWrite::Create(want.set.clone()));
+        return RecordStep::Write(Box::new(RecordWrite::Create(want.set.clone())));
     };
     match &want.share {
         Share::Merge => {
@@ -178,17 +182,17 @@ pub fn record_step(want: &WantedRecord, seen: Option<&RecordSet>) -> RecordStep 
             }
             let mut new = seen.clone();
             new.values.extend(missing.into_iter().cloned());
-            RecordStep::Write(RecordWrite::Replace { old: seen.clone(), new })
+            RecordStep::Write(Box::new(RecordWrite::Replace { old: seen.clone(), new }))
         }
         Share::Exclusive { previous } => {
             if seen.same_target(&want.set) {
                 return RecordStep::InSync;
             }
             if previous.iter().any(|p| p.same_target(seen)) {
-                return RecordStep::Write(RecordWrite::Replace {
+                return RecordStep::Write(Box::new(RecordWrite::Replace {
                     old: seen.clone(),
                     new: want.set.clone(),
-                });
+                }));
             }
             RecordStep::Conflict(format!(
                 "{} {} holds {}, which this environment did not write; remove it, or point it at {}, for the {}",
@@ -297,17 +301,18 @@ mod tests {
     #[test]
     fn an_absent_set_is_created() {
         let want = WantedRecord::merged(txt(&["spf"]), "SPF");
-        assert_eq!(record_step(&want, None), RecordStep::Write(RecordWrite::Create(txt(&["spf"]))));
+        assert_eq!(
+            record_step(&want, None),
+            RecordStep::Write(Box::new(RecordWrite::Create(txt(&["spf"]))))
+        );
     }
 
     #[test]
     fn a_shared_set_gains_the_value_and_keeps_the_others() {
         let want = WantedRecord::merged(txt(&["spf"]), "SPF");
         let seen = txt(&["someone-else"]);
-        let RecordStep::Write(RecordWrite::Replace { old, new }) = record_step(&want, Some(&seen))
-        else {
-            panic!("a merge")
-        };
+        let RecordStep::Write(w) = record_step(&want, Some(&seen)) else { panic!("a merge") };
+        let RecordWrite::Replace { old, new } = *w else { panic!("a merge") };
         assert_eq!(old, seen);
         assert_eq!(new.values, ["\"someone-else\"", "\"spf\""]);
         assert_eq!(record_step(&want, Some(&new)), RecordStep::InSync);
@@ -347,7 +352,10 @@ mod tests {
             .replacing(vec![old.clone()]);
         assert_eq!(
             record_step(&want, Some(&old)),
-            RecordStep::Write(RecordWrite::Replace { old: old.clone(), new: want.set.clone() })
+            RecordStep::Write(Box::new(RecordWrite::Replace {
+                old: old.clone(),
+                new: want.set.clone()
+            }))
         );
         // Route 53's answer: trailing dot, upper case, dualstack prefix.
         let seen = alias("DualStack.LB-NEW.elb.amazonaws.com.");

@@ -183,6 +183,18 @@ pub fn desired_domain(
     }))
 }
 
+/// What the `domain` component hands to the components after it (`email` reads the zone
+/// itself; `compute` takes the certificate; `siteRecords` the zone and the site).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainHandoff {
+    pub site: String,
+    /// Id and name of the zone the site's records go to (`None`: mode `None`, or the
+    /// zone is not created yet).
+    pub zone: Option<(String, String)>,
+    /// The certificate to serve the site with, once issued (or as given).
+    pub certificate_arn: Option<String>,
+}
+
 /// One domain validation option of an ACM certificate, as `DescribeCertificate` gives
 /// them: in no particular order, the record possibly missing for a while.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -464,7 +476,7 @@ mod tests {
         let seen = RecordSet::alias("redcap.example.org", "A", alb);
         assert!(matches!(
             crate::plan::dns::record_step(&want, Some(&seen)),
-            crate::plan::dns::RecordStep::Write(crate::plan::dns::RecordWrite::Replace { .. })
+            crate::plan::dns::RecordStep::Write(w) if matches!(*w, crate::plan::dns::RecordWrite::Replace { .. })
         ));
         for region in api::APP_RUNNER_CUSTOM_DOMAIN_REGIONS {
             assert!(app_runner_zone_id(region).is_some(), "{region}");

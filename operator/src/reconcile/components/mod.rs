@@ -6,6 +6,7 @@
 pub mod compute;
 pub mod credentials;
 pub mod database;
+pub mod domain;
 pub mod email;
 pub mod guardduty;
 pub mod image;
@@ -14,17 +15,20 @@ pub mod network;
 pub mod records;
 pub mod runtime;
 pub mod secrets;
+pub mod site_records;
 pub mod storage;
 
 pub use compute::Compute;
 pub use credentials::{SmtpCredentials, StorageCredentials};
 pub use database::Database;
+pub use domain::Domain;
 pub use email::Email;
 pub use guardduty::GuardDuty;
 pub use image::Image;
 pub use key::EncryptionKey;
 pub use network::Network;
 pub use secrets::Secrets;
+pub use site_records::SiteRecords;
 pub use storage::FileStorage;
 
 use super::walk::{Entry, entry};
@@ -37,10 +41,14 @@ pub const WALK: &[Entry] = &[
     entry::<Secrets>(),
     entry::<Database>(),
     entry::<StorageCredentials>(),
+    // Before email: the SES records go into the zone it creates.
+    entry::<Domain>(),
     entry::<Email>(),
     entry::<SmtpCredentials>(),
     entry::<GuardDuty>(),
     // A bad release source stalls the image alone; compute keeps running the last image.
     entry::<Image>(),
     entry::<Compute>(),
+    // After compute: the records name its load balancer or service.
+    entry::<SiteRecords>(),
 ];

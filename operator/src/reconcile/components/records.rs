@@ -51,7 +51,7 @@ pub async fn converge_records(
             .map_err(&err)?;
         match record_step(want, seen.as_ref()) {
             RecordStep::InSync => {}
-            RecordStep::Write(w) => writes.push(w),
+            RecordStep::Write(w) => writes.push(*w),
             RecordStep::Conflict(why) => out.conflicts.push(why),
         }
     }

@@ -345,7 +345,9 @@ async fn switch(
     }
     let url = serving.as_ref().and_then(|s| s.url.clone());
     w.outputs.service_url = url.clone();
-    w.outputs.url = site_url(&w.env.spec, url.as_deref());
+    // The service's own URL; `siteRecords` replaces it with the site's once the site's
+    // name points at the service.
+    w.outputs.url = url.clone();
     if let Some(s) = &served.status {
         l.identify(Some(kind_name(d.kind).to_string()), s.arn.clone());
     }
