@@ -50,6 +50,21 @@ def test_create_of_an_existing_set_is_an_invalid_change_batch(aws):
             {"Action": "CREATE", "ResourceRecordSet": {"Name": "mail.redcap.example.org", "Type": "TXT", "TTL": 300, "ResourceRecords": [{"Value": '"a"'}, {"Value": '"b"'}]}},
         ]},
     )
+    # And back (moto refused a CREATE it had seen before, despite the DELETE before it).
+    r53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [
+            {"Action": "DELETE", "ResourceRecordSet": {"Name": "mail.redcap.example.org", "Type": "TXT", "TTL": 300, "ResourceRecords": [{"Value": '"a"'}, {"Value": '"b"'}]}},
+            {"Action": "CREATE", "ResourceRecordSet": {"Name": "mail.redcap.example.org", "Type": "TXT", "TTL": 300, "ResourceRecords": [{"Value": '"a"'}]}},
+        ]},
+    )
+    r53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [
+            {"Action": "DELETE", "ResourceRecordSet": {"Name": "mail.redcap.example.org", "Type": "TXT", "TTL": 300, "ResourceRecords": [{"Value": '"a"'}]}},
+            {"Action": "CREATE", "ResourceRecordSet": {"Name": "mail.redcap.example.org", "Type": "TXT", "TTL": 300, "ResourceRecords": [{"Value": '"a"'}, {"Value": '"b"'}]}},
+        ]},
+    )
     # A DELETE that no longer matches fails the whole batch.
     with pytest.raises(ClientError) as e:
         _change(r53, zone, "DELETE", "mail.redcap.example.org", "TXT", ['"a"'])
