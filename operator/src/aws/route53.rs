@@ -15,8 +15,8 @@
 
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
-    AliasTarget as SdkAlias, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
-    ResourceRecordSet, RrType, Tag, TagResourceType,
+    AliasTarget as SdkAlias, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet,
+    RrType, Tag, TagResourceType,
 };
 
 use crate::plan::dns::{AliasTarget, RecordSet, RecordWrite, normalize_name};
@@ -299,10 +299,4 @@ pub async fn write(
         )
         .await?;
     Ok(out.change_info().map(|c| c.id().to_string()))
-}
-
-/// Whether a change has reached every Route 53 name server (`INSYNC`).
-pub async fn change_in_sync(aws: &AwsCtx, client: &Client, id: &str) -> Result<bool, AwsError> {
-    let out = aws.call(client.get_change().id(id).send()).await?;
-    Ok(out.change_info().is_some_and(|c| c.status() == &ChangeStatus::Insync))
 }
