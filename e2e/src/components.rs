@@ -28,7 +28,8 @@ use serde_json::{Value, json};
 use crate::probe::{Limit, settle_until};
 
 /// The components the component-level passes run: all but the compute service, whose
-/// own tests (`operator_compute_*.rs`) run it with the operator binary. Without a domain
+/// own tests (`operator_compute_*.rs`) run it with the operator binary, and the site's
+/// records, which point at what compute serves (`operator_domain.rs`). Without a domain
 /// or certificate an environment's default compute kind waits for one, and these tests
 /// settle the components they are about.
 pub fn walked() -> Scope<'static> {
@@ -36,7 +37,7 @@ pub fn walked() -> Scope<'static> {
         redcap_operator::api::COMPONENTS
             .iter()
             .map(|c| c.name)
-            .filter(|name| *name != ComponentName::Compute)
+            .filter(|name| !matches!(name, ComponentName::Compute | ComponentName::SiteRecords))
             .collect()
     });
     Scope::Only(&WALKED)

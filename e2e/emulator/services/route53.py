@@ -48,25 +48,20 @@ def install(reg: Registry) -> None:
 
 
 def _patch_moto() -> None:
-    """moto refuses a CREATE that repeats an earlier change of its journal while the set
-    exists, without regard to a DELETE of that set earlier in the same batch; AWS applies
-    a batch in order, as one transaction, so DELETE+CREATE rewrites a set (the CREATE rule
-    that AWS does apply is `_create_existing`'s). The repeated entries leave the journal
-    for the call; the CREATE puts its own back."""
+    """moto refuses a CREATE that repeats an earlier change of its journal when any set
+    sorts at or after its name (it lists from the name, not at it), and without regard to a
+    DELETE of that set earlier in the same batch; AWS refuses a CREATE only of a set that
+    exists after the batch's earlier changes, which `_create_existing` checks before moto
+    is called. The repeated entries leave the journal for the call; the CREATE puts its
+    own back."""
     from moto.route53.models import Route53Backend
 
     original = Route53Backend.change_resource_record_sets
 
     def change_resource_record_sets(self: Any, zoneid: str, change_list: list[dict[str, Any]]) -> None:
         zone = self.get_hosted_zone(zoneid)
-        deleted = {
-            (_norm(c["ResourceRecordSet"]["Name"]), c["ResourceRecordSet"]["Type"])
-            for c in change_list
-            if c.get("Action") == "DELETE"
-        }
         for c in change_list:
-            key = (_norm(c["ResourceRecordSet"]["Name"]), c["ResourceRecordSet"]["Type"])
-            if c.get("Action") == "CREATE" and key in deleted:
+            if c.get("Action") == "CREATE":
                 while c in zone.rr_changes:
                     zone.rr_changes.remove(c)
         original(self, zoneid, change_list)
