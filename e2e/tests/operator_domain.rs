@@ -9,8 +9,10 @@
 //!   its records exist in the zone (ACM hands them out late here, `acm.records`); the NS
 //!   records reach the parent; the Fargate listener serves the certificate; the site's
 //!   alias names the load balancer; `status.outputs.url` is the domain; a settled
-//!   environment writes nothing, to AWS or to its status; deletion (`Delete`) removes
-//!   the records, the certificate, the delegation and the zone.
+//!   environment writes nothing, to AWS or to its status; a switch to App Runner moves
+//!   the site to App Runner's custom domain and deletes the certificate no kind needs;
+//!   deletion (`Delete`) removes the records, the association, the delegation and the
+//!   zone.
 //! - `Existing`: the records go into a zone someone else owns; a foreign value in the
 //!   TXT set the SES records share survives every operation, deletion included, and so
 //!   does the zone and a record the environment never wrote.
@@ -356,6 +358,40 @@ async fn each_zone_mode_serves_the_site_on_its_domain_and_leaves_foreign_records
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(op.aws_calls("write").await?, writes, "steady state wrote to AWS");
     assert_eq!(versions().await?, rv, "steady state rewrote status");
+
+    // A switch to App Runner: the site moves to App Runner's custom domain (its
+    // validation records in the zone, the alias to App Runner's domain for the service),
+    // and the certificate no kind needs any more goes.
+    env.patch_spec(
+        &ns,
+        "created",
+        serde_json::json!({"compute": {"kind": "AppRunner", "cpu": 1024, "memory": 2048}}),
+    )
+    .await?;
+    let switched = env
+        .wait_env(&ns, "created", TIMEOUT, "Ready on App Runner with the URL on the domain", |e| {
+            is_ready(e)
+                && e.status.as_ref().and_then(|s| s.compute.as_ref()).is_some_and(|c| {
+                    c.kind == redcap_operator::api::ComputeKind::AppRunner && c.retiring.is_none()
+                })
+                && url(e).as_deref() == Some(format!("https://{created_site}").as_str())
+        })
+        .await?;
+    let service_url = switched
+        .status
+        .as_ref()
+        .and_then(|s| s.outputs.service_url.clone())
+        .expect("App Runner's URL");
+    let alias = record_set(&route53, &zone_id, &created_site, "A").await.expect("site alias");
+    assert_eq!(
+        alias.alias_target().map(|a| a.dns_name().trim_end_matches('.').to_ascii_lowercase()),
+        Some(service_url.trim_start_matches("https://").to_ascii_lowercase()),
+        "the site names App Runner's domain"
+    );
+    eventually("the unused certificate to be deleted", TIMEOUT, async || {
+        Ok(certificates(&certs, &created_site).await.is_empty())
+    })
+    .await?;
 
     // Deletion: Delete removes everything of the created zone; the existing zone keeps
     // its foreign value and its other records.

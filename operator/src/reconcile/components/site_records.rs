@@ -45,6 +45,12 @@ impl Component for SiteRecords {
         let Some(domain) = w.domain.clone() else {
             return Ok(());
         };
+        // What the site's record points at stays recorded until the record points
+        // elsewhere: a pass that cannot write it yet (an App Runner association still
+        // being made) must not forget the target the operator wrote, or the next pass
+        // would take its own record for someone else's.
+        let recorded = w.recorded().and_then(|o| o.site_target.clone());
+        w.outputs.site_target = recorded.clone();
         let Some(compute) = w.compute.clone() else {
             l.pending("waiting for the compute service");
             return Ok(());
@@ -58,14 +64,11 @@ impl Component for SiteRecords {
         else {
             return Ok(());
         };
-        let previous: Vec<AliasTarget> = w
-            .recorded()
-            .and_then(|o| o.site_target.clone())
+        let previous: Vec<AliasTarget> = recorded
             .map(|dns| AliasTarget { dns_name: dns, zone_id: String::new() })
             .into_iter()
             .collect();
         let alias = site_alias(&domain.site, &target, &previous);
-        w.outputs.site_target = Some(target.dns_name.clone());
         let in_place = match &zone {
             Some(z) => {
                 let mut wanted = extra.clone();
@@ -81,10 +84,15 @@ impl Component for SiteRecords {
                     l,
                 )
                 .await?;
+                // Written (or already there): the record now points at the target.
+                if done.conflicts.is_empty() && (done.in_sync || l.apply()) {
+                    w.outputs.site_target = Some(target.dns_name.clone());
+                }
                 done.in_sync
             }
             None => {
                 w.outputs.dns_records.extend(extra.iter().chain([&alias]).map(output_record));
+                w.outputs.site_target = Some(target.dns_name.clone());
                 true
             }
         };
