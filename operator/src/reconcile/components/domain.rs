@@ -113,13 +113,14 @@ impl Component for Domain {
         };
         // The certificate, after its validation records.
         if let Some(arn) = owned_certificate(w, &want).await? {
-            if let (Some(z), Some(seen)) = (&zone, acm::describe(aws, &arn).await.map_err(&err)?)
-                && let Validation::Pending { records, .. } = validation_records(&seen, &want.site)
-            {
-                records::remove_records(aws, &aws.route53, C, z, &records).await?;
-            }
+            let records = validation_of(aws, &arn, &want.site).await?;
             match acm::delete(aws, &arn).await {
-                Ok(_) => l.deleted(format!("deleted ACM certificate {arn}")),
+                Ok(_) => {
+                    if let Some(z) = &zone {
+                        records::remove_records(aws, &aws.route53, C, z, &records).await?;
+                    }
+                    l.deleted(format!("deleted ACM certificate {arn}"));
+                }
                 Err(e) if e.code == "ResourceInUseException" => {
                     l.deleting(
                         format!("ACM certificate {arn} is still in use"),
@@ -357,6 +358,22 @@ async fn owned_certificate(
     Ok(None)
 }
 
+/// The certificate's validation records (read before it is deleted: afterwards nothing
+/// says which they were; removed once the deletion went through).
+async fn validation_of(
+    aws: &AwsCtx,
+    arn: &str,
+    site: &str,
+) -> Result<Vec<crate::plan::dns::WantedRecord>, ComponentError> {
+    Ok(match acm::describe(aws, arn).await.map_err(aws_err(C))? {
+        Some(seen) => match validation_records(&seen, site) {
+            Validation::Pending { records, .. } => records,
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    })
+}
+
 fn validation_records(seen: &crate::plan::domain::ObservedCertificate, site: &str) -> Validation {
     let names = certificate_names(site);
     match validation(seen, &names) {
@@ -389,9 +406,13 @@ async fn certificate(
                 && let Some(arn) = owned_certificate(w, want).await?
             {
                 if l.apply() {
+                    let records = validation_of(aws, &arn, &want.site).await?;
                     match acm::delete(aws, &arn).await {
                         Ok(_) => {
-                            l.changed(format!("deleted ACM certificate {arn}, no longer used"))
+                            if let Some(z) = zone {
+                                records::remove_records(aws, &aws.route53, C, z, &records).await?;
+                            }
+                            l.changed(format!("deleted ACM certificate {arn}, no longer used"));
                         }
                         Err(e) if e.code == "ResourceInUseException" => {
                             l.busy(
