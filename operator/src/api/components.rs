@@ -174,7 +174,7 @@ components! {
         name: "domain",
         section: "spec.domain",
         maturity: Built,
-        holds_data: false,
+        holds_data: true,
         lives_in_network: false,
         uses_key: false,
         resources: "Route 53 hosted zone and its delegation (NS records in the parent zone), ACM certificate and its validation records",
