@@ -28,11 +28,11 @@ use serde_json::{Value, json};
 use crate::probe::{Limit, settle_until};
 
 /// The components the component-level passes run: all but the compute service and what
-/// stands in front of it (the firewall, the cron schedule, which need what compute
-/// serves), whose own tests (`operator_compute_*.rs`, `operator_firewall.rs`,
-/// `operator_cron.rs`) run them with the operator binary. Without a domain or certificate
-/// an environment's default compute kind waits for one, and these tests settle the
-/// components they are about.
+/// stands in front of it or points at it (the firewall, the cron schedule, the site's
+/// records, which need what compute serves), whose own tests (`operator_compute_*.rs`,
+/// `operator_firewall.rs`, `operator_cron.rs`, `operator_domain.rs`) run them with the
+/// operator binary. Without a domain or certificate an environment's default compute
+/// kind waits for one, and these tests settle the components they are about.
 pub fn walked() -> Scope<'static> {
     static WALKED: std::sync::LazyLock<Vec<ComponentName>> = std::sync::LazyLock::new(|| {
         redcap_operator::api::COMPONENTS
@@ -41,7 +41,10 @@ pub fn walked() -> Scope<'static> {
             .filter(|name| {
                 !matches!(
                     name,
-                    ComponentName::Compute | ComponentName::Firewall | ComponentName::Cron
+                    ComponentName::Compute
+                        | ComponentName::SiteRecords
+                        | ComponentName::Firewall
+                        | ComponentName::Cron
                 )
             })
             .collect()

@@ -34,6 +34,8 @@ DURATION_KEYS = (
     "ecs.deployment",
     "ecs.service.delete",
     "acm.issue",
+    "acm.records",
+    "route53.change",
     "apprunner.operation",
     "apprunner.customdomain",
     "apprunner.vpcconnector.release",
@@ -63,6 +65,7 @@ OUTCOME_VALUES = {
     "apprunner.account": ("existing", "new"),
     "apprunner.customdomain": ("route53", "auto", "FAILED"),
     "ses.verification": ("route53", "auto"),
+    "acm.validation": ("route53", "auto"),
 }
 OUTCOME_DEFAULTS = {
     "codebuild": "SUCCEEDED",
@@ -74,6 +77,7 @@ OUTCOME_DEFAULTS = {
     "apprunner.account": "existing",
     "apprunner.customdomain": "route53",
     "ses.verification": "route53",
+    "acm.validation": "route53",
 }
 
 

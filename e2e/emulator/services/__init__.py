@@ -11,9 +11,9 @@ cross-service corrections in core/errors.py).
 from __future__ import annotations
 
 from ..core.hooks import Registry
-from . import applicationautoscaling, apprunner, cloudformation, cloudwatch, codebuild, ec2, ecr, ecs, elbv2, events, logs, rds, route53, s3, sesv2, wafv2
+from . import acm, applicationautoscaling, apprunner, cloudformation, cloudwatch, codebuild, ec2, ecr, ecs, elbv2, events, logs, rds, route53, s3, sesv2, wafv2
 
-SERVICES = [applicationautoscaling, apprunner, cloudformation, cloudwatch, codebuild, ec2, ecr, ecs, elbv2, events, logs, rds, route53, s3, sesv2, wafv2]
+SERVICES = [acm, applicationautoscaling, apprunner, cloudformation, cloudwatch, codebuild, ec2, ecr, ecs, elbv2, events, logs, rds, route53, s3, sesv2, wafv2]
 
 
 def install(reg: Registry) -> None:

@@ -190,7 +190,7 @@ def test_ecs_deleted_service_drains(aws, control):
 
 
 def test_acm_issuance_time(aws, control):
-    control.config(durations={"acm.issue": 1})
+    control.config(durations={"acm.issue": 1}, outcomes={"acm.validation": "auto"})
     acm = aws("acm")
     arn = acm.request_certificate(DomainName="redcap.example.org", ValidationMethod="DNS")["CertificateArn"]
     assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "PENDING_VALIDATION"

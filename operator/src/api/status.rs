@@ -174,6 +174,12 @@ pub struct Outputs {
     /// its parent zone (seed: `NameServers`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub name_servers: Vec<String>,
+    /// The ACM certificate of the site: `spec.domain.certificateArn`, or the one the
+    /// operator requested (DNS-validated) for a compute kind that terminates TLS with it.
+    pub certificate_arn: Option<String>,
+    /// What the site's name points at: the load balancer (EcsFargate, EcsExpress) or App
+    /// Runner's domain for the site (AppRunner).
+    pub site_target: Option<String>,
     /// DNS records you must create yourself (`spec.domain.hostedZone.mode: None`, or
     /// records outside the managed zone): certificate validation, SES DKIM and MAIL FROM,
     /// the site's own name.

@@ -627,3 +627,98 @@ mod tests {
         assert!(attempt(other, false).is_err());
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Custom domains (component `siteRecords`)
+
+/// A custom domain of an App Runner service, with the target to point it at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedCustomDomain {
+    /// The service's domain the site's record points at.
+    pub dns_target: String,
+    /// `CREATING`, `PENDING_CERTIFICATE_DNS_VALIDATION`, `BINDING_CERTIFICATE`, `ACTIVE`,
+    /// `CREATE_FAILED`, `DELETING`, `DELETE_FAILED`.
+    pub status: String,
+    /// (name, type, value) of the records App Runner's certificate validation checks;
+    /// they appear only after `CREATING`.
+    pub validation_records: Vec<(String, String, String)>,
+}
+
+/// The custom domain `domain` of the service, or `None` (also when the service is gone).
+pub async fn custom_domain(
+    aws: &AwsCtx,
+    service_arn: &str,
+    domain: &str,
+) -> Result<Option<ObservedCustomDomain>, AwsError> {
+    let mut token: Option<String> = None;
+    loop {
+        let Some(out) = aws
+            .find(
+                aws.apprunner
+                    .describe_custom_domains()
+                    .service_arn(service_arn)
+                    .set_next_token(token.clone())
+                    .send(),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        if let Some(d) =
+            out.custom_domains().iter().find(|d| d.domain_name().eq_ignore_ascii_case(domain))
+        {
+            return Ok(Some(ObservedCustomDomain {
+                dns_target: out.dns_target().to_string(),
+                status: d.status().as_str().to_string(),
+                validation_records: d
+                    .certificate_validation_records()
+                    .iter()
+                    .filter_map(|r| {
+                        Some((
+                            r.name()?.to_string(),
+                            r.r#type()?.to_string(),
+                            r.value()?.to_string(),
+                        ))
+                    })
+                    .collect(),
+            }));
+        }
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// Associates `domain` with the service (no `www.` twin: REDCap has one name).
+pub async fn associate_custom_domain(
+    aws: &AwsCtx,
+    service_arn: &str,
+    domain: &str,
+) -> Result<(), AwsError> {
+    aws.run(
+        aws.apprunner
+            .associate_custom_domain()
+            .service_arn(service_arn)
+            .domain_name(domain)
+            .enable_www_subdomain(false)
+            .send(),
+    )
+    .await
+}
+
+/// Removes the association (`Ok(false)`: there was none).
+pub async fn disassociate_custom_domain(
+    aws: &AwsCtx,
+    service_arn: &str,
+    domain: &str,
+) -> Result<bool, AwsError> {
+    aws.delete(
+        aws.apprunner
+            .disassociate_custom_domain()
+            .service_arn(service_arn)
+            .domain_name(domain)
+            .send(),
+    )
+    .await
+}

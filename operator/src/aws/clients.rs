@@ -181,6 +181,11 @@ impl AwsFactory {
             clients: Clients::new(&conf, &self.settings, &self.metrics),
             region: key.region.clone(),
             budget: Arc::new(budget),
+            assumed: Arc::new(Assumed {
+                conf,
+                metrics: self.metrics.clone(),
+                route53: Mutex::default(),
+            }),
         }
     }
 }
@@ -193,6 +198,16 @@ pub struct AwsCtx {
     pub clients: Clients,
     pub region: String,
     pub budget: Arc<Budget>,
+    assumed: Arc<Assumed>,
+}
+
+/// Clients acting in another account through a role assumed from the environment's
+/// credentials (the parent zone of a cross-account delegation), built once per role.
+#[derive(Debug)]
+struct Assumed {
+    conf: SdkConfig,
+    metrics: AwsCallMetrics,
+    route53: Mutex<HashMap<String, aws_sdk_route53::Client>>,
 }
 
 impl std::ops::Deref for AwsCtx {
@@ -222,6 +237,40 @@ pub fn operation_of<E>() -> (Service, &'static str) {
 }
 
 impl AwsCtx {
+    /// A Route 53 client acting as `role_arn`, assumed with this context's credentials
+    /// (so the role's trust policy names the environment's role, or the operator's). Its
+    /// calls share this context's budget. Credentials are fetched on the first call.
+    pub async fn route53_as(&self, role_arn: &str) -> aws_sdk_route53::Client {
+        let cached =
+            self.assumed.route53.lock().unwrap_or_else(|p| p.into_inner()).get(role_arn).cloned();
+        if let Some(client) = cached {
+            return client;
+        }
+        let conf = &self.assumed.conf;
+        let mut provider =
+            AssumeRoleProvider::builder(role_arn).session_name(SESSION_NAME).configure(conf);
+        if let Some(region) = conf.region() {
+            provider = provider.region(region.clone());
+        }
+        let provider = provider.build().await;
+        let conf = conf
+            .to_builder()
+            .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(provider))
+            .build();
+        let client = aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(&conf)
+                .interceptor(self.assumed.metrics.interceptor())
+                .build(),
+        );
+        self.assumed
+            .route53
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(role_arn.to_string())
+            .or_insert(client)
+            .clone()
+    }
+
     /// Waits for the service's call budget.
     pub async fn permit(&self, service: Service) {
         self.budget.permit(service).await;

@@ -541,3 +541,144 @@ pub async fn modify_listener(
     }
     aws.run(modify.send()).await
 }
+
+// ---------------------------------------------------------------------------------------
+// The site's name on a load balancer (component `siteRecords`)
+
+/// DNS name and canonical hosted zone of the load balancer `arn` (an alias target), or
+/// `None` when it is gone.
+pub async fn alias_target(
+    aws: &AwsCtx,
+    arn: &str,
+) -> Result<Option<crate::plan::dns::AliasTarget>, AwsError> {
+    let Some(out) =
+        aws.find(aws.elbv2.describe_load_balancers().load_balancer_arns(arn).send()).await?
+    else {
+        return Ok(None);
+    };
+    Ok(out.load_balancers().first().map(|lb| {
+        crate::plan::dns::AliasTarget::new(
+            lb.dns_name().unwrap_or_default(),
+            lb.canonical_hosted_zone_id().unwrap_or_default(),
+        )
+    }))
+}
+
+/// The certificates of the listener (its default one included).
+pub async fn listener_certificates(
+    aws: &AwsCtx,
+    listener_arn: &str,
+) -> Result<Vec<String>, AwsError> {
+    let out = aws
+        .call(aws.elbv2.describe_listener_certificates().listener_arn(listener_arn).send())
+        .await?;
+    Ok(out.certificates().iter().filter_map(|c| c.certificate_arn().map(str::to_string)).collect())
+}
+
+/// Adds `certificate_arn` to the listener's certificates (served by SNI).
+pub async fn add_listener_certificate(
+    aws: &AwsCtx,
+    listener_arn: &str,
+    certificate_arn: &str,
+) -> Result<(), AwsError> {
+    aws.run(
+        aws.elbv2
+            .add_listener_certificates()
+            .listener_arn(listener_arn)
+            .certificates(Certificate::builder().certificate_arn(certificate_arn).build())
+            .send(),
+    )
+    .await
+}
+
+/// A listener rule that forwards requests for one host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostRule {
+    pub arn: String,
+    pub priority: String,
+    pub hosts: Vec<String>,
+    pub target_group_arn: Option<String>,
+}
+
+/// The listener's rules with a host-header condition.
+pub async fn host_rules(aws: &AwsCtx, listener_arn: &str) -> Result<Vec<HostRule>, AwsError> {
+    let out = aws.call(aws.elbv2.describe_rules().listener_arn(listener_arn).send()).await?;
+    Ok(out
+        .rules()
+        .iter()
+        .map(|r| HostRule {
+            arn: r.rule_arn().unwrap_or_default().to_string(),
+            priority: r.priority().unwrap_or_default().to_string(),
+            hosts: r
+                .conditions()
+                .iter()
+                .flat_map(|c| {
+                    c.host_header_config()
+                        .map(|h| h.values().to_vec())
+                        .unwrap_or_else(|| c.values().to_vec())
+                })
+                .collect(),
+            target_group_arn: r.actions().iter().find_map(|a| {
+                a.target_group_arn().map(str::to_string).or_else(|| {
+                    a.forward_config()
+                        .and_then(|f| f.target_groups().first())
+                        .and_then(|t| t.target_group_arn().map(str::to_string))
+                })
+            }),
+        })
+        .filter(|r| !r.hosts.is_empty())
+        .collect())
+}
+
+fn host_rule_parts(
+    host: &str,
+    target_group_arn: &str,
+) -> (aws_sdk_elasticloadbalancingv2::types::RuleCondition, Action) {
+    let condition = aws_sdk_elasticloadbalancingv2::types::RuleCondition::builder()
+        .field("host-header")
+        .host_header_config(
+            aws_sdk_elasticloadbalancingv2::types::HostHeaderConditionConfig::builder()
+                .values(host)
+                .build(),
+        )
+        .build();
+    (
+        condition,
+        default_action(&ListenerAction::Forward { target_group_arn: target_group_arn.to_string() }),
+    )
+}
+
+/// Creates a rule forwarding `host` to the target group, at `priority`.
+pub async fn create_host_rule(
+    aws: &AwsCtx,
+    listener_arn: &str,
+    priority: i32,
+    host: &str,
+    target_group_arn: &str,
+    tags: &TagSet,
+) -> Result<(), AwsError> {
+    let (condition, action) = host_rule_parts(host, target_group_arn);
+    aws.run(
+        aws.elbv2
+            .create_rule()
+            .listener_arn(listener_arn)
+            .priority(priority)
+            .conditions(condition)
+            .actions(action)
+            .set_tags(Some(elb_tags(tags)))
+            .send(),
+    )
+    .await
+}
+
+/// Points the rule `arn` at the target group (Express moved its service to another).
+pub async fn modify_host_rule(
+    aws: &AwsCtx,
+    arn: &str,
+    host: &str,
+    target_group_arn: &str,
+) -> Result<(), AwsError> {
+    let (condition, action) = host_rule_parts(host, target_group_arn);
+    aws.run(aws.elbv2.modify_rule().rule_arn(arn).conditions(condition).actions(action).send())
+        .await
+}

@@ -12,6 +12,7 @@
 //! which waits for the service's budget, sends and classifies. Desired states implement
 //! [`resource::Resource`] so the reconcile layer's converge loop can drive them.
 
+pub mod acm;
 pub mod apprunner;
 pub mod autoscaling;
 pub mod budget;
@@ -79,8 +80,21 @@ services::aws_services! {
         not_found: ["NoSuchEntity", "NoSuchEntityException"];
     }
     Route53 => route53: aws_sdk_route53, "route53" {
-        terminal: ["InvalidInput", "InvalidChangeBatch", "InvalidDomainName"];
-        not_found: ["NoSuchHostedZone"];
+        terminal: [
+            "InvalidInput", "InvalidChangeBatch", "InvalidDomainName", "TooManyHostedZones",
+            "DelegationSetNotAvailable",
+        ];
+        not_found: ["NoSuchHostedZone", "NoSuchChange"];
+        refine: route53::refine;
+    }
+    // ResourceInUseException (a listener still uses the certificate) is left to retry.
+    Acm => acm: aws_sdk_acm, "acm" {
+        terminal: [
+            "InvalidDomainValidationOptionsException", "InvalidTagException",
+            "TooManyTagsException", "TagPolicyException", "LimitExceededException",
+            "InvalidArnException",
+        ];
+        not_found: ["ResourceNotFoundException"];
     }
     SecretsManager => secretsmanager: aws_sdk_secretsmanager, "secretsmanager" {
         terminal: ["InvalidParameterException", "MalformedPolicyDocumentException", "PreconditionNotMetException"];

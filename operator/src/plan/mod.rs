@@ -10,6 +10,8 @@ pub mod compute;
 pub mod credentials;
 pub mod cron;
 pub mod database;
+pub mod dns;
+pub mod domain;
 pub mod email;
 pub mod firewall;
 pub mod guardduty;

@@ -122,6 +122,8 @@ pub struct Walk<'a> {
     pub key: Option<KeyRef>,
     /// Set by `network` once the stack has outputs.
     pub network: Option<NetworkOutputs>,
+    /// Set by `domain`: the site, its zone and its certificate.
+    pub domain: Option<crate::plan::domain::DomainHandoff>,
     /// Set by `email`: the identity and configuration set the SMTP user may send with.
     pub email: Option<DesiredEmail>,
     /// What users see in `status.outputs`.
@@ -163,6 +165,7 @@ impl<'a> Walk<'a> {
             cron: None,
             key: None,
             network: None,
+            domain: None,
             email: None,
             outputs: Outputs::default(),
             runtime: RuntimeHandoff::default(),

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
     validation = Rule::new("self.hostedZone.mode != 'Existing' || !has(self.hostedZone.zoneName) || (has(self.subdomain) ? self.subdomain + '.' + self.name : self.name) == self.hostedZone.zoneName || (has(self.subdomain) ? self.subdomain + '.' + self.name : self.name).endsWith('.' + self.hostedZone.zoneName)")
         .message("spec.domain.hostedZone.zoneName must be the site's name or a parent of it (the records are written into that zone)")
         .field_path(".hostedZone.zoneName"),
+    validation = Rule::new("!has(self.parentZoneRoleArn) || self.delegateFromParent")
+        .message("spec.domain.parentZoneRoleArn is only used with spec.domain.delegateFromParent: true")
+        .field_path(".parentZoneRoleArn"),
     validation = Rule::new("!has(self.subdomain) || size(self.subdomain) + size(self.name) < 253")
         .message("spec.domain.subdomain plus spec.domain.name must be shorter than 253 characters")
         .field_path(".subdomain"),
@@ -37,11 +40,24 @@ pub struct DomainSpec {
     pub hosted_zone: HostedZone,
 
     /// Also write NS records for the new zone `subdomain.name` into the existing public
-    /// zone `name` of the same account (seed: `hostInRoute53: '<name>'` with a
-    /// `subdomain`). Default false: the name servers appear in `status.outputs` for you
-    /// to delegate.
+    /// zone `name` (seed: `hostInRoute53: '<name>'` with a `subdomain`), in this
+    /// account or, with `parentZoneRoleArn`, another one. Default false: the name
+    /// servers appear in `status.outputs` for you to delegate.
     #[serde(default)]
     pub delegate_from_parent: bool,
+
+    /// IAM role in the account of the parent zone `name` that the operator assumes to
+    /// write the NS records there (cross-account delegation, the seed's `route53NS`
+    /// stage). Its trust policy must allow the operator's role; it needs
+    /// `route53:ListHostedZonesByName`, `route53:ListResourceRecordSets` and
+    /// `route53:ChangeResourceRecordSets` on the parent zone. Absent: the parent zone is
+    /// in the environment's own account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 2048),
+        regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
+    )]
+    pub parent_zone_role_arn: Option<String>,
 
     /// ACM certificate (same region) for the site. Absent: the operator requests a
     /// DNS-validated certificate where the compute kind needs one.

@@ -14,11 +14,12 @@
 
 use crate::api::{ComponentName, DeletionPolicy, Outputs};
 use crate::aws::{AwsCtx, AwsError, email, route53 as dns};
+use crate::plan::dns::{RecordSet, WantedRecord};
+use crate::plan::email::RECORD_TTL;
 use crate::plan::email::{
     DesiredEmail, DnsTarget, IDENTITY_MARKER_TAG, IdentityKind, ObservedIdentity, SUBSCRIBED_TAG,
     SesRecord, desired_email, email_outputs, event_destination_in_sync, identity_changes,
-    output_record, owned_record_sets, records_to_write, ses_records, subscription_changes,
-    topic_arn, verification_failed,
+    output_record, ses_records, subscription_changes, topic_arn, verification_failed,
 };
 use crate::plan::kms::desired_key;
 use crate::plan::naming::account_of_arn;
@@ -26,6 +27,23 @@ use crate::plan::{EnvIdentity, TagSet};
 use crate::reconcile::error::{ComponentError, aws_err, invalid};
 use crate::reconcile::ledger::Ledger;
 use crate::reconcile::walk::{Component, Walk};
+
+use super::records;
+
+/// The SES records as record sets: TXT and MX are shared with whatever else the name
+/// holds (an SPF or MX of someone else's stays); a DKIM CNAME is the operator's alone.
+fn ses_wanted(records: &[SesRecord]) -> Vec<WantedRecord> {
+    records
+        .iter()
+        .map(|r| {
+            let set = RecordSet::values(&r.name, r.type_, RECORD_TTL, vec![r.value.clone()]);
+            match r.type_ {
+                "CNAME" => WantedRecord::exclusive(set, r.purpose),
+                _ => WantedRecord::merged(set, r.purpose),
+            }
+        })
+        .collect()
+}
 
 const C: ComponentName = ComponentName::Email;
 
@@ -340,20 +358,17 @@ async fn converge_dns(
                 ));
                 }
                 Some((zone, _)) => {
-                    let current = dns::read_records(aws, &zone, &records).await.map_err(&err)?;
-                    let write = records_to_write(&records, &current);
-                    if !write.is_empty() {
-                        let what =
-                            format!("{} SES DNS record(s) in zone {}", write.len(), zone.name);
-                        if steps.apply() {
-                            dns::upsert(aws, &zone, &write).await.map_err(&err)?;
-                        }
-                        if identity_created {
-                            steps.note(format!("wrote {what}"));
-                        } else {
-                            steps.drift(what);
-                        }
-                    }
+                    records::converge_records(
+                        aws,
+                        &aws.route53,
+                        C,
+                        &zone,
+                        &ses_wanted(&records),
+                        "SES DNS record(s)",
+                        identity_created,
+                        steps,
+                    )
+                    .await?;
                 }
             }
         }
@@ -425,8 +440,8 @@ async fn cleanup_email(w: &mut Walk<'_>, l: &mut Ledger) -> Result<(), Component
     Ok(())
 }
 
-/// Removes the SES records the operator wrote into a Route 53 zone for `identity`
-/// (only record sets that still hold exactly the operator's values).
+/// Removes the SES records the operator wrote into a Route 53 zone for `identity` (only
+/// the operator's values: others' values in a shared TXT or MX set stay).
 async fn delete_identity_records(
     aws: &AwsCtx,
     want: &DesiredEmail,
@@ -452,11 +467,10 @@ async fn delete_identity_records(
         return Ok(());
     }
     let records = ses_records(want, &id.region, &seen);
-    let current = dns::read_records(aws, &zone, &records).await.map_err(&err)?;
-    let owned = owned_record_sets(&records, &current);
-    if !owned.is_empty() {
-        dns::delete(aws, &zone, &owned).await.map_err(&err)?;
-        l.deleted(format!("deleted {} SES DNS record(s) from zone {}", owned.len(), zone.name));
+    let removed =
+        records::remove_records(aws, &aws.route53, C, &zone, &ses_wanted(&records)).await?;
+    if removed > 0 {
+        l.deleted(format!("deleted {removed} SES DNS record(s) from zone {}", zone.name));
     }
     Ok(())
 }

@@ -7,20 +7,24 @@ pub mod compute;
 pub mod credentials;
 pub mod cron;
 pub mod database;
+pub mod domain;
 pub mod email;
 pub mod firewall;
 pub mod guardduty;
 pub mod image;
 pub mod key;
 pub mod network;
+pub mod records;
 pub mod runtime;
 pub mod secrets;
+pub mod site_records;
 pub mod storage;
 
 pub use compute::Compute;
 pub use credentials::{SmtpCredentials, StorageCredentials};
 pub use cron::Cron;
 pub use database::Database;
+pub use domain::Domain;
 pub use email::Email;
 pub use firewall::Firewall;
 pub use guardduty::GuardDuty;
@@ -28,6 +32,7 @@ pub use image::Image;
 pub use key::EncryptionKey;
 pub use network::Network;
 pub use secrets::Secrets;
+pub use site_records::SiteRecords;
 pub use storage::FileStorage;
 
 use super::walk::{Entry, entry};
@@ -40,12 +45,16 @@ pub const WALK: &[Entry] = &[
     entry::<Secrets>(),
     entry::<Database>(),
     entry::<StorageCredentials>(),
+    // Before email: the SES records go into the zone it creates.
+    entry::<Domain>(),
     entry::<Email>(),
     entry::<SmtpCredentials>(),
     entry::<GuardDuty>(),
     // A bad release source stalls the image alone; compute keeps running the last image.
     entry::<Image>(),
     entry::<Compute>(),
+    // After compute: the records name its load balancer or service.
+    entry::<SiteRecords>(),
     entry::<Firewall>(),
     entry::<Cron>(),
 ];

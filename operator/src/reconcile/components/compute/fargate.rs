@@ -33,8 +33,9 @@ use crate::reconcile::walk::Walk;
 
 use super::{C, Deploy, Retired, Served, Target};
 
-/// The certificate of the HTTPS listener: `ecsFargate.certificateArn`, else the
-/// domain's.
+/// The certificate of the HTTPS listener: `ecsFargate.certificateArn`, else the site's
+/// (`spec.domain.certificateArn`, or the one the `domain` component requested, once
+/// ACM has issued it).
 fn certificate(w: &Walk<'_>) -> Option<String> {
     let spec = &w.env.spec;
     spec.compute
@@ -42,6 +43,7 @@ fn certificate(w: &Walk<'_>) -> Option<String> {
         .as_ref()
         .and_then(|f| f.certificate_arn.clone())
         .or_else(|| spec.domain.as_ref().and_then(|d| d.certificate_arn.clone()))
+        .or_else(|| w.domain.as_ref().and_then(|d| d.certificate_arn.clone()))
 }
 
 fn desired_load_balancer(w: &Walk<'_>, d: &Deploy<'_>) -> DesiredLoadBalancer {
@@ -121,7 +123,7 @@ async fn edge(
     };
     let Some(certificate) = certificate(w) else {
         l.pending(
-            "waiting for a certificate for the HTTPS listener: set spec.domain.certificateArn or spec.compute.ecsFargate.certificateArn (this operator version does not request one yet)",
+            "waiting for the site's certificate for the HTTPS listener (see the domain component: ACM validates it once its records resolve)",
         );
         return Ok(None);
     };

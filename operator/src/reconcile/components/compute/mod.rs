@@ -362,7 +362,9 @@ async fn switch(
     w.runtime.fronts = Some(fronts);
     let url = serving.as_ref().and_then(|s| s.url.clone());
     w.outputs.service_url = url.clone();
-    w.outputs.url = site_url(&w.env.spec, url.as_deref());
+    // The service's own URL; `siteRecords` replaces it with the site's once the site's
+    // name points at the service.
+    w.outputs.url = url.clone();
     if let Some(s) = &served.status {
         l.identify(Some(kind_name(d.kind).to_string()), s.arn.clone());
     }
