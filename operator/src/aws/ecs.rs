@@ -18,6 +18,7 @@ use aws_sdk_ecs::types::{
 };
 
 use crate::plan::compute::CONTAINER;
+use crate::plan::compute::container::Container;
 use crate::plan::compute::fargate::{
     ClusterChange, DesiredCluster, DesiredService, DesiredTaskDefinition, ObservedCluster,
     ObservedDeployment, ObservedService, ServiceChange, cluster_changes,
@@ -167,9 +168,13 @@ pub async fn delete_cluster(aws: &AwsCtx, name: &str) -> Result<bool, AwsError> 
 // ---------------------------------------------------------------------------------------
 // Task definitions
 
-fn container_definition(td: &DesiredTaskDefinition) -> Result<ContainerDefinition, AwsError> {
-    let c = &td.container;
-    let environment: Vec<KeyValuePair> = c
+/// The container's plain settings and its credentials (injected from Secrets Manager by
+/// ARN) as ECS takes them, for a task definition and for an Express service alike.
+pub(crate) fn container_settings(
+    c: &Container,
+    operation: &'static str,
+) -> Result<(Vec<KeyValuePair>, Vec<Secret>), AwsError> {
+    let environment = c
         .environment
         .iter()
         .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
@@ -182,9 +187,15 @@ fn container_definition(td: &DesiredTaskDefinition) -> Result<ContainerDefinitio
                 .name(name)
                 .value_from(arn)
                 .build()
-                .map_err(|e| AwsError::build(SERVICE, "RegisterTaskDefinition", e))
+                .map_err(|e| AwsError::build(SERVICE, operation, e))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    Ok((environment, secrets))
+}
+
+fn container_definition(td: &DesiredTaskDefinition) -> Result<ContainerDefinition, AwsError> {
+    let c = &td.container;
+    let (environment, secrets) = container_settings(c, "RegisterTaskDefinition")?;
     let mut options = HashMap::new();
     options.insert("awslogs-group".to_string(), td.log_group.clone());
     options.insert("awslogs-region".to_string(), td.region.clone());

@@ -15,8 +15,8 @@ use aws_sdk_ecs::types::{
     AccessType, EcsExpressGatewayService, EcsManagedResources, ExpressGatewayContainer,
     ExpressGatewayScalingTarget, ExpressGatewayServiceAwsLogsConfiguration,
     ExpressGatewayServiceConfiguration, ExpressGatewayServiceInclude,
-    ExpressGatewayServiceNetworkConfiguration, ExpressGatewayServiceScalingMetric, KeyValuePair,
-    ManagedResourceStatus, Secret, Tag,
+    ExpressGatewayServiceNetworkConfiguration, ExpressGatewayServiceScalingMetric,
+    ManagedResourceStatus, Tag,
 };
 
 use crate::plan::compute::express::{
@@ -130,18 +130,7 @@ fn container(
     operation: &'static str,
 ) -> Result<ExpressGatewayContainer, AwsError> {
     let c = &want.container;
-    let environment: Vec<KeyValuePair> = c
-        .environment
-        .iter()
-        .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
-        .collect();
-    let secrets = c
-        .secrets
-        .iter()
-        .map(|(name, arn)| {
-            Secret::builder().name(name).value_from(arn).build().map_err(build_err(operation))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let (environment, secrets) = super::ecs::container_settings(c, operation)?;
     let logs = ExpressGatewayServiceAwsLogsConfiguration::builder()
         .log_group(&want.log_group)
         .log_stream_prefix(LOG_STREAM_PREFIX)

@@ -14,7 +14,7 @@
 //! that failed (Express rolls it back and the previous tasks keep serving) is recorded and
 //! never deployed again for the same content.
 
-use crate::api::{ComputeKind, FailedDeployment, ServiceStatus};
+use crate::api::{ComputeKind, ServiceStatus};
 use crate::aws::ecs_express::{self, ObservedRevision, Updated};
 use crate::aws::{ecs, elbv2};
 use crate::plan::compute::express::{
@@ -26,14 +26,13 @@ use crate::plan::compute::fargate::ObservedService;
 use crate::plan::compute::readiness::{self, Readiness, TargetHealth};
 use crate::plan::compute::{EXPRESS_SERVICE, HEALTH_CHECK_GRACE_SECONDS, cluster_name, ecs_size};
 use crate::plan::describe_all;
-use crate::plan::image::builds::console_log_url;
 use crate::plan::tags::TagSet;
 use crate::reconcile::converge::not_owned;
 use crate::reconcile::error::{ComponentError, aws_err};
 use crate::reconcile::ledger::Ledger;
 use crate::reconcile::walk::Walk;
 
-use super::{C, Deploy, Retired, Served, Target};
+use super::{C, Deploy, Retired, Served, Target, shared};
 
 fn label() -> String {
     format!("Express service {EXPRESS_SERVICE}")
@@ -234,9 +233,18 @@ pub(super) async fn apply(
         before
     };
     let failure = match &readiness {
-        Readiness::Failed(reason) if failed_before.is_none() => {
-            Some(failure(w, d, &u, &hash, &target.container.image, reason).await?)
-        }
+        Readiness::Failed(reason) if failed_before.is_none() => Some(
+            shared::failed_deployment(
+                w,
+                d,
+                ComputeKind::EcsExpress,
+                u.revision.as_ref().map(|r| r.task_definition.as_str()),
+                &hash,
+                &target.container.image,
+                reason,
+            )
+            .await?,
+        ),
         _ => None,
     };
     let status = service_status(d, &arn, &seen, &u, &readiness, Some(&target.container.image));
@@ -357,44 +365,6 @@ async fn idle_timeout(
         l.drift(what)
     }
     Ok(())
-}
-
-/// What the failed deployment left to read: the stopped task's reason and its log.
-async fn failure(
-    w: &Walk<'_>,
-    d: &Deploy<'_>,
-    u: &Underlying,
-    hash: &str,
-    image: &str,
-    reason: &str,
-) -> Result<FailedDeployment, ComponentError> {
-    let stopped = match &u.revision {
-        Some(rev) => {
-            ecs::last_stopped_task(w.aws, &d.cluster, EXPRESS_SERVICE, &rev.task_definition)
-                .await
-                .map_err(aws_err(C))?
-        }
-        None => None,
-    };
-    let (reason, logs_url) = match stopped {
-        Some(t) => (
-            format!(
-                "{reason}; task {} stopped: {}{}",
-                t.task_id,
-                t.reason,
-                t.exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default()
-            ),
-            Some(console_log_url(&w.id.region, &d.log_group, &t.log_stream)),
-        ),
-        None => (reason.to_string(), None),
-    };
-    Ok(FailedDeployment {
-        kind: ComputeKind::EcsExpress,
-        content_hash: hash.to_string(),
-        image: Some(image.to_string()),
-        reason,
-        logs_url,
-    })
 }
 
 /// `image`: the image the desired revision runs (`None` when only observing: the

@@ -8,7 +8,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::api::{ComputeKind, FailedDeployment, ServiceStatus};
+use crate::api::{ComputeKind, ServiceStatus};
 use crate::aws::{autoscaling, ecs, elbv2};
 use crate::plan::compute::alb::{
     self, DesiredListener, DesiredLoadBalancer, DesiredTargetGroup, HEALTH_CHECK_PATH,
@@ -25,13 +25,12 @@ use crate::plan::compute::{
     task_family,
 };
 use crate::plan::describe_all;
-use crate::plan::image::builds::console_log_url;
 use crate::reconcile::converge::converge;
 use crate::reconcile::error::{ComponentError, aws_err};
 use crate::reconcile::ledger::Ledger;
 use crate::reconcile::walk::Walk;
 
-use super::{C, Deploy, Retired, Served, Target};
+use super::{C, Deploy, Retired, Served, Target, shared};
 
 /// The certificate of the HTTPS listener: `ecsFargate.certificateArn`, else the site's
 /// (`spec.domain.certificateArn`, or the one the `domain` component requested, once
@@ -255,9 +254,18 @@ pub(super) async fn apply(
         readiness::ecs_service(&seen, &revision, health)
     };
     let failure = match &readiness {
-        Readiness::Failed(reason) if !failed_before => {
-            Some(failure(w, d, &revision, &hash, &target.container.image, reason).await?)
-        }
+        Readiness::Failed(reason) if !failed_before => Some(
+            shared::failed_deployment(
+                w,
+                d,
+                ComputeKind::EcsFargate,
+                Some(&revision),
+                &hash,
+                &target.container.image,
+                reason,
+            )
+            .await?,
+        ),
         _ => None,
     };
     let status =
@@ -335,39 +343,6 @@ async fn scale(
         l.drift(format!("autoscaling: {}", describe_all(&changes)));
     }
     Ok(())
-}
-
-/// What the failed deployment left to read: the stopped task's reason and its log.
-async fn failure(
-    w: &Walk<'_>,
-    d: &Deploy<'_>,
-    revision: &str,
-    hash: &str,
-    image: &str,
-    reason: &str,
-) -> Result<FailedDeployment, ComponentError> {
-    let stopped = ecs::last_stopped_task(w.aws, &d.cluster, FARGATE_SERVICE, revision)
-        .await
-        .map_err(aws_err(C))?;
-    let (reason, logs_url) = match stopped {
-        Some(t) => (
-            format!(
-                "{reason}; task {} stopped: {}{}",
-                t.task_id,
-                t.reason,
-                t.exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default()
-            ),
-            Some(console_log_url(&w.id.region, &d.log_group, &t.log_stream)),
-        ),
-        None => (reason.to_string(), None),
-    };
-    Ok(FailedDeployment {
-        kind: ComputeKind::EcsFargate,
-        content_hash: hash.to_string(),
-        image: Some(image.to_string()),
-        reason,
-        logs_url,
-    })
 }
 
 fn service_status(

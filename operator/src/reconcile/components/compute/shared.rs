@@ -2,12 +2,14 @@
 //! container log group, the first administrator's initial password, and the roles the
 //! kind runs under.
 
-use crate::api::ComputeKind;
+use crate::api::{ComputeKind, FailedDeployment};
+use crate::aws::ecs;
 use crate::aws::secrets::{self, SeededSecret};
 use crate::plan::compute::fargate::DesiredCluster;
 use crate::plan::compute::roles::{self, RoleScope};
-use crate::plan::compute::{cluster_name, log_group_name};
+use crate::plan::compute::{EXPRESS_SERVICE, FARGATE_SERVICE, cluster_name, log_group_name};
 use crate::plan::iam::DesiredRole;
+use crate::plan::image::builds::console_log_url;
 use crate::plan::logs::desired_log_group;
 use crate::plan::secret::{SecretString, random_password};
 use crate::plan::secrets::{SecretPurpose, desired_secret};
@@ -210,4 +212,46 @@ pub(super) async fn delete_site_admin(w: &Walk<'_>, l: &mut Ledger) -> Result<()
         l.deleted(format!("secret {name} scheduled for deletion"));
     }
     Ok(())
+}
+
+/// What a failed ECS deployment (Fargate or Express) left to read: the last task of
+/// `task_definition` that stopped, with its reason, exit code and a link to its log.
+pub(super) async fn failed_deployment(
+    w: &Walk<'_>,
+    d: &super::Deploy<'_>,
+    kind: ComputeKind,
+    task_definition: Option<&str>,
+    hash: &str,
+    image: &str,
+    reason: &str,
+) -> Result<FailedDeployment, ComponentError> {
+    let service = match kind {
+        ComputeKind::EcsExpress => EXPRESS_SERVICE,
+        _ => FARGATE_SERVICE,
+    };
+    let stopped = match task_definition {
+        Some(revision) => ecs::last_stopped_task(w.aws, &d.cluster, service, revision)
+            .await
+            .map_err(aws_err(C))?,
+        None => None,
+    };
+    let (reason, logs_url) = match stopped {
+        Some(t) => (
+            format!(
+                "{reason}; task {} stopped: {}{}",
+                t.task_id,
+                t.reason,
+                t.exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default()
+            ),
+            Some(console_log_url(&w.id.region, &d.log_group, &t.log_stream)),
+        ),
+        None => (reason.to_string(), None),
+    };
+    Ok(FailedDeployment {
+        kind,
+        content_hash: hash.to_string(),
+        image: Some(image.to_string()),
+        reason,
+        logs_url,
+    })
 }
