@@ -45,7 +45,7 @@ grant() {
   local ns
   for ns in "$@"; do
     log "granting the operator Secret access in namespace $ns"
-    "$KUBECTL" create namespace "$ns" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+    "$KUBECTL" get namespace "$ns" >/dev/null 2>&1 || "$KUBECTL" create namespace "$ns" >/dev/null
     "$KUBECTL" create rolebinding "$RELEASE-secrets" --namespace "$ns" \
       --clusterrole="$RELEASE-secrets" --serviceaccount="$OPERATOR_NAMESPACE:$RELEASE" \
       --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
