@@ -60,16 +60,16 @@ read -r release_bucket release_version <<<"$release"
 log "uploading a stand-in REDCap $release_version release zip to s3://$release_bucket (the emulator builds nothing from it)"
 bash e2e/scripts/release-zip.sh "$release_bucket" "$release_version" >/dev/null
 
-log "applying $EXAMPLE"
-"$KUBECTL" apply --server-side -f "$EXAMPLE"
-ns=$("$KUBECTL" apply --dry-run=client -f "$EXAMPLE" -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' 2>/dev/null |
-  awk -F/ '$1=="RedcapEnvironment"{print $2"/"$3}' | head -n1)
-if [[ -z $ns ]]; then
-  ns=$("$KUBECTL" get -f "$EXAMPLE" -o jsonpath='{.metadata.namespace}/{.metadata.name}' 2>/dev/null | head -n1)
-fi
+ns=$("$KUBECTL" apply --dry-run=client -f "$EXAMPLE" -o go-template='{{if .items}}{{range .items}}{{if eq .kind "RedcapEnvironment"}}{{.metadata.namespace}}/{{.metadata.name}}{{"\n"}}{{end}}{{end}}{{else}}{{.metadata.namespace}}/{{.metadata.name}}{{"\n"}}{{end}}' |
+  head -n1)
 namespace=${ns%%/*}
 name=${ns##*/}
 [[ -n $namespace && -n $name ]] || die "could not find the RedcapEnvironment in $EXAMPLE"
+# The chart grants Secret access only where a namespace asks for it (docs/install.md).
+bash e2e/scripts/operator.sh grant "$STATE" "$namespace"
+
+log "applying $EXAMPLE"
+"$KUBECTL" apply --server-side -f "$EXAMPLE"
 
 log "waiting up to ${TIMEOUT}s for $namespace/$name to be Ready"
 last=""

@@ -7,6 +7,10 @@
 #   operator.sh install <statedir>        helm template | kubectl apply (replicas 0: no
 #                                         nodes here; the process below plays the pod)
 #                                         and writes <statedir>/operator.kubeconfig
+#   operator.sh grant <statedir> NS...    lets the operator read and create Secrets in
+#                                         each namespace NS, as its admin would: a
+#                                         RoleBinding to the chart's ClusterRole
+#                                         redcap-operator-secrets (docs/install.md)
 #   operator.sh start <statedir> [args]   starts `redcap-operator run` in the background
 #                                         (pid in operator.pid, log in operator.log)
 #   operator.sh stop <statedir>           SIGTERM, then waits
@@ -36,6 +40,18 @@ install() {
   "$E2E_DIR/scripts/sa-kubeconfig.sh" "$KUBECONFIG" "$OPERATOR_NAMESPACE" "$RELEASE" "$state/operator.kubeconfig"
 }
 
+grant() {
+  shift
+  local ns
+  for ns in "$@"; do
+    log "granting the operator Secret access in namespace $ns"
+    "$KUBECTL" get namespace "$ns" >/dev/null 2>&1 || "$KUBECTL" create namespace "$ns" >/dev/null
+    "$KUBECTL" create rolebinding "$RELEASE-secrets" --namespace "$ns" \
+      --clusterrole="$RELEASE-secrets" --serviceaccount="$OPERATOR_NAMESPACE:$RELEASE" \
+      --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+  done
+}
+
 start() {
   local state=$1
   shift
@@ -61,7 +77,8 @@ stop() {
 
 case "${1:-}" in
   install) install "${2:?statedir}" ;;
+  grant) grant "${2:?statedir}" "${@:3}" ;;
   start) start "${2:?statedir}" "${@:3}" ;;
   stop) stop "${2:?statedir}" ;;
-  *) print_usage 15 ;;
+  *) print_usage 16 ;;
 esac

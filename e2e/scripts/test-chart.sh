@@ -6,11 +6,12 @@
 #
 # Env:
 #   HELM, KUBECTL   binaries (default: from $REDCAP_CACHE/bin/current.env, else PATH)
-#   KUBECONFIG      a running API server (e2e/scripts/env.sh); without it (unset, or the
-#                   server does not answer) the cluster tests are skipped with a notice,
-#                   or fail when REQUIRE_CLUSTER=1
-#   REQUIRE_CLUSTER=1  no API server is a failure (test-all.sh sets it: `make test` must
-#                   never pass without the cluster checks)
+#   KUBECONFIG      a running API server (e2e/scripts/env.sh). Unset: a private control
+#                   plane (e2e/scripts/cluster.sh) is started in the scratch directory for
+#                   the cluster tests and stopped at the end. Set but not answering: the
+#                   cluster tests fail.
+#   REQUIRE_CLUSTER=0  skip the cluster tests instead (static checks only, with a notice).
+#                   The default (1) never passes without them; test-all.sh sets it too.
 #   KEEP_WORK=1     keep the scratch directory with every rendered manifest
 #
 # Prints one line per check and "N passed, N failed" at the end; exits 1 on any failure.
@@ -42,12 +43,23 @@ done
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/test-chart.XXXXXX")"
 CLUSTER_NS=""
 RELEASE=""
+# Namespaces and cluster-scoped objects the cluster tests created (deleted at the end).
+SCRATCH_NAMESPACES=()
+SCRATCH_OBJECTS=()
+PRIVATE_CLUSTER=""
 cleanup() {
   if [[ -n $RELEASE ]]; then
     "$HELM" uninstall "$RELEASE" --namespace "$CLUSTER_NS" >/dev/null 2>&1 || true
   fi
-  if [[ -n $CLUSTER_NS ]]; then
-    "$KUBECTL" delete namespace "$CLUSTER_NS" --wait=false >/dev/null 2>&1 || true
+  local ns obj
+  for ns in "${SCRATCH_NAMESPACES[@]}"; do
+    "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+  done
+  for obj in "${SCRATCH_OBJECTS[@]}"; do
+    "$KUBECTL" delete "$obj" --wait=false >/dev/null 2>&1 || true
+  done
+  if [[ -n $PRIVATE_CLUSTER ]]; then
+    "$E2E_DIR/scripts/cluster.sh" down "$PRIVATE_CLUSTER" >/dev/null 2>&1 || true
   fi
   if [[ ${KEEP_WORK:-0} == 1 ]]; then
     log "kept $WORK"
@@ -133,11 +145,13 @@ D="$WORK/default.json"
 
 check "default: renders exactly the expected kinds" jqcheck "$D" '
   [.[].kind] | unique ==
-  ["ClusterRole","ClusterRoleBinding","CustomResourceDefinition","Deployment","Role",
-   "RoleBinding","Service","ServiceAccount"]'
+  ["ClusterRole","ClusterRoleBinding","CustomResourceDefinition","Deployment","NetworkPolicy",
+   "Role","RoleBinding","Service","ServiceAccount","ValidatingAdmissionPolicy",
+   "ValidatingAdmissionPolicyBinding"]'
 
 check "default: every namespaced object is in the release namespace" jqcheck "$D" '
-  [.[] | select(.kind | IN("ClusterRole","ClusterRoleBinding","CustomResourceDefinition") | not)
+  [.[] | select(.kind | IN("ClusterRole","ClusterRoleBinding","CustomResourceDefinition",
+                           "ValidatingAdmissionPolicy","ValidatingAdmissionPolicyBinding") | not)
        | .metadata.namespace] | all(. == "redcap-system")'
 
 check "default: CRD is kept on uninstall (helm.sh/resource-policy: keep)" jqcheck "$D" '
@@ -151,17 +165,49 @@ check "crds.keep=false: no keep annotation" bash -c '
   out=$("$HELM" template r "$0" --set crds.keep=false --show-only templates/crds.yaml) &&
     grep -q "kind: CustomResourceDefinition" <<<"$out" && ! grep -q "helm.sh/resource-policy" <<<"$out"' "$CHART"
 
-# The ClusterRole must be exactly this: least privilege, reviewed rule by rule.
+# The ClusterRoles must be exactly these: least privilege, reviewed rule by rule. The one
+# bound in every namespace has no Secret access; the Secret one is bound per namespace.
 check "default: ClusterRole rules are exactly the least-privilege set" jqcheck "$D" '
-  [.[] | select(.kind == "ClusterRole")][0].rules ==
+  ([.[] | select(.kind == "ClusterRole") | .metadata.name] | sort
+     == ["redcap-operator","redcap-operator-secrets"])
+  and ([.[] | select(.kind == "ClusterRole" and .metadata.name == "redcap-operator")][0].rules ==
   [
     {"apiGroups":["redcap.dev"],"resources":["redcapenvironments"],"verbs":["get","list","watch","patch","update"]},
     {"apiGroups":["redcap.dev"],"resources":["redcapenvironments/status"],"verbs":["get","patch","update"]},
     {"apiGroups":["redcap.dev"],"resources":["redcapenvironments/finalizers"],"verbs":["update"]},
     {"apiGroups":["events.k8s.io"],"resources":["events"],"verbs":["create","patch"]},
-    {"apiGroups":[""],"resources":["events"],"verbs":["create","patch"]},
-    {"apiGroups":[""],"resources":["secrets"],"verbs":["get","create"]}
-  ]'
+    {"apiGroups":[""],"resources":["events"],"verbs":["create","patch"]}
+  ])
+  and ([.[] | select(.kind == "ClusterRole" and .metadata.name == "redcap-operator-secrets")][0].rules ==
+  [{"apiGroups":[""],"resources":["secrets"],"verbs":["get","create"]}])'
+
+check "default: Secret access bound nowhere (namespaces opt in), never cluster-wide" jqcheck "$D" '
+  [.[] | select(.kind | IN("RoleBinding","ClusterRoleBinding")) | .roleRef.name]
+  | index("redcap-operator-secrets") == null'
+
+check "default: admission policy lets the operator create only its cron Secret" jqcheck "$D" '
+  ([.[] | select(.kind == "ValidatingAdmissionPolicy")] | length == 1)
+  and ([.[] | select(.kind == "ValidatingAdmissionPolicy")][0] as $p
+       | $p.metadata.name == "redcap-operator-secrets"
+       and $p.spec.failurePolicy == "Fail"
+       and $p.spec.matchConstraints.resourceRules
+           == [{"apiGroups":[""],"apiVersions":["*"],"operations":["CREATE","UPDATE"],"resources":["secrets"]}]
+       and $p.spec.matchConditions
+           == [{"name":"is-the-operator","expression":"request.userInfo.username == '"'"'system:serviceaccount:redcap-system:redcap-operator'"'"'"}]
+       and ([$p.spec.validations[].expression] | any(test("object.type == .Opaque."))))
+  and ([.[] | select(.kind == "ValidatingAdmissionPolicyBinding")][0].spec
+       == {"policyName":"redcap-operator-secrets","validationActions":["Deny"]})'
+
+check "default: NetworkPolicy: no ingress peer, egress to DNS, 443/6443 and the Pod Identity agent" jqcheck "$D" '
+  [.[] | select(.kind == "NetworkPolicy")][0].spec as $n
+  | $n.policyTypes == ["Ingress","Egress"] and $n.ingress == []
+  and $n.podSelector.matchLabels
+      == {"app.kubernetes.io/name":"redcap-operator","app.kubernetes.io/instance":"redcap-operator"}
+  and $n.egress == [
+    {"ports":[{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]},
+    {"ports":[{"port":443,"protocol":"TCP"},{"port":6443,"protocol":"TCP"}]},
+    {"to":[{"ipBlock":{"cidr":"169.254.170.23/32"}},{"ipBlock":{"cidr":"fd00:ec2::23/128"}}],
+     "ports":[{"port":80,"protocol":"TCP"}]}]'
 
 check "default: Lease access only through a namespaced Role" jqcheck "$D" '
   ([.[] | select(.kind == "Role")] | length == 1)
@@ -169,7 +215,7 @@ check "default: Lease access only through a namespaced Role" jqcheck "$D" '
        [{"apiGroups":["coordination.k8s.io"],"resources":["leases"],"verbs":["get","create","update","patch"]}])
   and ([.[] | select(.kind == "ClusterRole") | .rules[].apiGroups[]] | index("coordination.k8s.io") == null)'
 
-for set_name in default irsa namespaced-secrets emulator external-sa single-namespace; do
+for set_name in default irsa namespaced-secrets emulator external-sa single-namespace cluster-secrets; do
   check "$set_name: no wildcard in any RBAC rule" jqcheck "$WORK/$set_name.json" '
     [.[] | select(.kind | IN("Role","ClusterRole")) | .rules[] | (.apiGroups + .resources + .verbs)[]]
     | all(. != "*" and (contains("*") | not))'
@@ -218,13 +264,16 @@ check "irsa: role ARN on the ServiceAccount, region env, ServiceMonitor, PDB" jq
   and ([$DEPLOY.spec.template.spec.containers[0].env[] | select(.name == \"AWS_REGION\")][0].value == \"us-east-1\")
   and ([.[] | select(.kind == \"ServiceMonitor\")][0].metadata.labels.release == \"kube-prometheus-stack\")
   and ([.[] | select(.kind == \"PodDisruptionBudget\")][0].spec.minAvailable == 1)
+  and ([.[] | select(.kind == \"NetworkPolicy\")][0].spec.ingress
+       == [{\"from\":[{\"namespaceSelector\":{\"matchLabels\":{\"kubernetes.io/metadata.name\":\"monitoring\"}}}],
+            \"ports\":[{\"port\":\"http-metrics\",\"protocol\":\"TCP\"}]}])
   and ([.[] | .metadata.labels.team] | all(. == \"research-it\"))"
 
-check "namespaced-secrets: Secrets only through Roles in the listed namespaces" jqcheck "$WORK/namespaced-secrets.json" '
-  ([.[] | select(.kind == "ClusterRole") | .rules[].resources[]] | index("secrets") == null)
-  and ([.[] | select(.kind == "Role" and (.rules[0].resources == ["secrets"])) | .metadata.namespace] | sort
-       == ["redcap-dev","redcap-prod"])
-  and ([.[] | select(.kind == "RoleBinding") | .metadata.namespace] | sort == ["redcap-dev","redcap-prod"])'
+check "namespaced-secrets: Secrets only through RoleBindings in the listed namespaces" jqcheck "$WORK/namespaced-secrets.json" '
+  ([.[] | select(.kind == "ClusterRoleBinding") | .roleRef.name] | index("redcap-operator-secrets") == null)
+  and ([.[] | select(.kind == "RoleBinding" and .roleRef.name == "redcap-operator-secrets")
+        | select(.roleRef.kind == "ClusterRole") | .metadata.namespace] | sort
+       == ["redcap-dev","redcap-prod"])'
 
 check "namespaced-secrets: no Lease Role without leader election; digest image" jqcheck "$WORK/namespaced-secrets.json" "
   ([.[] | select(.kind == \"Role\") | .rules[].apiGroups[]] | index(\"coordination.k8s.io\") == null)
@@ -246,10 +295,29 @@ check "external-sa: no CRD, no ServiceAccount, no Secret access, no Service" jqc
   and ($DEPLOY.spec.template.spec.serviceAccountName == \"redcap-operator-platform\")
   and ([.[] | select(.kind | IN(\"Role\",\"ClusterRole\")) | .rules[].resources[]] | index(\"secrets\") == null)"
 
-check "single-namespace: RoleBinding in the watched namespace, no ClusterRoleBinding" jqcheck "$WORK/single-namespace.json" "
+check "single-namespace: RoleBindings in the watched namespace, no ClusterRoleBinding" jqcheck "$WORK/single-namespace.json" "
   ([.[].kind] | index(\"ClusterRoleBinding\") == null)
+  and ([.[] | select(.kind == \"RoleBinding\" and .roleRef.kind == \"ClusterRole\") | [.roleRef.name, .metadata.namespace]]
+       | sort == [[\"redcap-operator\",\"redcap-prod\"],[\"redcap-operator-secrets\",\"redcap-prod\"]])
   and ([.[] | select(.kind == \"RoleBinding\" and .roleRef.kind == \"ClusterRole\")][0].metadata.namespace == \"redcap-prod\")
   and ([$DEPLOY.spec.template.spec.containers[0].env[] | select(.name == \"REDCAP_NAMESPACE\")][0].value == \"redcap-prod\")"
+
+check "cluster-secrets: Secret access in every namespace, with the admission policy" jqcheck "$WORK/cluster-secrets.json" '
+  ([.[] | select(.kind == "ClusterRoleBinding") | .roleRef.name] | sort
+     == ["redcap-operator","redcap-operator-secrets"])
+  and ([.[] | select(.kind == "ValidatingAdmissionPolicyBinding")] | length == 1)'
+
+check "networkPolicy: metrics peers, open egress, extra rules" bash -c '
+  "$HELM" template r "$0" --show-only templates/networkpolicy.yaml \
+    --set networkPolicy.egress.restrict=false \
+    --set-json "networkPolicy.metrics.from=[{\"podSelector\":{\"matchLabels\":{\"app\":\"prometheus\"}}}]" \
+    | yq -e ".spec.policyTypes == [\"Ingress\"] and (has(\"egress\") | not)
+             and .spec.ingress[0].from[0].podSelector.matchLabels.app == \"prometheus\"" >/dev/null &&
+  "$HELM" template r "$0" --show-only templates/networkpolicy.yaml \
+    --set networkPolicy.egress.podIdentityAgent=false --set "networkPolicy.egress.tcpPorts={443}" \
+    --set-json "networkPolicy.egress.extraRules=[{\"ports\":[{\"port\":3128,\"protocol\":\"TCP\"}]}]" \
+    | yq -e ".spec.egress | length == 3 and .[1].ports == [{\"port\":443,\"protocol\":\"TCP\"}]
+             and .[2].ports[0].port == 3128" >/dev/null' "$CHART"
 
 check "default: operator settings reach the REDCAP_* variables" jqcheck "$D" "
   ($DEPLOY.spec.template.spec.containers[0].env | map({(.name): (.value // .valueFrom.fieldRef.fieldPath)}) | add) as \$e |
@@ -297,9 +365,15 @@ bad_values "malformed role ARN" $'aws:\n  roleArn: my-role' "$SCHEMA_ERR"
 bad_values "malformed digest" $'image:\n  digest: latest' "$SCHEMA_ERR"
 bad_values "resource quantity typo" $'resources:\n  limits:\n    memory: 128MB' "$SCHEMA_ERR"
 bad_values "privileged metrics port" $'metrics:\n  port: 80' "$SCHEMA_ERR"
+bad_values "empty metrics peer (would admit everyone)" $'networkPolicy:\n  metrics:\n    from: [{}]' "$SCHEMA_ERR"
+bad_values "egress port out of range" $'networkPolicy:\n  egress:\n    tcpPorts: [0]' "$SCHEMA_ERR"
+bad_values "admission policy switch as a string" $'rbac:\n  secrets:\n    admissionPolicy:\n      enabled: "no"' "$SCHEMA_ERR"
 
-check "guard: scope namespaces needs namespaces" expect_render_error "empty-namespaces" \
-  'rbac.secrets.namespaces is empty' --set rbac.secrets.scope=namespaces
+check "guard: scope cluster needs the admission policy" expect_render_error "cluster-no-policy" \
+  'needs rbac.secrets.admissionPolicy.enabled' --set rbac.secrets.scope=cluster \
+  --set rbac.secrets.admissionPolicy.enabled=false
+check "guard: a ServiceMonitor needs networkPolicy.metrics.from" expect_render_error "sm-np" \
+  'needs networkPolicy.metrics.from' --set metrics.serviceMonitor.enabled=true
 check "guard: PDB must not block drains" expect_render_error "pdb" \
   'must be lower than replicaCount' --set podDisruptionBudget.enabled=true
 check "guard: ServiceMonitor needs the Service" expect_render_error "sm" \
@@ -367,141 +441,35 @@ else
 fi
 
 # --------------------------------------------------------------------------------------
-# Against a real API server
+# Against a real API server (test-chart-cluster.sh): the one KUBECONFIG names, else a
+# private control plane started here (cluster.sh), so a run never passes without them.
 # --------------------------------------------------------------------------------------
 
-cluster_tests() {
-  CLUSTER_NS="chart-test-$(date +%s)-$$"
-  check "create scratch namespace $CLUSTER_NS (Pod Security warn=restricted)" bash -c '
-    "$KUBECTL" create namespace "$0" &&
-    "$KUBECTL" label namespace "$0" pod-security.kubernetes.io/warn=restricted \
-      pod-security.kubernetes.io/warn-version=latest' "$CLUSTER_NS"
-
-  # dryrun NAME FILE: server-side dry-run apply; warnings (Pod Security, deprecations)
-  # count as failures.
-  dryrun() {
-    local file=$1 out
-    out=$("$KUBECTL" apply --server-side --dry-run=server --force-conflicts \
-      --field-manager=redcap-chart-test -f "$file" 2>&1) || {
-      echo "$out"
-      return 1
-    }
-    if grep -qi 'warning' <<<"$out"; then
-      echo "$out"
-      return 1
-    fi
-  }
-
-  local values set_name has_sm
-  has_sm=0
-  if "$KUBECTL" get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1; then
-    has_sm=1
-  fi
-  for values in "" "$CHART"/ci/*-values.yaml; do
-    set_name=default
-    local args=(--namespace "$CLUSTER_NS")
-    if [[ -n $values ]]; then
-      set_name=$(basename "$values" -values.yaml)
-      args+=(-f "$values")
-    fi
-    # Namespaced RBAC goes to namespaces that exist in this cluster.
-    case $set_name in
-      namespaced-secrets) args+=(--set "rbac.secrets.namespaces={$CLUSTER_NS}") ;;
-      single-namespace) args+=(--set "operator.watchNamespace=$CLUSTER_NS") ;;
-    esac
-    "$HELM" template "rct-$set_name" "$CHART" "${args[@]}" >"$WORK/cluster-$set_name.yaml" 2>&1
-    if ((has_sm == 0)); then
-      # The ServiceMonitor kind needs the Prometheus Operator CRDs, absent here.
-      yq -s -y 'map(select(. != null and .kind != "ServiceMonitor")) | .[]' "$WORK/cluster-$set_name.yaml" \
-        | sed 's/^\.\.\.$/---/' >"$WORK/cluster-$set_name.filtered.yaml"
-    else
-      cp "$WORK/cluster-$set_name.yaml" "$WORK/cluster-$set_name.filtered.yaml"
-    fi
-    check "server-side dry-run apply ($set_name), no warnings" dryrun "$WORK/cluster-$set_name.filtered.yaml"
-  done
-
-  # manifests/install, moved to the scratch namespace (redcap-system may not exist).
-  check "server-side dry-run apply (manifests/install via kustomize)" bash -c '
-    set -euo pipefail
-    "$KUBECTL" kustomize "$0/manifests/install" \
-      | yq -s -y --arg ns "$1" "map(select(. != null and .kind != \"Namespace\")
-          | if .metadata.namespace then .metadata.namespace = \$ns else . end
-          | if .subjects then .subjects |= map(.namespace = \$ns) else . end
-          | if .kind == \"CustomResourceDefinition\" then . else .metadata.name |= \"kz-\" + . end
-          | if .roleRef then .roleRef.name |= \"kz-\" + . else . end) | .[]" \
-      | sed "s/^\.\.\.$/---/" >"$2/cluster-kustomize.yaml"
-    "$KUBECTL" apply --server-side --dry-run=server --force-conflicts \
-      --field-manager=redcap-chart-test -f "$2/cluster-kustomize.yaml"
-    "$KUBECTL" apply --server-side --dry-run=server -f "$0/manifests/install/namespace.yaml"' \
-    "$REPO" "$CLUSTER_NS" "$WORK"
-
-  # A real install (CRD left out: the cluster may already have one from crds/) and the
-  # shipped RBAC checked through SubjectAccessReviews as the operator's ServiceAccount.
-  RELEASE="rct-$$"
-  check "helm install (crds.install=false) into $CLUSTER_NS" \
-    "$HELM" install "$RELEASE" "$CHART" --namespace "$CLUSTER_NS" --set crds.install=false
-  # SubjectAccessReviews name the API group explicitly, so they answer correctly even
-  # when the CRD is not installed in this cluster (kubectl auth can-i would need it for
-  # discovery).
-  cat >"$WORK/sar.sh" <<'SAR'
-# sar ALLOW|DENY VERB GROUP RESOURCE[/SUBRESOURCE] [NAMESPACE]: asks the API server
-# whether the operator's ServiceAccount ($SA_NS/$SA_NAME) may do VERB.
-sar() {
-  local want=$1 verb=$2 group=$3 resource=${4%%/*} sub="" ns=${5:-} got
-  [[ $4 == */* ]] && sub=${4#*/}
-  got=$(jq -n --arg user "system:serviceaccount:$SA_NS:$SA_NAME" --arg sans "system:serviceaccounts:$SA_NS" \
-      --arg verb "$verb" --arg group "$group" --arg res "$resource" --arg sub "$sub" --arg ns "$ns" '{
-        apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview",
-        spec: {user: $user, groups: ["system:serviceaccounts", $sans, "system:authenticated"],
-               resourceAttributes: {verb: $verb, group: $group, resource: $res, subresource: $sub, namespace: $ns}}}' |
-    "$KUBECTL" create -f - -o jsonpath='{.status.allowed}') || return 1
-  [[ $got == true ]] || got=false
-  if [[ $want == ALLOW && $got != true ]]; then echo "denied, should be allowed: $verb $group/$4 ns=${ns:-<all>}"; return 1; fi
-  if [[ $want == DENY && $got == true ]]; then echo "allowed, should be denied: $verb $group/$4 ns=${ns:-<all>}"; return 1; fi
-}
-SAR
-  export SA_NS="$CLUSTER_NS" SA_NAME="$RELEASE-redcap-operator" WORK
-  check "RBAC allows what the operator needs (SubjectAccessReview)" bash -c '
-    set -e; source "$WORK/sar.sh"
-    for verb in get list watch patch update; do sar ALLOW "$verb" redcap.dev redcapenvironments; done
-    for verb in get patch update; do sar ALLOW "$verb" redcap.dev redcapenvironments/status default; done
-    sar ALLOW update redcap.dev redcapenvironments/finalizers default
-    sar ALLOW create events.k8s.io events default
-    sar ALLOW patch events.k8s.io events default
-    sar ALLOW create "" events default
-    for verb in get create; do sar ALLOW "$verb" "" secrets default; done
-    for verb in get create update patch; do sar ALLOW "$verb" coordination.k8s.io leases "$SA_NS"; done'
-  check "RBAC denies everything else (SubjectAccessReview)" bash -c '
-    set -e; source "$WORK/sar.sh"
-    for verb in create delete deletecollection; do sar DENY "$verb" redcap.dev redcapenvironments default; done
-    sar DENY delete redcap.dev redcapenvironments/status default
-    for verb in list watch update patch delete; do sar DENY "$verb" "" secrets default; done
-    sar DENY get coordination.k8s.io leases default
-    sar DENY list coordination.k8s.io leases "$SA_NS"
-    sar DENY delete coordination.k8s.io leases "$SA_NS"
-    sar DENY delete events.k8s.io events default
-    sar DENY list "" pods default
-    sar DENY get "" configmaps default
-    sar DENY list "" namespaces
-    sar DENY create apiextensions.k8s.io customresourcedefinitions
-    sar DENY "*" "*" "*"'
-  check "helm uninstall" "$HELM" uninstall "$RELEASE" --namespace "$CLUSTER_NS"
-  RELEASE=""
-}
+# shellcheck source=test-chart-cluster.sh
+source "$E2E_DIR/scripts/test-chart-cluster.sh"
 
 no_cluster=""
-if [[ -z ${KUBECONFIG:-} ]]; then
-  no_cluster="KUBECONFIG is unset"
-elif ! "$KUBECTL" version >/dev/null 2>&1; then
-  no_cluster="the API server of KUBECONFIG=$KUBECONFIG does not answer"
+if [[ -n ${KUBECONFIG:-} ]]; then
+  "$KUBECTL" version >/dev/null 2>&1 || no_cluster="the API server of KUBECONFIG=$KUBECONFIG does not answer"
+elif [[ ${REQUIRE_CLUSTER:-1} == 0 ]]; then
+  no_cluster="KUBECONFIG is unset and REQUIRE_CLUSTER=0"
+else
+  log "KUBECONFIG is unset: starting a private control plane in $WORK/cluster"
+  if "$E2E_DIR/scripts/cluster.sh" up "$WORK/cluster" >"$WORK/cluster-up.log" 2>&1; then
+    PRIVATE_CLUSTER="$WORK/cluster"
+    export KUBECONFIG="$WORK/cluster/admin.kubeconfig"
+  else
+    tail -n 20 "$WORK/cluster-up.log" >&2
+    no_cluster="the private control plane did not start (e2e/scripts/cluster.sh up)"
+  fi
 fi
 if [[ -z $no_cluster ]]; then
   log "API server: $("$KUBECTL" config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
   cluster_tests
-elif [[ ${REQUIRE_CLUSTER:-0} == 1 ]]; then
+elif [[ ${REQUIRE_CLUSTER:-1} != 0 ]]; then
   failed=$((failed + 1))
-  failures+=("cluster tests: $no_cluster (REQUIRE_CLUSTER=1)")
-  echo "FAIL cluster tests: $no_cluster (REQUIRE_CLUSTER=1)"
+  failures+=("cluster tests: $no_cluster")
+  echo "FAIL cluster tests: $no_cluster (REQUIRE_CLUSTER=0 skips them)"
 else
   skip "cluster tests" "$no_cluster"
 fi
@@ -510,13 +478,13 @@ echo
 if ((skipped > 0)); then
   echo "$skipped skipped"
 fi
-if [[ -n $no_cluster && ${REQUIRE_CLUSTER:-0} != 1 ]]; then
+if [[ -n $no_cluster && ${REQUIRE_CLUSTER:-1} == 0 ]]; then
   cat <<EOF
 NOTE: the cluster tests did NOT run: $no_cluster.
-      Nothing the chart renders was validated by a kube-apiserver, and the RBAC was not
-      checked with a real install. For them: e2e/scripts/env.sh up <dir>, then
-      source <dir>/env.sh and run this again (test-all.sh does, with REQUIRE_CLUSTER=1
-      so that a missing cluster fails the suite).
+      Nothing the chart renders was validated by a kube-apiserver, and neither the RBAC,
+      the admission policy nor Pod Security was checked with a real install. Run again
+      without REQUIRE_CLUSTER=0 (a private control plane is started when KUBECONFIG is
+      unset).
 EOF
 fi
 echo "$passed passed, $failed failed"

@@ -33,6 +33,11 @@ pub use manifests::{REDCAP_VERSION as RELEASE_VERSION, RELEASE_BUCKET};
 
 /// Namespace the chart is installed into (`e2e/scripts/operator.sh install`).
 pub const OPERATOR_NAMESPACE: &str = "redcap-system";
+/// The operator's ServiceAccount (the chart's full name for the release `redcap-operator`).
+pub const OPERATOR_SERVICE_ACCOUNT: &str = "redcap-operator";
+/// The chart's ClusterRole for Secret access, which a namespace binds to let the operator
+/// serve its environments (docs/install.md, "Secret access").
+pub const SECRETS_CLUSTER_ROLE: &str = "redcap-operator-secrets";
 
 /// Where the running parts are, read from the environment `test-all.sh` exports.
 pub struct TestEnv {
@@ -105,8 +110,18 @@ impl TestEnv {
         aws_sdk_kms::Client::new(&self.aws)
     }
 
-    /// Creates a fresh namespace named `<prefix>-<random>` and returns its name.
+    /// Creates a fresh namespace named `<prefix>-<random>` that grants the operator
+    /// Secret access, as its admin would (the chart's default `rbac.secrets.scope:
+    /// namespaces` grants none outside its list), and returns its name.
     pub async fn namespace(&self, prefix: &str) -> anyhow::Result<String> {
+        let name = self.namespace_without_secret_access(prefix).await?;
+        self.grant_secret_access(&name).await?;
+        Ok(name)
+    }
+
+    /// Creates a fresh namespace named `<prefix>-<random>` where the operator may not
+    /// read or create Secrets.
+    pub async fn namespace_without_secret_access(&self, prefix: &str) -> anyhow::Result<String> {
         let name = format!("{prefix}-{:08x}", rand_suffix());
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.kube.clone());
         let ns = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
@@ -114,6 +129,23 @@ impl TestEnv {
             .await
             .with_context(|| format!("creating namespace {name}"))?;
         Ok(name)
+    }
+
+    /// Binds the chart's Secret ClusterRole to the operator in `namespace` (what
+    /// `kubectl create rolebinding redcap-operator-secrets --clusterrole=... --serviceaccount=...`
+    /// does in docs/install.md).
+    pub async fn grant_secret_access(&self, namespace: &str) -> anyhow::Result<()> {
+        let api: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+            Api::namespaced(self.kube.clone(), namespace);
+        let binding = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": SECRETS_CLUSTER_ROLE},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SECRETS_CLUSTER_ROLE},
+            "subjects": [{"kind": "ServiceAccount", "name": OPERATOR_SERVICE_ACCOUNT, "namespace": OPERATOR_NAMESPACE}],
+        }))?;
+        api.create(&PostParams::default(), &binding)
+            .await
+            .with_context(|| format!("granting the operator Secret access in {namespace}"))?;
+        Ok(())
     }
 
     pub fn environments(&self, namespace: &str) -> Api<RedcapEnvironment> {

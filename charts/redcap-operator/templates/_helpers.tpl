@@ -63,3 +63,22 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The operator's ServiceAccount as the API server names the user (admission policies match
+requests on it).
+*/}}
+{{- define "redcap-operator.serviceAccountUser" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "redcap-operator.serviceAccountName" .) -}}
+{{- end -}}
+
+{{/*
+Namespaces where the chart itself binds the Secret ClusterRole (scope "namespaces"): the
+listed ones and the watched namespace, once each, as a JSON list.
+*/}}
+{{- define "redcap-operator.secretNamespaces" -}}
+{{- $ns := list -}}
+{{- range .Values.rbac.secrets.namespaces }}{{ $ns = append $ns . }}{{ end -}}
+{{- with .Values.operator.watchNamespace }}{{ $ns = append $ns . }}{{ end -}}
+{{- $ns | uniq | toJson -}}
+{{- end -}}

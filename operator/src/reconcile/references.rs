@@ -72,7 +72,9 @@ fn store_error(action: &str, namespace: &str, name: &str, e: kube::Error) -> Sto
     // The API server's message names the object and the verb, never the data.
     let forbidden = matches!(&e, kube::Error::Api(s) if s.code == 403);
     let hint = if forbidden {
-        " (the operator's role must allow this; see rbac.secrets in the chart)"
+        " (the operator reads and creates Secrets only in namespaces that grant it: bind the \
+         chart's ClusterRole <release>-secrets to its ServiceAccount in this namespace, see \
+         \"Secret access\" in docs/install.md)"
     } else {
         ""
     };
@@ -322,6 +324,26 @@ mod tests {
         let ok = resolve(&store, &env, WriteMode::Apply).await.expect("appeared");
         assert_eq!(ok.token, Some(firewall_token(&SecretString::new(seed.clone())).expect("hmac")));
         assert!(!format!("{ok:?}").contains(&seed), "{ok:?}");
+    }
+
+    #[test]
+    fn a_forbidden_call_says_how_a_namespace_grants_access() {
+        let denied = kube::Error::Api(
+            kube::core::Status::failure("secrets \"x-cron\" is forbidden", "Forbidden")
+                .with_code(403)
+                .boxed(),
+        );
+        let err = store_error("create", "team-a", "x-cron", denied);
+        assert!(err.forbidden);
+        assert!(err.message.contains("Secret team-a/x-cron"), "{}", err.message);
+        assert!(err.message.contains("ClusterRole <release>-secrets"), "{}", err.message);
+        assert!(err.message.contains("docs/install.md"), "{}", err.message);
+
+        let gone = kube::Error::Api(
+            kube::core::Status::failure("gone", "NotFound").with_code(404).boxed(),
+        );
+        let err = store_error("read", "team-a", "x-cron", gone);
+        assert!(!err.forbidden && !err.message.contains("ClusterRole"), "{}", err.message);
     }
 
     #[tokio::test]
