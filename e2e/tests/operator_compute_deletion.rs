@@ -83,13 +83,12 @@ async fn active_ecs_cluster(ecs: &aws_sdk_ecs::Client, id: &str) -> bool {
         .is_ok_and(|out| out.clusters().iter().any(|c| c.status() == Some("ACTIVE")))
 }
 
-async fn roles_left(iam: &aws_sdk_iam::Client, environment_id: &str) -> Vec<String> {
+/// The compute roles still there (the network's flow-logs role follows the network).
+async fn compute_roles_left(iam: &aws_sdk_iam::Client, environment_id: &str) -> Vec<String> {
+    let compute = ["task", "exec", "infra", "instance", "apprunner-access"]
+        .map(|role| format!("{environment_id}-{role}"));
     let out = iam.list_roles().send().await.expect("ListRoles");
-    out.roles()
-        .iter()
-        .map(|r| r.role_name().to_string())
-        .filter(|n| n.starts_with(&format!("{environment_id}-")))
-        .collect()
+    out.roles().iter().map(|r| r.role_name().to_string()).filter(|n| compute.contains(n)).collect()
 }
 
 /// The compute log group, if it is still there, with its `redcap.dev/retained` tag.
@@ -147,7 +146,11 @@ async fn every_policy_removes_compute_first_and_treats_the_data_as_told() -> any
     // What serves REDCap is gone under every policy.
     for ((name, _, _), n) in cases.iter().zip(&before) {
         assert!(!active_ecs_cluster(&ecs, &n.environment_id).await, "{name}: ECS cluster left");
-        assert_eq!(roles_left(&iam, &n.environment_id).await, Vec::<String>::new(), "{name}");
+        assert_eq!(
+            compute_roles_left(&iam, &n.environment_id).await,
+            Vec::<String>::new(),
+            "{name}"
+        );
     }
     assert!(
         elb.describe_load_balancers().names(&before[0].environment_id).send().await.is_err(),
@@ -184,11 +187,11 @@ async fn every_policy_removes_compute_first_and_treats_the_data_as_told() -> any
         assert!(compute.is_some() && network.is_some(), "{name}: {compute:?} {network:?}");
         assert!(compute <= network, "{name}: compute {compute:?} after network {network:?}");
     }
-    assert!(reported_at(&events, "kept", "ComputeDeleted").is_some(), "Retain: compute deleted");
-    assert!(
-        reported_at(&events, "kept", "NetworkDeleted").is_none(),
-        "Retain: the network of a kept database stays"
-    );
+    // Retain: compute reports Retained (its log group stays; the service is gone, above)
+    // and the network stays for the kept database.
+    assert!(reported_at(&events, "kept", "ComputeRetained").is_some(), "Retain: compute retained");
+    assert!(reported_at(&events, "kept", "NetworkRetained").is_some(), "Retain: network kept");
+    assert!(reported_at(&events, "kept", "NetworkDeleted").is_none(), "Retain: network kept");
     op.stop().await?;
     Ok(())
 }
