@@ -258,6 +258,7 @@ check "default: operator settings reach the REDCAP_* variables" jqcheck "$D" "
   and \$e.REDCAP_LEASE_NAMESPACE == \"metadata.namespace\" and \$e.REDCAP_CONCURRENCY == \"4\"
   and \$e.REDCAP_RESYNC_SECONDS == \"300\" and \$e.REDCAP_AWS_MAX_ATTEMPTS == \"5\"
   and \$e.REDCAP_AWS_CALLS_PER_SECOND == \"10\" and \$e.REDCAP_AWS_BURST == \"20\"
+  and \$e.REDCAP_AWS_PERMISSIONS_BOUNDARY == \"redcap-operator-boundary\"
   and \$e.REDCAP_S3_FORCE_PATH_STYLE == \"false\" and (\$e | has(\"REDCAP_NAMESPACE\") | not)"
 
 check "extraArgs are appended after run" bash -c '
@@ -300,6 +301,10 @@ bad_values "privileged metrics port" $'metrics:\n  port: 80' "$SCHEMA_ERR"
 
 check "guard: scope namespaces needs namespaces" expect_render_error "empty-namespaces" \
   'rbac.secrets.namespaces is empty' --set rbac.secrets.scope=namespaces
+check "guard: the permissions boundary is required" expect_render_error "no-boundary" \
+  'permissionsBoundary' --set aws.permissionsBoundary=
+check "guard: the permissions boundary is a policy name, not an ARN or pattern" expect_render_error "arn-boundary" \
+  'permissionsBoundary' --set 'aws.permissionsBoundary=arn:aws:iam::1:policy/*'
 check "guard: PDB must not block drains" expect_render_error "pdb" \
   'must be lower than replicaCount' --set podDisruptionBudget.enabled=true
 check "guard: ServiceMonitor needs the Service" expect_render_error "sm" \
@@ -344,6 +349,47 @@ check "IAM policy: valid, no wildcard actions, no Allow without a resource scope
                     "application-autoscaling:PutScalingPolicy",
                     "wafv2:CheckCapacity",
                     "route53:CreateHostedZone") | not)] | length == 0)
+  and ([.Statement[].Sid] | length == (unique | length))'
+
+# Finding 6 of issue 15: every role and user the operator creates carries the shipped
+# boundary, which it can neither remove nor swap; foreign keys cannot be tagged as the
+# operator's; only the operator's own roles can be passed, each to named services.
+check "IAM policy: the permissions boundary is required, kept, and foreign keys and roles are out of reach" \
+  jq -e --arg b 'arn:aws:iam::${aws:PrincipalAccount}:policy/redcap-operator-boundary' '
+  def acts: if (.Action | type) == "array" then .Action[] else .Action end;
+  def denies($a): [.Statement[] | select(.Effect == "Deny" and ([acts] | any(. == $a)))];
+  ([.Statement[] | select(.Effect == "Allow" and ([acts] | any(IN("iam:CreateRole","iam:CreateUser",
+        "iam:AttachRolePolicy","iam:PutRolePermissionsBoundary","iam:PutUserPermissionsBoundary"))))
+    | .Condition.StringEquals["iam:PermissionsBoundary"] == $b] | length > 0 and all)
+  and ([("iam:CreateRole","iam:CreateUser","iam:PutRolePolicy","iam:PutUserPolicy",
+         "iam:AttachRolePolicy","iam:AttachUserPolicy","iam:PutRolePermissionsBoundary")
+        | . as $a | $doc[0] | denies($a)
+        | any(.Resource == "*" and .Condition.StringNotEquals["iam:PermissionsBoundary"] == $b)] | all)
+  and ([("iam:DeleteRolePermissionsBoundary","iam:DeleteUserPermissionsBoundary")
+        | . as $a | $doc[0] | denies($a) | any(.Resource == "*" and (has("Condition") | not))] | all)
+  and (denies("kms:TagResource") | any(.Condition.StringNotEquals["aws:ResourceTag/redcap.dev/managed-by"] == "redcap-operator"))
+  and (denies("kms:UntagResource") | any(.Condition.StringNotEquals["aws:ResourceTag/redcap.dev/managed-by"] == "redcap-operator"))
+  and ([.Statement[] | select(.Effect == "Allow" and ([acts] | any(. == "kms:TagResource")))
+        | (.Condition.StringEquals["aws:RequestTag/redcap.dev/managed-by"] // .Condition.StringEquals["aws:ResourceTag/redcap.dev/managed-by"]) == "redcap-operator"] | all)
+  and ([.Statement[] | select(.Effect == "Allow" and ([acts] | any(. == "kms:CreateKey")))
+        | .Condition.StringEquals["aws:RequestTag/redcap.dev/managed-by"] == "redcap-operator"] | all)
+  and ([.Statement[] | select(.Effect == "Allow" and ([acts] | any(. == "iam:PassRole")))
+        | (.Condition.StringEquals["iam:PassedToService"] != null)
+          and ([.Resource] | flatten | all(test("^arn:aws:iam::\\*:role/(redcap/rc-|rc-[*]-flow-logs$)")))] | all)
+  and (denies("iam:PassRole") | any(.NotResource != null))' \
+  --slurpfile doc "$REPO/docs/iam-policy.json" "$REPO/docs/iam-policy.json"
+
+check "IAM boundary: valid, allows no identity, key or policy administration" jqcheck "$REPO/docs/iam-boundary.json" '
+  def acts: if (.Action | type) == "array" then .Action[] else .Action end;
+  .Version == "2012-10-17"
+  and ([.Statement[] | select(.Effect == "Allow") | acts] as $allowed
+       | ["iam:*","iam:CreateRole","iam:PassRole","iam:PutRolePolicy","kms:*","kms:PutKeyPolicy",
+          "kms:ScheduleKeyDeletion","sts:AssumeRole","*"] | all(. as $a | $allowed | any(. == $a) | not))
+  and ([.Statement[] | select(.Effect == "Allow") | acts | select(startswith("iam:"))] == ["iam:CreateServiceLinkedRole"])
+  and ([.Statement[] | select(.Effect == "Allow" and ([acts] | any(. == "iam:CreateServiceLinkedRole")))
+        | .Condition.StringEquals["iam:AWSServiceName"] != null] | all)
+  and ([.Statement[] | select(.Effect == "Deny") | acts]
+       | any(. == "iam:PassRole") and any(. == "kms:PutKeyPolicy") and any(. == "iam:DeleteRolePermissionsBoundary"))
   and ([.Statement[].Sid] | length == (unique | length))'
 
 check "IAM policy allows every AWS operation the operator source calls" python3 "$CHECKS/iam_policy_coverage.py" "$REPO"

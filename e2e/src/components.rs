@@ -286,6 +286,7 @@ pub async fn aws_context(region: &str) -> (AwsCtx, AwsCallMetrics) {
         retry_mode: redcap_operator::aws::AwsRetryMode::Adaptive,
         calls_per_second: 0.0,
         burst: 1,
+        permissions_boundary: redcap_operator::aws::DEFAULT_PERMISSIONS_BOUNDARY.into(),
     };
     let factory = AwsFactory::from_base_config(base, settings, metrics.clone());
     let spec: AwsSpec = serde_json::from_value(json!({"region": region})).expect("aws spec");
