@@ -392,6 +392,11 @@ check "IAM boundary: valid, allows no identity, key or policy administration" jq
        | any(. == "iam:PassRole") and any(. == "kms:PutKeyPolicy") and any(. == "iam:DeleteRolePermissionsBoundary"))
   and ([.Statement[].Sid] | length == (unique | length))'
 
+# The policy enforced (issue 15 section 2): an IAM evaluator decides the requests the
+# operator makes for an environment (allowed) and the ones it must never get (denied).
+check "IAM policy and boundary decide the operator's requests as expected (iam-simulate)" \
+  "$E2E_DIR/scripts/iam-eval.sh"
+
 check "IAM policy allows every AWS operation the operator source calls" python3 "$CHECKS/iam_policy_coverage.py" "$REPO"
 
 check "Dockerfile: non-root 65532 (as the chart), entrypoint, distroless runtime" bash -c '

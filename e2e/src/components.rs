@@ -268,6 +268,11 @@ pub fn unique() -> String {
     format!("{:x}{:x}", nanos, std::process::id())
 }
 
+/// The ARN every role and user created through [`aws_context`] gets as its permissions
+/// boundary: the default boundary policy in the emulator's account.
+pub const PERMISSIONS_BOUNDARY_ARN: &str =
+    "arn:aws:iam::123456789012:policy/redcap-operator-boundary";
+
 /// An AWS context for `region` against the emulator, with the metrics it records into.
 ///
 /// Static "testing" credentials, path-style S3 (moto serves no virtual hosts), two
