@@ -14,9 +14,14 @@ for names that differ) and must be allowed by an Allow statement of docs/iam-pol
 (IAM action names are case-insensitive); role assumption through aws-config's
 AssumeRoleProvider counts as sts:AssumeRole.
 
+Every IAM role and user the source creates must carry the permissions boundary the policy
+requires (issue 15, finding 6): each `.create_role()` / `.create_user()` builder chain
+sets `.permissions_boundary(...)` before `.send()`, and each CloudFormation
+`AWS::IAM::Role` the source renders sets `PermissionsBoundary`.
+
 Prints the operations found, then `missing <action> (for <operation> in <files>)` for each
-action the policy lacks; exits 1 if any is missing, 0 otherwise. Run by
-e2e/scripts/test-chart.sh.
+action the policy lacks and `no permissions boundary: <call> in <file>` for each creation
+without one; exits 1 if anything is missing, 0 otherwise. Run by e2e/scripts/test-chart.sh.
 """
 
 import glob
@@ -74,6 +79,25 @@ def sdk_crates(repo):
     return tuple(crates)
 
 
+def creations_without_boundary(repo):
+    """(what, file) for every role/user creation in operator/src without a boundary."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(repo, "operator/src/**/*.rs"), recursive=True)):
+        text = open(path).read()
+        rel = os.path.relpath(path, repo)
+        for m in re.finditer(r"\.(create_role|create_user)\(\)", text):
+            # Line comments out: a commented-out `.permissions_boundary(...)` sets nothing.
+            chain = re.sub(r"//[^\n]*", "", text[m.end():text.find(".send()", m.end())])
+            if ".permissions_boundary(" not in chain:
+                found.append((m.group(1), rel))
+        # A rendered template: each role resource up to the next resource type.
+        for m in re.finditer(r'"Type":\s*"AWS::IAM::Role"', text):
+            nxt = text.find('"Type":', m.end())
+            if '"PermissionsBoundary"' not in text[m.end():nxt if nxt >= 0 else len(text)]:
+                found.append(("AWS::IAM::Role", rel))
+    return found
+
+
 def main(argv):
     if len(argv) != 2:
         sys.exit(__doc__.split("\n\n")[1])
@@ -128,7 +152,10 @@ def main(argv):
           f"{', '.join(f'{p}:{op}' for op, p in sorted(called)) or 'none'}")
     for op, a, files in missing:
         print(f"missing {a} (for {op} in {', '.join(files)})")
-    return 1 if missing else 0
+    unbounded = creations_without_boundary(repo)
+    for what, path in unbounded:
+        print(f"no permissions boundary: {what} in {path}")
+    return 1 if missing or unbounded else 0
 
 
 if __name__ == "__main__":

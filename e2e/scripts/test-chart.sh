@@ -326,6 +326,7 @@ check "default: operator settings reach the REDCAP_* variables" jqcheck "$D" "
   and \$e.REDCAP_LEASE_NAMESPACE == \"metadata.namespace\" and \$e.REDCAP_CONCURRENCY == \"4\"
   and \$e.REDCAP_RESYNC_SECONDS == \"300\" and \$e.REDCAP_AWS_MAX_ATTEMPTS == \"5\"
   and \$e.REDCAP_AWS_CALLS_PER_SECOND == \"10\" and \$e.REDCAP_AWS_BURST == \"20\"
+  and \$e.REDCAP_AWS_PERMISSIONS_BOUNDARY == \"redcap-operator-boundary\"
   and \$e.REDCAP_S3_FORCE_PATH_STYLE == \"false\" and (\$e | has(\"REDCAP_NAMESPACE\") | not)"
 
 check "extraArgs are appended after run" bash -c '
@@ -374,6 +375,10 @@ check "guard: scope cluster needs the admission policy" expect_render_error "clu
   --set rbac.secrets.admissionPolicy.enabled=false
 check "guard: a ServiceMonitor needs networkPolicy.metrics.from" expect_render_error "sm-np" \
   'needs networkPolicy.metrics.from' --set metrics.serviceMonitor.enabled=true
+check "guard: the permissions boundary is required" expect_render_error "no-boundary" \
+  'permissionsBoundary' --set aws.permissionsBoundary=
+check "guard: the permissions boundary is a policy name, not an ARN or pattern" expect_render_error "arn-boundary" \
+  'permissionsBoundary' --set 'aws.permissionsBoundary=arn:aws:iam::1:policy/*'
 check "guard: PDB must not block drains" expect_render_error "pdb" \
   'must be lower than replicaCount' --set podDisruptionBudget.enabled=true
 check "guard: ServiceMonitor needs the Service" expect_render_error "sm" \
@@ -419,6 +424,52 @@ check "IAM policy: valid, no wildcard actions, no Allow without a resource scope
                     "wafv2:CheckCapacity",
                     "route53:CreateHostedZone") | not)] | length == 0)
   and ([.Statement[].Sid] | length == (unique | length))'
+
+# Finding 6 of issue 15: every role and user the operator creates carries the shipped
+# boundary, which it can neither remove nor swap; foreign keys cannot be tagged as the
+# operator's; only the operator's own roles can be passed, each to named services.
+check "IAM policy: the permissions boundary is required, kept, and foreign keys and roles are out of reach" \
+  jq -e --arg b 'arn:aws:iam::${aws:PrincipalAccount}:policy/redcap-operator-boundary' '
+  def acts: if (.Action | type) == "array" then .Action[] else .Action end;
+  def denies($a): [.Statement[] | select(.Effect == "Deny" and ([acts] | any(. == $a)))];
+  ([.Statement[] | select(.Effect == "Allow" and ([acts] | any(IN("iam:CreateRole","iam:CreateUser",
+        "iam:AttachRolePolicy","iam:PutRolePermissionsBoundary","iam:PutUserPermissionsBoundary"))))
+    | .Condition.StringEquals["iam:PermissionsBoundary"] == $b] | length > 0 and all)
+  and ([("iam:CreateRole","iam:CreateUser","iam:PutRolePolicy","iam:PutUserPolicy",
+         "iam:AttachRolePolicy","iam:AttachUserPolicy","iam:PutRolePermissionsBoundary")
+        | . as $a | $doc[0] | denies($a)
+        | any(.Resource == "*" and .Condition.StringNotEquals["iam:PermissionsBoundary"] == $b)] | all)
+  and ([("iam:DeleteRolePermissionsBoundary","iam:DeleteUserPermissionsBoundary")
+        | . as $a | $doc[0] | denies($a) | any(.Resource == "*" and (has("Condition") | not))] | all)
+  and (denies("kms:TagResource") | any(.Condition.StringNotEquals["aws:ResourceTag/redcap.dev/managed-by"] == "redcap-operator"))
+  and (denies("kms:UntagResource") | any(.Condition.StringNotEquals["aws:ResourceTag/redcap.dev/managed-by"] == "redcap-operator"))
+  and ([.Statement[] | select(.Effect == "Allow" and ([acts] | any(. == "kms:TagResource")))
+        | (.Condition.StringEquals["aws:RequestTag/redcap.dev/managed-by"] // .Condition.StringEquals["aws:ResourceTag/redcap.dev/managed-by"]) == "redcap-operator"] | all)
+  and ([.Statement[] | select(.Effect == "Allow" and ([acts] | any(. == "kms:CreateKey")))
+        | .Condition.StringEquals["aws:RequestTag/redcap.dev/managed-by"] == "redcap-operator"] | all)
+  and ([.Statement[] | select(.Effect == "Allow" and ([acts] | any(. == "iam:PassRole")))
+        | (.Condition.StringEquals["iam:PassedToService"] != null)
+          and ([.Resource] | flatten | all(test("^arn:aws:iam::\\*:role/(redcap/rc-|rc-[*]-flow-logs$)")))] | all)
+  and (denies("iam:PassRole") | any(.NotResource != null))' \
+  --slurpfile doc "$REPO/docs/iam-policy.json" "$REPO/docs/iam-policy.json"
+
+check "IAM boundary: valid, allows no identity, key or policy administration" jqcheck "$REPO/docs/iam-boundary.json" '
+  def acts: if (.Action | type) == "array" then .Action[] else .Action end;
+  .Version == "2012-10-17"
+  and ([.Statement[] | select(.Effect == "Allow") | acts] as $allowed
+       | ["iam:*","iam:CreateRole","iam:PassRole","iam:PutRolePolicy","kms:*","kms:PutKeyPolicy",
+          "kms:ScheduleKeyDeletion","sts:AssumeRole","*"] | all(. as $a | $allowed | any(. == $a) | not))
+  and ([.Statement[] | select(.Effect == "Allow") | acts | select(startswith("iam:"))] == ["iam:CreateServiceLinkedRole"])
+  and ([.Statement[] | select(.Effect == "Allow" and ([acts] | any(. == "iam:CreateServiceLinkedRole")))
+        | .Condition.StringEquals["iam:AWSServiceName"] != null] | all)
+  and ([.Statement[] | select(.Effect == "Deny") | acts]
+       | any(. == "iam:PassRole") and any(. == "kms:PutKeyPolicy") and any(. == "iam:DeleteRolePermissionsBoundary"))
+  and ([.Statement[].Sid] | length == (unique | length))'
+
+# The policy enforced (issue 15 section 2): an IAM evaluator decides the requests the
+# operator makes for an environment (allowed) and the ones it must never get (denied).
+check "IAM policy and boundary decide the operator's requests as expected (iam-simulate)" \
+  "$E2E_DIR/scripts/iam-eval.sh"
 
 check "IAM policy allows every AWS operation the operator source calls" python3 "$CHECKS/iam_policy_coverage.py" "$REPO"
 

@@ -268,6 +268,11 @@ pub fn unique() -> String {
     format!("{:x}{:x}", nanos, std::process::id())
 }
 
+/// The ARN every role and user created through [`aws_context`] gets as its permissions
+/// boundary: the default boundary policy in the emulator's account.
+pub const PERMISSIONS_BOUNDARY_ARN: &str =
+    "arn:aws:iam::123456789012:policy/redcap-operator-boundary";
+
 /// An AWS context for `region` against the emulator, with the metrics it records into.
 ///
 /// Static "testing" credentials, path-style S3 (moto serves no virtual hosts), two
@@ -286,6 +291,7 @@ pub async fn aws_context(region: &str) -> (AwsCtx, AwsCallMetrics) {
         retry_mode: redcap_operator::aws::AwsRetryMode::Adaptive,
         calls_per_second: 0.0,
         burst: 1,
+        permissions_boundary: redcap_operator::aws::DEFAULT_PERMISSIONS_BOUNDARY.into(),
     };
     let factory = AwsFactory::from_base_config(base, settings, metrics.clone());
     let spec: AwsSpec = serde_json::from_value(json!({"region": region})).expect("aws spec");

@@ -183,6 +183,24 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
     assert_eq!(groups[0].retention_in_days(), Some(30));
     assert_eq!(groups[0].kms_key_id(), Some(key_arn.as_str()));
 
+    // The build role carries the operator's permissions boundary (issue 15, finding 6).
+    let role_arn = p.service_role().expect("service role");
+    let role = h
+        .ctx
+        .iam
+        .get_role()
+        .role_name(role_arn.rsplit('/').next().expect("role name"))
+        .send()
+        .await
+        .expect("build role");
+    assert_eq!(
+        role.role()
+            .and_then(|r| r.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(components::PERMISSIONS_BOUNDARY_ARN),
+        "{role:?}"
+    );
+
     // The context zip the build read, under its revision, in the build bucket.
     let source = p.source().and_then(|s| s.location()).expect("source");
     let (bucket, key) = source.split_once('/').expect("bucket/key");

@@ -245,6 +245,17 @@ async fn stack_is_created_with_tagged_subnets_nat_and_endpoints_then_writes_noth
     assert_eq!(endpoints, ["com.amazonaws.eu-west-1.s3", "com.amazonaws.eu-west-1.secretsmanager"]);
     let log_group = output(&stack, "FlowLogGroupName");
     assert_eq!(log_group_retention(REGION, &log_group), Some(365));
+    // The flow logs role the stack creates carries the operator's permissions boundary.
+    let role_name =
+        redcap_operator::plan::cfn::network::flow_log_role_name(&components::environment_id(&env));
+    let role = h.ctx.iam.get_role().role_name(&role_name).send().await.expect("flow logs role");
+    assert_eq!(
+        role.role()
+            .and_then(|r| r.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(components::PERMISSIONS_BOUNDARY_ARN),
+        "{role:?}"
+    );
 
     let steady = assert_steady(&h, &env, 3).await;
     assert_eq!(steady.outputs.vpc_id, ready.outputs.vpc_id);

@@ -103,6 +103,17 @@ pub struct RunArgs {
     #[arg(long, env = "REDCAP_AWS_BURST", default_value_t = 20)]
     pub aws_burst: u32,
 
+    /// Name (with its path, e.g. `redcap/redcap-operator-boundary`) of the customer
+    /// managed policy set as the permissions boundary of every IAM role and user the
+    /// operator creates, in the account the environment's credentials act in. Required:
+    /// the operator's IAM policy allows no CreateRole/CreateUser without it.
+    #[arg(
+        long,
+        env = "REDCAP_AWS_PERMISSIONS_BOUNDARY",
+        default_value = crate::aws::DEFAULT_PERMISSIONS_BOUNDARY
+    )]
+    pub aws_permissions_boundary: String,
+
     /// Use path-style S3 addressing (needed by local emulators such as moto).
     #[arg(
         long,
@@ -144,6 +155,10 @@ pub enum ConfigError {
     EmptyNamespace,
     #[error("--lease-name must not be empty")]
     EmptyLeaseName,
+    #[error(
+        "--aws-permissions-boundary must name an IAM policy (`name` or `path/name`), got {0:?}"
+    )]
+    InvalidPermissionsBoundary(String),
 }
 
 /// Leader-election settings.
@@ -239,6 +254,11 @@ impl RunArgs {
         if self.lease_name.trim().is_empty() {
             return Err(ConfigError::EmptyLeaseName);
         }
+        let boundary = self.aws_permissions_boundary.trim().trim_matches('/');
+        if !valid_policy_name(boundary) {
+            return Err(ConfigError::InvalidPermissionsBoundary(self.aws_permissions_boundary));
+        }
+        let permissions_boundary = boundary.to_string();
         let holder_id = self
             .holder_id
             .filter(|h| !h.trim().is_empty())
@@ -272,11 +292,22 @@ impl RunArgs {
                 retry_mode: self.aws_retry_mode,
                 calls_per_second: self.aws_calls_per_second,
                 burst: self.aws_burst,
+                permissions_boundary,
             },
             backoff_base: Duration::from_secs(self.backoff_base_seconds),
             backoff_max: Duration::from_secs(self.backoff_max_seconds),
         })
     }
+}
+
+/// An IAM policy name, optionally behind a path: IAM's own character sets
+/// (`[\w+=,.@-]` for names, `/`-separated path segments), nothing that would make the
+/// ARN the operator builds from it point somewhere unexpected (`:`, `*`, spaces).
+fn valid_policy_name(policy: &str) -> bool {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
+    !policy.is_empty()
+        && policy.len() <= 512
+        && policy.split('/').all(|segment| !segment.is_empty() && segment.chars().all(name_char))
 }
 
 #[cfg(test)]
@@ -320,6 +351,7 @@ mod tests {
         assert_eq!(cfg.aws.calls_per_second, 10.0);
         assert_eq!(cfg.aws.burst, 20);
         assert!(!cfg.aws.s3_force_path_style);
+        assert_eq!(cfg.aws.permissions_boundary, "redcap-operator-boundary");
         assert_eq!(cfg.backoff_base, Duration::from_secs(5));
         assert_eq!(cfg.backoff_max, Duration::from_secs(300));
         assert_eq!(cfg.holder_id, "node-a-42");
@@ -430,6 +462,16 @@ mod tests {
         assert_eq!(err(&["--aws-burst", "0"]), ConfigError::ZeroAwsBurst);
         assert_eq!(err(&["--namespace", ""]), ConfigError::EmptyNamespace);
         assert_eq!(err(&["--lease-name", " "]), ConfigError::EmptyLeaseName);
+        for bad in ["", "/", "a//b", "arn:aws:iam::1:policy/x", "x*", "two words"] {
+            assert_eq!(
+                err(&["--aws-permissions-boundary", bad]),
+                ConfigError::InvalidPermissionsBoundary(bad.into()),
+                "{bad:?}"
+            );
+        }
+        let cfg =
+            parse(&["--aws-permissions-boundary", "/redcap/boundary/"]).resolve(&host()).unwrap();
+        assert_eq!(cfg.aws.permissions_boundary, "redcap/boundary");
         assert!(Cli::try_parse_from(["x", "--log-format", "xml"]).is_err());
         assert!(Cli::try_parse_from(["x", "--metrics-addr", "nowhere"]).is_err());
     }

@@ -36,6 +36,11 @@ use super::error::classify;
 use super::{AwsCallMetrics, AwsError};
 use super::{Clients, Service};
 
+/// `arn:<partition>:iam::<account>:policy/<path/name>` of a customer managed policy.
+fn boundary_arn(partition: &str, account: &str, policy: &str) -> String {
+    format!("arn:{partition}:iam::{account}:policy/{policy}")
+}
+
 /// Session name of every role the operator assumes (shows up in CloudTrail).
 pub const SESSION_NAME: &str = "redcap-operator";
 
@@ -52,7 +57,15 @@ pub struct AwsSettings {
     pub calls_per_second: f64,
     /// How many calls of one service may go out at once before the rate applies.
     pub burst: u32,
+    /// Name (with its path, if any) of the managed policy every IAM role and user the
+    /// operator creates gets as its permissions boundary, in the account of the
+    /// environment's credentials (docs/iam-boundary.json; the operator's IAM policy
+    /// refuses a CreateRole/CreateUser without it).
+    pub permissions_boundary: String,
 }
+
+/// The boundary policy's name when the operator's configuration does not name another.
+pub const DEFAULT_PERMISSIONS_BOUNDARY: &str = "redcap-operator-boundary";
 
 impl Default for AwsSettings {
     fn default() -> Self {
@@ -62,6 +75,7 @@ impl Default for AwsSettings {
             retry_mode: AwsRetryMode::Adaptive,
             calls_per_second: 10.0,
             burst: 20,
+            permissions_boundary: DEFAULT_PERMISSIONS_BOUNDARY.to_string(),
         }
     }
 }
@@ -181,6 +195,10 @@ impl AwsFactory {
             clients: Clients::new(&conf, &self.settings, &self.metrics),
             region: key.region.clone(),
             budget: Arc::new(budget),
+            boundary: Arc::new(Boundary {
+                policy: self.settings.permissions_boundary.trim_matches('/').to_string(),
+                arn: tokio::sync::OnceCell::new(),
+            }),
             assumed: Arc::new(Assumed {
                 conf,
                 metrics: self.metrics.clone(),
@@ -198,7 +216,16 @@ pub struct AwsCtx {
     pub clients: Clients,
     pub region: String,
     pub budget: Arc<Budget>,
+    boundary: Arc<Boundary>,
     assumed: Arc<Assumed>,
+}
+
+/// The permissions boundary of the roles and users this context creates: the configured
+/// policy name, resolved once into an ARN in the account the credentials act in.
+#[derive(Debug)]
+struct Boundary {
+    policy: String,
+    arn: tokio::sync::OnceCell<String>,
 }
 
 /// Clients acting in another account through a role assumed from the environment's
@@ -237,6 +264,37 @@ pub fn operation_of<E>() -> (Service, &'static str) {
 }
 
 impl AwsCtx {
+    /// The configured boundary policy's name (with path), for templates that build the
+    /// ARN in the account they run in (CloudFormation's `${AWS::AccountId}`).
+    pub fn permissions_boundary_policy(&self) -> &str {
+        &self.boundary.policy
+    }
+
+    /// The ARN of the permissions boundary every role and user created through this
+    /// context gets: the configured policy in the account of these credentials (asked of
+    /// STS GetCallerIdentity once, which needs no permission; the partition comes from
+    /// the caller's ARN, so GovCloud and China work too).
+    pub async fn permissions_boundary_arn(&self) -> Result<String, AwsError> {
+        self.boundary
+            .arn
+            .get_or_try_init(|| async {
+                let me = self.call(self.sts.get_caller_identity().send()).await?;
+                let caller = me.arn().unwrap_or_default();
+                let partition = caller.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
+                let account = me.account().filter(|a| !a.is_empty()).ok_or_else(|| {
+                    AwsError::terminal(
+                        "sts",
+                        "GetCallerIdentity",
+                        "MissingAccount",
+                        "GetCallerIdentity returned no account",
+                    )
+                })?;
+                Ok(boundary_arn(partition, account, &self.boundary.policy))
+            })
+            .await
+            .cloned()
+    }
+
     /// A Route 53 client acting as `role_arn`, assumed with this context's credentials
     /// (so the role's trust policy names the environment's role, or the operator's). Its
     /// calls share this context's budget. Credentials are fetched on the first call.

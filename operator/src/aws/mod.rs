@@ -40,7 +40,7 @@ pub mod secrets;
 pub mod services;
 pub mod waf;
 
-pub use clients::{AwsCtx, AwsFactory, AwsRetryMode, AwsSettings};
+pub use clients::{AwsCtx, AwsFactory, AwsRetryMode, AwsSettings, DEFAULT_PERMISSIONS_BOUNDARY};
 pub use error::{AwsError, ErrorClass};
 pub use instrument::{AwsCallMetrics, CallCounts, CallResult};
 

@@ -77,13 +77,15 @@ fn invalid(field: &'static str, message: impl Into<String>) -> PlanError {
     PlanError::InvalidSpec { field, message: message.into() }
 }
 
-/// Renders the network stack for the spec. `salt` is [`crate::plan::cfn::attempt_salt`].
+/// Renders the network stack for the spec. `salt` is [`crate::plan::cfn::attempt_salt`];
+/// `permissions_boundary` the boundary policy's name (with path) for the stack's role.
 pub fn desired_network(
     id: &EnvIdentity,
     spec: &RedcapEnvironmentSpec,
     extra_tags: &[Tag],
     kms_key_arn: &str,
     salt: &str,
+    permissions_boundary: &str,
 ) -> Result<DesiredNetwork, PlanError> {
     let vpc: Ipv4Cidr =
         spec.network.cidr.parse().map_err(|e| invalid("spec.network.cidr", format!("{e}")))?;
@@ -114,6 +116,7 @@ pub fn desired_network(
         kms_key_arn,
         log_group_name: &log_group,
         app_port: spec.compute.port,
+        permissions_boundary,
     });
     let tags = id.ownership_tags(ComponentName::Network, extra_tags)?;
     // CloudFormation copies the stack tags onto every resource, where the template adds

@@ -21,7 +21,14 @@ fn spec(network: serde_json::Value) -> RedcapEnvironmentSpec {
 }
 
 fn plan(network: serde_json::Value) -> Result<DesiredNetwork, PlanError> {
-    desired_network(&identity(), &spec(network), &[], KEY, "00000000")
+    desired_network(
+        &identity(),
+        &spec(network),
+        &[],
+        KEY,
+        "00000000",
+        crate::aws::DEFAULT_PERMISSIONS_BOUNDARY,
+    )
 }
 
 fn field_of(err: PlanError) -> &'static str {
@@ -71,7 +78,9 @@ fn bad_network_specs_name_their_field() {
 fn unknown_retention_is_refused() {
     let mut s = spec(serde_json::json!({}));
     s.logs.retention_days = 42;
-    let err = desired_network(&identity(), &s, &[], KEY, "0").expect_err("refused");
+    let err =
+        desired_network(&identity(), &s, &[], KEY, "0", crate::aws::DEFAULT_PERMISSIONS_BOUNDARY)
+            .expect_err("refused");
     assert_eq!(field_of(err), "spec.logs.retentionDays");
 }
 
@@ -146,10 +155,27 @@ fn a_missing_output_is_named() {
 fn user_tags_leave_room_for_the_template_tags() {
     let tag = |i: usize| crate::api::Tag { key: format!("k{i}"), value: "v".into() };
     let fits: Vec<Tag> = (0..42).map(tag).collect();
-    assert!(desired_network(&identity(), &spec(serde_json::json!({})), &fits, KEY, "0").is_ok());
+    assert!(
+        desired_network(
+            &identity(),
+            &spec(serde_json::json!({})),
+            &fits,
+            KEY,
+            "0",
+            crate::aws::DEFAULT_PERMISSIONS_BOUNDARY
+        )
+        .is_ok()
+    );
     let too_many: Vec<Tag> = (0..43).map(tag).collect();
-    let err = desired_network(&identity(), &spec(serde_json::json!({})), &too_many, KEY, "0")
-        .expect_err("refused");
+    let err = desired_network(
+        &identity(),
+        &spec(serde_json::json!({})),
+        &too_many,
+        KEY,
+        "0",
+        crate::aws::DEFAULT_PERMISSIONS_BOUNDARY,
+    )
+    .expect_err("refused");
     assert!(err.to_string().contains("at most 42 tags"), "{err}");
     assert_eq!(field_of(err), "spec.aws.tags");
 }

@@ -121,12 +121,17 @@ impl Resource for DesiredRole {
     }
 
     async fn create(&self, aws: &AwsCtx) -> Result<ObservedRole, AwsError> {
+        // Every role carries the boundary from its first moment: the operator's policy
+        // refuses CreateRole without it, and the boundary caps whatever the role's own
+        // policies say.
+        let boundary = aws.permissions_boundary_arn().await?;
         let out = aws
             .call(
                 aws.iam
                     .create_role()
                     .role_name(&self.name)
                     .path(&self.path)
+                    .permissions_boundary(boundary)
                     .description(&self.description)
                     .assume_role_policy_document(self.trust_policy.to_string())
                     .set_tags(Some(iam_tags(&self.tags, "TagRole")?))

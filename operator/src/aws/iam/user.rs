@@ -78,14 +78,17 @@ pub async fn list_keys(aws: &AwsCtx, user: &str) -> Result<Vec<ObservedAccessKey
         .collect())
 }
 
-/// Creates the user (tagged, under its path) and returns its ARN.
+/// Creates the user (tagged, under its path, with the operator's permissions boundary)
+/// and returns its ARN.
 pub async fn create_user(aws: &AwsCtx, want: &DesiredUser) -> Result<String, AwsError> {
+    let boundary = aws.permissions_boundary_arn().await?;
     let out = aws
         .call(
             aws.iam
                 .create_user()
                 .user_name(&want.name)
                 .path(&want.path)
+                .permissions_boundary(boundary)
                 .set_tags(Some(iam_tags(&want.tags, "TagUser")?))
                 .send(),
         )

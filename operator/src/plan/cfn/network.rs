@@ -49,6 +49,9 @@ pub struct NetworkTemplateInput<'a> {
     pub log_group_name: &'a str,
     /// Port the application containers listen on (`spec.compute.port`).
     pub app_port: u16,
+    /// Name (with path) of the permissions boundary policy of the flow logs role, in the
+    /// stack's account (the operator's policy refuses a role without it).
+    pub permissions_boundary: &'a str,
 }
 
 fn tier_name(tier: Tier) -> &'static str {
@@ -426,6 +429,10 @@ fn flow_logs(input: &NetworkTemplateInput<'_>, put: &mut impl FnMut(String, Valu
                 "Version": "2012-10-17",
             },
             "Description": format!("VPC flow logs of {env} to {}", input.log_group_name),
+            "PermissionsBoundary": sub(&format!(
+                "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{}",
+                input.permissions_boundary
+            )),
             "Policies": [{
                 "PolicyDocument": {
                     "Statement": [{

@@ -12,6 +12,7 @@ use crate::plan::cfn::HASH_OUTPUT;
 use crate::plan::network::desired_network;
 
 const KEY_ARN: &str = "arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-123456789012";
+const BOUNDARY: &str = "redcap-operator-boundary";
 
 fn identity() -> EnvIdentity {
     EnvIdentity {
@@ -34,8 +35,8 @@ fn spec(zones: u32, nat: NatGateways) -> RedcapEnvironmentSpec {
 }
 
 fn render(zones: u32, nat: NatGateways) -> Value {
-    let want =
-        desired_network(&identity(), &spec(zones, nat), &[], KEY_ARN, "00000000").expect("renders");
+    let want = desired_network(&identity(), &spec(zones, nat), &[], KEY_ARN, "00000000", BOUNDARY)
+        .expect("renders");
     serde_json::from_str(&want.stack.body).expect("body is JSON")
 }
 
@@ -256,7 +257,8 @@ fn database_accepts_mysql_only_from_its_three_clients_and_sends_nothing() {
 fn flow_logs_capture_all_traffic_into_the_encrypted_group_with_the_retention() {
     let mut s = spec(2, NatGateways::PerAz);
     s.logs.retention_days = 30;
-    let want = desired_network(&identity(), &s, &[], KEY_ARN, "00000000").expect("renders");
+    let want =
+        desired_network(&identity(), &s, &[], KEY_ARN, "00000000", BOUNDARY).expect("renders");
     let t: Value = serde_json::from_str(&want.stack.body).expect("json");
     let group = &resources(&t)["FlowLogGroup"]["Properties"];
     assert_eq!(group["RetentionInDays"], 30);
@@ -300,20 +302,49 @@ fn outputs_carry_everything_later_components_need() {
 
 #[test]
 fn a_retention_change_changes_the_hash_and_nothing_else_does() {
-    let base = desired_network(&identity(), &spec(2, NatGateways::PerAz), &[], KEY_ARN, "00000000")
-        .expect("renders");
-    let again =
-        desired_network(&identity(), &spec(2, NatGateways::PerAz), &[], KEY_ARN, "ffffffff")
-            .expect("renders");
+    let base = desired_network(
+        &identity(),
+        &spec(2, NatGateways::PerAz),
+        &[],
+        KEY_ARN,
+        "00000000",
+        BOUNDARY,
+    )
+    .expect("renders");
+    let again = desired_network(
+        &identity(),
+        &spec(2, NatGateways::PerAz),
+        &[],
+        KEY_ARN,
+        "ffffffff",
+        BOUNDARY,
+    )
+    .expect("renders");
     assert_eq!(base.stack.hash, again.stack.hash, "the salt is not content");
     assert_ne!(base.stack.token, again.stack.token, "but it is a new attempt");
     let mut s = spec(2, NatGateways::PerAz);
     s.logs.retention_days = 30;
-    let changed = desired_network(&identity(), &s, &[], KEY_ARN, "00000000").expect("renders");
+    let changed =
+        desired_network(&identity(), &s, &[], KEY_ARN, "00000000", BOUNDARY).expect("renders");
     assert_ne!(base.stack.hash, changed.stack.hash);
     let tag = crate::api::Tag { key: "team".into(), value: "research".into() };
-    let tagged =
-        desired_network(&identity(), &spec(2, NatGateways::PerAz), &[tag], KEY_ARN, "00000000")
-            .expect("renders");
+    let tagged = desired_network(
+        &identity(),
+        &spec(2, NatGateways::PerAz),
+        &[tag],
+        KEY_ARN,
+        "00000000",
+        BOUNDARY,
+    )
+    .expect("renders");
     assert_ne!(base.stack.hash, tagged.stack.hash, "tags are part of the content");
+}
+
+#[test]
+fn the_flow_logs_role_carries_the_permissions_boundary_of_the_stacks_account() {
+    let t = render(2, NatGateways::PerAz);
+    assert_eq!(
+        t["Resources"]["FlowLogRole"]["Properties"]["PermissionsBoundary"],
+        serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/redcap-operator-boundary"})
+    );
 }

@@ -74,8 +74,15 @@ impl Component for Network {
             .and_then(|a| a.get(ANNOTATION_RECONCILE_REQUESTED_AT))
             .map(String::as_str);
         let salt = attempt_salt(env.metadata.generation, requested);
-        let want = desired_network(&w.id, &env.spec, &env.spec.aws.tags, &key.arn, &salt)
-            .map_err(invalid(C))?;
+        let want = desired_network(
+            &w.id,
+            &env.spec,
+            &env.spec.aws.tags,
+            &key.arn,
+            &salt,
+            w.aws.permissions_boundary_policy(),
+        )
+        .map_err(invalid(C))?;
         let seen = network::observe(w.aws, &want.stack.name, Some(&want.stack.hash))
             .await
             .map_err(aws_err(C))?;
