@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (`redcap-operator crd | kubectl apply -f -`).
     Crd,
     /// Print the version.
@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()
             .context("failed to start the async runtime")?
-            .block_on(run(args)),
+            .block_on(run(*args)),
     }
 }
 
