@@ -31,6 +31,8 @@ bash e2e/scripts/env.sh up "$STATE"
 # shellcheck source=/dev/null
 source "$STATE/env.sh"
 bash e2e/scripts/operator.sh install "$STATE"
+# The benchmark's environments send mail from example.org in a namespace it creates.
+printf 'default:\n  domains: [example.org]\n' >"$STATE/tenancy.yaml"
 export REDCAP_OPERATOR_BIN="$CARGO_TARGET_DIR/release/redcap-operator"
 export REDCAP_OPERATOR_KUBECONFIG="$STATE/operator.kubeconfig"
 bash e2e/scripts/operator.sh start "$STATE" --resync-seconds="$BENCH_RESYNC_SECONDS" --leader-election=false \

@@ -45,6 +45,21 @@ bash e2e/scripts/env.sh up "$STATE"
 # shellcheck source=/dev/null
 source "$STATE/env.sh"
 bash e2e/scripts/operator.sh install "$STATE"
+
+ns=$("$KUBECTL" apply --dry-run=client -f "$EXAMPLE" -o go-template='{{if .items}}{{range .items}}{{if eq .kind "RedcapEnvironment"}}{{.metadata.namespace}}/{{.metadata.name}}{{"\n"}}{{end}}{{end}}{{else}}{{.metadata.namespace}}/{{.metadata.name}}{{"\n"}}{{end}}' |
+  head -n1)
+namespace=${ns%%/*}
+name=${ns##*/}
+[[ -n $namespace && -n $name ]] || die "could not find the RedcapEnvironment in $EXAMPLE"
+mail_domain=$(sed -n 's/^ *fromAddress: *[^@]*@\([^ #]*\).*/\1/p' "$EXAMPLE" | head -n1)
+[[ -n $mail_domain ]] || die "could not find spec.email.fromAddress in $EXAMPLE"
+# The operator acts for a namespace only within what the tenancy policy grants it: the
+# example's namespace may send mail from its domain (chart values `tenancy`, docs/install.md).
+cat >"$STATE/tenancy.yaml" <<POLICY
+namespaces:
+  $namespace:
+    domains: [$mail_domain]
+POLICY
 bash e2e/scripts/operator.sh start "$STATE" --log-format=json
 
 # The example builds REDCap's image from a release zip in S3: put a stand-in there.
@@ -60,11 +75,6 @@ read -r release_bucket release_version <<<"$release"
 log "uploading a stand-in REDCap $release_version release zip to s3://$release_bucket (the emulator builds nothing from it)"
 bash e2e/scripts/release-zip.sh "$release_bucket" "$release_version" >/dev/null
 
-ns=$("$KUBECTL" apply --dry-run=client -f "$EXAMPLE" -o go-template='{{if .items}}{{range .items}}{{if eq .kind "RedcapEnvironment"}}{{.metadata.namespace}}/{{.metadata.name}}{{"\n"}}{{end}}{{end}}{{else}}{{.metadata.namespace}}/{{.metadata.name}}{{"\n"}}{{end}}' |
-  head -n1)
-namespace=${ns%%/*}
-name=${ns##*/}
-[[ -n $namespace && -n $name ]] || die "could not find the RedcapEnvironment in $EXAMPLE"
 # The chart grants Secret access only where a namespace asks for it (docs/install.md).
 bash e2e/scripts/operator.sh grant "$STATE" "$namespace"
 

@@ -61,9 +61,12 @@ start() {
   local port
   port=$(free_port)
   log "starting $bin (metrics on 127.0.0.1:$port, log $state/operator.log)"
+  # The tenancy policy, as the chart's `tenancy` values would mount it (docs/install.md).
+  local policy=()
+  [[ -f $state/tenancy.yaml ]] && policy=("--tenancy-policy-file=$state/tenancy.yaml")
   KUBECONFIG="$state/operator.kubeconfig" POD_NAMESPACE="$OPERATOR_NAMESPACE" \
     REDCAP_S3_FORCE_PATH_STYLE=true \
-    "$bin" run --metrics-addr="127.0.0.1:$port" --lease-namespace="$OPERATOR_NAMESPACE" "$@" \
+    "$bin" run --metrics-addr="127.0.0.1:$port" --lease-namespace="$OPERATOR_NAMESPACE" "${policy[@]}" "$@" \
     >"$state/operator.log" 2>&1 &
   echo $! >"$state/operator.pid"
   echo "$port" >"$state/operator.port"

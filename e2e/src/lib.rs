@@ -348,7 +348,14 @@ pub struct OperatorOptions<'a> {
     pub extra_args: Vec<String>,
     /// Extra environment variables (e.g. `AWS_ENDPOINT_URL` of a private emulator).
     pub env: Vec<(String, String)>,
+    /// The tenancy policy (YAML) passed with `--tenancy-policy-file`.
+    pub tenancy_policy: String,
 }
+
+/// The tenancy policy of most tests: every namespace may send mail from and serve names
+/// under the test domains (the tests' account owns them), nothing more.
+pub const TEST_TENANCY_POLICY: &str =
+    "default:\n  domains: [example.org, example.net, example.com]\n";
 
 impl<'a> OperatorOptions<'a> {
     /// The usual test setup: watch only `namespace`, resync every 2 s, no leader election.
@@ -365,6 +372,7 @@ impl Default for OperatorOptions<'_> {
             resync_seconds: 5,
             extra_args: Vec::new(),
             env: Vec::new(),
+            tenancy_policy: TEST_TENANCY_POLICY.to_string(),
         }
     }
 }
@@ -379,6 +387,9 @@ impl Operator {
         let log_path = env.state_dir.join(format!("operator-{label}-{metrics_port}.log"));
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
+        let policy_path = env.state_dir.join(format!("tenancy-{label}-{metrics_port}.yaml"));
+        std::fs::write(&policy_path, &opts.tenancy_policy)
+            .with_context(|| format!("writing {}", policy_path.display()))?;
         let mut cmd = Command::new(&env.operator_bin);
         cmd.arg("run")
             .arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
@@ -391,6 +402,9 @@ impl Operator {
             // Where the chart grants the leader-election Lease (as in a pod of the chart).
             .env("POD_NAMESPACE", OPERATOR_NAMESPACE)
             .env("REDCAP_LOG_LEVEL", "info,redcap_operator=debug")
+            // `--tenancy-policy-file` through its variable: an operator version without
+            // the flag still starts (a test can then show what that version did).
+            .env("REDCAP_TENANCY_POLICY_FILE", &policy_path)
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true);

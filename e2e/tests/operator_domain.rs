@@ -241,7 +241,13 @@ async fn each_zone_mode_serves_the_site_on_its_domain_and_leaves_foreign_records
 
     // Killed once the zone exists and while the certificate is being validated; the
     // next operator finds both.
-    let mut op = Operator::start(&env, "dns-1", OperatorOptions::scoped(&ns)).await?;
+    // The namespace may write into its zone and assume the parent zone's role.
+    let policy = format!(
+        "default:\n  domains: [example.org, example.net]\n  hostedZones: [{parent}]\n  roles:\n  - arn: {role}\n"
+    );
+    let opts =
+        || OperatorOptions { tenancy_policy: policy.clone(), ..OperatorOptions::scoped(&ns) };
+    let mut op = Operator::start(&env, "dns-1", opts()).await?;
     let pending = env
         .wait_env(&ns, "created", TIMEOUT, "its zone created", |e| {
             e.status.as_ref().is_some_and(|s| !s.outputs.name_servers.is_empty())
@@ -249,7 +255,7 @@ async fn each_zone_mode_serves_the_site_on_its_domain_and_leaves_foreign_records
         .await?;
     op.kill().await?;
     assert_ne!(url(&pending).as_deref(), Some(format!("https://{created_site}").as_str()));
-    let mut op = Operator::start(&env, "dns-2", OperatorOptions::scoped(&ns)).await?;
+    let mut op = Operator::start(&env, "dns-2", opts()).await?;
 
     // The certificate waits for its records: seen waiting before Ready.
     let waiting = env

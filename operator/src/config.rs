@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::aws::AwsSettings;
+use crate::tenancy::TenancyPolicy;
 
 /// Where a pod finds its own namespace when `POD_NAMESPACE` is not set.
 pub const SERVICE_ACCOUNT_NAMESPACE_FILE: &str =
@@ -132,6 +133,12 @@ pub struct RunArgs {
     /// Longest retry delay after recoverable errors.
     #[arg(long, env = "REDCAP_BACKOFF_MAX_SECONDS", default_value_t = 300)]
     pub backoff_max_seconds: u64,
+
+    /// YAML file with the tenancy policy: which roles, DNS names, hosted zones and
+    /// restore sources each namespace may use (see `tenancy`). Absent: every namespace
+    /// gets the built-in default, which allows none of them beyond the namespace itself.
+    #[arg(long, env = "REDCAP_TENANCY_POLICY_FILE")]
+    pub tenancy_policy_file: Option<std::path::PathBuf>,
 }
 
 /// A flag combination that cannot work.
@@ -159,6 +166,8 @@ pub enum ConfigError {
         "--aws-permissions-boundary must name an IAM policy (`name` or `path/name`), got {0:?}"
     )]
     InvalidPermissionsBoundary(String),
+    #[error("--tenancy-policy-file: {0}")]
+    TenancyPolicy(String),
 }
 
 /// Leader-election settings.
@@ -187,6 +196,8 @@ pub struct OperatorConfig {
     pub aws: AwsSettings,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// Which roles, DNS names, zones and restore sources each namespace may use.
+    pub tenancy: TenancyPolicy,
 }
 
 /// What the process learns about the pod it runs in.
@@ -259,6 +270,15 @@ impl RunArgs {
             return Err(ConfigError::InvalidPermissionsBoundary(self.aws_permissions_boundary));
         }
         let permissions_boundary = boundary.to_string();
+        // A policy that cannot be read stops the start: running with the default instead
+        // would silently refuse (or, worse, a typo would silently allow) what the
+        // administrator wrote.
+        let tenancy = match &self.tenancy_policy_file {
+            Some(path) => {
+                TenancyPolicy::load(path).map_err(|e| ConfigError::TenancyPolicy(e.to_string()))?
+            }
+            None => TenancyPolicy::default(),
+        };
         let holder_id = self
             .holder_id
             .filter(|h| !h.trim().is_empty())
@@ -296,6 +316,7 @@ impl RunArgs {
             },
             backoff_base: Duration::from_secs(self.backoff_base_seconds),
             backoff_max: Duration::from_secs(self.backoff_max_seconds),
+            tenancy,
         })
     }
 }

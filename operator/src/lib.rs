@@ -23,6 +23,8 @@ pub mod plan;
 pub mod reconcile;
 /// Logging setup (JSON or human) through tracing.
 pub mod telemetry;
+/// Which roles, DNS names, zones and restore sources each namespace may use.
+pub mod tenancy;
 
 #[cfg(test)]
 pub(crate) mod fixtures;

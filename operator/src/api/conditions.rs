@@ -44,6 +44,9 @@ pub enum ConditionReason {
     AwsRejected,
     /// The referenced Kubernetes Secret or key does not exist.
     SecretReferenceMissing,
+    /// The operator's tenancy policy does not allow the namespace what the spec asks for
+    /// (a role, a DNS name or zone, a restore source).
+    NotPermitted,
     /// `spec.suspend` is true.
     Suspended,
     /// The object is being deleted.
@@ -67,6 +70,7 @@ impl ConditionReason {
             ConditionReason::InvalidSpec => "InvalidSpec",
             ConditionReason::AwsRejected => "AwsRejected",
             ConditionReason::SecretReferenceMissing => "SecretReferenceMissing",
+            ConditionReason::NotPermitted => "NotPermitted",
             ConditionReason::Suspended => "Suspended",
             ConditionReason::Deleting => "Deleting",
             ConditionReason::Idle => "Idle",

@@ -41,7 +41,8 @@ fn boundary_arn(partition: &str, account: &str, policy: &str) -> String {
     format!("arn:{partition}:iam::{account}:policy/{policy}")
 }
 
-/// Session name of every role the operator assumes (shows up in CloudTrail).
+/// Session name of roles assumed outside any environment (tests, tools). Environments
+/// use their own (`tenancy::session_name`), so CloudTrail names the environment.
 pub const SESSION_NAME: &str = "redcap-operator";
 
 /// Operator-wide AWS settings (from flags / environment).
@@ -85,6 +86,14 @@ struct CtxKey {
     region: String,
     role_arn: Option<String>,
     external_id: Option<String>,
+    session_name: String,
+}
+
+/// The call budget is shared per (region, role), whatever the session name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct BudgetKey {
+    region: String,
+    role_arn: Option<String>,
 }
 
 /// Time to open a connection to an AWS endpoint.
@@ -101,6 +110,7 @@ pub struct AwsFactory {
     metrics: AwsCallMetrics,
     base: SdkConfig,
     cache: Arc<Mutex<HashMap<CtxKey, AwsCtx>>>,
+    budgets: Arc<Mutex<HashMap<BudgetKey, Arc<Budget>>>>,
 }
 
 impl AwsFactory {
@@ -133,7 +143,7 @@ impl AwsFactory {
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
         let base = base.to_builder().retry_config(retry).timeout_config(timeouts).build();
-        Self { settings, metrics, base, cache: Arc::default() }
+        Self { settings, metrics, base, cache: Arc::default(), budgets: Arc::default() }
     }
 
     /// The metrics every client of this factory reports to.
@@ -141,12 +151,20 @@ impl AwsFactory {
         &self.metrics
     }
 
-    /// Clients for one environment's region and optional role.
+    /// Clients for a region and optional role, assumed under [`SESSION_NAME`].
     pub async fn context_for(&self, spec: &AwsSpec) -> Result<AwsCtx, AwsError> {
+        self.context_as(spec, SESSION_NAME).await
+    }
+
+    /// Clients for one environment's region and optional role; roles are assumed with
+    /// `session_name` (the environment's, so CloudTrail tells environments apart) and
+    /// `spec.external_id` (the caller puts the tenancy policy's there).
+    pub async fn context_as(&self, spec: &AwsSpec, session_name: &str) -> Result<AwsCtx, AwsError> {
         let key = CtxKey {
             region: spec.region.trim().to_string(),
             role_arn: spec.role_arn.clone().filter(|r| !r.is_empty()),
             external_id: spec.external_id.clone().filter(|e| !e.is_empty()),
+            session_name: session_name.to_string(),
         };
         if key.region.is_empty() {
             return Err(AwsError::terminal(
@@ -175,7 +193,7 @@ impl AwsFactory {
         let mut builder = self.base.to_builder().region(region.clone());
         if let Some(role) = &key.role_arn {
             let mut provider = AssumeRoleProvider::builder(role.clone())
-                .session_name(SESSION_NAME)
+                .session_name(key.session_name.clone())
                 .region(region)
                 .configure(&self.base);
             if let Some(external_id) = &key.external_id {
@@ -187,14 +205,23 @@ impl AwsFactory {
             );
         }
         let conf = builder.build();
-        let budget = Budget::new(BudgetSettings {
-            calls_per_second: self.settings.calls_per_second,
-            burst: self.settings.burst,
-        });
+        let budget_key = BudgetKey { region: key.region.clone(), role_arn: key.role_arn.clone() };
+        let budget = self
+            .budgets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(budget_key)
+            .or_insert_with(|| {
+                Arc::new(Budget::new(BudgetSettings {
+                    calls_per_second: self.settings.calls_per_second,
+                    burst: self.settings.burst,
+                }))
+            })
+            .clone();
         AwsCtx {
             clients: Clients::new(&conf, &self.settings, &self.metrics),
             region: key.region.clone(),
-            budget: Arc::new(budget),
+            budget,
             boundary: Arc::new(Boundary {
                 policy: self.settings.permissions_boundary.trim_matches('/').to_string(),
                 arn: tokio::sync::OnceCell::new(),
@@ -203,6 +230,7 @@ impl AwsFactory {
                 conf,
                 metrics: self.metrics.clone(),
                 route53: Mutex::default(),
+                session_name: key.session_name.clone(),
             }),
         }
     }
@@ -235,6 +263,8 @@ struct Assumed {
     conf: SdkConfig,
     metrics: AwsCallMetrics,
     route53: Mutex<HashMap<String, aws_sdk_route53::Client>>,
+    /// The environment's session name, reused for the roles assumed from it.
+    session_name: String,
 }
 
 impl std::ops::Deref for AwsCtx {
@@ -305,8 +335,9 @@ impl AwsCtx {
             return client;
         }
         let conf = &self.assumed.conf;
-        let mut provider =
-            AssumeRoleProvider::builder(role_arn).session_name(SESSION_NAME).configure(conf);
+        let mut provider = AssumeRoleProvider::builder(role_arn)
+            .session_name(self.assumed.session_name.clone())
+            .configure(conf);
         if let Some(region) = conf.region() {
             provider = provider.region(region.clone());
         }
@@ -506,6 +537,8 @@ mod tests {
         assert!(Arc::ptr_eq(&a.budget, &b.budget), "same key shares one budget");
         assert!(!Arc::ptr_eq(&a.budget, &c.budget));
         assert!(!Arc::ptr_eq(&a.budget, &d.budget));
+        let e = f.context_as(&spec("eu-west-1", None), "redcap-ns.env").await.expect("ctx");
+        assert!(Arc::ptr_eq(&a.budget, &e.budget), "session names share the role's budget");
         assert_eq!(d.region, "us-east-1");
         assert_eq!(a.s3.config().region().map(|r| r.as_ref()), Some("eu-west-1"));
     }

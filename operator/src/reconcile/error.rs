@@ -117,6 +117,11 @@ pub enum Error {
         source: kube::Error,
     },
 
+    /// The tenancy policy does not allow what the spec asks for (terminal until the spec
+    /// or the operator's policy changes).
+    #[error("not permitted by the operator's tenancy policy: {0}")]
+    NotPermitted(#[source] crate::tenancy::Denied),
+
     /// Adding or removing the finalizer failed (or the step inside it, see
     /// [`Error::root`]).
     #[error("{0}")]
@@ -143,7 +148,7 @@ impl Error {
             // The Kubernetes API failing is about the cluster, not the object: it heals
             // (or a human fixes RBAC) without the spec changing, so keep retrying.
             Error::Kube { .. } | Error::Status { .. } => ErrorClass::Recoverable,
-            Error::MissingMetadata(_) => ErrorClass::Terminal,
+            Error::MissingMetadata(_) | Error::NotPermitted(_) => ErrorClass::Terminal,
             Error::Finalizer(inner) => match inner.as_ref() {
                 finalizer::Error::AddFinalizer(_) | finalizer::Error::RemoveFinalizer(_) => {
                     ErrorClass::Recoverable
@@ -167,6 +172,7 @@ impl Error {
             Error::Kube { .. } => "kube_api",
             Error::MissingMetadata(_) => "invalid_object",
             Error::Status { .. } => "status_write",
+            Error::NotPermitted(_) => "not_permitted",
             Error::Finalizer(_) => "finalizer",
         }
     }
@@ -180,6 +186,7 @@ impl Error {
             Error::Component { source: ComponentError::SecretReference { .. } } => {
                 ConditionReason::SecretReferenceMissing
             }
+            Error::NotPermitted(_) => ConditionReason::NotPermitted,
             Error::Component { source: ComponentError::Invalid { .. } }
             | Error::MissingMetadata(_)
             | Error::Finalizer(_) => ConditionReason::InvalidSpec,
@@ -292,6 +299,21 @@ mod tests {
             },
         };
         assert_eq!(transient.reason(), ConditionReason::RetryingAfterError);
+    }
+
+    #[test]
+    fn a_tenancy_refusal_is_terminal_with_its_own_reason() {
+        let err = Error::NotPermitted(crate::tenancy::Denied {
+            field: "spec.aws.roleArn",
+            message: "role x is not allowed".into(),
+        });
+        assert_eq!(err.class(), ErrorClass::Terminal);
+        assert_eq!(err.reason(), ConditionReason::NotPermitted);
+        assert_eq!(err.category(), "not_permitted");
+        assert_eq!(
+            err.message(),
+            "not permitted by the operator's tenancy policy: spec.aws.roleArn: role x is not allowed"
+        );
     }
 
     #[test]

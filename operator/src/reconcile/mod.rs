@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod references;
 pub mod report;
 pub mod status;
+pub mod tenancy;
 pub mod walk;
 
 use std::future::Future;
@@ -34,7 +35,7 @@ use rand::RngExt;
 use crate::api::{
     ConditionReason, FIELD_MANAGER, FINALIZER, RedcapEnvironment, RedcapEnvironmentStatus,
 };
-use crate::aws::{AwsCtx, AwsFactory, ErrorClass};
+use crate::aws::{AwsFactory, ErrorClass};
 use crate::config::OperatorConfig;
 use crate::http::Readiness;
 use crate::metrics::{Metrics, ReconcileResult};
@@ -227,6 +228,14 @@ async fn steps(
     // Ok, whatever the Action. Deletions that take several passes (waiting on AWS) or are
     // held (suspended) therefore run before the helper, which only sees the object once
     // every component is deleted or retained.
+    // The tenancy policy is checked before the finalizer is added: an environment it
+    // refuses from the start holds no finalizer and leaves nothing behind to delete.
+    if !deleting {
+        ctx.config
+            .tenancy
+            .check_spec(&env.namespace().unwrap_or_default(), &env.spec)
+            .map_err(Error::NotPermitted)?;
+    }
     if deleting
         && env.finalizers().iter().any(|f| f == FINALIZER)
         && let Some(wait) = cleanup(env, ctx, writer).await?
@@ -263,20 +272,17 @@ fn needs_acknowledgement(env: &RedcapEnvironment) -> bool {
         .is_none_or(|s| s.phase.is_none() || s.observed_generation != env.meta().generation)
 }
 
-async fn aws_context(env: &RedcapEnvironment, ctx: &Context) -> Result<AwsCtx> {
-    ctx.aws
-        .context_for(&env.spec.aws)
-        .await
-        .map_err(|source| Error::Aws { region: env.spec.aws.region.clone(), source })
-}
-
 /// One pass over the components: create/update/correct, or only observe when suspended.
 async fn apply(
     env: &RedcapEnvironment,
     ctx: &Context,
     writer: &mut StatusWriter<'_>,
 ) -> Result<Action> {
-    let aws = aws_context(env, ctx).await?;
+    let namespace = env.namespace().unwrap_or_default();
+    let access =
+        ctx.config.tenancy.check_spec(&namespace, &env.spec).map_err(Error::NotPermitted)?;
+    let aws = tenancy::aws_context(&ctx.aws, env, &access).await?;
+    tenancy::check_restore_source(&aws, env, &ctx.config.tenancy).await?;
     let mode = if env.spec.suspend { WriteMode::ObserveOnly } else { WriteMode::Apply };
     let store = KubeSecrets::new(ctx.client.clone());
     let report = apply_pass(&aws, &store, env, mode, jiff::Timestamp::now(), Scope::All)
@@ -306,7 +312,15 @@ async fn cleanup(
         writer.update(Outcome::DeletionHeld).await?;
         return Ok(Some(Action::requeue(ctx.config.resync)));
     }
-    let aws = aws_context(env, ctx).await?;
+    // Deleting acts with the environment's role too: it must still be bound to the
+    // namespace (a role bound once and revoked since stalls the deletion until an
+    // administrator binds it again or removes the finalizer).
+    let access = ctx
+        .config
+        .tenancy
+        .check_role(&env.namespace().unwrap_or_default(), &env.spec.aws)
+        .map_err(Error::NotPermitted)?;
+    let aws = tenancy::aws_context(&ctx.aws, env, &access).await?;
     let store = KubeSecrets::new(ctx.client.clone());
     let report = cleanup_pass(&aws, &store, env, Scope::All)
         .await

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 #[x_kube(
     validation = Rule::new("!has(self.externalId) || has(self.roleArn)")
         .message("spec.aws.externalId needs spec.aws.roleArn: the external ID is passed when assuming that role")
-        .field_path(".externalId")
+        .field_path(".externalId"),
+    validation = Rule::new("has(self.roleArn) == has(oldSelf.roleArn) && (!has(self.roleArn) || self.roleArn == oldSelf.roleArn)")
+        .message("spec.aws.roleArn is immutable: changing the role would build the environment again in another account and orphan what it has; create a new environment instead")
+        .field_path(".roleArn")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AwsSpec {
@@ -21,7 +24,9 @@ pub struct AwsSpec {
 
     /// IAM role the operator assumes for this environment, so stages can live in
     /// different accounts (replaces the seed's AWS `profile`). Without it the operator's
-    /// own credentials are used.
+    /// own credentials are used. The operator's tenancy policy must bind the role to the
+    /// environment's namespace; the session is named `redcap-<namespace>.<name>`.
+    /// Cannot be set, changed or removed after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(max = 2048),
@@ -30,7 +35,8 @@ pub struct AwsSpec {
     pub role_arn: Option<String>,
 
     /// External ID to pass when assuming `roleArn` (the confused-deputy guard the role's
-    /// trust policy may require).
+    /// trust policy may require). The operator passes the one its tenancy policy binds to
+    /// the role; when set here it must equal that one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 1224), regex(pattern = r"^[\w+=,.@:/-]+$"))]
     pub external_id: Option<String>,

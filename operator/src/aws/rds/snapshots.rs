@@ -5,6 +5,7 @@ use aws_sdk_rds::types::DbClusterSnapshot;
 
 use crate::plan::TagSet;
 use crate::plan::database::ObservedSnapshot;
+use crate::plan::database::names::{SNAPSHOT_ID_TAG, taken_by_operator};
 
 use super::{rds_tags, tag_set, timestamp};
 use crate::aws::{AwsCtx, AwsError};
@@ -37,31 +38,37 @@ pub async fn describe_snapshot(
     Ok(out.and_then(|o| o.db_cluster_snapshots().first().map(observed)))
 }
 
-/// Takes a manual snapshot of a cluster. One that already exists under the name (a
-/// retried request) is fine.
+/// Takes a manual snapshot of a cluster, marked as the operator's
+/// ([`SNAPSHOT_ID_TAG`]). One that already exists under the name (a retried request) is
+/// fine.
 pub async fn create_snapshot(
     aws: &AwsCtx,
     cluster_id: &str,
     id: &str,
     tags: &TagSet,
 ) -> Result<(), AwsError> {
+    let mut tags = tags.clone();
+    tags.insert(SNAPSHOT_ID_TAG, id);
     aws.tolerate(
         &["DBClusterSnapshotAlreadyExistsFault"],
         aws.rds
             .create_db_cluster_snapshot()
             .db_cluster_identifier(cluster_id)
             .db_cluster_snapshot_identifier(id)
-            .set_tags(Some(rds_tags(tags)))
+            .set_tags(Some(rds_tags(&tags)))
             .send(),
     )
     .await
     .map(drop)
 }
 
-/// The region's manual cluster snapshots tagged with `uid` (deletion under `Delete`).
-pub async fn list_owned_manual_snapshots(
+/// The region's manual cluster snapshots of the environment (`uid`, `environment_id`)
+/// that the operator took (deletion under `Delete`): never one a person took of the
+/// environment's cluster, although it carries the cluster's ownership tags.
+pub async fn list_operator_snapshots(
     aws: &AwsCtx,
     uid: &str,
+    environment_id: &str,
 ) -> Result<Vec<ObservedSnapshot>, AwsError> {
     let pages = aws
         .pages(
@@ -73,6 +80,7 @@ pub async fn list_owned_manual_snapshots(
         .flat_map(|p| p.db_cluster_snapshots())
         .map(observed)
         .filter(|s| s.tags.is_owned_by(uid))
+        .filter(|s| taken_by_operator(environment_id, &s.id, &s.tags))
         .collect())
 }
 

@@ -23,6 +23,35 @@ pub const RESTORED_FROM_TAG: &str = "redcap.dev/restored-from";
 pub const ENGINE_VERSION_TAG: &str = "redcap.dev/engine-version";
 /// Tag on snapshots the operator takes: `on-demand`, `pre-restore` or `final`.
 pub const SNAPSHOT_KIND_TAG: &str = "redcap.dev/snapshot-kind";
+/// Tag the operator puts on every snapshot it takes, with the snapshot's own identifier.
+/// Clusters copy their tags (the ownership tags included) to every snapshot, manual ones
+/// too, so ownership tags do not prove the operator took a snapshot; this one does: a
+/// copied tag cannot name a snapshot that did not exist when the cluster was tagged.
+pub const SNAPSHOT_ID_TAG: &str = "redcap.dev/snapshot-id";
+
+/// Whether the operator took this snapshot of the environment `environment_id` (the
+/// only snapshots `deletionPolicy: Delete` removes). `tags` must already be the
+/// environment's (UID tag). Snapshots taken before [`SNAPSHOT_ID_TAG`] existed are
+/// recognised by the operator's own names: an on-demand or pre-restore snapshot
+/// carries [`SNAPSHOT_KIND_TAG`] and a name under the environment's id; a final snapshot
+/// is `<cluster of the environment>-final`, named in the `DeleteDBCluster` call.
+pub fn taken_by_operator(
+    environment_id: &str,
+    snapshot_id: &str,
+    tags: &crate::plan::TagSet,
+) -> bool {
+    if tags.get(SNAPSHOT_ID_TAG) == Some(snapshot_id) {
+        return true;
+    }
+    let Some(rest) = snapshot_id.strip_prefix(environment_id).and_then(|r| r.strip_prefix('-'))
+    else {
+        return false;
+    };
+    let legacy_kind = tags.get(SNAPSHOT_KIND_TAG).is_some()
+        && (rest.starts_with("snap-") || (rest.starts_with("db") && rest.contains("-pre-")));
+    let final_of_cluster = rest.starts_with("db") && rest.ends_with("-final");
+    legacy_kind || final_of_cluster
+}
 
 fn short_hash(input: &str, hex_len: usize) -> String {
     let digest = Sha256::digest(input.as_bytes());
@@ -109,6 +138,30 @@ pub fn valid_snapshot_identifier(id: &str) -> bool {
 mod tests {
     use super::*;
     use crate::plan::naming::{ENVIRONMENT_ID_MAX, environment_id};
+
+    #[test]
+    fn only_snapshots_the_operator_took_count_as_its_own() {
+        use crate::plan::TagSet;
+        let env = "prod-redcap-1a2b3c4d";
+        let copied: TagSet = [("redcap.dev/uid", "u")].into_iter().collect();
+        let mut marked = copied.clone();
+        marked.insert(SNAPSHOT_ID_TAG, "anything-the-operator-named");
+        assert!(taken_by_operator(env, "anything-the-operator-named", &marked));
+        // A manual snapshot of the cluster: the cluster's tags, a person's name.
+        assert!(!taken_by_operator(env, "before-upgrade-by-alice", &copied));
+        assert!(!taken_by_operator(env, &format!("{env}-by-alice"), &copied));
+        // The marker copied from somewhere names another snapshot.
+        assert!(!taken_by_operator(env, "before-upgrade-by-alice", &marked));
+        // Snapshots of an older operator version.
+        let mut kind = copied.clone();
+        kind.insert(SNAPSHOT_KIND_TAG, "on-demand");
+        assert!(taken_by_operator(env, &on_demand_snapshot_id(env, "2026-01-01"), &kind));
+        assert!(!taken_by_operator(env, &on_demand_snapshot_id(env, "2026-01-01"), &copied));
+        let base = base_cluster_id(env);
+        assert!(taken_by_operator(env, &pre_restore_snapshot_id(&base, "snapshot:s"), &kind));
+        assert!(taken_by_operator(env, &final_snapshot_id(&base), &copied));
+        assert!(!taken_by_operator("other-env", &final_snapshot_id(&base), &copied));
+    }
 
     #[test]
     fn names_are_deterministic_and_valid_rds_identifiers() {

@@ -15,6 +15,17 @@ fn region_is_immutable() {
 }
 
 #[test]
+fn role_is_immutable() {
+    let role = |arn: &str| json!({ "aws": { "roleArn": arn } });
+    let a = "arn:aws:iam::123456789012:role/redcap-operator-a";
+    let b = "arn:aws:iam::210987654321:role/redcap-operator-b";
+    update_accepts(role(a), json!({ "aws": { "roleArn": a }, "suspend": true }));
+    update_rejects(role(a), role(b), "spec.aws.roleArn is immutable");
+    update_rejects(json!({}), role(a), "spec.aws.roleArn is immutable");
+    update_rejects(role(a), json!({}), "spec.aws.roleArn is immutable");
+}
+
+#[test]
 fn external_id_needs_a_role() {
     accepts(
         json!({ "aws": { "roleArn": "arn:aws:iam::123456789012:role/redcap", "externalId": "abc123" } }),

@@ -107,7 +107,9 @@ pub(super) async fn cleanup_database(
     status.readers = None;
     status.retired_clusters.clear();
     if policy == DeletionPolicy::Delete {
-        for s in snapshots::list_owned_manual_snapshots(aws, &id.uid).await.map_err(&err)? {
+        for s in
+            snapshots::list_operator_snapshots(aws, &id.uid, &environment_id).await.map_err(&err)?
+        {
             snapshots::delete_snapshot(aws, &s.id).await.map_err(&err)?;
             log.deleted(format!("deleted snapshot {}", s.id));
         }
