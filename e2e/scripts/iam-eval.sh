@@ -8,21 +8,21 @@
 #   iam-eval.sh [CASES.json...]    evaluate the cases (default: e2e/iam-eval/cases/*.json);
 #                                  exits 1 if any request is decided other than expected
 #
-# The packages live in $REDCAP_CACHE/iam-eval-<hash of the lock file>, installed once with
-# `npm ci` (exactly what the lock file names, no install scripts) and shared by worktrees.
+# The packages live in $REDCAP_CACHE/iam-eval-<hash of the lock file>, installed once by
+# e2e/iam-eval/fetch_locked.py (exactly what the lock file names, checked against its
+# integrity hashes, no install scripts, no npm needed) and shared by worktrees.
 set -euo pipefail
 export E2E_LOG_TAG=iam-eval
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SRC="$E2E_DIR/iam-eval"
-LOCK_HASH=$(cat "$SRC/package.json" "$SRC/package-lock.json" | sha256sum | cut -c1-12)
+LOCK_HASH=$(cat "$SRC/package.json" "$SRC/package-lock.json" "$SRC/fetch_locked.py" | sha256sum | cut -c1-12)
 DIR="$REDCAP_CACHE/iam-eval-$LOCK_HASH"
 
 ensure_packages() {
   local entry="$DIR/node_modules/@cloud-copilot/iam-simulate/dist/esm/index.js"
   [[ -f $DIR/.stamp && -f $entry ]] && return 0
-  command -v npm >/dev/null || die "npm not found (e2e/prerequisites/install.sh chart)"
   mkdir -p "$REDCAP_CACHE"
   exec 8>"$REDCAP_CACHE/.iam-eval.lock"
   flock 8
@@ -32,10 +32,10 @@ ensure_packages() {
   rm -rf "$tmp"
   mkdir -p "$tmp"
   cp "$SRC/package.json" "$SRC/package-lock.json" "$tmp/"
-  if ! (cd "$tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
-    --cache "$REDCAP_CACHE/npm-cache" >&2) || [[ ! -f $tmp/node_modules/@cloud-copilot/iam-simulate/dist/esm/index.js ]]; then
+  if ! python3 "$SRC/fetch_locked.py" "$SRC/package-lock.json" "$tmp" ||
+    [[ ! -f $tmp/node_modules/@cloud-copilot/iam-simulate/dist/esm/index.js ]]; then
     rm -rf "$tmp"
-    die "npm ci of $SRC/package-lock.json failed"
+    die "installing $SRC/package-lock.json failed"
   fi
   rm -rf "$DIR"
   mv "$tmp" "$DIR"
