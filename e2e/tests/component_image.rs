@@ -228,6 +228,29 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
     assert_eq!(state(&again, ComponentName::Image), ComponentState::Ready);
     assert_eq!(builds(&h, &project).await.len(), 1);
 
+    // A role from before the boundary (none set) gets it back, and nothing else changes.
+    let role_name = role_arn.rsplit('/').next().expect("role name");
+    h.ctx
+        .iam
+        .delete_role_permissions_boundary()
+        .role_name(role_name)
+        .send()
+        .await
+        .expect("remove the boundary by hand");
+    let (_, calls) = h.counted(pass(&h, &mut env)).await;
+    assert_eq!(
+        calls.write_operations(),
+        ["iam.PutRolePermissionsBoundary"],
+        "only the boundary is put back"
+    );
+    let role = h.ctx.iam.get_role().role_name(role_name).send().await.expect("build role");
+    assert_eq!(
+        role.role()
+            .and_then(|r| r.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(components::PERMISSIONS_BOUNDARY_ARN)
+    );
+
     // Deletion (Snapshot): the project, role, bucket and repository go.
     let step = async || h.cleanup(&env).await;
     let done = settle_until(Limit::Tries(11), Duration::ZERO, step, |p| p.requeue_after.is_none())

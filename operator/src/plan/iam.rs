@@ -38,11 +38,17 @@ pub struct ObservedRole {
     pub policy: Option<Value>,
     /// Attached managed policies (read only when the desired role wants some).
     pub managed_policies: Vec<String>,
+    /// Whether the role has a permissions boundary (roles created before the operator
+    /// set one have none, and its policy refuses their policy writes until they do).
+    pub has_boundary: bool,
 }
 
 /// One correction.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RoleChange {
+    /// The operator's permissions boundary is missing: set first, as the operator's IAM
+    /// policy allows no other write to a role without it.
+    Boundary,
     Tag(TagSet),
     TrustPolicy,
     Policy,
@@ -56,6 +62,7 @@ pub enum RoleChange {
 impl Describe for RoleChange {
     fn describe(&self) -> String {
         match self {
+            RoleChange::Boundary => "permissions boundary",
             RoleChange::Tag(_) => "tags",
             RoleChange::TrustPolicy => "trust policy",
             RoleChange::Policy => "permissions",
@@ -73,6 +80,9 @@ pub fn role_arn(partition: &str, account: &str, name: &str) -> String {
 /// The corrections that make `seen` match `want` (ownership is checked when observing).
 pub fn role_changes(want: &DesiredRole, seen: &ObservedRole) -> Vec<RoleChange> {
     let mut changes = Vec::new();
+    if !seen.has_boundary {
+        changes.push(RoleChange::Boundary);
+    }
     let missing = want.tags.missing_from(&seen.tags);
     if !missing.is_empty() {
         changes.push(RoleChange::Tag(missing));
@@ -130,12 +140,18 @@ mod tests {
             tags: want.tags.clone(),
             policy: Some(want.policy.clone()),
             managed_policies: Vec::new(),
+            has_boundary: true,
         };
         assert!(role_changes(&want, &seen).is_empty());
-        let drifted =
-            ObservedRole { trust_policy: json!({}), tags: TagSet::new(), policy: None, ..seen };
+        let drifted = ObservedRole {
+            trust_policy: json!({}),
+            tags: TagSet::new(),
+            policy: None,
+            has_boundary: false,
+            ..seen
+        };
         let what: Vec<String> =
             role_changes(&want, &drifted).iter().map(Describe::describe).collect();
-        assert_eq!(what, ["tags", "trust policy", "permissions"]);
+        assert_eq!(what, ["permissions boundary", "tags", "trust policy", "permissions"]);
     }
 }

@@ -63,6 +63,7 @@ async fn observe_with(
         tags,
         policy,
         managed_policies,
+        has_boundary: role.permissions_boundary().is_some(),
     }))
 }
 
@@ -146,6 +147,7 @@ impl Resource for DesiredRole {
             managed_policies: self.managed_policies.clone(),
             tags: self.tags.clone(),
             policy: Some(self.policy.clone()),
+            has_boundary: true,
         })
     }
 
@@ -161,6 +163,17 @@ impl Resource for DesiredRole {
     ) -> Result<(), AwsError> {
         for change in changes {
             match change {
+                RoleChange::Boundary => {
+                    let boundary = aws.permissions_boundary_arn().await?;
+                    aws.run(
+                        aws.iam
+                            .put_role_permissions_boundary()
+                            .role_name(&self.name)
+                            .permissions_boundary(boundary)
+                            .send(),
+                    )
+                    .await?
+                }
                 RoleChange::Tag(tags) => {
                     aws.run(
                         aws.iam
