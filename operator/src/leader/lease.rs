@@ -74,37 +74,36 @@ impl LeaseLock {
     /// One renewal attempt from `current` (this replica's last write). A conflict means
     /// the Lease changed since: it is read again, and renewed if it still names this
     /// replica (an earlier renewal whose answer was lost changes the version too).
-    /// Returns the outcome and the Lease as last read or written, when there is one.
-    pub async fn renew(&self, current: &Lease) -> (Renewal, Option<Lease>) {
+    pub async fn renew(&self, current: &Lease) -> RenewAttempt {
+        let failed = |error: kube::Error, lease| RenewAttempt {
+            outcome: Renewal::Failed,
+            lease,
+            error: Some(error.to_string()),
+        };
         let mut lease = current.clone();
         let spec = lease.spec.get_or_insert_with(Default::default);
         spec.renew_time = Some(MicroTime(jiff::Timestamp::now()));
         spec.lease_duration_seconds = Some(seconds(self.timing.lease_duration));
         match self.replace(&lease).await {
-            Ok(renewed) => return (Renewal::Renewed, Some(renewed)),
+            Ok(renewed) => return RenewAttempt::renewed(renewed),
             Err(kube::Error::Api(e)) if e.code == 409 => {}
-            Err(e) => {
-                tracing::debug!(error = %e, "renewing the leader Lease failed");
-                return (Renewal::Failed, None);
-            }
+            Err(e) => return failed(e, None),
         }
         let fresh = match self.api.get(&self.name).await {
             Ok(fresh) => fresh,
-            Err(e) => {
-                tracing::debug!(error = %e, "reading the leader Lease after a conflict failed");
-                return (Renewal::Failed, None);
-            }
+            Err(e) => return failed(e, None),
         };
         if holder(&fresh) != Some(self.identity.as_str()) {
             let holder = holder(&fresh).map(str::to_string);
-            return (Renewal::TakenOver { holder }, Some(fresh));
+            return RenewAttempt {
+                outcome: Renewal::TakenOver { holder },
+                lease: Some(fresh),
+                error: None,
+            };
         }
         match self.acquire(&fresh).await {
-            Ok(renewed) => (Renewal::Renewed, Some(renewed)),
-            Err(e) => {
-                tracing::debug!(error = %e, "renewing the leader Lease failed after a conflict");
-                (Renewal::Failed, Some(fresh))
-            }
+            Ok(renewed) => RenewAttempt::renewed(renewed),
+            Err(e) => failed(e, Some(fresh)),
         }
     }
 
@@ -131,6 +130,31 @@ impl LeaseLock {
 
     fn params(&self) -> PostParams {
         PostParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() }
+    }
+}
+
+/// How one renewal attempt went.
+#[derive(Debug)]
+pub struct RenewAttempt {
+    pub outcome: Renewal,
+    /// The Lease as last read or written, when the attempt got one.
+    pub lease: Option<Lease>,
+    /// Why it failed (for the log).
+    pub error: Option<String>,
+}
+
+impl RenewAttempt {
+    fn renewed(lease: Lease) -> Self {
+        Self { outcome: Renewal::Renewed, lease: Some(lease), error: None }
+    }
+
+    /// No answer within `timeout`.
+    pub fn timed_out(timeout: std::time::Duration) -> Self {
+        Self {
+            outcome: Renewal::Failed,
+            lease: None,
+            error: Some(format!("no answer within {:.1} s", timeout.as_secs_f64())),
+        }
     }
 }
 

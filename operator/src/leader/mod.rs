@@ -29,7 +29,7 @@ use kube::Client;
 pub use self::decision::{Loss, Timing, TimingError};
 use self::decision::{Next, Renewal, Standby, Term, Watcher};
 pub use self::fence::{Fence, NotLeader};
-use self::lease::LeaseLock;
+use self::lease::{LeaseLock, RenewAttempt};
 use crate::config::LeaseConfig;
 use crate::http::Readiness;
 use crate::metrics::Metrics;
@@ -188,18 +188,19 @@ async fn lead<T>(
             () = tokio::time::sleep_until(next_attempt.into()) => {}
         }
         let sent = Instant::now();
-        let attempt = tokio::time::timeout(term.attempt_timeout(sent, timing), lock.renew(&held));
-        let (outcome, lease) = tokio::select! {
+        let timeout = term.attempt_timeout(sent, timing);
+        let attempt = tokio::time::timeout(timeout, lock.renew(&held));
+        let attempt = tokio::select! {
             biased;
             () = tokio::time::sleep_until(term.deadline(timing).into()) => return Led::Lost(Loss::DeadlinePassed),
             output = &mut work => return Led::Finished(output),
-            result = attempt => result.unwrap_or((Renewal::Failed, None)),
+            result = attempt => result.unwrap_or_else(|_| RenewAttempt::timed_out(timeout)),
         };
-        if let Some(lease) = lease {
+        if let Some(lease) = attempt.lease {
             held = lease;
         }
-        let renewed = outcome == Renewal::Renewed;
-        match term.after_attempt(sent, outcome, Instant::now(), timing) {
+        let renewed = attempt.outcome == Renewal::Renewed;
+        match term.after_attempt(sent, attempt.outcome, Instant::now(), timing) {
             Next::Renew { term: renewed_term, at } => {
                 if renewed {
                     fence.open_until(renewed_term.deadline(timing));
@@ -212,6 +213,7 @@ async fn lead<T>(
                     let left =
                         renewed_term.deadline(timing).saturating_duration_since(Instant::now());
                     tracing::warn!(
+                        error = attempt.error.as_deref().unwrap_or("unknown"),
                         failures,
                         seconds_left = left.as_secs_f64(),
                         "could not renew the leader Lease; retrying until the renew deadline"
