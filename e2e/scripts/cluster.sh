@@ -6,6 +6,12 @@
 #   cluster.sh up   <statedir>   generate PKI, start etcd/apiserver/controller-manager,
 #                                wait for /readyz + default namespace + default SA
 #   cluster.sh down <statedir>   stop the processes started for <statedir> (by PID)
+#   cluster.sh kill-apiserver <statedir>
+#                                SIGKILL the running kube-apiserver (a crash; etcd and
+#                                the controller-manager keep running)
+#   cluster.sh start-apiserver <statedir>
+#                                start it again, same port and flags, wait for /readyz
+#                                (tests of clients across an API server restart)
 #
 # Layout of <statedir> (all created by `up`):
 #   admin.kubeconfig             cluster-admin (client cert, O=system:masters)
@@ -27,7 +33,7 @@ SERVICE_CIDR="10.96.0.0/16"
 SERVICE_IP="10.96.0.1" # first IP of SERVICE_CIDR: the `kubernetes` Service
 STARTUP_TIMEOUT="${E2E_STARTUP_TIMEOUT:-180}"
 
-usage() { print_usage 19; }
+usage() { print_usage 25; }
 
 load_tools() {
   if [[ -z ${KUBE_APISERVER:-} || -z ${KUBE_CONTROLLER_MANAGER:-} || -z ${KUBECTL:-} || -z ${ETCD:-} ]]; then
@@ -194,38 +200,44 @@ start_etcd() {
   die "etcd did not start (see $STATE/etcd.log)"
 }
 
+# launch_apiserver: kube-apiserver on APISERVER_PORT, its storage in etcd on
+# ETCD_CLIENT_PORT (the one command line for the first start and a restart)
+launch_apiserver() {
+  launch kube-apiserver "$KUBE_APISERVER" \
+    --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --bind-address=127.0.0.1 \
+    --advertise-address=127.0.0.1 \
+    --secure-port="$APISERVER_PORT" \
+    --cert-dir="$STATE/apiserver-certs" \
+    --tls-cert-file="$PKI/apiserver.crt" \
+    --tls-private-key-file="$PKI/apiserver.key" \
+    --client-ca-file="$PKI/ca.crt" \
+    --authorization-mode=Node,RBAC \
+    --anonymous-auth=true \
+    --allow-privileged=true \
+    --service-cluster-ip-range="$SERVICE_CIDR" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$PKI/sa.pub" \
+    --service-account-signing-key-file="$PKI/sa.key" \
+    --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User \
+    --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$PKI/front-proxy-client.crt" \
+    --proxy-client-key-file="$PKI/front-proxy-client.key" \
+    --endpoint-reconciler-type=none \
+    --profiling=false \
+    --v=1
+}
+
 start_apiserver() {
   local attempt rc
   for attempt in 1 2 3; do
     APISERVER_PORT=$(free_port)
     APISERVER_URL="https://127.0.0.1:$APISERVER_PORT"
     log "starting kube-apiserver $KUBERNETES_VERSION on $APISERVER_URL (attempt $attempt)"
-    launch kube-apiserver "$KUBE_APISERVER" \
-      --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
-      --bind-address=127.0.0.1 \
-      --advertise-address=127.0.0.1 \
-      --secure-port="$APISERVER_PORT" \
-      --cert-dir="$STATE/apiserver-certs" \
-      --tls-cert-file="$PKI/apiserver.crt" \
-      --tls-private-key-file="$PKI/apiserver.key" \
-      --client-ca-file="$PKI/ca.crt" \
-      --authorization-mode=Node,RBAC \
-      --anonymous-auth=true \
-      --allow-privileged=true \
-      --service-cluster-ip-range="$SERVICE_CIDR" \
-      --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-      --service-account-key-file="$PKI/sa.pub" \
-      --service-account-signing-key-file="$PKI/sa.key" \
-      --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" \
-      --requestheader-allowed-names=front-proxy-client \
-      --requestheader-username-headers=X-Remote-User \
-      --requestheader-group-headers=X-Remote-Group \
-      --requestheader-extra-headers-prefix=X-Remote-Extra- \
-      --proxy-client-cert-file="$PKI/front-proxy-client.crt" \
-      --proxy-client-key-file="$PKI/front-proxy-client.key" \
-      --endpoint-reconciler-type=none \
-      --profiling=false \
-      --v=1
+    launch_apiserver
     rc=0
     wait_up kube-apiserver "$STARTUP_TIMEOUT" apiserver_ready || rc=$?
     ((rc == 0)) && return 0
@@ -317,4 +329,41 @@ down() {
   log "cluster in $STATE stopped (data and logs kept)"
 }
 
-state_command up down -- "$@"
+# the state of a running cluster: paths, ports (cluster.env), tools
+load_running() {
+  STATE=$(cd "$1" && pwd)
+  PKI="$STATE/pki"
+  [[ -f $STATE/cluster.env ]] || die "no cluster is running for $STATE (no cluster.env)"
+  # shellcheck source=/dev/null
+  source "$STATE/cluster.env"
+  ETCD_CLIENT_PORT=${ETCD_URL##*:}
+  load_tools
+}
+
+kill-apiserver() {
+  load_running "$1"
+  pid_alive "$STATE/kube-apiserver.pid" || die "kube-apiserver is not running (pid file $STATE/kube-apiserver.pid)"
+  local pid
+  pid=$(<"$STATE/kube-apiserver.pid")
+  log "killing kube-apiserver (pid $pid)"
+  kill -KILL "$pid"
+  local deadline=$((SECONDS + 20))
+  while proc_running "$pid"; do
+    ((SECONDS < deadline)) || die "kube-apiserver (pid $pid) still runs after SIGKILL"
+    sleep 0.1
+  done
+}
+
+start-apiserver() {
+  load_running "$1"
+  if pid_alive "$STATE/kube-apiserver.pid"; then
+    die "kube-apiserver is already running (pid $(<"$STATE/kube-apiserver.pid"))"
+  fi
+  log "starting kube-apiserver $KUBERNETES_VERSION again on $APISERVER_URL"
+  launch_apiserver
+  wait_up kube-apiserver "$STARTUP_TIMEOUT" apiserver_ready ||
+    die "kube-apiserver did not become ready again (see $STATE/kube-apiserver.log)"
+  log "kube-apiserver ready again"
+}
+
+state_command up down kill-apiserver start-apiserver -- "$@"

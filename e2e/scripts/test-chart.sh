@@ -383,6 +383,8 @@ check "guard: PDB must not block drains" expect_render_error "pdb" \
   'must be lower than replicaCount' --set podDisruptionBudget.enabled=true
 check "guard: ServiceMonitor needs the Service" expect_render_error "sm" \
   'needs metrics.service.enabled' --set metrics.serviceMonitor.enabled=true --set metrics.service.enabled=false
+check "guard: leader election durations must nest" expect_render_error "lease-timing" \
+  'renewDeadlineSeconds .15. < leaseDurationSeconds .15. must hold' --set leaderElection.renewDeadlineSeconds=15
 
 # --------------------------------------------------------------------------------------
 # Plain manifests, GitOps, IAM, image

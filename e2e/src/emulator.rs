@@ -78,6 +78,32 @@ impl EmulatorControl {
         self.expect_ok("GET", "faults", &Value::Null)
     }
 
+    /// Starts a request log: a rule that slows every AWS call by `latency_ms` (the
+    /// emulator logs a firing with its arrival time, service and operation for each; a
+    /// latency rule needs a delay of at least 1 ms). Replaces the other rules; the guard
+    /// removes it. Read the log with [`EmulatorControl::requests`].
+    pub fn log_requests(&self, latency_ms: u64) -> anyhow::Result<FaultsGuard> {
+        anyhow::ensure!(latency_ms > 0, "the emulator's latency rules need latency_ms > 0");
+        self.set_faults(0, json!([{"kind": "latency", "latency_ms": latency_ms}]))
+    }
+
+    /// The AWS requests logged since [`EmulatorControl::log_requests`] (the last 2000),
+    /// oldest first.
+    pub fn requests(&self) -> anyhow::Result<Vec<LoggedRequest>> {
+        let report = self.faults()?;
+        let fired = report["fired"].as_array().context("no firing log in the fault report")?;
+        fired
+            .iter()
+            .map(|f| {
+                Ok(LoggedRequest {
+                    at: f["at"].as_f64().context("a firing without a time")?,
+                    service: f["service"].as_str().unwrap_or_default().to_string(),
+                    operation: f["operation"].as_str().unwrap_or_default().to_string(),
+                })
+            })
+            .collect()
+    }
+
     /// How many times the current rules fired in all.
     pub fn faults_fired(&self) -> anyhow::Result<u64> {
         let report = self.faults()?;
@@ -127,6 +153,23 @@ impl EmulatorControl {
             "outcomes": outcomes,
         }))
     }
+}
+
+/// One AWS request in the emulator's log ([`EmulatorControl::requests`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoggedRequest {
+    /// Arrival, in seconds since the Unix epoch (the emulator runs on this machine).
+    pub at: f64,
+    pub service: String,
+    pub operation: String,
+}
+
+/// Now, in seconds since the Unix epoch (to compare with [`LoggedRequest::at`]).
+pub fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
 }
 
 /// One awsJson 1.1 call to the emulator without an SDK client (for services the operator

@@ -10,9 +10,11 @@
 //! operator library's walk in-process ([`components`]), `operator_*` starts the operator
 //! binary ([`Operator`]) and reads status back from the API server ([`TestEnv`]), `api_*`
 //! needs the API server only, `emulator_*` the emulator only. What they read back from AWS
-//! to check, and the loops they wait with, are in [`probe`].
+//! to check, and the loops they wait with, are in [`probe`]; tests that pause or restart
+//! the API server do it through [`control_plane`].
 
 pub mod components;
+pub mod control_plane;
 pub mod emulator;
 pub mod manifests;
 pub mod probe;
@@ -484,6 +486,11 @@ impl Operator {
             child.kill().await?;
         }
         Ok(())
+    }
+
+    /// Whether the process still runs (`false` once it exited, or after `stop`/`kill`).
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     /// The operator's log so far (for secret-leak scans and failure messages).

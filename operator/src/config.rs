@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::aws::AwsSettings;
+use crate::leader::{Timing, TimingError};
 use crate::tenancy::TenancyPolicy;
 
 /// Where a pod finds its own namespace when `POD_NAMESPACE` is not set.
@@ -86,6 +87,21 @@ pub struct RunArgs {
     /// Identity of this replica in the Lease (default: `POD_NAME`, else hostname and pid).
     #[arg(long, env = "REDCAP_HOLDER_ID")]
     pub holder_id: Option<String>,
+
+    /// Seconds a standby waits, after it last saw the Lease renewed, before it takes
+    /// over (how soon a crashed leader is replaced).
+    #[arg(long, env = "REDCAP_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    pub lease_duration_seconds: u64,
+
+    /// Seconds the leader keeps working while its renewals fail (an API server
+    /// restarting); after that it stops every AWS call and stands by. Shorter than the
+    /// lease duration.
+    #[arg(long, env = "REDCAP_RENEW_DEADLINE_SECONDS", default_value_t = 10)]
+    pub renew_deadline_seconds: u64,
+
+    /// Seconds between renewals of the Lease (and between a standby's looks at it).
+    #[arg(long, env = "REDCAP_RETRY_PERIOD_SECONDS", default_value_t = 2)]
+    pub retry_period_seconds: u64,
 
     /// Maximum attempts per AWS call (the SDK retries throttling and transient errors).
     #[arg(long, env = "REDCAP_AWS_MAX_ATTEMPTS", default_value_t = 5)]
@@ -168,6 +184,8 @@ pub enum ConfigError {
     InvalidPermissionsBoundary(String),
     #[error("--tenancy-policy-file: {0}")]
     TenancyPolicy(String),
+    #[error(transparent)]
+    LeaderTiming(#[from] TimingError),
 }
 
 /// Leader-election settings.
@@ -176,6 +194,8 @@ pub struct LeaseConfig {
     pub name: String,
     pub namespace: String,
     pub holder_id: String,
+    /// Lease duration, renew deadline and retry period.
+    pub timing: Timing,
 }
 
 /// Resolved operator settings.
@@ -279,6 +299,11 @@ impl RunArgs {
             }
             None => TenancyPolicy::default(),
         };
+        let timing = Timing::from_seconds(
+            self.lease_duration_seconds,
+            self.renew_deadline_seconds,
+            self.retry_period_seconds,
+        )?;
         let holder_id = self
             .holder_id
             .filter(|h| !h.trim().is_empty())
@@ -296,6 +321,7 @@ impl RunArgs {
                 .or_else(|| host.service_account_namespace.clone())
                 .unwrap_or_else(|| "default".to_string()),
             holder_id: holder_id.clone(),
+            timing,
         });
         Ok(OperatorConfig {
             namespace,
@@ -381,7 +407,8 @@ mod tests {
             Some(LeaseConfig {
                 name: "redcap-operator".into(),
                 namespace: "default".into(),
-                holder_id: "node-a-42".into()
+                holder_id: "node-a-42".into(),
+                timing: Timing::DEFAULT,
             })
         );
     }
@@ -421,6 +448,32 @@ mod tests {
             parse(&["--lease-namespace", "ops", "--holder-id", "me"]).resolve(&pod).unwrap();
         assert_eq!(explicit.holder_id, "me");
         assert_eq!(explicit.leader_election.unwrap().namespace, "ops");
+    }
+
+    #[test]
+    fn leader_election_durations_are_parsed_and_must_nest() {
+        let lease = parse(&[
+            "--lease-duration-seconds",
+            "40",
+            "--renew-deadline-seconds",
+            "30",
+            "--retry-period-seconds",
+            "1",
+        ])
+        .resolve(&host())
+        .unwrap()
+        .leader_election
+        .unwrap();
+        assert_eq!(lease.timing, Timing::from_seconds(40, 30, 1).unwrap());
+        let err = parse(&["--renew-deadline-seconds", "15"]).resolve(&host()).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::LeaderTiming(TimingError::LeaseNotAboveDeadline {
+                lease_duration: 15,
+                renew_deadline: 15
+            })
+        );
+        assert!(err.to_string().contains("--lease-duration-seconds (15)"), "{err}");
     }
 
     #[test]

@@ -108,24 +108,31 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         stopped(http_stop_rx),
     ));
 
-    let aws = aws::AwsFactory::new(config.aws.clone(), metrics.aws.clone()).await;
+    // With leader election every AWS request waits for this replica to lead (the fence
+    // opens for each term until its renew deadline); without, it is always open.
     let lease = config.leader_election.clone();
+    let fence = if lease.is_some() { leader::Fence::closed() } else { leader::Fence::unfenced() };
+    let aws = aws::AwsFactory::new(config.aws.clone(), metrics.aws.clone())
+        .await
+        .fenced_by(fence.clone());
     let ctx = Arc::new(Context::new(client.clone(), config, metrics.clone(), aws));
 
     let result = match lease {
         Some(lease) => {
             let controller_readiness = readiness.clone();
+            // A new controller (fresh watches and cache) for every term.
             leader::run_as_leader(
                 client,
                 &lease,
+                fence,
                 readiness.clone(),
                 &metrics,
                 shutdown,
-                move |stop| reconcile::run(ctx, stop, controller_readiness),
+                move |stop| reconcile::run(ctx.clone(), stop, controller_readiness.clone()),
             )
             .await
+            .transpose()
             .map_err(anyhow::Error::from)
-            .and_then(|out| out.transpose().map_err(anyhow::Error::from))
             .map(|_| ())
         }
         None => {

@@ -4,7 +4,7 @@
 //! Every label comes from a bounded, static set (result, error category, phase); object
 //! names and error texts never become labels. No I/O here: `http.rs` serves [`Metrics::render`].
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use kube::runtime::reflector::Store;
@@ -88,10 +88,18 @@ impl Drop for ReconcileTimer {
 
 /// Counts environments per `status.phase` from the controller's cache at scrape time,
 /// so the figure is always what the cache holds (no bookkeeping to drift on deletes).
-/// Until the controller starts (standby replica) the family is absent.
+/// Until the controller starts (standby replica), and after it stops, the family is
+/// absent.
 #[derive(Debug, Default)]
 struct EnvironmentsByPhase {
-    store: OnceLock<Store<RedcapEnvironment>>,
+    store: Mutex<Option<Store<RedcapEnvironment>>>,
+}
+
+impl EnvironmentsByPhase {
+    fn set(&self, store: Option<Store<RedcapEnvironment>>) {
+        // A poisoned lock still holds a usable value (a store handle).
+        *self.store.lock().unwrap_or_else(|p| p.into_inner()) = store;
+    }
 }
 
 /// Label used for environments that have no phase yet.
@@ -121,7 +129,7 @@ fn count_phases<'a>(phases: impl Iterator<Item = Option<Phase>>) -> Vec<(&'a str
 
 impl Collector for EnvironmentsByPhase {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(store) = self.store.get() else {
+        let Some(store) = self.store.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
             return Ok(());
         };
         let counts =
@@ -145,6 +153,8 @@ pub struct Metrics {
     pub reconcile: ReconcileMetrics,
     /// 1 while this replica holds the leader Lease (or runs without leader election).
     pub leader: Gauge,
+    /// Terms that ended without a shutdown (renew deadline passed, Lease taken over).
+    pub lease_losses: Counter,
     /// AWS call families, handed to the `AwsFactory`.
     pub aws: AwsCallMetrics,
     environments: Arc<EnvironmentsByPhase>,
@@ -188,16 +198,28 @@ impl Metrics {
             "1 while this replica is the leader and runs the controller",
             leader.clone(),
         );
+        let lease_losses = Counter::default();
+        registry.register(
+            "redcap_operator_lease_losses",
+            "Times this replica stopped leading without a shutdown: no renewal of the Lease within the renew deadline, or another holder",
+            lease_losses.clone(),
+        );
         let environments = Arc::new(EnvironmentsByPhase::default());
         registry.register_collector(Box::new(environments.clone()));
         let aws = AwsCallMetrics::register(&mut registry);
-        Self { registry, reconcile, leader, aws, environments }
+        Self { registry, reconcile, leader, lease_losses, aws, environments }
     }
 
-    /// Lets `redcap_operator_environments` read the controller's cache. Only the first
-    /// store is kept (one controller per process).
+    /// Lets `redcap_operator_environments` read the controller's cache (the latest
+    /// controller's: a replica that leads again starts a new one).
     pub fn watch_environments(&self, store: Store<RedcapEnvironment>) {
-        let _ = self.environments.store.set(store);
+        self.environments.set(Some(store));
+    }
+
+    /// Drops the controller's cache from `redcap_operator_environments` (the replica
+    /// stopped leading: only the leader exports the family).
+    pub fn stop_watching_environments(&self) {
+        self.environments.set(None);
     }
 
     /// The OpenMetrics text exposition of every family.
@@ -232,6 +254,9 @@ mod tests {
         );
         assert!(text.contains("redcap_operator_reconcile_duration_seconds_count 1"), "{text}");
         assert!(text.contains("redcap_operator_leader 1"), "{text}");
+        metrics.lease_losses.inc();
+        let text = metrics.render().unwrap();
+        assert!(text.contains("redcap_operator_lease_losses_total 1"), "{text}");
         assert!(text.ends_with("# EOF\n"));
         // No cache yet (standby): no environments family rather than misleading zeros.
         assert!(!text.contains("redcap_operator_environments"), "{text}");

@@ -20,6 +20,8 @@ use aws_types::region::Region;
 
 use crate::api::AwsSpec;
 pub use crate::config::AwsRetryMode;
+use crate::leader::Fence;
+use crate::leader::fence::NOT_LEADER_CODE;
 
 use std::future::Future;
 
@@ -108,6 +110,7 @@ const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(12
 pub struct AwsFactory {
     settings: AwsSettings,
     metrics: AwsCallMetrics,
+    fence: Fence,
     base: SdkConfig,
     cache: Arc<Mutex<HashMap<CtxKey, AwsCtx>>>,
     budgets: Arc<Mutex<HashMap<BudgetKey, Arc<Budget>>>>,
@@ -143,7 +146,22 @@ impl AwsFactory {
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
         let base = base.to_builder().retry_config(retry).timeout_config(timeouts).build();
-        Self { settings, metrics, base, cache: Arc::default(), budgets: Arc::default() }
+        Self {
+            settings,
+            metrics,
+            fence: Fence::unfenced(),
+            base,
+            cache: Arc::default(),
+            budgets: Arc::default(),
+        }
+    }
+
+    /// Every request of every context built from now on passes `fence` first (leader
+    /// election: no AWS request once this replica may no longer be the leader). Set it
+    /// before the first context is built.
+    pub fn fenced_by(mut self, fence: Fence) -> Self {
+        self.fence = fence;
+        self
     }
 
     /// The metrics every client of this factory reports to.
@@ -219,7 +237,7 @@ impl AwsFactory {
             })
             .clone();
         AwsCtx {
-            clients: Clients::new(&conf, &self.settings, &self.metrics),
+            clients: Clients::new(&conf, &self.settings, &self.metrics, &self.fence),
             region: key.region.clone(),
             budget,
             boundary: Arc::new(Boundary {
@@ -232,13 +250,15 @@ impl AwsFactory {
                 route53: Mutex::default(),
                 session_name: key.session_name.clone(),
             }),
+            fence: self.fence.clone(),
         }
     }
 }
 
 /// The AWS clients of one environment (through `Deref`: `aws.kms`, `aws.s3`, ...), its
 /// region and its call budget. Every call goes through [`AwsCtx::call`] (or its
-/// variants), which waits for the service's budget, sends, and classifies the error.
+/// variants), which checks the leadership fence, waits for the service's budget, sends,
+/// and classifies the error.
 #[derive(Clone, Debug)]
 pub struct AwsCtx {
     pub clients: Clients,
@@ -246,6 +266,8 @@ pub struct AwsCtx {
     pub budget: Arc<Budget>,
     boundary: Arc<Boundary>,
     assumed: Arc<Assumed>,
+    /// Closed while this replica is not the leader: nothing is sent then.
+    pub fence: Fence,
 }
 
 /// The permissions boundary of the roles and users this context creates: the configured
@@ -349,6 +371,7 @@ impl AwsCtx {
         let client = aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(&conf)
                 .interceptor(self.assumed.metrics.interceptor())
+                .interceptor(crate::aws::fencing::FenceInterceptor::new(self.fence.clone()))
                 .build(),
         );
         self.assumed
@@ -360,13 +383,27 @@ impl AwsCtx {
             .clone()
     }
 
-    /// Waits for the service's call budget.
-    pub async fn permit(&self, service: Service) {
+    /// Waits for the service's call budget, and checks the fence before and after (the
+    /// wait may outlast the term). A refusal is a recoverable `NotLeader` error.
+    pub async fn permit(&self, service: Service, operation: &'static str) -> Result<(), AwsError> {
+        let fenced = || {
+            self.fence.check().map_err(|refused| {
+                AwsError::recoverable(
+                    service.as_str(),
+                    operation,
+                    NOT_LEADER_CODE,
+                    refused.to_string(),
+                )
+            })
+        };
+        fenced()?;
         self.budget.permit(service).await;
+        fenced()
     }
 
-    /// One call: waits for its service's budget, sends `request` (a request future is
-    /// lazy: nothing goes out before it is awaited here), classifies a failure.
+    /// One call: checks the fence, waits for its service's budget, sends `request` (a
+    /// request future is lazy: nothing goes out before it is awaited here), classifies a
+    /// failure. The SDK's retries of the request pass the fence again (an interceptor).
     ///
     /// The request is moved to the heap before anything awaits it, so the futures of
     /// the components that make calls hold a pointer, not the SDK's request state
@@ -382,7 +419,7 @@ impl AwsCtx {
     {
         let (service, operation) = operation_of::<E>();
         Box::pin(async move {
-            self.permit(service).await;
+            self.permit(service, operation).await?;
             request.await.map_err(|e| classify(service, operation, e))
         })
     }
@@ -489,7 +526,7 @@ impl AwsCtx {
     {
         let (service, operation) = operation_of::<E>();
         loop {
-            self.permit(service).await;
+            self.permit(service, operation).await?;
             match pages.next().await {
                 None => return Ok(()),
                 Some(Ok(page)) => {
@@ -555,6 +592,53 @@ mod tests {
         use aws_sdk_rds::operation::describe_db_clusters::DescribeDBClustersError;
         assert_eq!(operation_of::<DeleteUserPolicyError>(), (Service::Iam, "DeleteUserPolicy"));
         assert_eq!(operation_of::<DescribeDBClustersError>(), (Service::Rds, "DescribeDBClusters"));
+    }
+
+    /// A context whose endpoint nothing listens on: a request that were sent would fail
+    /// as a transport error, not as `NotLeader`.
+    async fn fenced_context(fence: Fence, metrics: AwsCallMetrics) -> AwsCtx {
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .load()
+            .await;
+        let settings = AwsSettings { max_attempts: 1, ..AwsSettings::default() };
+        AwsFactory::from_base_config(base, settings, metrics)
+            .fenced_by(fence)
+            .context_for(&spec("us-east-1", None))
+            .await
+            .expect("ctx")
+    }
+
+    #[tokio::test]
+    async fn a_closed_fence_refuses_calls_with_a_recoverable_not_leader_error() {
+        let ctx = fenced_context(Fence::closed(), AwsCallMetrics::default()).await;
+        let err = ctx.call(ctx.kms.list_keys().send()).await.expect_err("fenced");
+        assert_eq!(err.code, NOT_LEADER_CODE);
+        assert_eq!((err.service, err.operation), ("kms", "ListKeys"));
+        assert!(!err.is_terminal());
+        assert!(err.message.contains("not the leader"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn a_closed_fence_refuses_every_attempt_of_the_sdk_itself() {
+        // Bypassing `AwsCtx::call` (an SDK retry, a paginator's next page): the
+        // interceptor refuses the attempt before it is signed or sent.
+        let metrics = AwsCallMetrics::default();
+        let fence = Fence::closed();
+        let ctx = fenced_context(fence.clone(), metrics.clone()).await;
+        let sdk_err = ctx.kms.list_keys().send().await.expect_err("fenced");
+        let err = classify(Service::Kms, "ListKeys", sdk_err);
+        assert_eq!(err.code, NOT_LEADER_CODE, "{err}");
+        assert!(!err.is_terminal());
+        assert_eq!(metrics.snapshot().with_result(crate::aws::CallResult::Fenced), 1);
+
+        // Open, the same request is sent (and fails: nothing listens there).
+        fence.open_until(std::time::Instant::now() + std::time::Duration::from_secs(60));
+        let sdk_err = ctx.kms.list_keys().send().await.expect_err("nothing listens");
+        let err = classify(Service::Kms, "ListKeys", sdk_err);
+        assert_ne!(err.code, NOT_LEADER_CODE, "{err}");
     }
 
     #[tokio::test]

@@ -192,6 +192,8 @@ pub const RECOVERABLE_CODES: &[&str] = &[
     "KMSInternalException",
     "DependencyTimeoutException",
     "OperationAborted",
+    // This replica stopped leading: retried once it leads again (`leader::fence`).
+    "NotLeader",
     "ExpiredToken",
     "ExpiredTokenException",
     "RequestExpired",
@@ -241,6 +243,16 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
+    // Refused by the leadership fence before it was sent (an SDK retry or a page after
+    // the renew deadline): not a transport problem, and not AWS's answer.
+    if crate::leader::fence::is_not_leader(&err) {
+        return AwsError::recoverable(
+            service.as_str(),
+            operation,
+            crate::leader::fence::NOT_LEADER_CODE,
+            crate::leader::NotLeader.to_string(),
+        );
+    }
     let (code, message) = match &err {
         SdkError::ConstructionFailure(_) => ("ConstructionFailure".to_string(), err.to_string()),
         SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
@@ -326,6 +338,7 @@ mod tests {
             ("Http500", Recoverable),
             ("OperationAborted", Recoverable),
             ("ExpiredToken", Recoverable),
+            ("NotLeader", Recoverable),
             ("NoSuchBucket", Recoverable),
             ("SomethingNew", Recoverable),
             ("AccessDenied", Terminal),

@@ -46,6 +46,8 @@ pub enum CallResult {
     ServerError,
     /// No usable response: connection, DNS, TLS or timeout.
     Transport,
+    /// Not sent: this replica was not the leader (`leader::fence`).
+    Fenced,
 }
 
 impl CallResult {
@@ -57,6 +59,7 @@ impl CallResult {
             CallResult::ClientError => "client_error",
             CallResult::ServerError => "server_error",
             CallResult::Transport => "transport",
+            CallResult::Fenced => "fenced",
         }
     }
 }
@@ -284,6 +287,9 @@ fn outcome(ctx: &InterceptorContext, rc: &RuntimeComponents) -> CallResult {
         Some(Err(err)) => err,
         None => return CallResult::Transport,
     };
+    if crate::leader::fence::is_not_leader(err) {
+        return CallResult::Fenced;
+    }
     let status = ctx.response().map(|r| r.status().as_u16());
     let throttled = matches!(
         retry_verdict(ctx, rc),

@@ -9,7 +9,8 @@
 //! `operator/Cargo.toml`.
 //!
 //! Every call goes through [`AwsCtx::call`] (or `find`, `delete`, `tolerate`, `pages`),
-//! which waits for the service's budget, sends and classifies. Desired states implement
+//! which checks the leadership fence, waits for the service's budget, sends and
+//! classifies; every attempt of every client passes the fence again (`fencing`). Desired states implement
 //! [`resource::Resource`] so the reconcile layer's converge loop can drive them.
 
 pub mod acm;
@@ -26,6 +27,7 @@ pub mod elbv2;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod fencing;
 pub mod guardduty;
 pub mod iam;
 pub mod instrument;

@@ -73,7 +73,7 @@ macro_rules! aws_services {
         }
 
         /// One environment's AWS clients (one per service), each with the call-metrics
-        /// interceptor.
+        /// interceptor and the leadership fence.
         #[derive(Clone, Debug)]
         pub struct Clients {
             $(pub $field: $krate::Client,)*
@@ -84,12 +84,15 @@ macro_rules! aws_services {
                 conf: &aws_types::SdkConfig,
                 settings: &crate::aws::AwsSettings,
                 metrics: &crate::aws::AwsCallMetrics,
+                fence: &crate::leader::Fence,
             ) -> Self {
                 let _ = settings;
                 Self {
                     $($field: {
+                        // The metrics interceptor first: a refused attempt is counted too.
                         let builder = $krate::config::Builder::from(conf)
-                            .interceptor(metrics.interceptor());
+                            .interceptor(metrics.interceptor())
+                            .interceptor(crate::aws::fencing::FenceInterceptor::new(fence.clone()));
                         $(let builder = builder.force_path_style($ps && settings.s3_force_path_style);)?
                         $krate::Client::from_conf(builder.build())
                     },)*
