@@ -369,3 +369,9 @@ pub async fn codebuild_project(
         .first()
         .cloned()
 }
+
+/// The permissions boundary ARN of the IAM role `name` (`None` when it has none).
+pub async fn role_boundary(iam: &aws_sdk_iam::Client, name: &str) -> Option<String> {
+    let out = iam.get_role().role_name(name).send().await.expect("GetRole");
+    out.role()?.permissions_boundary()?.permissions_boundary_arn().map(str::to_string)
+}

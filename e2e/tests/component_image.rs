@@ -185,20 +185,11 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
 
     // The build role carries the operator's permissions boundary (issue 15, finding 6).
     let role_arn = p.service_role().expect("service role");
-    let role = h
-        .ctx
-        .iam
-        .get_role()
-        .role_name(role_arn.rsplit('/').next().expect("role name"))
-        .send()
-        .await
-        .expect("build role");
+    let role_name = role_arn.rsplit('/').next().expect("role name");
     assert_eq!(
-        role.role()
-            .and_then(|r| r.permissions_boundary())
-            .and_then(|b| b.permissions_boundary_arn()),
+        probe::role_boundary(&h.ctx.iam, role_name).await.as_deref(),
         Some(components::PERMISSIONS_BOUNDARY_ARN),
-        "{role:?}"
+        "build role"
     );
 
     // The context zip the build read, under its revision, in the build bucket.
@@ -229,7 +220,6 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
     assert_eq!(builds(&h, &project).await.len(), 1);
 
     // A role from before the boundary (none set) gets it back, and nothing else changes.
-    let role_name = role_arn.rsplit('/').next().expect("role name");
     h.ctx
         .iam
         .delete_role_permissions_boundary()
@@ -243,11 +233,8 @@ async fn a_build_is_started_once_and_its_digest_lands_in_status_and_outputs() {
         ["iam.PutRolePermissionsBoundary"],
         "only the boundary is put back"
     );
-    let role = h.ctx.iam.get_role().role_name(role_name).send().await.expect("build role");
     assert_eq!(
-        role.role()
-            .and_then(|r| r.permissions_boundary())
-            .and_then(|b| b.permissions_boundary_arn()),
+        probe::role_boundary(&h.ctx.iam, role_name).await.as_deref(),
         Some(components::PERMISSIONS_BOUNDARY_ARN)
     );
 

@@ -18,7 +18,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use redcap_e2e::components::{self, Harness, all_ready, endpoint, writes_to};
-use redcap_e2e::probe::{Limit, settle_until};
+use redcap_e2e::probe::{self, Limit, settle_until};
 use redcap_operator::api::{ComponentName, ComponentState, RedcapEnvironment, tags};
 use redcap_operator::aws::{CallCounts, ErrorClass};
 use redcap_operator::reconcile::ComponentError;
@@ -248,13 +248,10 @@ async fn stack_is_created_with_tagged_subnets_nat_and_endpoints_then_writes_noth
     // The flow logs role the stack creates carries the operator's permissions boundary.
     let role_name =
         redcap_operator::plan::cfn::network::flow_log_role_name(&components::environment_id(&env));
-    let role = h.ctx.iam.get_role().role_name(&role_name).send().await.expect("flow logs role");
     assert_eq!(
-        role.role()
-            .and_then(|r| r.permissions_boundary())
-            .and_then(|b| b.permissions_boundary_arn()),
+        probe::role_boundary(&h.ctx.iam, &role_name).await.as_deref(),
         Some(components::PERMISSIONS_BOUNDARY_ARN),
-        "{role:?}"
+        "flow logs role"
     );
 
     let steady = assert_steady(&h, &env, 3).await;
