@@ -145,8 +145,8 @@ D="$WORK/default.json"
 
 check "default: renders exactly the expected kinds" jqcheck "$D" '
   [.[].kind] | unique ==
-  ["ClusterRole","ClusterRoleBinding","CustomResourceDefinition","Deployment","NetworkPolicy",
-   "Role","RoleBinding","Service","ServiceAccount","ValidatingAdmissionPolicy",
+  ["ClusterRole","ClusterRoleBinding","ConfigMap","CustomResourceDefinition","Deployment",
+   "NetworkPolicy","Role","RoleBinding","Service","ServiceAccount","ValidatingAdmissionPolicy",
    "ValidatingAdmissionPolicyBinding"]'
 
 check "default: every namespaced object is in the release namespace" jqcheck "$D" '
