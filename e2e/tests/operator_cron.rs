@@ -174,20 +174,6 @@ async fn cron_calls_with_the_header_token_rotates_in_order_and_stops_at_zero() -
     loop {
         let waf = waf_tokens(&acl)?;
         let sends = connection_token(&ev, &secrets, &name).await?.unwrap_or_default();
-        let named: Vec<&str> = waf
-            .iter()
-            .map(|t| {
-                if *t == new {
-                    "new"
-                } else if *t == token {
-                    "old"
-                } else {
-                    "other"
-                }
-            })
-            .collect();
-        states.insert(format!("{named:?} / {}", if sends == new { "new" } else { "old" }), ());
-        // The connection never sends a token the firewall does not accept.
         let label = |t: &String| {
             if *t == new {
                 "new"
@@ -197,6 +183,9 @@ async fn cron_calls_with_the_header_token_rotates_in_order_and_stops_at_zero() -
                 "other"
             }
         };
+        let named: Vec<&str> = waf.iter().map(label).collect();
+        states.insert(format!("{named:?} / {}", if sends == new { "new" } else { "old" }), ());
+        // The connection never sends a token the firewall does not accept.
         assert!(
             waf.contains(&sends),
             "connection sends the {} token, the firewall accepts {:?}; seen so far: {states:?}",

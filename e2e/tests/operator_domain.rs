@@ -27,7 +27,7 @@ use std::time::Duration;
 use r53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use redcap_e2e::emulator::EmulatorControl;
 use redcap_e2e::manifests::EnvironmentManifest;
-use redcap_e2e::probe::{Limit, settle_until};
+use redcap_e2e::probe::eventually_despite_errors;
 use redcap_e2e::{Operator, OperatorOptions, TestEnv, is_ready};
 use redcap_operator::api::{ComponentName, RedcapEnvironment};
 use redcap_operator::aws::sdk::aws_sdk_acm as acm;
@@ -57,18 +57,6 @@ fn component_message(e: &RedcapEnvironment, name: ComponentName) -> String {
 
 fn url(e: &RedcapEnvironment) -> Option<String> {
     e.status.as_ref()?.outputs.url.clone()
-}
-
-async fn eventually(
-    what: &str,
-    timeout: Duration,
-    mut check: impl AsyncFnMut() -> anyhow::Result<bool>,
-) -> anyhow::Result<()> {
-    let step = async || check().await.unwrap_or(false);
-    settle_until(Limit::Within(timeout), Duration::from_millis(500), step, |ok| *ok)
-        .await
-        .map(drop)
-        .map_err(|_| anyhow::anyhow!("timed out waiting for {what}"))
 }
 
 /// A Route 53 client acting in `account` through an assumed role (moto stores what it
@@ -311,7 +299,7 @@ async fn each_zone_mode_serves_the_site_on_its_domain_and_leaves_foreign_records
     // Existing: Ready on the domain; the shared TXT set holds both values.
     let ready_b = env.wait_ready(&ns, "existing", TIMEOUT).await?;
     assert_eq!(url(&ready_b).as_deref(), Some(format!("https://{existing_site}").as_str()));
-    eventually("the SES SPF value next to the foreign one", TIMEOUT, async || {
+    eventually_despite_errors("the SES SPF value next to the foreign one", TIMEOUT, async || {
         let v = values(&record_set(&route53, &shared_zone, &mail, "TXT").await);
         Ok(v.contains(&"\"someone-else\"".to_string()) && v.iter().any(|x| x.contains("v=spf1")))
     })
@@ -394,7 +382,7 @@ async fn each_zone_mode_serves_the_site_on_its_domain_and_leaves_foreign_records
         Some(service_url.trim_start_matches("https://").to_ascii_lowercase()),
         "the site names App Runner's domain"
     );
-    eventually("the unused certificate to be deleted", TIMEOUT, async || {
+    eventually_despite_errors("the unused certificate to be deleted", TIMEOUT, async || {
         Ok(certificates(&certs, &created_site).await.is_empty())
     })
     .await?;
